@@ -1,0 +1,260 @@
+//! Accounts, aliases and local domains. Addresses arrive normalized (the auth crate owns
+//! normalization and password hashing); this module keeps the records consistent.
+
+use crate::blob::decode;
+use crate::keys;
+use crate::model::*;
+use crate::tx::{abort, get, put};
+use crate::{now_secs, Error, Result, Store};
+
+impl Store {
+    /// Creates an account with the default mailboxes (INBOX, Sent, Drafts, Trash, Junk, Archive)
+    /// in one transaction.
+    pub async fn create_account(
+        &self,
+        address: &str,
+        password_hash: &str,
+        quota_bytes: Option<u64>,
+    ) -> Result<Account> {
+        let id = self.inner.db.generate_id()? + 1;
+        let mut boxes = Vec::new();
+        for (name, special) in DEFAULT_MAILBOXES {
+            boxes.push((self.inner.db.generate_id()? + 1, *name, *special));
+        }
+        let account = Account {
+            id,
+            address: address.to_string(),
+            password: password_hash.to_string(),
+            quota_bytes,
+            quota_messages: None,
+            pop3_policy: Pop3Policy::Keep,
+            save_sent: false,
+            created: now_secs(),
+            aliases: vec![],
+        };
+        let uidvalidity = uidvalidity_now();
+        self.transact(|tx| {
+            if tx.accounts.get(address)?.is_some() || tx.aliases.get(address)?.is_some() {
+                return abort(Error::AccountExists);
+            }
+            put(tx.accounts, address.as_bytes(), &account)?;
+            tx.account_ids.insert(&keys::id(id), address.as_bytes())?;
+            put(tx.usage, &keys::id(id), &Usage::default())?;
+            for (mid, name, special) in &boxes {
+                let mb = new_mailbox(*mid, name, uidvalidity, *special);
+                let key = keys::mailbox(id, name);
+                put(tx.mailboxes, &key, &mb)?;
+                tx.mailbox_ids.insert(&keys::id(*mid), key)?;
+            }
+            Ok(())
+        })?;
+        self.sync().await?;
+        Ok(account)
+    }
+
+    /// The account stored under exactly this (normalized) address.
+    pub fn account(&self, address: &str) -> Result<Option<Account>> {
+        match self.inner.accounts.get(address)? {
+            Some(v) => Ok(Some(decode("account", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+        match self.inner.account_ids.get(keys::id(id))? {
+            Some(addr) => self.account(&String::from_utf8_lossy(&addr)),
+            None => Ok(None),
+        }
+    }
+
+    /// The account an address (primary or alias) delivers to.
+    pub fn resolve(&self, address: &str) -> Result<Option<Account>> {
+        if let Some(a) = self.account(address)? {
+            return Ok(Some(a));
+        }
+        match self.inner.aliases.get(address)? {
+            Some(id) => self.account_by_id(keys::read_u64(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// All accounts, ordered by address.
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        self.inner.accounts.iter().values().map(|v| decode("account", &v?)).collect()
+    }
+
+    /// Changes an account's settings (password, quota, policy, save_sent) durably.
+    pub async fn update_account(
+        &self,
+        address: &str,
+        change: impl Fn(&mut Account),
+    ) -> Result<Account> {
+        let current = self.account(address)?.ok_or(Error::NoSuchAccount)?;
+        let w = self.writer(current.id);
+        let updated = {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let Some(mut a) = get::<Account>(tx.accounts, address.as_bytes())? else {
+                    return abort(Error::NoSuchAccount);
+                };
+                change(&mut a);
+                put(tx.accounts, address.as_bytes(), &a)?;
+                Ok(a)
+            })?
+        };
+        self.sync().await?;
+        Ok(updated)
+    }
+
+    /// Deletes an account with its aliases, mailboxes and messages in one transaction.
+    pub async fn delete_account(&self, address: &str) -> Result<()> {
+        let account = self.account(address)?.ok_or(Error::NoSuchAccount)?;
+        let w = self.writer(account.id);
+        {
+            let _g = crate::lock(&w);
+            let boxes = self.mailboxes(account.id)?;
+            let mut msgs = Vec::new();
+            for mb in &boxes {
+                msgs.push((mb.id, self.messages(mb.id)?));
+            }
+            self.transact(|tx| {
+                for mb in &boxes {
+                    tx.mailboxes.remove(keys::mailbox(account.id, &mb.name))?;
+                    tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                }
+                for (mid, list) in &msgs {
+                    for m in list {
+                        tx.messages.remove(&keys::message(*mid, m.uid)[..])?;
+                        crate::message::release_blob(tx, m.blob, m.size)?;
+                    }
+                }
+                for alias in &account.aliases {
+                    tx.aliases.remove(alias.as_bytes())?;
+                }
+                tx.usage.remove(&keys::id(account.id))?;
+                tx.account_ids.remove(&keys::id(account.id))?;
+                tx.accounts.remove(address.as_bytes())?;
+                Ok(())
+            })?;
+        }
+        self.sync().await?;
+        Ok(())
+    }
+
+    /// Adds an alias (normalized) delivering to `address`.
+    pub async fn add_alias(&self, alias: &str, address: &str) -> Result<()> {
+        let account = self.account(address)?.ok_or(Error::NoSuchAccount)?;
+        let w = self.writer(account.id);
+        {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                if tx.accounts.get(alias)?.is_some() || tx.aliases.get(alias)?.is_some() {
+                    return abort(Error::Alias("that address is already in use"));
+                }
+                let Some(mut a) = get::<Account>(tx.accounts, address.as_bytes())? else {
+                    return abort(Error::NoSuchAccount);
+                };
+                if a.aliases.len() >= MAX_ALIASES {
+                    return abort(Error::Alias("an account has at most 10 aliases"));
+                }
+                a.aliases.push(alias.to_string());
+                put(tx.accounts, address.as_bytes(), &a)?;
+                tx.aliases.insert(alias.as_bytes(), &keys::id(a.id))?;
+                Ok(())
+            })?;
+        }
+        self.sync().await
+    }
+
+    /// Removes an alias.
+    pub async fn remove_alias(&self, alias: &str) -> Result<()> {
+        let id = match self.inner.aliases.get(alias)? {
+            Some(id) => keys::read_u64(&id),
+            None => return Err(Error::Alias("no such alias")),
+        };
+        let account = self.account_by_id(id)?.ok_or(Error::NoSuchAccount)?;
+        let w = self.writer(id);
+        {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let key = account.address.as_bytes();
+                let Some(mut a) = get::<Account>(tx.accounts, key)? else {
+                    return abort(Error::NoSuchAccount);
+                };
+                a.aliases.retain(|x| x != alias);
+                put(tx.accounts, key, &a)?;
+                tx.aliases.remove(alias.as_bytes())?;
+                Ok(())
+            })?;
+        }
+        self.sync().await
+    }
+
+    /// Records the configured local domains (lower-case).
+    pub async fn set_domains(&self, domains: &[String]) -> Result<()> {
+        for d in domains {
+            self.inner.domains.insert(d.to_ascii_lowercase().as_bytes(), &[])?;
+        }
+        self.inner.durable.mark_written();
+        self.sync().await
+    }
+
+    pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
+        Ok(self.inner.domains.contains_key(domain.to_ascii_lowercase().as_bytes())?)
+    }
+
+    pub fn domains(&self) -> Result<Vec<String>> {
+        self.inner
+            .domains
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
+    /// Quota usage of an account.
+    pub fn usage(&self, account: AccountId) -> Result<Usage> {
+        match self.inner.usage.get(keys::id(account))? {
+            Some(v) => decode("usage", &v),
+            None => Ok(Usage::default()),
+        }
+    }
+}
+
+pub(crate) fn new_mailbox(
+    id: MailboxId,
+    name: &str,
+    uidvalidity: u32,
+    special_use: Option<SpecialUse>,
+) -> Mailbox {
+    Mailbox {
+        id,
+        name: name.to_string(),
+        uidvalidity,
+        uidnext: 1,
+        highestmodseq: 1,
+        special_use,
+        subscribed: true,
+        exists: 0,
+        unseen: 0,
+        size: 0,
+        recent_from: 1,
+    }
+}
+
+/// RFC 3501 §2.3.1.1: UIDVALIDITY must grow when a name is reused; seconds since the epoch
+/// (as u32) do, since a name cannot be deleted and recreated twice within one second by us
+/// without the counter below.
+pub(crate) fn uidvalidity_now() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let now = (now_secs() as u64 & 0xffff_ffff) as u32;
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev.wrapping_add(1)).max(1);
+        match LAST.compare_exchange(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}

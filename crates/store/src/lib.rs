@@ -1,0 +1,202 @@
+//! The mailbox store: one embedded sled database holding accounts, mailboxes, messages, flags,
+//! UIDs, quota usage and the POP3 maildrop locks, shared by every protocol server of one process.
+//!
+//! # Layout
+//! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …).
+//! - [`keys`]: big-endian key encodings so range scans return mailboxes and UIDs in order.
+//! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change.
+//! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
+//! - `blob`: raw RFC 5322 bytes in 32 KiB chunks (see *Invariants*).
+//! - `durable`: group commit (sled flush + `fdatasync`).
+//! - [`notify`]: per-account change channels that drive IMAP untagged responses.
+//! - `maildrop`: the POP3 exclusive lock per account.
+//!
+//! # Invariants
+//! - Every write method returns only after the change is on disk: `sled::Db::flush` (which uses
+//!   `sync_file_range`) followed by `fdatasync` of the database file. Concurrent writers share one
+//!   flush (group commit).
+//! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one sled
+//!   transaction: a crash leaves the old or the new state, never half.
+//! - Message bytes are stored in chunks of at most [`blob::CHUNK`] bytes. sled 0.34 moves values
+//!   over ~128 KiB into separate "blob" files that its flush does not fsync; small chunks keep
+//!   every byte in the one log file that we do sync.
+//! - Writers to one account are serialised by an in-process mutex, so sled transactions never
+//!   conflict and retry; readers never block.
+//! - Changes are published on the account's channel only after they are durable.
+#![forbid(unsafe_code)]
+
+mod accounts;
+pub mod blob;
+mod durable;
+pub mod keys;
+mod mailbox;
+mod maildrop;
+mod message;
+mod tx;
+pub mod mime;
+pub mod model;
+pub mod notify;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use maildrop::MaildropLock;
+pub use message::{AppendRequest, FlagOp, StoreResult};
+pub use model::*;
+pub use notify::Change;
+
+/// Errors of the store. User errors (a name that exists, a quota that is full) are distinct
+/// variants so protocol servers can map each one to its wire code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no such account")]
+    NoSuchAccount,
+    #[error("account already exists")]
+    AccountExists,
+    #[error("no such mailbox")]
+    NoSuchMailbox,
+    #[error("mailbox already exists")]
+    MailboxExists,
+    #[error("invalid mailbox name: {0}")]
+    InvalidName(&'static str),
+    #[error("operation not permitted: {0}")]
+    NotPermitted(&'static str),
+    #[error("mailbox is full: quota exceeded")]
+    OverQuota,
+    #[error("no such message")]
+    NoSuchMessage,
+    #[error("maildrop is locked by another POP3 session")]
+    MaildropInUse,
+    #[error("alias error: {0}")]
+    Alias(&'static str),
+    #[error("the store is in use by another process (pid {pid}); stop it first")]
+    Locked { pid: String },
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Cheap-clone handle on the store (Arc inside). One per process; see the crate docs.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: sled::Db,
+    pub(crate) path: PathBuf,
+    pub(crate) accounts: sled::Tree,
+    pub(crate) account_ids: sled::Tree,
+    pub(crate) aliases: sled::Tree,
+    pub(crate) domains: sled::Tree,
+    pub(crate) mailboxes: sled::Tree,
+    pub(crate) mailbox_ids: sled::Tree,
+    pub(crate) messages: sled::Tree,
+    pub(crate) blobs: sled::Tree,
+    pub(crate) structure: sled::Tree,
+    pub(crate) refs: sled::Tree,
+    pub(crate) usage: sled::Tree,
+    pub(crate) expunged: sled::Tree,
+    pub(crate) durable: durable::GroupCommit,
+    pub(crate) notify: notify::Hub,
+    pub(crate) maildrops: Mutex<std::collections::HashSet<AccountId>>,
+    writers: Mutex<HashMap<AccountId, Arc<Mutex<()>>>>,
+}
+
+const PID_FILE: &str = "mailstack.pid";
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails with [`Error::Locked`] naming the PID when
+    /// another process holds it, instead of hanging.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        let path = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path)?;
+        let db = match sled::Config::new().path(&path).open() {
+            Ok(db) => db,
+            Err(sled::Error::Io(e)) if is_lock_error(&e) => {
+                let pid = std::fs::read_to_string(path.join(PID_FILE))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "unknown".into());
+                return Err(Error::Locked { pid });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        std::fs::write(path.join(PID_FILE), std::process::id().to_string())?;
+        let durable = durable::GroupCommit::new(db.clone(), path.join("db"))?;
+        let inner = Inner {
+            accounts: db.open_tree("accounts")?,
+            account_ids: db.open_tree("account_ids")?,
+            aliases: db.open_tree("aliases")?,
+            domains: db.open_tree("domains")?,
+            mailboxes: db.open_tree("mailboxes")?,
+            mailbox_ids: db.open_tree("mailbox_ids")?,
+            messages: db.open_tree("messages")?,
+            blobs: db.open_tree("blobs")?,
+            structure: db.open_tree("structure")?,
+            refs: db.open_tree("refs")?,
+            usage: db.open_tree("usage")?,
+            expunged: db.open_tree("expunged")?,
+            durable,
+            notify: notify::Hub::default(),
+            maildrops: Mutex::default(),
+            writers: Mutex::default(),
+            path,
+            db,
+        };
+        Ok(Store { inner: Arc::new(inner) })
+    }
+
+    /// The folder the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Waits until every write made before this call is on disk (shares flushes with others).
+    pub async fn sync(&self) -> Result<()> {
+        self.inner.durable.sync().await
+    }
+
+    /// Subscribes to the account's changes (only durable changes are published).
+    pub fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {
+        self.inner.notify.subscribe(account)
+    }
+
+    /// Serialises writers of one account: held only around synchronous sled work, never across
+    /// an `.await`.
+    pub(crate) fn writer(&self, account: AccountId) -> Arc<Mutex<()>> {
+        let mut map = lock(&self.inner.writers);
+        map.entry(account).or_default().clone()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+        let _ = std::fs::remove_file(self.path.join(PID_FILE));
+    }
+}
+
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || e.raw_os_error() == Some(11)
+        || e.to_string().contains("lock")
+}
+
+/// Locks a std mutex, recovering the data from a poisoned lock (a panicking writer cannot leave
+/// sled half-written: its transaction simply did not commit).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

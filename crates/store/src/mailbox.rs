@@ -1,0 +1,331 @@
+//! Mailboxes: create, rename (with children, INBOX semantics), delete, list, subscribe, status.
+//! Names are UTF-8 with "/" as the hierarchy separator; the IMAP server converts modified UTF-7.
+
+use crate::accounts::{new_mailbox, uidvalidity_now};
+use crate::blob::decode;
+use crate::keys;
+use crate::model::*;
+use crate::notify::Change;
+use crate::tx::{abort, get, put};
+use crate::{Error, Result, Store};
+
+/// Hierarchy separator (SPEC.md §8).
+pub const SEPARATOR: char = '/';
+/// Longest mailbox name we accept, in bytes.
+pub const MAX_NAME: usize = 1000;
+
+/// Validates a mailbox name and spells INBOX canonically ("inbox/x" → "INBOX/x").
+pub fn normalize_name(name: &str) -> Result<String> {
+    if name.is_empty() {
+        return Err(Error::InvalidName("empty name"));
+    }
+    if name.len() > MAX_NAME {
+        return Err(Error::InvalidName("name longer than 1000 bytes"));
+    }
+    if name.chars().any(|c| c == '\0' || c == '\r' || c == '\n') {
+        return Err(Error::InvalidName("NUL, CR and LF are not allowed"));
+    }
+    if name.contains(['*', '%']) {
+        return Err(Error::InvalidName("wildcards * and % are not allowed in names"));
+    }
+    if name.split(SEPARATOR).any(str::is_empty) {
+        return Err(Error::InvalidName("empty hierarchy level (leading, trailing or double /)"));
+    }
+    let (first, rest) = match name.split_once(SEPARATOR) {
+        Some((f, r)) => (f, Some(r)),
+        None => (name, None),
+    };
+    // RFC 3501 §5.1: INBOX is case-insensitive.
+    if first.eq_ignore_ascii_case("INBOX") {
+        return Ok(match rest {
+            Some(r) => format!("INBOX{SEPARATOR}{r}"),
+            None => "INBOX".to_string(),
+        });
+    }
+    Ok(name.to_string())
+}
+
+impl Store {
+    /// All mailboxes of an account, ordered by name.
+    pub fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        self.inner
+            .mailboxes
+            .scan_prefix(keys::id(account))
+            .values()
+            .map(|v| decode("mailbox", &v?))
+            .collect()
+    }
+
+    /// The mailbox called `name` (INBOX case-insensitive).
+    pub fn mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        let name = normalize_name(name)?;
+        match self.inner.mailboxes.get(keys::mailbox(account, &name))? {
+            Some(v) => Ok(Some(decode("mailbox", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The mailbox with this id (which survives renames).
+    pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
+        let Some(key) = self.inner.mailbox_ids.get(keys::id(id))? else { return Ok(None) };
+        match self.inner.mailboxes.get(key)? {
+            Some(v) => Ok(Some(decode("mailbox", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a mailbox and any missing parents (RFC 3501 §6.3.3).
+    pub async fn create_mailbox(
+        &self,
+        account: AccountId,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<Mailbox> {
+        let name = normalize_name(name)?;
+        if name == "INBOX" {
+            return Err(Error::MailboxExists);
+        }
+        let mut wanted = Vec::new();
+        let mut prefix = String::new();
+        for level in name.split(SEPARATOR) {
+            if !prefix.is_empty() {
+                prefix.push(SEPARATOR);
+            }
+            prefix.push_str(level);
+            wanted.push((prefix.clone(), self.inner.db.generate_id()? + 1));
+        }
+        let uidvalidity = uidvalidity_now();
+        let w = self.writer(account);
+        let (created, events) = {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                if tx.account_ids.get(keys::id(account))?.is_none() {
+                    return abort(Error::NoSuchAccount);
+                }
+                let mut events = Vec::new();
+                let mut last = None;
+                for (i, (n, id)) in wanted.iter().enumerate() {
+                    let key = keys::mailbox(account, n);
+                    let leaf = i + 1 == wanted.len();
+                    if let Some(existing) = get::<Mailbox>(tx.mailboxes, &key)? {
+                        if leaf {
+                            return abort(Error::MailboxExists);
+                        }
+                        last = Some(existing);
+                        continue;
+                    }
+                    let su = if leaf { special_use } else { None };
+                    let mb = new_mailbox(*id, n, uidvalidity, su);
+                    put(tx.mailboxes, &key, &mb)?;
+                    tx.mailbox_ids.insert(&keys::id(*id), key)?;
+                    events.push(Change::MailboxCreated { mailbox: *id, name: n.clone() });
+                    last = Some(mb);
+                }
+                match last {
+                    Some(mb) => Ok((mb, events)),
+                    None => abort(Error::InvalidName("empty name")),
+                }
+            })?
+        };
+        self.sync().await?;
+        self.inner.notify.publish(account, events);
+        Ok(created)
+    }
+
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted (RFC 3501 §6.3.4); children
+    /// stay (their parent then shows as \Noselect in LIST).
+    pub async fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<()> {
+        let name = normalize_name(name)?;
+        if name == "INBOX" {
+            return Err(Error::NotPermitted("INBOX cannot be deleted"));
+        }
+        let w = self.writer(account);
+        let mb = {
+            let _g = crate::lock(&w);
+            let mb = self.mailbox(account, &name)?.ok_or(Error::NoSuchMailbox)?;
+            let msgs = self.messages(mb.id)?;
+            let total: u64 = msgs.iter().map(|m| m.size).sum();
+            self.transact(|tx| {
+                tx.mailboxes.remove(keys::mailbox(account, &name))?;
+                tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                for m in &msgs {
+                    tx.messages.remove(&keys::message(mb.id, m.uid)[..])?;
+                    crate::message::release_blob(tx, m.blob, m.size)?;
+                }
+                crate::message::add_usage(tx, account, -(total as i64), -(msgs.len() as i64))?;
+                Ok(())
+            })?;
+            mb
+        };
+        self.sync().await?;
+        self.inner
+            .notify
+            .publish(account, [Change::MailboxDeleted { mailbox: mb.id, name: mb.name }]);
+        Ok(())
+    }
+
+    /// Renames a mailbox with all its children (RFC 3501 §6.3.5). Renaming INBOX moves its
+    /// messages into a new mailbox and leaves INBOX empty; INBOX's children stay.
+    pub async fn rename_mailbox(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        let from = normalize_name(from)?;
+        let to = normalize_name(to)?;
+        if to == "INBOX" {
+            return Err(Error::MailboxExists);
+        }
+        if from == to || to.starts_with(&format!("{from}{SEPARATOR}")) {
+            return Err(Error::NotPermitted("cannot rename a mailbox into itself"));
+        }
+        if from == "INBOX" {
+            return self.rename_inbox(account, &to).await;
+        }
+        let parents = parent_names(&to);
+        let mut parent_ids = Vec::new();
+        for _ in &parents {
+            parent_ids.push(self.inner.db.generate_id()? + 1);
+        }
+        let uidvalidity = uidvalidity_now();
+        let w = self.writer(account);
+        let events = {
+            let _g = crate::lock(&w);
+            let all = self.mailboxes(account)?;
+            let child_prefix = format!("{from}{SEPARATOR}");
+            let moving: Vec<Mailbox> = all
+                .into_iter()
+                .filter(|m| m.name == from || m.name.starts_with(&child_prefix))
+                .collect();
+            if moving.is_empty() {
+                return Err(Error::NoSuchMailbox);
+            }
+            self.transact(|tx| {
+                let mut events = Vec::new();
+                for m in &moving {
+                    let new_name = format!("{to}{}", &m.name[from.len()..]);
+                    let new_key = keys::mailbox(account, &new_name);
+                    if tx.mailboxes.get(&new_key)?.is_some() {
+                        return abort(Error::MailboxExists);
+                    }
+                    tx.mailboxes.remove(keys::mailbox(account, &m.name))?;
+                    let mut renamed = m.clone();
+                    renamed.name = new_name.clone();
+                    put(tx.mailboxes, &new_key, &renamed)?;
+                    tx.mailbox_ids.insert(&keys::id(m.id), new_key)?;
+                    events.push(Change::MailboxRenamed {
+                        mailbox: m.id,
+                        from: m.name.clone(),
+                        to: new_name,
+                    });
+                }
+                for (p, id) in parents.iter().zip(&parent_ids) {
+                    let key = keys::mailbox(account, p);
+                    if tx.mailboxes.get(&key)?.is_none() {
+                        put(tx.mailboxes, &key, &new_mailbox(*id, p, uidvalidity, None))?;
+                        tx.mailbox_ids.insert(&keys::id(*id), key)?;
+                    }
+                }
+                Ok(events)
+            })?
+        };
+        self.sync().await?;
+        self.inner.notify.publish(account, events);
+        Ok(())
+    }
+
+    async fn rename_inbox(&self, account: AccountId, to: &str) -> Result<()> {
+        let target = self.create_mailbox(account, to, None).await?;
+        let inbox = self.mailbox(account, "INBOX")?.ok_or(Error::NoSuchMailbox)?;
+        let uids: Vec<Uid> = self.messages(inbox.id)?.iter().map(|m| m.uid).collect();
+        if !uids.is_empty() {
+            self.move_messages(account, inbox.id, &uids, target.id).await?;
+        }
+        Ok(())
+    }
+
+    /// SUBSCRIBE / UNSUBSCRIBE (RFC 3501 §6.3.6–7).
+    pub async fn set_subscribed(&self, account: AccountId, name: &str, on: bool) -> Result<()> {
+        let name = normalize_name(name)?;
+        let w = self.writer(account);
+        {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let key = keys::mailbox(account, &name);
+                let Some(mut mb) = get::<Mailbox>(tx.mailboxes, &key)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                mb.subscribed = on;
+                put(tx.mailboxes, &key, &mb)
+            })?;
+        }
+        self.sync().await
+    }
+
+    /// Counters for STATUS and `mailbox list`.
+    pub fn status(&self, account: AccountId, name: &str) -> Result<MailboxStatus> {
+        let mb = self.mailbox(account, name)?.ok_or(Error::NoSuchMailbox)?;
+        Ok(status_of(&mb))
+    }
+
+    /// RFC 3501 §2.3.2 \Recent: the first session to claim a mailbox gets the UIDs from the
+    /// returned value on as recent; later claims see none of those. Not durable on purpose
+    /// (\Recent is session state); written without a flush.
+    pub fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid> {
+        let Some(key) = self.inner.mailbox_ids.get(keys::id(mailbox))? else {
+            return Err(Error::NoSuchMailbox);
+        };
+        let account = keys::read_u64(&key);
+        let w = self.writer(account);
+        let _g = crate::lock(&w);
+        let Some(v) = self.inner.mailboxes.get(&key)? else { return Err(Error::NoSuchMailbox) };
+        let mut mb: Mailbox = decode("mailbox", &v)?;
+        let from = mb.recent_from;
+        if from != mb.uidnext {
+            mb.recent_from = mb.uidnext;
+            self.inner.mailboxes.insert(&key, crate::blob::encode(&mb))?;
+        }
+        Ok(from)
+    }
+}
+
+pub(crate) fn status_of(mb: &Mailbox) -> MailboxStatus {
+    MailboxStatus {
+        name: mb.name.clone(),
+        messages: mb.exists,
+        unseen: mb.unseen,
+        bytes: mb.size,
+        uidnext: mb.uidnext,
+        uidvalidity: mb.uidvalidity,
+        highestmodseq: mb.highestmodseq,
+    }
+}
+
+/// "a/b/c" → ["a", "a/b"].
+fn parent_names(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut acc = String::new();
+    let levels: Vec<&str> = name.split(SEPARATOR).collect();
+    for l in &levels[..levels.len().saturating_sub(1)] {
+        if !acc.is_empty() {
+            acc.push(SEPARATOR);
+        }
+        acc.push_str(l);
+        out.push(acc.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_name("inbox").ok().as_deref(), Some("INBOX"));
+        assert_eq!(normalize_name("Inbox/Sub").ok().as_deref(), Some("INBOX/Sub"));
+        assert_eq!(normalize_name("Inboxes").ok().as_deref(), Some("Inboxes"));
+        for bad in ["", "/a", "a/", "a//b", "a\0b", "a\r\nb", "a*", "%"] {
+            assert!(normalize_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_name(&"x".repeat(1001)).is_err());
+        assert!(normalize_name(&"x".repeat(1000)).is_ok());
+        assert_eq!(parent_names("a/b/c"), vec!["a".to_string(), "a/b".to_string()]);
+    }
+}

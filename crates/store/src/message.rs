@@ -1,0 +1,468 @@
+//! Messages: append/deliver, read, flags with MODSEQ, expunge, copy, move.
+
+use crate::blob::{self, decode};
+use crate::keys;
+use crate::mime::{self, ParsedMessage};
+use crate::model::*;
+use crate::notify::Change;
+use crate::tx::{abort, get, put, Tx, TxResult};
+use crate::{now_secs, Error, Result, Store};
+
+/// A message to add to a mailbox.
+#[derive(Debug, Clone, Default)]
+pub struct AppendRequest<'a> {
+    pub bytes: &'a [u8],
+    pub flags: Flags,
+    /// INTERNALDATE (unix seconds, zone minutes); now (UTC) when `None`.
+    pub internaldate: Option<(i64, i16)>,
+}
+
+/// How STORE changes flags (RFC 3501 §6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    Set,
+    Add,
+    Remove,
+}
+
+/// Outcome of a flag change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreResult {
+    /// Messages whose flags were evaluated: (uid, flags now, modseq now). Includes messages
+    /// whose flags did not change (their modseq is unchanged), so FETCH responses can be sent.
+    pub updated: Vec<(Uid, Flags, u64)>,
+    /// RFC 7162 §3.1.3: UIDs that failed the UNCHANGEDSINCE test.
+    pub modified: Vec<Uid>,
+}
+
+impl Store {
+    /// Appends one message (APPEND, `mailstack deliver`). Refused with [`Error::OverQuota`] when
+    /// it does not fit. Returns (UIDVALIDITY, UID) once durable (RFC 4315 APPENDUID).
+    pub async fn append(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        req: AppendRequest<'_>,
+    ) -> Result<(u32, Uid)> {
+        let mut results = self.deliver(&[(account, mailbox)], req).await?;
+        results.pop().unwrap_or(Err(Error::NoSuchMailbox))
+    }
+
+    /// Delivers one message to several mailboxes (of possibly several accounts), sharing one
+    /// stored copy. Each target succeeds or fails on its own (quota, missing mailbox); all the
+    /// successful ones are committed in one transaction and made durable before this returns.
+    pub async fn deliver(
+        &self,
+        targets: &[(AccountId, MailboxId)],
+        req: AppendRequest<'_>,
+    ) -> Result<Vec<Result<(u32, Uid)>>> {
+        let parsed = mime::parse(req.bytes);
+        let blob_id = self.inner.db.generate_id()? + 1;
+        let size = req.bytes.len() as u64;
+        let (date, tz) = req.internaldate.unwrap_or((now_secs(), 0));
+        let mut accounts: Vec<AccountId> = targets.iter().map(|t| t.0).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let writers: Vec<_> = accounts.iter().map(|a| self.writer(*a)).collect();
+        let (results, events) = {
+            let _guards: Vec<_> = writers.iter().map(|w| crate::lock(w)).collect();
+            self.transact(|tx| {
+                let mut results = Vec::new();
+                let mut events: Vec<(AccountId, Change)> = Vec::new();
+                let mut stored = 0u32;
+                for &(account, mailbox) in targets {
+                    let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
+                        results.push(Err(Error::NoSuchMailbox));
+                        continue;
+                    };
+                    if keys::read_u64(&key) != account {
+                        results.push(Err(Error::NoSuchMailbox));
+                        continue;
+                    }
+                    if let Err(e) = check_quota(tx, account, size, 1)? {
+                        results.push(Err(e));
+                        continue;
+                    }
+                    let uid = mb.uidnext;
+                    mb.uidnext += 1;
+                    mb.highestmodseq += 1;
+                    mb.exists += 1;
+                    mb.size += size;
+                    if !req.flags.has(Flags::SEEN) {
+                        mb.unseen += 1;
+                    }
+                    let meta = MessageMeta {
+                        uid,
+                        blob: blob_id,
+                        flags: req.flags.clone(),
+                        internaldate: date,
+                        tz_minutes: tz,
+                        size,
+                        modseq: mb.highestmodseq,
+                    };
+                    put(tx.messages, &keys::message(mailbox, uid), &meta)?;
+                    put(tx.mailboxes, &key, &mb)?;
+                    add_usage(tx, account, size as i64, 1)?;
+                    stored += 1;
+                    events.push((account, Change::Appended { mailbox, uid, modseq: meta.modseq }));
+                    results.push(Ok((mb.uidvalidity, uid)));
+                }
+                if stored > 0 {
+                    blob::write(tx.blobs, blob_id, req.bytes)?;
+                    put(tx.structure, &keys::id(blob_id), &parsed)?;
+                    put(tx.refs, &keys::id(blob_id), &stored)?;
+                }
+                Ok((results, events))
+            })?
+        };
+        self.sync().await?;
+        self.publish(events);
+        Ok(results)
+    }
+
+    /// Messages of a mailbox in UID order.
+    pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        self.inner
+            .messages
+            .scan_prefix(keys::id(mailbox))
+            .values()
+            .map(|v| decode("message", &v?))
+            .collect()
+    }
+
+    pub fn message(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
+        match self.inner.messages.get(keys::message(mailbox, uid))? {
+            Some(v) => Ok(Some(decode("message", &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The MIME structure cached at delivery.
+    pub fn structure(&self, blob: BlobId) -> Result<ParsedMessage> {
+        match self.inner.structure.get(keys::id(blob))? {
+            Some(v) => decode("structure", &v),
+            None => Ok(mime::parse(&self.read_blob(blob)?)),
+        }
+    }
+
+    /// Changes flags of `uids` (missing ones are skipped). With `unchanged_since`, messages
+    /// whose MODSEQ is higher are left alone and reported in `modified` (RFC 7162 §3.1.3).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_flags(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+        origin: u64,
+    ) -> Result<StoreResult> {
+        let w = self.writer(account);
+        let (result, events) = {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                let mut res = StoreResult::default();
+                let mut events = Vec::new();
+                for &uid in uids {
+                    let mkey = keys::message(mailbox, uid);
+                    let Some(mut meta) = get::<MessageMeta>(tx.messages, &mkey)? else {
+                        continue;
+                    };
+                    if unchanged_since.is_some_and(|u| meta.modseq > u) {
+                        res.modified.push(uid);
+                        continue;
+                    }
+                    let mut new = meta.flags.clone();
+                    match op {
+                        FlagOp::Set => new = flags.clone(),
+                        FlagOp::Add => new.union(flags),
+                        FlagOp::Remove => new.subtract(flags),
+                    }
+                    if same_flags(&new, &meta.flags) {
+                        res.updated.push((uid, meta.flags.clone(), meta.modseq));
+                        continue;
+                    }
+                    match (meta.flags.has(Flags::SEEN), new.has(Flags::SEEN)) {
+                        (false, true) => mb.unseen = mb.unseen.saturating_sub(1),
+                        (true, false) => mb.unseen += 1,
+                        _ => {}
+                    }
+                    mb.highestmodseq += 1;
+                    meta.flags = new;
+                    meta.modseq = mb.highestmodseq;
+                    put(tx.messages, &mkey, &meta)?;
+                    res.updated.push((uid, meta.flags.clone(), meta.modseq));
+                    events.push((
+                        account,
+                        Change::FlagsChanged {
+                            mailbox,
+                            uid,
+                            flags: meta.flags.clone(),
+                            modseq: meta.modseq,
+                            origin,
+                        },
+                    ));
+                }
+                put(tx.mailboxes, &key, &mb)?;
+                Ok((res, events))
+            })?
+        };
+        if !events.is_empty() {
+            self.sync().await?;
+        }
+        self.publish(events);
+        Ok(result)
+    }
+
+    /// Removes exactly `uids` (those that exist) in one transaction; returns the removed UIDs.
+    /// IMAP passes the \Deleted ones; POP3 passes its DELE-marked ones at QUIT.
+    pub async fn expunge(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<Uid>> {
+        let w = self.writer(account);
+        let (removed, events) = {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                let removed = remove_messages(tx, account, mailbox, &mut mb, uids)?;
+                put(tx.mailboxes, &key, &mb)?;
+                let events = if removed.is_empty() {
+                    vec![]
+                } else {
+                    vec![(
+                        account,
+                        Change::Expunged {
+                            mailbox,
+                            uids: removed.clone(),
+                            modseq: mb.highestmodseq,
+                        },
+                    )]
+                };
+                Ok((removed, events))
+            })?
+        };
+        if !removed.is_empty() {
+            self.sync().await?;
+        }
+        self.publish(events);
+        Ok(removed)
+    }
+
+    /// COPY (RFC 3501 §6.4.7): shares blobs; flags and INTERNALDATE preserved. Returns the
+    /// destination UIDVALIDITY and (source uid, new uid) pairs (RFC 4315 COPYUID).
+    pub async fn copy_messages(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+        self.copy_or_move(account, from, uids, to, false).await
+    }
+
+    /// MOVE (RFC 6851 §3.1): copy and expunge the sources in one transaction.
+    pub async fn move_messages(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+        self.copy_or_move(account, from, uids, to, true).await
+    }
+
+    async fn copy_or_move(
+        &self,
+        account: AccountId,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        is_move: bool,
+    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+        let w = self.writer(account);
+        let ((validity, pairs), events) = {
+            let _g = crate::lock(&w);
+            self.transact(|tx| {
+                let Some((src_key, mut src)) = load_mailbox(tx, from)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                let Some((dst_key, mut dst)) = load_mailbox(tx, to)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                if keys::read_u64(&src_key) != account || keys::read_u64(&dst_key) != account {
+                    return abort(Error::NoSuchMailbox);
+                }
+                let mut metas = Vec::new();
+                for &uid in uids {
+                    if let Some(m) = get::<MessageMeta>(tx.messages, &keys::message(from, uid))? {
+                        metas.push(m);
+                    }
+                }
+                let bytes: u64 = metas.iter().map(|m| m.size).sum();
+                if !is_move || from == to {
+                    if let Err(e) = check_quota(tx, account, bytes, metas.len() as u64)? {
+                        return abort(e);
+                    }
+                }
+                let mut pairs = Vec::new();
+                let mut events = Vec::new();
+                // Same-mailbox MOVE is a copy then expunge of the originals: work on `dst`
+                // only, then reload as the source.
+                for m in &metas {
+                    let uid = dst.uidnext;
+                    dst.uidnext += 1;
+                    dst.highestmodseq += 1;
+                    dst.exists += 1;
+                    dst.size += m.size;
+                    if !m.flags.has(Flags::SEEN) {
+                        dst.unseen += 1;
+                    }
+                    let mut copy = m.clone();
+                    copy.uid = uid;
+                    copy.modseq = dst.highestmodseq;
+                    put(tx.messages, &keys::message(to, uid), &copy)?;
+                    let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
+                    put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
+                    pairs.push((m.uid, uid));
+                    events.push((account, Change::Appended { mailbox: to, uid, modseq: copy.modseq }));
+                }
+                add_usage(tx, account, bytes as i64, metas.len() as i64)?;
+                put(tx.mailboxes, &dst_key, &dst)?;
+                if is_move {
+                    if from == to {
+                        src = dst.clone();
+                    }
+                    let moved: Vec<Uid> = metas.iter().map(|m| m.uid).collect();
+                    let removed = remove_messages(tx, account, from, &mut src, &moved)?;
+                    put(tx.mailboxes, &src_key, &src)?;
+                    if !removed.is_empty() {
+                        events.push((
+                            account,
+                            Change::Expunged { mailbox: from, uids: removed, modseq: src.highestmodseq },
+                        ));
+                    }
+                }
+                Ok(((dst.uidvalidity, pairs), events))
+            })?
+        };
+        self.sync().await?;
+        self.publish(events);
+        Ok((validity, pairs))
+    }
+
+    /// UIDs expunged from `mailbox` with a MODSEQ above `modseq` (RFC 7162 §3.2.5.2 VANISHED).
+    pub fn expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Uid>> {
+        let mut out = Vec::new();
+        for kv in self.inner.expunged.scan_prefix(keys::id(mailbox)) {
+            let (k, v) = kv?;
+            if keys::read_u64(&v) > modseq {
+                out.push(keys::message_uid(&k));
+            }
+        }
+        Ok(out)
+    }
+
+    fn publish(&self, events: Vec<(AccountId, Change)>) {
+        for (account, change) in events {
+            self.inner.notify.publish(account, [change]);
+        }
+    }
+}
+
+fn same_flags(a: &Flags, b: &Flags) -> bool {
+    a.system == b.system
+        && a.keywords.len() == b.keywords.len()
+        && a.keywords.iter().all(|k| b.contains(k))
+}
+
+/// Removes messages from `mb` (in the transaction), updating counters, usage, blob refs and
+/// the expunged log. Returns the UIDs actually removed.
+fn remove_messages(
+    tx: &Tx<'_>,
+    account: AccountId,
+    mailbox: MailboxId,
+    mb: &mut Mailbox,
+    uids: &[Uid],
+) -> TxResult<Vec<Uid>> {
+    let mut removed = Vec::new();
+    let mut bytes = 0u64;
+    for &uid in uids {
+        let key = keys::message(mailbox, uid);
+        let Some(meta) = get::<MessageMeta>(tx.messages, &key)? else { continue };
+        tx.messages.remove(&key[..])?;
+        release_blob(tx, meta.blob, meta.size)?;
+        mb.exists = mb.exists.saturating_sub(1);
+        mb.size = mb.size.saturating_sub(meta.size);
+        if !meta.flags.has(Flags::SEEN) {
+            mb.unseen = mb.unseen.saturating_sub(1);
+        }
+        bytes += meta.size;
+        removed.push(uid);
+    }
+    if !removed.is_empty() {
+        mb.highestmodseq += 1;
+        for &uid in &removed {
+            tx.expunged.insert(&keys::message(mailbox, uid)[..], &keys::id(mb.highestmodseq))?;
+        }
+        add_usage(tx, account, -(bytes as i64), -(removed.len() as i64))?;
+    }
+    Ok(removed)
+}
+
+fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(sled::IVec, Mailbox)>> {
+    let Some(key) = tx.mailbox_ids.get(keys::id(mailbox))? else { return Ok(None) };
+    Ok(get::<Mailbox>(tx.mailboxes, &key)?.map(|m| (key, m)))
+}
+
+/// Quota check (SPEC.md §5): the one place both SMTP and IMAP hit.
+fn check_quota(
+    tx: &Tx<'_>,
+    account: AccountId,
+    bytes: u64,
+    messages: u64,
+) -> TxResult<std::result::Result<(), Error>> {
+    let Some(addr) = tx.account_ids.get(keys::id(account))? else {
+        return Ok(Err(Error::NoSuchAccount));
+    };
+    let Some(acct) = get::<Account>(tx.accounts, &addr)? else {
+        return Ok(Err(Error::NoSuchAccount));
+    };
+    let used: Usage = get(tx.usage, &keys::id(account))?.unwrap_or_default();
+    if acct.quota_bytes.is_some_and(|q| used.bytes + bytes > q)
+        || acct.quota_messages.is_some_and(|q| used.messages + messages > q)
+    {
+        return Ok(Err(Error::OverQuota));
+    }
+    Ok(Ok(()))
+}
+
+pub(crate) fn add_usage(tx: &Tx<'_>, account: AccountId, bytes: i64, messages: i64) -> TxResult<()> {
+    let key = keys::id(account);
+    let mut u: Usage = get(tx.usage, &key)?.unwrap_or_default();
+    u.bytes = u.bytes.saturating_add_signed(bytes);
+    u.messages = u.messages.saturating_add_signed(messages);
+    put(tx.usage, &key, &u)
+}
+
+/// Drops one reference to a blob; the last one removes its bytes and structure.
+pub(crate) fn release_blob(tx: &Tx<'_>, blob_id: BlobId, size: u64) -> TxResult<()> {
+    let key = keys::id(blob_id);
+    let refs: u32 = get(tx.refs, &key)?.unwrap_or(1);
+    if refs <= 1 {
+        tx.refs.remove(&key)?;
+        tx.structure.remove(&key)?;
+        blob::remove(tx.blobs, blob_id, size)?;
+    } else {
+        put(tx.refs, &key, &(refs - 1))?;
+    }
+    Ok(())
+}

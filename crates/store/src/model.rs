@@ -1,0 +1,264 @@
+//! Records kept in the sled trees (encoded with postcard) and the small validated types around
+//! them.
+
+use serde::{Deserialize, Serialize};
+
+/// Account id (from `sled::Db::generate_id`).
+pub type AccountId = u64;
+/// Mailbox id, unique across accounts and never reused.
+pub type MailboxId = u64;
+/// Blob id: one stored copy of raw message bytes, shared by COPY.
+pub type BlobId = u64;
+/// IMAP UID (RFC 3501 §2.3.1.1): non-zero, strictly ascending per mailbox.
+pub type Uid = u32;
+
+/// The POP3 retrieval policy of an account (SPEC.md §5, a teaching aid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Pop3Policy {
+    /// RFC 1939 behaviour: only DELE deletes.
+    #[default]
+    Keep,
+    /// Every message retrieved in the session is deleted at QUIT.
+    Delete,
+    /// RETR sets \Seen, visible to IMAP clients.
+    MarkSeen,
+}
+
+impl Pop3Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pop3Policy::Keep => "keep",
+            Pop3Policy::Delete => "delete",
+            Pop3Policy::MarkSeen => "mark-seen",
+        }
+    }
+}
+
+impl std::str::FromStr for Pop3Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "keep" => Ok(Pop3Policy::Keep),
+            "delete" => Ok(Pop3Policy::Delete),
+            "mark-seen" => Ok(Pop3Policy::MarkSeen),
+            _ => Err(format!("unknown pop3 policy {s:?} (keep, delete, mark-seen)")),
+        }
+    }
+}
+
+/// An account, keyed by its normalized address in the `accounts` tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    /// Normalized address (domain lower-cased).
+    pub address: String,
+    /// argon2id PHC string.
+    pub password: String,
+    /// Quota in bytes (`None`: unlimited).
+    pub quota_bytes: Option<u64>,
+    /// Quota in messages (`None`: unlimited).
+    pub quota_messages: Option<u64>,
+    pub pop3_policy: Pop3Policy,
+    /// Copy submitted mail into Sent.
+    pub save_sent: bool,
+    /// Unix seconds.
+    pub created: i64,
+    /// Aliases that deliver to this account (normalized), at most [`MAX_ALIASES`].
+    pub aliases: Vec<String>,
+}
+
+/// SPEC.md §4: up to 10 aliases per account.
+pub const MAX_ALIASES: usize = 10;
+
+/// Quota usage of an account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub bytes: u64,
+    pub messages: u64,
+}
+
+/// SPECIAL-USE attributes (RFC 6154 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecialUse {
+    Sent,
+    Drafts,
+    Trash,
+    Junk,
+    Archive,
+    All,
+    Flagged,
+}
+
+impl SpecialUse {
+    /// The attribute as written in LIST responses.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            SpecialUse::Sent => "\\Sent",
+            SpecialUse::Drafts => "\\Drafts",
+            SpecialUse::Trash => "\\Trash",
+            SpecialUse::Junk => "\\Junk",
+            SpecialUse::Archive => "\\Archive",
+            SpecialUse::All => "\\All",
+            SpecialUse::Flagged => "\\Flagged",
+        }
+    }
+}
+
+/// Mailboxes every account is created with (SPEC.md §5).
+pub const DEFAULT_MAILBOXES: &[(&str, Option<SpecialUse>)] = &[
+    ("INBOX", None),
+    ("Sent", Some(SpecialUse::Sent)),
+    ("Drafts", Some(SpecialUse::Drafts)),
+    ("Trash", Some(SpecialUse::Trash)),
+    ("Junk", Some(SpecialUse::Junk)),
+    ("Archive", Some(SpecialUse::Archive)),
+];
+
+/// A mailbox record, keyed by (account id, name) in the `mailboxes` tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    pub id: MailboxId,
+    /// UTF-8 name with "/" as hierarchy separator; "INBOX" always spelled so.
+    pub name: String,
+    /// RFC 3501 §2.3.1.1.
+    pub uidvalidity: u32,
+    pub uidnext: Uid,
+    /// RFC 7162 §3.1.
+    pub highestmodseq: u64,
+    pub special_use: Option<SpecialUse>,
+    pub subscribed: bool,
+    /// Number of messages (kept in step with the `messages` tree).
+    pub exists: u32,
+    /// Messages without \Seen.
+    pub unseen: u32,
+    /// Sum of message sizes (RFC 8438 STATUS SIZE).
+    pub size: u64,
+    /// UIDs at or above this are \Recent for the next session that claims them (RFC 3501 §2.3.2).
+    pub recent_from: Uid,
+}
+
+/// System flags (RFC 3501 §2.3.2) as bits; keywords as strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flags {
+    pub system: u8,
+    pub keywords: Vec<String>,
+}
+
+impl Flags {
+    pub const SEEN: u8 = 1;
+    pub const ANSWERED: u8 = 2;
+    pub const FLAGGED: u8 = 4;
+    pub const DELETED: u8 = 8;
+    pub const DRAFT: u8 = 16;
+
+    /// The system flag bit for a flag name such as `\Seen` (case-insensitive), if it is one.
+    pub fn system_bit(name: &str) -> Option<u8> {
+        match name.to_ascii_lowercase().as_str() {
+            "\\seen" => Some(Self::SEEN),
+            "\\answered" => Some(Self::ANSWERED),
+            "\\flagged" => Some(Self::FLAGGED),
+            "\\deleted" => Some(Self::DELETED),
+            "\\draft" => Some(Self::DRAFT),
+            _ => None,
+        }
+    }
+
+    /// Builds flags from names (`\Seen`, keywords). Unknown backslash flags are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Flags {
+        let mut f = Flags::default();
+        for n in names {
+            f.insert(n);
+        }
+        f
+    }
+
+    pub fn insert(&mut self, name: &str) {
+        if let Some(bit) = Self::system_bit(name) {
+            self.system |= bit;
+        } else if !name.starts_with('\\')
+            && !self.keywords.iter().any(|k| k.eq_ignore_ascii_case(name))
+        {
+            self.keywords.push(name.to_string());
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Some(bit) = Self::system_bit(name) {
+            self.system &= !bit;
+        } else {
+            self.keywords.retain(|k| !k.eq_ignore_ascii_case(name));
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        match Self::system_bit(name) {
+            Some(bit) => self.system & bit != 0,
+            None => self.keywords.iter().any(|k| k.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    pub fn has(&self, bit: u8) -> bool {
+        self.system & bit != 0
+    }
+
+    pub fn union(&mut self, other: &Flags) {
+        self.system |= other.system;
+        for k in &other.keywords {
+            self.insert(k);
+        }
+    }
+
+    pub fn subtract(&mut self, other: &Flags) {
+        self.system &= !other.system;
+        for k in &other.keywords {
+            self.remove(k);
+        }
+    }
+
+    /// Flag names in a stable order: system flags, then keywords.
+    pub fn names(&self) -> Vec<&str> {
+        let mut v = Vec::new();
+        for (bit, name) in [
+            (Self::SEEN, "\\Seen"),
+            (Self::ANSWERED, "\\Answered"),
+            (Self::FLAGGED, "\\Flagged"),
+            (Self::DELETED, "\\Deleted"),
+            (Self::DRAFT, "\\Draft"),
+        ] {
+            if self.system & bit != 0 {
+                v.push(name);
+            }
+        }
+        v.extend(self.keywords.iter().map(String::as_str));
+        v
+    }
+}
+
+/// Per-message metadata, keyed by (mailbox id, uid) in the `messages` tree. Small on purpose:
+/// `FETCH 1:* (FLAGS)` on a large mailbox decodes only these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub uid: Uid,
+    pub blob: BlobId,
+    pub flags: Flags,
+    /// INTERNALDATE as unix seconds.
+    pub internaldate: i64,
+    /// INTERNALDATE's zone offset in minutes east of UTC.
+    pub tz_minutes: i16,
+    /// RFC822.SIZE in octets.
+    pub size: u64,
+    /// RFC 7162 MODSEQ.
+    pub modseq: u64,
+}
+
+/// One line of `mailbox list` / IMAP STATUS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    pub name: String,
+    pub messages: u32,
+    pub unseen: u32,
+    pub bytes: u64,
+    pub uidnext: Uid,
+    pub uidvalidity: u32,
+    pub highestmodseq: u64,
+}
