@@ -1,1 +1,244 @@
+//! Accounts and authentication shared by POP3, IMAP and SMTP: address normalization, argon2id
+//! hashing (off the async workers), password policy, SASL PLAIN/LOGIN decoding, failed-login
+//! throttling and a short-lived verified-credential cache.
+//!
+//! # Layout
+//! - [`secret`]: `Secret<T>`, whose `Debug`/`Display` print `<redacted>`.
+//! - [`sasl`]: the one SASL PLAIN / LOGIN decoder all three protocols use.
+//! - `policy`: password rules (SPEC.md §4).
+//! - `throttle`: failed-login accounting per client address and account.
+//! - `cache`: verified-credential cache keyed by a keyed hash, never the password.
+//!
+//! # Invariants
+//! - Unknown user and wrong password do the same argon2 work and return the same error.
+//! - A throttled attempt is refused without checking the password, so its answer never
+//!   reveals whether the password was right.
+//! - Changing a password invalidates cached credentials at once (the cache also re-checks the
+//!   stored hash on every hit).
+#![forbid(unsafe_code)]
 
+mod cache;
+mod policy;
+pub mod sasl;
+pub mod secret;
+mod throttle;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+pub use policy::check_password_policy;
+pub use secret::Secret;
+use store::{Account, Store};
+
+/// Errors of account management and login.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong user name or password (deliberately the same for both).
+    #[error("invalid credentials")]
+    Failed,
+    /// Too many failures from this client for this account; retry later.
+    #[error("too many failed logins; try again in {} seconds", .0.as_secs().max(1))]
+    Throttled(Duration),
+    #[error("{0}")]
+    Policy(String),
+    #[error("invalid address: {0}")]
+    InvalidAddress(&'static str),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// Settings from the `[auth]` config table.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub min_password_length: usize,
+    /// argon2id memory in KiB (default 19456, OWASP's recommendation).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (default 2).
+    pub argon2_iterations: u32,
+    /// How long a verified credential is reused without argon2.
+    pub cache_ttl: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            min_password_length: 12,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            cache_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Cheap parameters for tests (argon2 still runs, just small).
+    pub fn for_tests() -> Self {
+        AuthConfig { argon2_memory_kib: 64, argon2_iterations: 1, ..Default::default() }
+    }
+}
+
+/// Cheap-clone handle (Arc inside).
+#[derive(Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: AuthConfig,
+    argon: Argon2<'static>,
+    /// Hash verified when the user does not exist, so both paths cost the same.
+    dummy_hash: String,
+    throttle: throttle::Throttle,
+    cache: cache::CredentialCache,
+}
+
+/// Normalizes an address: trimmed, angle brackets removed, lower-cased. SPEC.md §4 requires the
+/// domain to be case-insensitive; we fold the local part too, as users expect
+/// (`Alice@` and `alice@` are one mailbox) and as Postfix's lookup tables do.
+pub fn normalize_address(address: &str) -> Result<String, AuthError> {
+    let a = address.trim();
+    let a = a.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(a);
+    let Some((local, domain)) = a.rsplit_once('@') else {
+        return Err(AuthError::InvalidAddress("an address needs a local part and a domain: user@domain"));
+    };
+    if local.is_empty() || domain.is_empty() {
+        return Err(AuthError::InvalidAddress("an address needs a local part and a domain: user@domain"));
+    }
+    if a.len() > 254 || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AuthError::InvalidAddress("addresses are at most 254 bytes without spaces"));
+    }
+    Ok(format!("{}@{}", local.to_lowercase(), domain.to_lowercase()))
+}
+
+impl Auth {
+    pub fn new(store: Store, config: AuthConfig) -> Result<Auth, AuthError> {
+        let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, 1, None)
+            .map_err(|e| AuthError::Hash(e.to_string()))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy_hash = hash_with(&argon, "mailstack dummy password for timing")?;
+        let cache = cache::CredentialCache::new(config.cache_ttl, &dummy_hash);
+        Ok(Auth {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                argon,
+                dummy_hash,
+                throttle: throttle::Throttle::default(),
+                cache,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// Creates an account after checking the password policy.
+    pub async fn add_user(
+        &self,
+        address: &str,
+        password: &Secret<String>,
+        quota_bytes: Option<u64>,
+    ) -> Result<Account, AuthError> {
+        let address = normalize_address(address)?;
+        check_password_policy(&address, password.expose(), self.inner.config.min_password_length)
+            .map_err(AuthError::Policy)?;
+        let hash = self.hash(password).await?;
+        Ok(self.inner.store.create_account(&address, &hash, quota_bytes).await?)
+    }
+
+    /// Changes a password (policy checked); takes effect for every protocol at once.
+    pub async fn set_password(&self, address: &str, password: &Secret<String>) -> Result<(), AuthError> {
+        let address = normalize_address(address)?;
+        check_password_policy(&address, password.expose(), self.inner.config.min_password_length)
+            .map_err(AuthError::Policy)?;
+        let hash = self.hash(password).await?;
+        let account = self.inner.store.update_account(&address, |a| a.password = hash.clone()).await?;
+        self.inner.cache.forget_account(account.id);
+        Ok(())
+    }
+
+    /// Verifies a login. `client` is the peer address, for throttling.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &Secret<String>,
+        client: IpAddr,
+    ) -> Result<Account, AuthError> {
+        let address = normalize_address(username).unwrap_or_else(|_| username.to_string());
+        let throttle = &self.inner.throttle;
+        if let Some(wait) = throttle.refused(client, &address) {
+            // Never check the password of a throttled attempt.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Err(AuthError::Throttled(wait));
+        }
+        let delay = throttle.delay(client, &address);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let account = self.inner.store.account(&address)?;
+        if let Some(a) = &account {
+            if self.inner.cache.check(&address, password.expose(), a) {
+                throttle.success(client, &address);
+                return Ok(a.clone());
+            }
+        }
+        let stored = account.as_ref().map(|a| a.password.clone());
+        let ok = self.verify(stored.unwrap_or_else(|| self.inner.dummy_hash.clone()), password).await?;
+        match account {
+            Some(a) if ok => {
+                throttle.success(client, &address);
+                self.inner.cache.insert(&address, password.expose(), &a);
+                Ok(a)
+            }
+            _ => {
+                throttle.failure(client, &address);
+                Err(AuthError::Failed)
+            }
+        }
+    }
+
+    /// SPEC.md §6: the envelope sender must be one of the account's addresses.
+    pub fn may_send_as(&self, account: &Account, from: &str) -> bool {
+        match normalize_address(from) {
+            Ok(f) => f == account.address || account.aliases.iter().any(|a| *a == f),
+            Err(_) => false,
+        }
+    }
+
+    /// Hashes a password on the blocking pool.
+    pub async fn hash(&self, password: &Secret<String>) -> Result<String, AuthError> {
+        let this = self.clone();
+        let pw = password.clone();
+        tokio::task::spawn_blocking(move || hash_with(&this.inner.argon, pw.expose()))
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?
+    }
+
+    async fn verify(&self, phc: String, password: &Secret<String>) -> Result<bool, AuthError> {
+        let this = self.clone();
+        let pw = password.clone();
+        tokio::task::spawn_blocking(move || {
+            this.inner.argon.verify_password(pw.expose().as_bytes(), phc.as_str()).is_ok()
+        })
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))
+    }
+}
+
+fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String, AuthError> {
+    let hash: Result<PasswordHash, _> = argon.hash_password(password.as_bytes());
+    hash.map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}

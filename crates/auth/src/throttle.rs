@@ -1,0 +1,117 @@
+//! Failed-login throttling (SPEC.md §4, §8): per client address + account, growing delay after
+//! 3 failures, then temporary refusal; a client address failing across many accounts is
+//! refused too. Counters decay after `WINDOW`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failures before answers are delayed.
+pub const FREE_FAILURES: u32 = 3;
+/// Failures (address + account) before attempts are refused outright.
+pub const REFUSE_AFTER: u32 = 10;
+/// Failures from one address across all accounts before it is refused.
+pub const REFUSE_ADDRESS_AFTER: u32 = 30;
+/// How long failures are remembered.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+const MAX_DELAY: Duration = Duration::from_secs(4);
+
+#[derive(Default)]
+pub(crate) struct Throttle {
+    pairs: Mutex<HashMap<(IpAddr, String), Entry>>,
+    addrs: Mutex<HashMap<IpAddr, Entry>>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    failures: u32,
+    last: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn live(e: Option<&Entry>) -> u32 {
+    match e {
+        Some(e) if e.last.elapsed() < WINDOW => e.failures,
+        _ => 0,
+    }
+}
+
+impl Throttle {
+    /// `Some(retry_after)` when this attempt must be refused without checking the password.
+    pub(crate) fn refused(&self, ip: IpAddr, account: &str) -> Option<Duration> {
+        let pairs = lock(&self.pairs);
+        let key = (ip, account.to_string());
+        if live(pairs.get(&key)) >= REFUSE_AFTER {
+            return pairs.get(&key).map(|e| WINDOW.saturating_sub(e.last.elapsed()));
+        }
+        drop(pairs);
+        let addrs = lock(&self.addrs);
+        if live(addrs.get(&ip)) >= REFUSE_ADDRESS_AFTER {
+            return addrs.get(&ip).map(|e| WINDOW.saturating_sub(e.last.elapsed()));
+        }
+        None
+    }
+
+    /// How long to hold this attempt's answer back.
+    pub(crate) fn delay(&self, ip: IpAddr, account: &str) -> Duration {
+        let n = live(lock(&self.pairs).get(&(ip, account.to_string())));
+        if n < FREE_FAILURES {
+            return Duration::ZERO;
+        }
+        let ms = 250u64 << (n - FREE_FAILURES).min(8);
+        Duration::from_millis(ms).min(MAX_DELAY)
+    }
+
+    pub(crate) fn failure(&self, ip: IpAddr, account: &str) {
+        let now = Instant::now();
+        let mut pairs = lock(&self.pairs);
+        if pairs.len() > 100_000 {
+            pairs.retain(|_, e| e.last.elapsed() < WINDOW);
+        }
+        let key = (ip, account.to_string());
+        let n = live(pairs.get(&key)) + 1;
+        pairs.insert(key, Entry { failures: n, last: now });
+        drop(pairs);
+        let mut addrs = lock(&self.addrs);
+        if addrs.len() > 100_000 {
+            addrs.retain(|_, e| e.last.elapsed() < WINDOW);
+        }
+        let n = live(addrs.get(&ip)) + 1;
+        addrs.insert(ip, Entry { failures: n, last: now });
+    }
+
+    pub(crate) fn success(&self, ip: IpAddr, account: &str) {
+        lock(&self.pairs).remove(&(ip, account.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_then_refuses_per_pair() {
+        let t = Throttle::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(t.delay(ip, "a@x"), Duration::ZERO);
+            t.failure(ip, "a@x");
+        }
+        let d1 = t.delay(ip, "a@x");
+        t.failure(ip, "a@x");
+        assert!(t.delay(ip, "a@x") > d1);
+        for _ in 0..REFUSE_AFTER {
+            t.failure(ip, "a@x");
+        }
+        assert!(t.refused(ip, "a@x").is_some());
+        assert!(t.refused(other, "a@x").is_none(), "another address is not locked out");
+        assert!(t.refused(ip, "b@x").is_none());
+        t.success(ip, "a@x");
+        assert!(t.refused(ip, "a@x").is_none());
+    }
+}
