@@ -1,1 +1,27 @@
+//! Connection plumbing shared by the POP3, IMAP and SMTP servers.
+//!
+//! # Layout
+//! - [`tls`]: rustls server config from PEM files; generation of a local CA + server
+//!   certificate with rcgen when the files are missing.
+//! - [`conn`]: [`Connection`], a buffered stream with a bounded line reader, exact-length reads
+//!   (literals, BDAT), idle timeouts, the STARTTLS upgrade, and the per-session protocol trace.
+//! - [`listen`]: the accept loop with connection limits, implicit TLS and one tracing span per
+//!   session; [`Shutdown`] to stop it.
+//!
+//! # Invariants
+//! - A STARTTLS upgrade discards every byte the client sent before the handshake (pipelined
+//!   commands after STARTTLS are never executed: CVE-2011-0411 class).
+//! - A line longer than the limit is never buffered whole: the reader drops it up to the next
+//!   LF and reports [`LineError::TooLong`].
+//! - The protocol trace never prints secrets: protocols mark secret input, and a redactor
+//!   rewrites command lines that carry passwords.
+#![forbid(unsafe_code)]
 
+pub mod conn;
+pub mod listen;
+pub mod tls;
+
+pub use conn::{Connection, LineError, Stream};
+pub use conn::{trim_eol, Redactor};
+pub use listen::{serve_listener, ConnLimits, Limiter, ListenerConfig, Session, Shutdown, ShutdownTrigger};
+pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup};
