@@ -27,12 +27,21 @@ const MAX_ENTRIES: usize = 100_000;
 impl CredentialCache {
     pub(crate) fn new(ttl: Duration, random: &str) -> Self {
         let mut key = [0u8; 32];
-        let seed = format!("{:?}{:?}{}", Instant::now(), std::time::SystemTime::now(), std::process::id());
+        let seed = format!(
+            "{:?}{:?}{}",
+            Instant::now(),
+            std::time::SystemTime::now(),
+            std::process::id()
+        );
         let mut h = Blake2b512::new();
         h.update(seed.as_bytes());
         h.update(random.as_bytes()); // a fresh argon2 hash: carries a random salt
         key.copy_from_slice(&h.finalize()[..32]);
-        CredentialCache { ttl, key, entries: Mutex::default() }
+        CredentialCache {
+            ttl,
+            key,
+            entries: Mutex::default(),
+        }
     }
 
     fn digest(&self, address: &str, password: &str) -> [u8; 32] {
@@ -74,7 +83,14 @@ impl CredentialCache {
                 map.clear();
             }
         }
-        map.insert(d, Entry { account: account.id, phc: account.password.clone(), at: Instant::now() });
+        map.insert(
+            d,
+            Entry {
+                account: account.id,
+                phc: account.password.clone(),
+                at: Instant::now(),
+            },
+        );
     }
 
     pub(crate) fn forget_account(&self, account: AccountId) {

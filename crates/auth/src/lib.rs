@@ -79,7 +79,11 @@ impl Default for AuthConfig {
 impl AuthConfig {
     /// Cheap parameters for tests (argon2 still runs, just small).
     pub fn for_tests() -> Self {
-        AuthConfig { argon2_memory_kib: 64, argon2_iterations: 1, ..Default::default() }
+        AuthConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            ..Default::default()
+        }
     }
 }
 
@@ -104,17 +108,30 @@ struct Inner {
 /// (`Alice@` and `alice@` are one mailbox) and as Postfix's lookup tables do.
 pub fn normalize_address(address: &str) -> Result<String, AuthError> {
     let a = address.trim();
-    let a = a.strip_prefix('<').and_then(|x| x.strip_suffix('>')).unwrap_or(a);
+    let a = a
+        .strip_prefix('<')
+        .and_then(|x| x.strip_suffix('>'))
+        .unwrap_or(a);
     let Some((local, domain)) = a.rsplit_once('@') else {
-        return Err(AuthError::InvalidAddress("an address needs a local part and a domain: user@domain"));
+        return Err(AuthError::InvalidAddress(
+            "an address needs a local part and a domain: user@domain",
+        ));
     };
     if local.is_empty() || domain.is_empty() {
-        return Err(AuthError::InvalidAddress("an address needs a local part and a domain: user@domain"));
+        return Err(AuthError::InvalidAddress(
+            "an address needs a local part and a domain: user@domain",
+        ));
     }
     if a.len() > 254 || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(AuthError::InvalidAddress("addresses are at most 254 bytes without spaces"));
+        return Err(AuthError::InvalidAddress(
+            "addresses are at most 254 bytes without spaces",
+        ));
     }
-    Ok(format!("{}@{}", local.to_lowercase(), domain.to_lowercase()))
+    Ok(format!(
+        "{}@{}",
+        local.to_lowercase(),
+        domain.to_lowercase()
+    ))
 }
 
 impl Auth {
@@ -152,19 +169,39 @@ impl Auth {
         quota_bytes: Option<u64>,
     ) -> Result<Account, AuthError> {
         let address = normalize_address(address)?;
-        check_password_policy(&address, password.expose(), self.inner.config.min_password_length)
-            .map_err(AuthError::Policy)?;
+        check_password_policy(
+            &address,
+            password.expose(),
+            self.inner.config.min_password_length,
+        )
+        .map_err(AuthError::Policy)?;
         let hash = self.hash(password).await?;
-        Ok(self.inner.store.create_account(&address, &hash, quota_bytes).await?)
+        Ok(self
+            .inner
+            .store
+            .create_account(&address, &hash, quota_bytes)
+            .await?)
     }
 
     /// Changes a password (policy checked); takes effect for every protocol at once.
-    pub async fn set_password(&self, address: &str, password: &Secret<String>) -> Result<(), AuthError> {
+    pub async fn set_password(
+        &self,
+        address: &str,
+        password: &Secret<String>,
+    ) -> Result<(), AuthError> {
         let address = normalize_address(address)?;
-        check_password_policy(&address, password.expose(), self.inner.config.min_password_length)
-            .map_err(AuthError::Policy)?;
+        check_password_policy(
+            &address,
+            password.expose(),
+            self.inner.config.min_password_length,
+        )
+        .map_err(AuthError::Policy)?;
         let hash = self.hash(password).await?;
-        let account = self.inner.store.update_account(&address, |a| a.password = hash.clone()).await?;
+        let account = self
+            .inner
+            .store
+            .update_account(&address, |a| a.password = hash.clone())
+            .await?;
         self.inner.cache.forget_account(account.id);
         Ok(())
     }
@@ -195,7 +232,12 @@ impl Auth {
             }
         }
         let stored = account.as_ref().map(|a| a.password.clone());
-        let ok = self.verify(stored.unwrap_or_else(|| self.inner.dummy_hash.clone()), password).await?;
+        let ok = self
+            .verify(
+                stored.unwrap_or_else(|| self.inner.dummy_hash.clone()),
+                password,
+            )
+            .await?;
         match account {
             Some(a) if ok => {
                 throttle.success(client, &address);
@@ -212,7 +254,7 @@ impl Auth {
     /// SPEC.md §6: the envelope sender must be one of the account's addresses.
     pub fn may_send_as(&self, account: &Account, from: &str) -> bool {
         match normalize_address(from) {
-            Ok(f) => f == account.address || account.aliases.iter().any(|a| *a == f),
+            Ok(f) => f == account.address || account.aliases.contains(&f),
             Err(_) => false,
         }
     }
@@ -230,7 +272,10 @@ impl Auth {
         let this = self.clone();
         let pw = password.clone();
         tokio::task::spawn_blocking(move || {
-            this.inner.argon.verify_password(pw.expose().as_bytes(), phc.as_str()).is_ok()
+            this.inner
+                .argon
+                .verify_password(pw.expose().as_bytes(), phc.as_str())
+                .is_ok()
         })
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))

@@ -83,11 +83,12 @@ pub fn decode_plain(b64: &[u8]) -> Result<Credentials, SaslError> {
     let (Some(authzid), Some(authcid), Some(password), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
     else {
-        return Err(SaslError::Malformed("PLAIN needs authzid NUL authcid NUL password"));
+        return Err(SaslError::Malformed(
+            "PLAIN needs authzid NUL authcid NUL password",
+        ));
     };
-    let utf8 = |b: &[u8]| {
-        String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed("not UTF-8"))
-    };
+    let utf8 =
+        |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| SaslError::Malformed("not UTF-8"));
     let (authzid, username, password) = (utf8(authzid)?, utf8(authcid)?, utf8(password)?);
     if username.is_empty() {
         return Err(SaslError::Malformed("empty user name"));
@@ -95,7 +96,10 @@ pub fn decode_plain(b64: &[u8]) -> Result<Credentials, SaslError> {
     if !authzid.is_empty() && authzid != username {
         return Err(SaslError::Authzid);
     }
-    Ok(Credentials { username, password: Secret::new(password) })
+    Ok(Credentials {
+        username,
+        password: Secret::new(password),
+    })
 }
 
 /// One SASL exchange, whatever the protocol framing.
@@ -123,7 +127,10 @@ impl Exchange {
     /// Starts an exchange, with the initial response if the client sent one (SASL-IR,
     /// RFC 4954 §4, RFC 5034 §4).
     pub fn start(mechanism: Mechanism, initial: Option<&[u8]>) -> (Exchange, Step) {
-        let mut ex = Exchange { mechanism, username: None };
+        let mut ex = Exchange {
+            mechanism,
+            username: None,
+        };
         let step = match initial {
             Some(ir) => ex.respond(ir),
             None => match mechanism {
@@ -154,12 +161,17 @@ impl Exchange {
                     return Step::Failed(SaslError::Malformed("not UTF-8"));
                 };
                 match self.username.take() {
-                    None if text.is_empty() => Step::Failed(SaslError::Malformed("empty user name")),
+                    None if text.is_empty() => {
+                        Step::Failed(SaslError::Malformed("empty user name"))
+                    }
                     None => {
                         self.username = Some(text);
                         Step::Challenge(LOGIN_PASSWORD.into())
                     }
-                    Some(username) => Step::Done(Credentials { username, password: Secret::new(text) }),
+                    Some(username) => Step::Done(Credentials {
+                        username,
+                        password: Secret::new(text),
+                    }),
                 }
             }
         }
@@ -181,12 +193,27 @@ mod tests {
         assert_eq!(c.password.expose(), "secret");
         // authzid equal to authcid is fine; different is proxy auth, refused.
         assert!(decode_plain(&b64(b"alice@x\0alice@x\0pw")).is_ok());
-        assert_eq!(decode_plain(&b64(b"bob@x\0alice@x\0pw")), Err(SaslError::Authzid));
+        assert_eq!(
+            decode_plain(&b64(b"bob@x\0alice@x\0pw")),
+            Err(SaslError::Authzid)
+        );
         assert_eq!(decode_plain(b"%%%notbase64"), Err(SaslError::Base64));
-        assert!(matches!(decode_plain(&b64(b"no nul at all")), Err(SaslError::Malformed(_))));
-        assert!(matches!(decode_plain(&b64(b"a\0b\0c\0d")), Err(SaslError::Malformed(_))));
-        assert!(matches!(decode_plain(&b64(b"\0\0pw")), Err(SaslError::Malformed(_))));
-        assert!(matches!(decode_plain(&b64(b"\0u\0\xff")), Err(SaslError::Malformed(_))));
+        assert!(matches!(
+            decode_plain(&b64(b"no nul at all")),
+            Err(SaslError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_plain(&b64(b"a\0b\0c\0d")),
+            Err(SaslError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_plain(&b64(b"\0\0pw")),
+            Err(SaslError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_plain(&b64(b"\0u\0\xff")),
+            Err(SaslError::Malformed(_))
+        ));
         assert_eq!(decode_plain(b"*"), Err(SaslError::Cancelled));
         assert!(format!("{c:?}").contains("<redacted>") && !format!("{c:?}").contains("secret"));
     }
@@ -195,9 +222,17 @@ mod tests {
     fn exchanges() {
         let (mut ex, step) = Exchange::start(Mechanism::Login, None);
         assert_eq!(step, Step::Challenge(LOGIN_USERNAME.into()));
-        assert_eq!(ex.respond(&b64(b"alice@x")), Step::Challenge(LOGIN_PASSWORD.into()));
-        let Step::Done(c) = ex.respond(&b64(b"pw")) else { panic!("not done") };
-        assert_eq!((c.username.as_str(), c.password.expose().as_str()), ("alice@x", "pw"));
+        assert_eq!(
+            ex.respond(&b64(b"alice@x")),
+            Step::Challenge(LOGIN_PASSWORD.into())
+        );
+        let Step::Done(c) = ex.respond(&b64(b"pw")) else {
+            panic!("not done")
+        };
+        assert_eq!(
+            (c.username.as_str(), c.password.expose().as_str()),
+            ("alice@x", "pw")
+        );
 
         let (mut ex, step) = Exchange::start(Mechanism::Plain, None);
         assert_eq!(step, Step::Challenge(String::new()));

@@ -46,12 +46,16 @@ impl Throttle {
         let pairs = lock(&self.pairs);
         let key = (ip, account.to_string());
         if live(pairs.get(&key)) >= REFUSE_AFTER {
-            return pairs.get(&key).map(|e| WINDOW.saturating_sub(e.last.elapsed()));
+            return pairs
+                .get(&key)
+                .map(|e| WINDOW.saturating_sub(e.last.elapsed()));
         }
         drop(pairs);
         let addrs = lock(&self.addrs);
         if live(addrs.get(&ip)) >= REFUSE_ADDRESS_AFTER {
-            return addrs.get(&ip).map(|e| WINDOW.saturating_sub(e.last.elapsed()));
+            return addrs
+                .get(&ip)
+                .map(|e| WINDOW.saturating_sub(e.last.elapsed()));
         }
         None
     }
@@ -74,14 +78,26 @@ impl Throttle {
         }
         let key = (ip, account.to_string());
         let n = live(pairs.get(&key)) + 1;
-        pairs.insert(key, Entry { failures: n, last: now });
+        pairs.insert(
+            key,
+            Entry {
+                failures: n,
+                last: now,
+            },
+        );
         drop(pairs);
         let mut addrs = lock(&self.addrs);
         if addrs.len() > 100_000 {
             addrs.retain(|_, e| e.last.elapsed() < WINDOW);
         }
         let n = live(addrs.get(&ip)) + 1;
-        addrs.insert(ip, Entry { failures: n, last: now });
+        addrs.insert(
+            ip,
+            Entry {
+                failures: n,
+                last: now,
+            },
+        );
     }
 
     pub(crate) fn success(&self, ip: IpAddr, account: &str) {
@@ -109,7 +125,10 @@ mod tests {
             t.failure(ip, "a@x");
         }
         assert!(t.refused(ip, "a@x").is_some());
-        assert!(t.refused(other, "a@x").is_none(), "another address is not locked out");
+        assert!(
+            t.refused(other, "a@x").is_none(),
+            "another address is not locked out"
+        );
         assert!(t.refused(ip, "b@x").is_none());
         t.success(ip, "a@x");
         assert!(t.refused(ip, "a@x").is_none());

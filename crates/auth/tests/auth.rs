@@ -11,7 +11,10 @@ const PW: &str = "correct horse battery staple";
 fn setup() -> (tempfile::TempDir, Auth) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
-    (dir, Auth::new(store, AuthConfig::for_tests()).expect("auth"))
+    (
+        dir,
+        Auth::new(store, AuthConfig::for_tests()).expect("auth"),
+    )
 }
 
 fn ip(n: u8) -> IpAddr {
@@ -21,58 +24,129 @@ fn ip(n: u8) -> IpAddr {
 #[tokio::test]
 async fn add_login_change_password() {
     let (_d, auth) = setup();
-    let a = auth.add_user("Alice@Example.TEST", &PW.into(), None).await.expect("add");
-    assert_eq!(a.address, "alice@example.test", "addresses are case-insensitive");
+    let a = auth
+        .add_user("Alice@Example.TEST", &PW.into(), None)
+        .await
+        .expect("add");
+    assert_eq!(
+        a.address, "alice@example.test",
+        "addresses are case-insensitive"
+    );
     assert!(a.password.starts_with("$argon2id$"));
     assert!(matches!(
         auth.add_user("Alice@example.test", &PW.into(), None).await,
         Err(AuthError::Store(store::Error::AccountExists))
     ));
-    assert!(auth.authenticate("Alice@EXAMPLE.test", &PW.into(), ip(1)).await.is_ok());
-    assert!(matches!(auth.authenticate("Alice@example.test", &"wrong password!".into(), ip(1)).await, Err(AuthError::Failed)));
-    assert!(matches!(auth.authenticate("nobody@example.test", &PW.into(), ip(1)).await, Err(AuthError::Failed)));
+    assert!(auth
+        .authenticate("Alice@EXAMPLE.test", &PW.into(), ip(1))
+        .await
+        .is_ok());
+    assert!(matches!(
+        auth.authenticate("Alice@example.test", &"wrong password!".into(), ip(1))
+            .await,
+        Err(AuthError::Failed)
+    ));
+    assert!(matches!(
+        auth.authenticate("nobody@example.test", &PW.into(), ip(1))
+            .await,
+        Err(AuthError::Failed)
+    ));
     // Cached success, then a password change must take effect at once.
-    assert!(auth.authenticate("Alice@example.test", &PW.into(), ip(1)).await.is_ok());
-    auth.set_password("Alice@example.test", &"another long passphrase".into()).await.expect("passwd");
-    assert!(matches!(auth.authenticate("Alice@example.test", &PW.into(), ip(2)).await, Err(AuthError::Failed)));
-    assert!(auth.authenticate("Alice@example.test", &"another long passphrase".into(), ip(2)).await.is_ok());
+    assert!(auth
+        .authenticate("Alice@example.test", &PW.into(), ip(1))
+        .await
+        .is_ok());
+    auth.set_password("Alice@example.test", &"another long passphrase".into())
+        .await
+        .expect("passwd");
+    assert!(matches!(
+        auth.authenticate("Alice@example.test", &PW.into(), ip(2))
+            .await,
+        Err(AuthError::Failed)
+    ));
+    assert!(auth
+        .authenticate(
+            "Alice@example.test",
+            &"another long passphrase".into(),
+            ip(2)
+        )
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn policy_is_enforced_on_add_and_change() {
     let (_d, auth) = setup();
-    let e = auth.add_user("bob@example.test", &"short".into(), None).await.unwrap_err();
+    let e = auth
+        .add_user("bob@example.test", &"short".into(), None)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("at least 12"), "{e}");
-    let e = auth.add_user("bob@example.test", &"bob-likes-long-pw".into(), None).await.unwrap_err();
+    let e = auth
+        .add_user("bob@example.test", &"bob-likes-long-pw".into(), None)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("user name"), "{e}");
-    auth.add_user("bob@example.test", &PW.into(), None).await.expect("add");
-    assert!(matches!(auth.set_password("bob@example.test", &"tiny".into()).await, Err(AuthError::Policy(_))));
-    assert!(matches!(auth.add_user("no-at-sign", &PW.into(), None).await, Err(AuthError::InvalidAddress(_))));
+    auth.add_user("bob@example.test", &PW.into(), None)
+        .await
+        .expect("add");
+    assert!(matches!(
+        auth.set_password("bob@example.test", &"tiny".into()).await,
+        Err(AuthError::Policy(_))
+    ));
+    assert!(matches!(
+        auth.add_user("no-at-sign", &PW.into(), None).await,
+        Err(AuthError::InvalidAddress(_))
+    ));
 }
 
 #[tokio::test]
 async fn aliases_may_send() {
     let (_d, auth) = setup();
-    let a = auth.add_user("carol@example.test", &PW.into(), None).await.expect("add");
-    auth.store().add_alias("sales@example.test", "carol@example.test").await.expect("alias");
+    let a = auth
+        .add_user("carol@example.test", &PW.into(), None)
+        .await
+        .expect("add");
+    auth.store()
+        .add_alias("sales@example.test", "carol@example.test")
+        .await
+        .expect("alias");
     let a = auth.store().account(&a.address).expect("q").expect("acct");
     assert!(auth.may_send_as(&a, "<Sales@EXAMPLE.test>"));
     assert!(auth.may_send_as(&a, "carol@example.test"));
     assert!(!auth.may_send_as(&a, "ceo@example.test"));
-    assert_eq!(auth.store().resolve("sales@example.test").expect("q").map(|x| x.id), Some(a.id));
+    assert_eq!(
+        auth.store()
+            .resolve("sales@example.test")
+            .expect("q")
+            .map(|x| x.id),
+        Some(a.id)
+    );
     for i in 0..9 {
-        auth.store().add_alias(&format!("a{i}@example.test"), "carol@example.test").await.expect("alias");
+        auth.store()
+            .add_alias(&format!("a{i}@example.test"), "carol@example.test")
+            .await
+            .expect("alias");
     }
-    assert!(auth.store().add_alias("eleven@example.test", "carol@example.test").await.is_err());
+    assert!(auth
+        .store()
+        .add_alias("eleven@example.test", "carol@example.test")
+        .await
+        .is_err());
 }
 
 #[tokio::test]
 async fn throttling_refuses_without_revealing() {
     let (_d, auth) = setup();
-    auth.add_user("dave@example.test", &PW.into(), None).await.expect("add");
+    auth.add_user("dave@example.test", &PW.into(), None)
+        .await
+        .expect("add");
     let mut refused = false;
     for _ in 0..12 {
-        match auth.authenticate("dave@example.test", &"not the password".into(), ip(9)).await {
+        match auth
+            .authenticate("dave@example.test", &"not the password".into(), ip(9))
+            .await
+        {
             Err(AuthError::Throttled(_)) => {
                 refused = true;
                 break;
@@ -83,9 +157,16 @@ async fn throttling_refuses_without_revealing() {
     }
     assert!(refused, "repeated failures end in refusal");
     // Refused even with the right password: the answer does not reveal it was right.
-    assert!(matches!(auth.authenticate("dave@example.test", &PW.into(), ip(9)).await, Err(AuthError::Throttled(_))));
+    assert!(matches!(
+        auth.authenticate("dave@example.test", &PW.into(), ip(9))
+            .await,
+        Err(AuthError::Throttled(_))
+    ));
     // Another client address still gets in.
-    assert!(auth.authenticate("dave@example.test", &PW.into(), ip(10)).await.is_ok());
+    assert!(auth
+        .authenticate("dave@example.test", &PW.into(), ip(10))
+        .await
+        .is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,22 +174,44 @@ async fn unknown_user_costs_like_wrong_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
     // Realistic cost so the hash dominates the measurement.
-    let cfg = AuthConfig { argon2_memory_kib: 8192, argon2_iterations: 2, cache_ttl: Duration::ZERO, ..AuthConfig::default() };
+    let cfg = AuthConfig {
+        argon2_memory_kib: 8192,
+        argon2_iterations: 2,
+        cache_ttl: Duration::ZERO,
+        ..AuthConfig::default()
+    };
     let auth = Auth::new(store, cfg).expect("auth");
-    auth.add_user("erin@example.test", &PW.into(), None).await.expect("add");
+    auth.add_user("erin@example.test", &PW.into(), None)
+        .await
+        .expect("add");
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..6u8 {
         // Fresh client addresses so throttling delays do not enter the timing.
         let t = Instant::now();
-        let _ = auth.authenticate("erin@example.test", &Secret::new(format!("wrong password {i}")), ip(100 + i)).await;
+        let _ = auth
+            .authenticate(
+                "erin@example.test",
+                &Secret::new(format!("wrong password {i}")),
+                ip(100 + i),
+            )
+            .await;
         wrong.push(t.elapsed());
         let t = Instant::now();
-        let _ = auth.authenticate("ghost@example.test", &Secret::new(format!("wrong password {i}")), ip(150 + i)).await;
+        let _ = auth
+            .authenticate(
+                "ghost@example.test",
+                &Secret::new(format!("wrong password {i}")),
+                ip(150 + i),
+            )
+            .await;
         unknown.push(t.elapsed());
     }
     wrong.sort();
     unknown.sort();
     let (w, u) = (wrong[3].as_secs_f64(), unknown[3].as_secs_f64());
-    assert!((u - w).abs() / w < 0.2, "median unknown-user {u:.4}s vs wrong-password {w:.4}s differ by more than 20%");
+    assert!(
+        (u - w).abs() / w < 0.2,
+        "median unknown-user {u:.4}s vs wrong-password {w:.4}s differ by more than 20%"
+    );
 }

@@ -1,1 +1,220 @@
-//! placeholder
+//! The SMTP server: inbound mail (MX role, port 25), message submission (587, STARTTLS) and
+//! submission over implicit TLS (465), delivering into the shared store.
+//!
+//! Command parsing and the EHLO response come from `smtp-proto`; the session state machine,
+//! the DATA reader (with the SMTP smuggling defence), policy and delivery are ours.
+//!
+//! | RFC | what | status |
+//! |---|---|---|
+//! | RFC 5321 | SMTP | Yes (no relaying by design; EXPN/ETRN not offered) |
+//! | RFC 6409 | message submission (AUTH required, sender ownership) | Yes |
+//! | RFC 8314 | implicit TLS for submission (465) | Yes |
+//! | RFC 3207 | STARTTLS | Yes |
+//! | RFC 4954 | AUTH PLAIN and LOGIN, initial response | Yes |
+//! | RFC 1870 | SIZE | Yes |
+//! | RFC 6152 | 8BITMIME | Yes (content stored as received) |
+//! | RFC 2920 | PIPELINING | Yes |
+//! | RFC 2034 / RFC 3463 | ENHANCEDSTATUSCODES | Yes |
+//! | RFC 6531 | SMTPUTF8 | Yes (addresses accepted and stored; no downgrade needed) |
+//! | RFC 3030 | CHUNKING (BDAT) | Yes; BINARYMIME No |
+//! | RFC 3461 | DSN | No |
+//! | RFC 3848 | `with` keywords in `Received:` | Yes |
+//!
+//! # Layout
+//! - `lib.rs`: [`Ctx`], [`Role`], [`Outbound`], [`serve`], the trace [`redact`]or.
+//! - [`codes`]: every reply as a named constant with its RFC.
+//! - `session`: state enum (`Connected`/`Greeted`/`Mail{from}`/`Rcpt{from,to}`), the
+//!   read–dispatch loop, EHLO/HELO/STARTTLS/AUTH/RSET/NOOP/VRFY/HELP/QUIT, and which command is
+//!   allowed in which state (one function).
+//! - `transaction`: MAIL, RCPT, DATA, BDAT with the sender and recipient policy.
+//! - `data`: the DATA reader (CRLF.CRLF only, bare LF/CR rejected) and BDAT chunk discard.
+//! - `deliver`: `Return-Path:` + `Received:`, one shared copy per message in every local
+//!   INBOX, outbound capture, the Sent copy.
+//! - `auth`: the AUTH exchange over the shared `auth::sasl` decoder.
+//!
+//! # Invariants
+//! - A `250` after DATA/BDAT LAST is sent only once the message is durable in the store.
+//! - Only `CRLF . CRLF` ends DATA; a message with a bare LF or CR is rejected (`550 5.6.0`),
+//!   so no other server can be made to see a different message boundary (SMTP smuggling).
+//! - The server never relays: a non-local recipient is refused, or — on an authenticated
+//!   session with `Outbound::Capture` — stored in the capture account, never sent.
+//! - Commands pipelined behind STARTTLS are discarded, never executed (net does it).
+//! - AUTH is offered and accepted only over TLS, or from loopback when
+//!   [`Ctx::allow_plaintext_from_loopback`] is set; AUTH payloads never reach the trace.
+//! - An authenticated session may only use the account's own addresses as sender.
+#![forbid(unsafe_code)]
+
+mod auth;
+pub mod codes;
+mod data;
+mod deliver;
+mod session;
+mod transaction;
+
+use std::time::Duration;
+
+/// Which listener a session belongs to (SPEC.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// MX role (25 / 3025): local recipients only, no AUTH, never relays.
+    Inbound,
+    /// Submission (587 / 3587, RFC 6409): STARTTLS, AUTH required.
+    Submission,
+    /// Submission over implicit TLS (465 / 3465, RFC 8314 §3.3): AUTH required.
+    Submissions,
+}
+
+impl Role {
+    fn service(self) -> &'static str {
+        match self {
+            Role::Inbound => "smtp",
+            Role::Submission => "submission",
+            Role::Submissions => "submissions",
+        }
+    }
+}
+
+/// What happens to mail for non-local recipients from authenticated users (SPEC.md §6).
+#[derive(Clone, Debug)]
+pub enum Outbound {
+    /// `550 5.7.1 relaying denied`.
+    Reject,
+    /// Stored in the INBOX of this account, with `X-Mailstack-Captured-For:`; never sent.
+    Capture(String),
+}
+
+/// Everything a listener needs; cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub auth: ::auth::Auth,
+    /// Certificates for STARTTLS (and implicit TLS on [`Role::Submissions`]).
+    pub tls: Option<net::TlsAcceptor>,
+    /// Our name in the greeting, EHLO and `Received:`.
+    pub hostname: String,
+    pub limiter: net::Limiter,
+    /// Log every protocol line (`--trace-protocol`), AUTH payloads redacted.
+    pub trace: bool,
+    /// RFC 1870 SIZE; default 50 MiB.
+    pub max_message_size: u64,
+    pub outbound: Outbound,
+    /// Allow AUTH PLAIN/LOGIN without TLS from 127.0.0.0/8 and ::1 (default true).
+    pub allow_plaintext_from_loopback: bool,
+}
+
+/// Default SIZE (SPEC.md §8).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 * 1024 * 1024;
+/// SPEC.md §8: idle SMTP sessions get 421 after 5 minutes (RFC 5321 §4.5.3.2.7 says 5 too).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Ctx {
+    /// A context with the defaults: no TLS, 50 MiB, outbound rejected, loopback plaintext on.
+    pub fn new(auth: ::auth::Auth, hostname: impl Into<String>) -> Ctx {
+        Ctx {
+            auth,
+            tls: None,
+            hostname: hostname.into(),
+            limiter: net::Limiter::default(),
+            trace: false,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            outbound: Outbound::Reject,
+            allow_plaintext_from_loopback: true,
+        }
+    }
+}
+
+/// Knobs that are not configuration but tests need.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub idle_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            idle_timeout: IDLE_TIMEOUT,
+        }
+    }
+}
+
+/// Serves `role` on a bound listener until `shutdown`; sessions then get
+/// `421 4.3.2 shutting down`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    role: Role,
+    shutdown: net::Shutdown,
+) -> std::io::Result<()> {
+    serve_with(listener, ctx, role, shutdown, Options::default()).await
+}
+
+/// [`serve`] with explicit [`Options`].
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    role: Role,
+    shutdown: net::Shutdown,
+    opts: Options,
+) -> std::io::Result<()> {
+    let implicit_tls = match role {
+        Role::Submissions => match &ctx.tls {
+            Some(t) => Some(t.clone()),
+            None => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "submissions (implicit TLS) needs a certificate",
+                ))
+            }
+        },
+        _ => None,
+    };
+    let cfg = net::ListenerConfig {
+        service: role.service(),
+        implicit_tls,
+        limiter: ctx.limiter.clone(),
+        busy_reply: codes::BUSY,
+        trace: ctx.trace,
+        redactor: redact,
+    };
+    net::serve_listener(listener, cfg, shutdown, move |s: net::Session| {
+        let ctx = ctx.clone();
+        async move {
+            session::Session::new(s.conn, ctx, role, s.id, opts)
+                .run(s.shutdown)
+                .await
+        }
+    })
+    .await
+}
+
+/// Trace redactor: `AUTH <mech> <initial-response>` → `AUTH <mech> <redacted>`. SASL
+/// continuation lines are marked secret by the session itself.
+pub fn redact(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(net::trim_eol(line));
+    let mut parts = text.split_ascii_whitespace();
+    let verb = parts.next()?;
+    if !verb.eq_ignore_ascii_case("AUTH") {
+        return None;
+    }
+    let mech = parts.next()?;
+    parts.next()?;
+    Some(format!("{verb} {mech} <redacted>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact(b"AUTH PLAIN AGFAYgBj\r\n").as_deref(),
+            Some("AUTH PLAIN <redacted>")
+        );
+        assert_eq!(
+            redact(b"auth login dXNlcg==\r\n").as_deref(),
+            Some("auth login <redacted>")
+        );
+        assert_eq!(redact(b"AUTH LOGIN\r\n"), None);
+        assert_eq!(redact(b"MAIL FROM:<a@b>\r\n"), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! USER / PASS (RFC 1939 §7) and AUTH (RFC 5034 §4) in the AUTHORIZATION state: the plaintext
+//! rule (SPEC.md §4), the SASL mechanism choice, and the login that opens the maildrop.
+//! The SASL continuation loop itself reads lines, so it lives in the session.
+
+use std::net::IpAddr;
+
+use auth::sasl::{Exchange, Mechanism, Step};
+use auth::{AuthError, Secret};
+use net::Connection;
+
+use crate::maildrop::Maildrop;
+use crate::reply::{CmdError, Reply, RespCode};
+use crate::Ctx;
+
+/// SPEC.md §4: plaintext passwords only over TLS or from loopback.
+pub fn plaintext_allowed(ctx: &Ctx, conn: &Connection) -> bool {
+    conn.tls || (ctx.allow_plaintext_from_loopback && conn.peer.ip().is_loopback())
+}
+
+/// The refusal on an unencrypted, non-loopback connection (SPEC.md §4: "a clear -ERR").
+pub fn refuse_plaintext(ctx: &Ctx) -> CmdError {
+    if ctx.tls.is_some() {
+        CmdError::no("plaintext authentication is disabled on unencrypted connections: use STLS first, or connect to port 995 (POP3 over TLS)")
+    } else {
+        CmdError::no("plaintext authentication is disabled on unencrypted connections: connect to port 995 (POP3 over TLS)")
+    }
+}
+
+/// RFC 1939 §7 USER: remembers the name for PASS. The answer is the same whether or not the
+/// account exists (SPEC.md §4).
+pub fn user(
+    ctx: &Ctx,
+    conn: &Connection,
+    pending: &mut Option<String>,
+    name: String,
+) -> Result<Reply, CmdError> {
+    if !plaintext_allowed(ctx, conn) {
+        return Err(refuse_plaintext(ctx));
+    }
+    *pending = Some(name);
+    Ok(Reply::Ok("send PASS".into()))
+}
+
+/// RFC 5034 §4: `AUTH` alone lists the mechanisms (as RFC 1734 servers did); otherwise the
+/// mechanism and the exchange's first step.
+pub fn start_sasl(
+    ctx: &Ctx,
+    conn: &Connection,
+    mechanism: Option<&str>,
+    initial: Option<&[u8]>,
+) -> Result<Result<(Exchange, Step), Reply>, CmdError> {
+    let Some(name) = mechanism else {
+        let mechs = Mechanism::ALL
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        return Ok(Err(Reply::Multi("SASL mechanisms follow".into(), mechs)));
+    };
+    if !plaintext_allowed(ctx, conn) {
+        return Err(refuse_plaintext(ctx));
+    }
+    let Some(mech) = Mechanism::parse(name) else {
+        return Err(CmdError::no(format!(
+            "unsupported SASL mechanism {name}: use PLAIN or LOGIN"
+        )));
+    };
+    Ok(Ok(Exchange::start(mech, initial)))
+}
+
+/// Verifies the credentials and opens (locks) the maildrop. RFC 2449 §8 / RFC 3206 codes:
+/// `[AUTH]` for bad credentials, `[SYS/TEMP]` for throttling (which never looked at the
+/// password, so it reveals nothing), `[IN-USE]` from [`Maildrop::open`].
+pub async fn login(
+    ctx: &Ctx,
+    client: IpAddr,
+    username: &str,
+    password: &Secret<String>,
+) -> Result<Maildrop, CmdError> {
+    let account = match ctx.auth.authenticate(username, password, client).await {
+        Ok(a) => a,
+        Err(AuthError::Failed) => {
+            // RFC 3206 §5.
+            return Err(CmdError::code(
+                RespCode::Auth,
+                "invalid user name or password",
+            ));
+        }
+        Err(e @ AuthError::Throttled(_)) => {
+            return Err(CmdError::code(RespCode::SysTemp, e.to_string()))
+        }
+        Err(AuthError::Store(e)) => return Err(CmdError::Internal(e)),
+        Err(e) => {
+            tracing::error!("authentication error: {e}");
+            return Err(CmdError::code(
+                RespCode::SysTemp,
+                "authentication is temporarily unavailable",
+            ));
+        }
+    };
+    Maildrop::open(ctx.auth.store(), account)
+}

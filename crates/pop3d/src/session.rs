@@ -1,0 +1,346 @@
+//! One POP3 session: the state machine of RFC 1939 §3 (AUTHORIZATION → TRANSACTION → UPDATE),
+//! which command is valid in which state ([`Session::execute`]), the limits of SPEC.md §8, and
+//! the only place replies are written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth::sasl::{SaslError, Step};
+use auth::Secret;
+use net::{Connection, LineError};
+
+use crate::cmd;
+use crate::command::{self, Command, ParseError};
+use crate::maildrop::Maildrop;
+use crate::reply::{CmdError, Reply, RespCode};
+use crate::{Ctx, Limits};
+
+/// Where the session is (RFC 1939 §3).
+pub enum State {
+    /// Before login; `user` is the name given by USER, waiting for PASS.
+    Authorization { user: Option<String> },
+    /// Logged in, holding the maildrop lock and the session's snapshot.
+    Transaction(Box<Maildrop>),
+    /// QUIT received in TRANSACTION: deletions are being committed; the session then ends.
+    Update,
+}
+
+/// Whether the connection stays open.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// SASL responses are not bound by the command line limit (RFC 5034 §4).
+const SASL_LINE_MAX: usize = 8192;
+
+pub struct Session {
+    ctx: Arc<(Ctx, Limits)>,
+    conn: Connection,
+    state: State,
+    /// Unknown / malformed / out-of-state commands and over-long lines so far.
+    errors: u32,
+    /// Session number (logs, flag-change origin).
+    id: u64,
+}
+
+/// Runs a session to its end. The maildrop lock lives in [`State::Transaction`], so it is
+/// released however the session ends.
+pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
+    let net::Session {
+        conn,
+        id,
+        mut shutdown,
+    } = session;
+    let mut s = Session {
+        ctx,
+        conn,
+        state: State::Authorization { user: None },
+        errors: 0,
+        id,
+    };
+    s.conn.set_idle_timeout(s.limits().authorization_timeout);
+    // RFC 1939 §4: the greeting.
+    let greeting = format!("+OK {} mailstack POP3 server ready\r\n", s.ctx().hostname);
+    if s.conn.send(greeting.as_bytes()).await.is_err() {
+        return;
+    }
+    loop {
+        let max = s.limits().max_line;
+        let read = tokio::select! {
+            biased;
+            _ = shutdown.wait() => {
+                let _ = s.conn.send(b"-ERR [SYS/TEMP] server shutting down\r\n").await;
+                break;
+            }
+            r = s.conn.read_line(max) => r,
+        };
+        let flow = match read {
+            Ok(line) => s.handle(&line).await,
+            // SPEC.md §8: protocol error, the rest of the line is dropped, the session goes on.
+            Err(LineError::TooLong) => {
+                s.errors += 1;
+                let msg = format!("-ERR command line too long (at most {max} octets)\r\n");
+                s.conn.send(msg.as_bytes()).await.map(|_| Flow::Continue)
+            }
+            Err(LineError::Flood) => {
+                let _ = s
+                    .conn
+                    .send(b"-ERR command line far too long; closing connection\r\n")
+                    .await;
+                break;
+            }
+            // RFC 1939 §3: the autologout timer ends the session without entering UPDATE.
+            Err(LineError::Timeout) => {
+                let _ = s
+                    .conn
+                    .send(b"-ERR autologout: idle for too long; closing connection\r\n")
+                    .await;
+                break;
+            }
+            Err(LineError::Closed) | Err(LineError::Io(_)) => break,
+        };
+        match flow {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Close) | Err(_) => break,
+        }
+        if s.errors >= s.limits().max_errors {
+            let _ = s
+                .conn
+                .send(b"-ERR too many bad commands; closing connection\r\n")
+                .await;
+            break;
+        }
+    }
+    s.conn.shutdown().await;
+    // A session that ends without QUIT deletes nothing (RFC 1939 §6): dropping the state
+    // drops the marks and releases the lock.
+}
+
+impl Session {
+    fn ctx(&self) -> &Ctx {
+        &self.ctx.0
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.ctx.1
+    }
+
+    async fn handle(&mut self, line: &[u8]) -> std::io::Result<Flow> {
+        let cmd = match command::parse(line) {
+            Ok(c) => c,
+            Err(ParseError::Unknown) => {
+                return self
+                    .reply(Err(CmdError::Bad("unknown command".into())))
+                    .await
+            }
+            Err(ParseError::Syntax(why)) => {
+                return self.reply(Err(CmdError::Bad(why.into()))).await
+            }
+        };
+        self.execute(cmd).await
+    }
+
+    /// Dispatch: the one place that says which command is valid in which state (RFC 1939 §3).
+    async fn execute(&mut self, cmd: Command) -> std::io::Result<Flow> {
+        let ctx = self.ctx.clone();
+        let ctx = &ctx.0;
+        let store = ctx.auth.store();
+        let result = match (&mut self.state, cmd) {
+            (State::Update, _) => return Ok(Flow::Close),
+            (state, Command::Capa) => {
+                let md = match state {
+                    State::Transaction(md) => Some(&**md),
+                    _ => None,
+                };
+                Ok(cmd::capa::capa(ctx, &self.conn, md))
+            }
+            // AUTHORIZATION state (RFC 1939 §4, RFC 2595 §4, RFC 5034 §4).
+            (State::Authorization { user }, Command::User(name)) => {
+                cmd::auth::user(ctx, &self.conn, user, name)
+            }
+            (State::Authorization { user }, Command::Pass(pw)) => match user.take() {
+                // RFC 1939 §7: PASS only right after a successful USER.
+                None => Err(CmdError::no("send USER first")),
+                Some(name) => self.login(&name, &pw).await,
+            },
+            (State::Authorization { .. }, Command::Auth { mechanism, initial }) => {
+                return self.sasl(mechanism.as_deref(), initial.as_deref()).await
+            }
+            (State::Authorization { .. }, Command::Stls) => return self.stls().await,
+            (State::Authorization { .. }, Command::Quit) => {
+                self.conn
+                    .send(b"+OK mailstack POP3 server signing off\r\n")
+                    .await?;
+                return Ok(Flow::Close);
+            }
+            // TRANSACTION state (RFC 1939 §5, §7).
+            (State::Transaction(md), Command::Stat) => Ok(cmd::list::stat(md)),
+            (State::Transaction(md), Command::List(n)) => cmd::list::list(md, n),
+            (State::Transaction(md), Command::Uidl(n)) => cmd::list::uidl(md, n),
+            (State::Transaction(md), Command::Retr(n)) => {
+                cmd::retr::retr(store, md, n, self.id).await
+            }
+            (State::Transaction(md), Command::Top(n, lines)) => cmd::retr::top(store, md, n, lines),
+            (State::Transaction(md), Command::Dele(n)) => cmd::update::dele(md, n),
+            (State::Transaction(md), Command::Rset) => Ok(cmd::update::rset(md)),
+            (State::Transaction(_), Command::Noop) => Ok(cmd::update::noop()),
+            (State::Transaction(_), Command::Quit) => {
+                // RFC 1939 §6: enter UPDATE, commit, answer, close.
+                let State::Transaction(md) = std::mem::replace(&mut self.state, State::Update)
+                else {
+                    return Ok(Flow::Close);
+                };
+                let r = cmd::update::quit(store, *md).await;
+                self.reply(r).await?;
+                return Ok(Flow::Close);
+            }
+            (State::Transaction(_), Command::Stls) => Err(CmdError::Bad(
+                "STLS is only valid before login (RFC 2595 §4)".into(),
+            )),
+            (_, cmd) => Err(CmdError::Bad(format!(
+                "{} is not valid in this state",
+                cmd.name()
+            ))),
+        };
+        self.reply(result).await
+    }
+
+    /// Verifies credentials (USER/PASS or SASL) and enters TRANSACTION.
+    async fn login(
+        &mut self,
+        username: &str,
+        password: &Secret<String>,
+    ) -> Result<Reply, CmdError> {
+        let md = cmd::auth::login(self.ctx(), self.conn.peer.ip(), username, password).await?;
+        let (n, size) = md.stat();
+        tracing::info!(account = %md.account.address, messages = n, "POP3 login");
+        self.state = State::Transaction(Box::new(md));
+        // SPEC.md §8: 10 minutes idle in TRANSACTION.
+        self.conn
+            .set_idle_timeout(self.limits().transaction_timeout);
+        Ok(Reply::Ok(format!(
+            "maildrop has {n} messages ({size} octets)"
+        )))
+    }
+
+    /// RFC 5034 §4 AUTH: initial response, "+ " continuations, "*" cancels.
+    async fn sasl(
+        &mut self,
+        mechanism: Option<&str>,
+        initial: Option<&[u8]>,
+    ) -> std::io::Result<Flow> {
+        if let State::Authorization { user } = &mut self.state {
+            *user = None;
+        }
+        let (mut exchange, mut step) =
+            match cmd::auth::start_sasl(self.ctx(), &self.conn, mechanism, initial) {
+                Ok(Ok(started)) => started,
+                Ok(Err(list)) => return self.reply(Ok(list)).await,
+                Err(e) => return self.reply(Err(e)).await,
+            };
+        let result = loop {
+            match step {
+                Step::Challenge(c) => {
+                    self.conn.send(format!("+ {c}\r\n").as_bytes()).await?;
+                    self.conn.expect_secret();
+                    let line = match self.conn.read_line(SASL_LINE_MAX).await {
+                        Ok(l) => l,
+                        Err(LineError::TooLong) => {
+                            break Err(CmdError::no("SASL response too long"))
+                        }
+                        Err(_) => return Ok(Flow::Close),
+                    };
+                    step = exchange.respond(net::trim_eol(&line));
+                }
+                Step::Done(creds) => break self.login(&creds.username, &creds.password).await,
+                // RFC 5034 §4: "*" cancels with -ERR.
+                Step::Failed(SaslError::Cancelled) => {
+                    break Err(CmdError::no("authentication cancelled"))
+                }
+                Step::Failed(e @ SaslError::Authzid) => {
+                    break Err(CmdError::code(RespCode::Auth, e.to_string()))
+                }
+                Step::Failed(e) => break Err(CmdError::no(e.to_string())),
+            }
+        };
+        self.reply(result).await
+    }
+
+    /// RFC 2595 §4 STLS. Input pipelined behind STLS is discarded by `start_tls`; the session
+    /// starts over in AUTHORIZATION (the client must re-issue CAPA).
+    async fn stls(&mut self) -> std::io::Result<Flow> {
+        if self.conn.tls {
+            return self.reply(Err(CmdError::no("TLS is already active"))).await;
+        }
+        let Some(acceptor) = self.ctx().tls.clone() else {
+            return self
+                .reply(Err(CmdError::no("STLS is not available on this server")))
+                .await;
+        };
+        self.conn.send(b"+OK begin TLS negotiation\r\n").await?;
+        match self.conn.start_tls(&acceptor).await {
+            Ok(dropped) => {
+                if dropped > 0 {
+                    tracing::warn!(dropped, "discarded input pipelined after STLS");
+                }
+                self.state = State::Authorization { user: None };
+                Ok(Flow::Continue)
+            }
+            Err(e) => {
+                tracing::debug!("STLS handshake failed: {e}");
+                Ok(Flow::Close)
+            }
+        }
+    }
+
+    /// Writes a reply or an error (STYLE.md rule 4: only the session writes).
+    async fn reply(&mut self, result: Result<Reply, CmdError>) -> std::io::Result<Flow> {
+        match result {
+            Ok(Reply::Ok(text)) if text.is_empty() => self.conn.write(b"+OK\r\n"),
+            Ok(Reply::Ok(text)) => self.conn.write(format!("+OK {text}\r\n").as_bytes()),
+            Ok(Reply::Multi(text, lines)) => {
+                let mut out = format!("+OK {text}\r\n");
+                for l in lines {
+                    // RFC 1939 §3: byte-stuff lines that start with ".".
+                    if l.starts_with('.') {
+                        out.push('.');
+                    }
+                    out.push_str(&l);
+                    out.push_str("\r\n");
+                }
+                out.push_str(".\r\n");
+                self.conn.write(out.as_bytes());
+            }
+            Ok(Reply::Message {
+                text,
+                blob,
+                size,
+                top,
+            }) => {
+                self.conn.write(format!("+OK {text}\r\n").as_bytes());
+                let store = self.ctx().auth.store().clone();
+                if !cmd::retr::write_message(&mut self.conn, &store, blob, size, top).await? {
+                    // Expunged while we were sending it: a "." now would hand the client a
+                    // truncated message as if complete.
+                    return Ok(Flow::Close);
+                }
+            }
+            Err(e) => {
+                match &e {
+                    CmdError::Bad(_) => self.errors += 1,
+                    CmdError::Internal(source) => tracing::error!("POP3 command failed: {source}"),
+                    CmdError::No { .. } => {}
+                }
+                self.conn.write(e.line().as_bytes());
+            }
+        }
+        self.conn.flush().await?;
+        Ok(Flow::Continue)
+    }
+}
+
+/// Default idle limits (SPEC.md §8).
+pub const AUTHORIZATION_TIMEOUT: Duration = Duration::from_secs(60);
+pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(600);

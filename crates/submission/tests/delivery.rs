@@ -1,0 +1,278 @@
+//! What lands in the store: shared copies, trace headers, capture, Sent copies, quota, size,
+//! dot transparency, 8-bit and SMTPUTF8 content, BDAT, pipelining and the smuggling defence.
+
+mod common;
+
+use common::*;
+use submission::{Outbound, Role};
+
+#[tokio::test]
+async fn one_shared_copy_with_trace_headers() {
+    let s = start(Role::Submission, |_| {}).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    let body = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: both\r\n\r\nhi\r\n";
+    let (code, text) = c.send_mail(ALICE, &[BOB, ALICE], body).await;
+    assert_eq!(code, 250, "{text}");
+    let a = s.store.account(ALICE).expect("a").expect("a");
+    let b = s.store.account(BOB).expect("b").expect("b");
+    let blob = |id| {
+        let mb = s.store.mailbox(id, "INBOX").expect("mb").expect("mb");
+        s.store.messages(mb.id).expect("msgs")[0].blob
+    };
+    assert_eq!(
+        blob(a.id),
+        blob(b.id),
+        "one stored copy shared by both INBOXes"
+    );
+    let msg = &s.inbox(BOB)[0];
+    assert_eq!(strip_trace(msg), body.as_bytes());
+    let text = String::from_utf8_lossy(msg);
+    assert!(text.starts_with("Return-Path: <alice@example.test>\r\nReceived: from client.example"));
+    assert!(text.contains("by mail.example.test (mailstack) with ESMTPA"));
+    assert!(
+        !text.contains("\tfor <"),
+        "no 'for' clause with two recipients"
+    );
+}
+
+#[tokio::test]
+async fn dot_transparency_and_8bit_smtputf8() {
+    let s = start(Role::Submission, |_| {}).await;
+    s.store
+        .add_alias("jörg@example.test", BOB)
+        .await
+        .expect("alias");
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    // Non-ASCII address without SMTPUTF8.
+    c.cmd("MAIL FROM:<alice@example.test> BODY=8BITMIME", 250)
+        .await;
+    assert!(c
+        .cmd("RCPT TO:<jörg@example.test>", 553)
+        .await
+        .starts_with("5.6.7"));
+    c.cmd("RSET", 250).await;
+    c.cmd("MAIL FROM:<alice@example.test> BODY=8BITMIME SMTPUTF8", 250)
+        .await;
+    c.cmd("RCPT TO:<jörg@example.test>", 250).await;
+    c.cmd("DATA", 354).await;
+    c.raw("Subject: grüße\r\n\r\n..leading dot\r\n..\r\n...\r\nünïcødé\r\n.\r\n".as_bytes())
+        .await;
+    c.expect(250).await;
+    let msg = &s.inbox(BOB)[0];
+    assert_eq!(
+        strip_trace(msg),
+        "Subject: grüße\r\n\r\n.leading dot\r\n.\r\n..\r\nünïcødé\r\n".as_bytes()
+    );
+    assert!(String::from_utf8_lossy(msg).contains("for <jörg@example.test>"));
+}
+
+#[tokio::test]
+async fn pipelined_transactions() {
+    let s = start(Role::Submission, |_| {}).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    c.raw(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n").await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(550).await;
+    c.expect(354).await;
+    c.raw(b"Subject: one\r\n\r\n1\r\n.\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n").await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(354).await;
+    c.raw(b"Subject: two\r\n\r\n2\r\n.\r\nQUIT\r\n").await;
+    c.expect(250).await;
+    c.expect(221).await;
+    let inbox = s.inbox(BOB);
+    assert_eq!(inbox.len(), 2);
+    assert!(strip_trace(&inbox[1]).starts_with(b"Subject: two"));
+}
+
+#[tokio::test]
+async fn bdat_chunks() {
+    let s = start(Role::Submission, |ctx| ctx.max_message_size = 1000).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    // BDAT out of sequence: the chunk is still consumed.
+    c.raw(b"BDAT 5\r\nhelloNOOP\r\n").await;
+    c.expect(503).await;
+    c.expect(250).await;
+    c.login(ALICE).await;
+    c.raw(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 14\r\nSubject: b\r\n\r\nBDAT 6 LAST\r\nbody\r\n").await;
+    c.expect(250).await;
+    c.expect(250).await;
+    assert!(c.expect(250).await.contains("14 octets"));
+    c.expect(250).await;
+    assert_eq!(strip_trace(&s.inbox(BOB)[0]), b"Subject: b\r\n\r\nbody\r\n");
+    // DATA after BDAT in the same transaction is refused.
+    c.raw(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 3\r\nabcDATA\r\n")
+        .await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(250).await;
+    c.expect(503).await;
+    c.cmd("RSET", 250).await;
+    // Too big: 552 5.3.4, and the next pipelined chunk gets 503 but is consumed.
+    let big = "y".repeat(1200);
+    let cmds = format!(
+        "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 1200\r\n{big}BDAT 2 LAST\r\nzzNOOP\r\n"
+    );
+    c.raw(cmds.as_bytes()).await;
+    c.expect(250).await;
+    c.expect(250).await;
+    assert!(c.expect(552).await.starts_with("5.3.4"));
+    c.expect(503).await;
+    c.expect(250).await;
+    assert_eq!(s.inbox(BOB).len(), 1);
+}
+
+#[tokio::test]
+async fn size_limits() {
+    let s = start(Role::Inbound, |ctx| ctx.max_message_size = 100).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    assert!(c
+        .cmd("MAIL FROM:<x@elsewhere.example> SIZE=101", 552)
+        .await
+        .starts_with("5.3.4"));
+    c.cmd("MAIL FROM:<x@elsewhere.example> SIZE=50", 250).await;
+    c.cmd("RCPT TO:<bob@example.test>", 250).await;
+    c.cmd("DATA", 354).await;
+    c.raw(format!("{}\r\n.\r\n", "z".repeat(200)).as_bytes())
+        .await;
+    assert!(c.expect(552).await.starts_with("5.3.4"));
+    c.cmd("NOOP", 250).await;
+    assert!(s.inbox(BOB).is_empty());
+}
+
+#[tokio::test]
+async fn quota_is_checked_at_rcpt_and_delivery() {
+    let s = start(Role::Inbound, |_| {}).await;
+    s.auth
+        .add_user(
+            "small@example.test",
+            &PASSWORD.to_string().into(),
+            Some(400),
+        )
+        .await
+        .expect("user");
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.cmd("MAIL FROM:<x@elsewhere.example> SIZE=1000", 250)
+        .await;
+    assert!(c
+        .cmd("RCPT TO:<small@example.test>", 552)
+        .await
+        .starts_with("5.2.2"));
+    c.cmd("RSET", 250).await;
+    c.cmd("MAIL FROM:<x@elsewhere.example>", 250).await;
+    c.cmd("RCPT TO:<small@example.test>", 250).await;
+    c.cmd("DATA", 354).await;
+    c.raw(format!("Subject: big\r\n\r\n{}\r\n.\r\n", "q".repeat(500)).as_bytes())
+        .await;
+    assert!(c.expect(552).await.starts_with("5.2.2"));
+    let (code, _) = c
+        .send_mail(
+            "x@elsewhere.example",
+            &["small@example.test"],
+            "Subject: s\r\n\r\nok\r\n",
+        )
+        .await;
+    assert_eq!(code, 250);
+    assert_eq!(s.inbox("small@example.test").len(), 1);
+}
+
+#[tokio::test]
+async fn bare_lf_and_cr_are_rejected_no_smuggling() {
+    let s = start(Role::Inbound, |_| {}).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    for payload in [
+        &b"Subject: a\r\n\r\nx\n.\nMAIL FROM:<evil@elsewhere.example>\r\nRCPT TO:<bob@example.test>\r\n"[..],
+        &b"Subject: a\r\n\r\nx\r\n.\nMAIL FROM:<evil@elsewhere.example>\r\n"[..],
+        &b"Subject: a\r\n\r\nx\r.\r\nbare CR\r\n"[..],
+    ] {
+        c.cmd("MAIL FROM:<x@elsewhere.example>", 250).await;
+        c.cmd("RCPT TO:<bob@example.test>", 250).await;
+        c.cmd("DATA", 354).await;
+        c.raw(payload).await;
+        c.raw(b".\r\n").await;
+        let t = c.expect(550).await;
+        assert!(t.starts_with("5.6.0"), "{t}");
+        // The smuggled commands were data, never executed: we are out of the transaction.
+        c.cmd("NOOP", 250).await;
+        c.cmd("RCPT TO:<bob@example.test>", 503).await;
+    }
+    assert!(s.inbox(BOB).is_empty());
+}
+
+#[tokio::test]
+async fn outbound_reject_and_capture() {
+    let s = start(Role::Submission, |_| {}).await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    c.cmd("MAIL FROM:<alice@example.test>", 250).await;
+    let t = c.cmd("RCPT TO:<someone@elsewhere.example>", 550).await;
+    assert!(
+        t.starts_with("5.7.1") && t.contains("relaying denied"),
+        "{t}"
+    );
+
+    let s = start(Role::Submission, |ctx| {
+        ctx.outbound = Outbound::Capture(BOB.into())
+    })
+    .await;
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    let body = "Subject: out\r\n\r\nto the world\r\n";
+    let (code, _) = c
+        .send_mail(
+            ALICE,
+            &["someone@elsewhere.example", "other@else.example", ALICE],
+            body,
+        )
+        .await;
+    assert_eq!(code, 250);
+    let captured = &s.inbox(BOB)[0];
+    let text = String::from_utf8_lossy(captured);
+    assert!(
+        text.starts_with(
+            "X-Mailstack-Captured-For: someone@elsewhere.example, other@else.example\r\n"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with(body));
+    assert_eq!(s.inbox(ALICE).len(), 1, "the local recipient got its copy");
+}
+
+#[tokio::test]
+async fn save_sent_copies_with_seen() {
+    let s = start(Role::Submission, |_| {}).await;
+    s.store
+        .update_account(ALICE, |a| a.save_sent = true)
+        .await
+        .expect("update");
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    let body = "Subject: keep\r\n\r\nmine\r\n";
+    assert_eq!(c.send_mail(ALICE, &[BOB], body).await.0, 250);
+    let sent = s.messages(ALICE, "Sent");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, body.as_bytes());
+    assert!(sent[0].1.contains("\\Seen"));
+    // Bob has no save_sent: nothing in his Sent.
+    let mut c = s.client().await;
+    c.ehlo().await;
+    c.login(BOB).await;
+    assert_eq!(c.send_mail(BOB, &[ALICE], body).await.0, 250);
+    assert!(s.messages(BOB, "Sent").is_empty());
+}
