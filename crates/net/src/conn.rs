@@ -65,7 +65,12 @@ fn no_redaction(_: &[u8]) -> Option<String> {
 }
 
 impl Connection {
-    pub fn new(stream: impl Stream + 'static, peer: SocketAddr, local: SocketAddr, tls: bool) -> Self {
+    pub fn new(
+        stream: impl Stream + 'static,
+        peer: SocketAddr,
+        local: SocketAddr,
+        tls: bool,
+    ) -> Self {
         Connection {
             stream: Some(Box::new(stream)),
             buf: Vec::with_capacity(READ_CHUNK),
@@ -127,26 +132,19 @@ impl Connection {
             self.buf.drain(..self.pos);
             self.pos = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
+        // Cancel-safe (IMAP IDLE selects between input and store events): `read_buf` only
+        // appends bytes actually read, so a dropped future leaves the buffer intact.
+        self.buf.reserve(READ_CHUNK);
         let idle = self.idle;
         let Some(stream) = self.stream.as_mut() else {
-            self.buf.truncate(old);
             return Err(LineError::Closed);
         };
-        let r = tokio::time::timeout(idle, stream.read(&mut self.buf[old..])).await;
+        let r = tokio::time::timeout(idle, stream.read_buf(&mut self.buf)).await;
         let n = match r {
-            Err(_) => {
-                self.buf.truncate(old);
-                return Err(LineError::Timeout);
-            }
-            Ok(Err(e)) => {
-                self.buf.truncate(old);
-                return Err(e.into());
-            }
+            Err(_) => return Err(LineError::Timeout),
+            Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(n)) => n,
         };
-        self.buf.truncate(old + n);
         Ok(n > 0)
     }
 
@@ -245,7 +243,10 @@ impl Connection {
         self.out.clear();
         match r {
             Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "write timed out",
+            )),
         }
     }
 
@@ -271,7 +272,10 @@ impl Connection {
         let tls = match handshake {
             Ok(r) => r?,
             Err(_) => {
-                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ))
             }
         };
         self.stream = Some(Box::new(tls));
@@ -400,7 +404,10 @@ mod tests {
     async fn exact_reads_cross_buffers() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let mut conn = Connection::new(server, addr(), addr(), false);
-        client.write_all(b"{5}\r\nhelloA2 NOOP\r\n").await.expect("write");
+        client
+            .write_all(b"{5}\r\nhelloA2 NOOP\r\n")
+            .await
+            .expect("write");
         assert_eq!(conn.read_line(100).await.expect("l"), b"{5}\r\n");
         assert_eq!(conn.read_exact(5).await.expect("lit"), b"hello");
         assert_eq!(conn.read_line(100).await.expect("l"), b"A2 NOOP\r\n");

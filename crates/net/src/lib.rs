@@ -21,7 +21,9 @@ pub mod conn;
 pub mod listen;
 pub mod tls;
 
-pub use conn::{Connection, LineError, Stream};
 pub use conn::{trim_eol, Redactor};
-pub use listen::{serve_listener, ConnLimits, Limiter, ListenerConfig, Session, Shutdown, ShutdownTrigger};
+pub use conn::{Connection, LineError, Stream};
+pub use listen::{
+    serve_listener, ConnLimits, Limiter, ListenerConfig, Session, Shutdown, ShutdownTrigger,
+};
 pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup};

@@ -40,7 +40,9 @@ impl ShutdownTrigger {
     }
 
     pub fn subscribe(&self) -> Shutdown {
-        Shutdown { rx: self.tx.subscribe() }
+        Shutdown {
+            rx: self.tx.subscribe(),
+        }
     }
 }
 
@@ -76,7 +78,10 @@ pub struct ConnLimits {
 
 impl Default for ConnLimits {
     fn default() -> Self {
-        ConnLimits { per_address: 1000, total: 100_000 }
+        ConnLimits {
+            per_address: 1000,
+            total: 100_000,
+        }
     }
 }
 
@@ -119,7 +124,10 @@ impl Limiter {
         }
         *n += 1;
         self.inner.total.fetch_add(1, Ordering::AcqRel);
-        Some(Permit { limiter: self.clone(), ip })
+        Some(Permit {
+            limiter: self.clone(),
+            ip,
+        })
     }
 
     /// Open connections in total.
@@ -127,7 +135,6 @@ impl Limiter {
         self.inner.total.load(Ordering::Acquire)
     }
 }
-
 
 impl Drop for Permit {
     fn drop(&mut self) {
@@ -248,7 +255,12 @@ where
                 };
                 conn.set_trace(cfg2.trace, cfg2.redactor);
                 tracing::debug!(tls = conn.tls, "connected");
-                handler(Session { conn, id, shutdown: sd }).await;
+                handler(Session {
+                    conn,
+                    id,
+                    shutdown: sd,
+                })
+                .await;
                 tracing::debug!("disconnected");
             }
             .instrument(span),
@@ -269,7 +281,10 @@ mod tests {
 
     #[test]
     fn limiter_counts_per_address_and_total() {
-        let l = Limiter::new(ConnLimits { per_address: 2, total: 3 });
+        let l = Limiter::new(ConnLimits {
+            per_address: 2,
+            total: 3,
+        });
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
         let p1 = l.try_acquire(a).expect("1");

@@ -14,7 +14,10 @@ pub use tokio_rustls::TlsAcceptor;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a PEM certificate/key: {reason}")]
     Pem { path: PathBuf, reason: String },
     #[error("TLS configuration: {0}")]
@@ -42,25 +45,42 @@ pub fn load_or_generate(
     let mut generated_ca = None;
     if !cert.exists() || !key.exists() {
         if !generate {
-            return Err(TlsError::Missing { cert: cert.into(), key: key.into() });
+            return Err(TlsError::Missing {
+                cert: cert.into(),
+                key: key.into(),
+            });
         }
         generated_ca = Some(generate_files(cert, key, hostnames)?);
     }
     let acceptor = acceptor_from_files(cert, key)?;
-    Ok(TlsSetup { acceptor, generated_ca })
+    Ok(TlsSetup {
+        acceptor,
+        generated_ca,
+    })
 }
 
 /// A rustls acceptor from PEM files.
 pub fn acceptor_from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| TlsError::Pem { path: cert.into(), reason: e.to_string() })?
+        .map_err(|e| TlsError::Pem {
+            path: cert.into(),
+            reason: e.to_string(),
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Pem { path: cert.into(), reason: e.to_string() })?;
+        .map_err(|e| TlsError::Pem {
+            path: cert.into(),
+            reason: e.to_string(),
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::Pem { path: cert.into(), reason: "no certificate found".into() });
+        return Err(TlsError::Pem {
+            path: cert.into(),
+            reason: "no certificate found".into(),
+        });
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError::Pem { path: key.into(), reason: e.to_string() })?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Pem {
+        path: key.into(),
+        reason: e.to_string(),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -82,8 +102,12 @@ pub fn generate_files(cert: &Path, key: &Path, hostnames: &[String]) -> Result<P
     let ca_key_path = dir.join("ca.key");
 
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.distinguished_name.push(DnType::CommonName, "mailstack local development CA");
-    ca_params.distinguished_name.push(DnType::OrganizationName, "mailstack");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mailstack local development CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "mailstack");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_key = KeyPair::generate()?;
@@ -96,7 +120,9 @@ pub fn generate_files(cert: &Path, key: &Path, hostnames: &[String]) -> Result<P
         }
     }
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, names[0].clone());
+    params
+        .distinguished_name
+        .push(DnType::CommonName, names[0].clone());
     for n in &names {
         let san = match n.parse::<std::net::IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
@@ -104,7 +130,10 @@ pub fn generate_files(cert: &Path, key: &Path, hostnames: &[String]) -> Result<P
         };
         params.subject_alt_names.push(san);
     }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate()?;
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
@@ -127,7 +156,10 @@ fn write_file(path: &Path, data: &[u8], private: bool) -> Result<(), TlsError> {
     if private {
         opts.mode(0o600);
     }
-    let err = |source| TlsError::Io { path: path.into(), source };
+    let err = |source| TlsError::Io {
+        path: path.into(),
+        source,
+    };
     let mut f = opts.open(path).map_err(err)?;
     f.write_all(data).map_err(err)?;
     f.sync_all().map_err(err)

@@ -80,7 +80,12 @@ impl Store {
 
     /// All accounts, ordered by address.
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        self.inner.accounts.iter().values().map(|v| decode("account", &v?)).collect()
+        self.inner
+            .accounts
+            .iter()
+            .values()
+            .map(|v| decode("account", &v?))
+            .collect()
     }
 
     /// Changes an account's settings (password, quota, policy, save_sent) durably.
@@ -193,14 +198,19 @@ impl Store {
     /// Records the configured local domains (lower-case).
     pub async fn set_domains(&self, domains: &[String]) -> Result<()> {
         for d in domains {
-            self.inner.domains.insert(d.to_ascii_lowercase().as_bytes(), &[])?;
+            self.inner
+                .domains
+                .insert(d.to_ascii_lowercase().as_bytes(), &[])?;
         }
         self.inner.durable.mark_written();
         self.sync().await
     }
 
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
-        Ok(self.inner.domains.contains_key(domain.to_ascii_lowercase().as_bytes())?)
+        Ok(self
+            .inner
+            .domains
+            .contains_key(domain.to_ascii_lowercase().as_bytes())?)
     }
 
     pub fn domains(&self) -> Result<Vec<String>> {

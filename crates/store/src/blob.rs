@@ -37,7 +37,11 @@ impl Store {
     /// The whole message.
     pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        for kv in self.inner.blobs.range(keys::chunk(blob, 0)..=keys::chunk(blob, u32::MAX)) {
+        for kv in self
+            .inner
+            .blobs
+            .range(keys::chunk(blob, 0)..=keys::chunk(blob, u32::MAX))
+        {
             let (_, v) = kv?;
             out.extend_from_slice(&v);
         }
@@ -53,7 +57,11 @@ impl Store {
         let end = start.saturating_add(len);
         let first = (start / CHUNK as u64) as u32;
         let last = ((end - 1) / CHUNK as u64).min(u32::MAX as u64) as u32;
-        for kv in self.inner.blobs.range(keys::chunk(blob, first)..=keys::chunk(blob, last)) {
+        for kv in self
+            .inner
+            .blobs
+            .range(keys::chunk(blob, first)..=keys::chunk(blob, last))
+        {
             let (k, v) = kv?;
             let idx = keys::message_uid(&k) as u64; // same layout: id ‖ u32
             let cstart = idx * CHUNK as u64;

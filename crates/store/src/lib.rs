@@ -32,10 +32,10 @@ pub mod keys;
 mod mailbox;
 mod maildrop;
 mod message;
-mod tx;
 pub mod mime;
 pub mod model;
 pub mod notify;
+mod tx;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -149,7 +149,9 @@ impl Store {
             path,
             db,
         };
-        Ok(Store { inner: Arc::new(inner) })
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The folder the database lives in.

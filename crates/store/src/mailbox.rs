@@ -26,10 +26,14 @@ pub fn normalize_name(name: &str) -> Result<String> {
         return Err(Error::InvalidName("NUL, CR and LF are not allowed"));
     }
     if name.contains(['*', '%']) {
-        return Err(Error::InvalidName("wildcards * and % are not allowed in names"));
+        return Err(Error::InvalidName(
+            "wildcards * and % are not allowed in names",
+        ));
     }
     if name.split(SEPARATOR).any(str::is_empty) {
-        return Err(Error::InvalidName("empty hierarchy level (leading, trailing or double /)"));
+        return Err(Error::InvalidName(
+            "empty hierarchy level (leading, trailing or double /)",
+        ));
     }
     let (first, rest) = match name.split_once(SEPARATOR) {
         Some((f, r)) => (f, Some(r)),
@@ -67,7 +71,9 @@ impl Store {
 
     /// The mailbox with this id (which survives renames).
     pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
-        let Some(key) = self.inner.mailbox_ids.get(keys::id(id))? else { return Ok(None) };
+        let Some(key) = self.inner.mailbox_ids.get(keys::id(id))? else {
+            return Ok(None);
+        };
         match self.inner.mailboxes.get(key)? {
             Some(v) => Ok(Some(decode("mailbox", &v)?)),
             None => Ok(None),
@@ -118,7 +124,10 @@ impl Store {
                     let mb = new_mailbox(*id, n, uidvalidity, su);
                     put(tx.mailboxes, &key, &mb)?;
                     tx.mailbox_ids.insert(&keys::id(*id), key)?;
-                    events.push(Change::MailboxCreated { mailbox: *id, name: n.clone() });
+                    events.push(Change::MailboxCreated {
+                        mailbox: *id,
+                        name: n.clone(),
+                    });
                     last = Some(mb);
                 }
                 match last {
@@ -158,9 +167,13 @@ impl Store {
             mb
         };
         self.sync().await?;
-        self.inner
-            .notify
-            .publish(account, [Change::MailboxDeleted { mailbox: mb.id, name: mb.name }]);
+        self.inner.notify.publish(
+            account,
+            [Change::MailboxDeleted {
+                mailbox: mb.id,
+                name: mb.name,
+            }],
+        );
         Ok(())
     }
 
@@ -232,10 +245,13 @@ impl Store {
 
     async fn rename_inbox(&self, account: AccountId, to: &str) -> Result<()> {
         let target = self.create_mailbox(account, to, None).await?;
-        let inbox = self.mailbox(account, "INBOX")?.ok_or(Error::NoSuchMailbox)?;
+        let inbox = self
+            .mailbox(account, "INBOX")?
+            .ok_or(Error::NoSuchMailbox)?;
         let uids: Vec<Uid> = self.messages(inbox.id)?.iter().map(|m| m.uid).collect();
         if !uids.is_empty() {
-            self.move_messages(account, inbox.id, &uids, target.id).await?;
+            self.move_messages(account, inbox.id, &uids, target.id)
+                .await?;
         }
         Ok(())
     }
@@ -274,12 +290,16 @@ impl Store {
         let account = keys::read_u64(&key);
         let w = self.writer(account);
         let _g = crate::lock(&w);
-        let Some(v) = self.inner.mailboxes.get(&key)? else { return Err(Error::NoSuchMailbox) };
+        let Some(v) = self.inner.mailboxes.get(&key)? else {
+            return Err(Error::NoSuchMailbox);
+        };
         let mut mb: Mailbox = decode("mailbox", &v)?;
         let from = mb.recent_from;
         if from != mb.uidnext {
             mb.recent_from = mb.uidnext;
-            self.inner.mailboxes.insert(&key, crate::blob::encode(&mb))?;
+            self.inner
+                .mailboxes
+                .insert(&key, crate::blob::encode(&mb))?;
         }
         Ok(from)
     }
@@ -319,13 +339,19 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(normalize_name("inbox").ok().as_deref(), Some("INBOX"));
-        assert_eq!(normalize_name("Inbox/Sub").ok().as_deref(), Some("INBOX/Sub"));
+        assert_eq!(
+            normalize_name("Inbox/Sub").ok().as_deref(),
+            Some("INBOX/Sub")
+        );
         assert_eq!(normalize_name("Inboxes").ok().as_deref(), Some("Inboxes"));
         for bad in ["", "/a", "a/", "a//b", "a\0b", "a\r\nb", "a*", "%"] {
             assert!(normalize_name(bad).is_err(), "{bad:?}");
         }
         assert!(normalize_name(&"x".repeat(1001)).is_err());
         assert!(normalize_name(&"x".repeat(1000)).is_ok());
-        assert_eq!(parent_names("a/b/c"), vec!["a".to_string(), "a/b".to_string()]);
+        assert_eq!(
+            parent_names("a/b/c"),
+            vec!["a".to_string(), "a/b".to_string()]
+        );
     }
 }

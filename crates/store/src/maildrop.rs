@@ -14,7 +14,9 @@ pub struct MaildropLock {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -25,7 +27,10 @@ impl Store {
         if !held.insert(account) {
             return Err(Error::MaildropInUse);
         }
-        Ok(MaildropLock { store: self.clone(), account })
+        Ok(MaildropLock {
+            store: self.clone(),
+            account,
+        })
     }
 }
 

@@ -104,7 +104,14 @@ impl Store {
                     put(tx.mailboxes, &key, &mb)?;
                     add_usage(tx, account, size as i64, 1)?;
                     stored += 1;
-                    events.push((account, Change::Appended { mailbox, uid, modseq: meta.modseq }));
+                    events.push((
+                        account,
+                        Change::Appended {
+                            mailbox,
+                            uid,
+                            modseq: meta.modseq,
+                        },
+                    ));
                     results.push(Ok((mb.uidvalidity, uid)));
                 }
                 if stored > 0 {
@@ -333,7 +340,14 @@ impl Store {
                     let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
                     put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
                     pairs.push((m.uid, uid));
-                    events.push((account, Change::Appended { mailbox: to, uid, modseq: copy.modseq }));
+                    events.push((
+                        account,
+                        Change::Appended {
+                            mailbox: to,
+                            uid,
+                            modseq: copy.modseq,
+                        },
+                    ));
                 }
                 add_usage(tx, account, bytes as i64, metas.len() as i64)?;
                 put(tx.mailboxes, &dst_key, &dst)?;
@@ -347,7 +361,11 @@ impl Store {
                     if !removed.is_empty() {
                         events.push((
                             account,
-                            Change::Expunged { mailbox: from, uids: removed, modseq: src.highestmodseq },
+                            Change::Expunged {
+                                mailbox: from,
+                                uids: removed,
+                                modseq: src.highestmodseq,
+                            },
                         ));
                     }
                 }
@@ -397,7 +415,9 @@ fn remove_messages(
     let mut bytes = 0u64;
     for &uid in uids {
         let key = keys::message(mailbox, uid);
-        let Some(meta) = get::<MessageMeta>(tx.messages, &key)? else { continue };
+        let Some(meta) = get::<MessageMeta>(tx.messages, &key)? else {
+            continue;
+        };
         tx.messages.remove(&key[..])?;
         release_blob(tx, meta.blob, meta.size)?;
         mb.exists = mb.exists.saturating_sub(1);
@@ -411,7 +431,10 @@ fn remove_messages(
     if !removed.is_empty() {
         mb.highestmodseq += 1;
         for &uid in &removed {
-            tx.expunged.insert(&keys::message(mailbox, uid)[..], &keys::id(mb.highestmodseq))?;
+            tx.expunged.insert(
+                &keys::message(mailbox, uid)[..],
+                &keys::id(mb.highestmodseq),
+            )?;
         }
         add_usage(tx, account, -(bytes as i64), -(removed.len() as i64))?;
     }
@@ -419,7 +442,9 @@ fn remove_messages(
 }
 
 fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(sled::IVec, Mailbox)>> {
-    let Some(key) = tx.mailbox_ids.get(keys::id(mailbox))? else { return Ok(None) };
+    let Some(key) = tx.mailbox_ids.get(keys::id(mailbox))? else {
+        return Ok(None);
+    };
     Ok(get::<Mailbox>(tx.mailboxes, &key)?.map(|m| (key, m)))
 }
 
@@ -438,14 +463,21 @@ fn check_quota(
     };
     let used: Usage = get(tx.usage, &keys::id(account))?.unwrap_or_default();
     if acct.quota_bytes.is_some_and(|q| used.bytes + bytes > q)
-        || acct.quota_messages.is_some_and(|q| used.messages + messages > q)
+        || acct
+            .quota_messages
+            .is_some_and(|q| used.messages + messages > q)
     {
         return Ok(Err(Error::OverQuota));
     }
     Ok(Ok(()))
 }
 
-pub(crate) fn add_usage(tx: &Tx<'_>, account: AccountId, bytes: i64, messages: i64) -> TxResult<()> {
+pub(crate) fn add_usage(
+    tx: &Tx<'_>,
+    account: AccountId,
+    bytes: i64,
+    messages: i64,
+) -> TxResult<()> {
     let key = keys::id(account);
     let mut u: Usage = get(tx.usage, &key)?.unwrap_or_default();
     u.bytes = u.bytes.saturating_add_signed(bytes);

@@ -41,7 +41,9 @@ impl std::str::FromStr for Pop3Policy {
             "keep" => Ok(Pop3Policy::Keep),
             "delete" => Ok(Pop3Policy::Delete),
             "mark-seen" => Ok(Pop3Policy::MarkSeen),
-            _ => Err(format!("unknown pop3 policy {s:?} (keep, delete, mark-seen)")),
+            _ => Err(format!(
+                "unknown pop3 policy {s:?} (keep, delete, mark-seen)"
+            )),
         }
     }
 }

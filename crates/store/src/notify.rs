@@ -12,16 +12,34 @@ use crate::model::{AccountId, Flags, MailboxId, Uid};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A message was added (delivery, APPEND, COPY, MOVE).
-    Appended { mailbox: MailboxId, uid: Uid, modseq: u64 },
+    Appended {
+        mailbox: MailboxId,
+        uid: Uid,
+        modseq: u64,
+    },
     /// A message's flags changed; `origin` is the session that did it (0 = none), so it can
     /// skip the echo it already reported.
-    FlagsChanged { mailbox: MailboxId, uid: Uid, flags: Flags, modseq: u64, origin: u64 },
+    FlagsChanged {
+        mailbox: MailboxId,
+        uid: Uid,
+        flags: Flags,
+        modseq: u64,
+        origin: u64,
+    },
     /// Messages were removed (EXPUNGE, POP3 QUIT, MOVE source).
-    Expunged { mailbox: MailboxId, uids: Vec<Uid>, modseq: u64 },
+    Expunged {
+        mailbox: MailboxId,
+        uids: Vec<Uid>,
+        modseq: u64,
+    },
     /// Mailbox created.
     MailboxCreated { mailbox: MailboxId, name: String },
     /// Mailbox renamed.
-    MailboxRenamed { mailbox: MailboxId, from: String, to: String },
+    MailboxRenamed {
+        mailbox: MailboxId,
+        from: String,
+        to: String,
+    },
     /// Mailbox deleted.
     MailboxDeleted { mailbox: MailboxId, name: String },
 }

@@ -72,9 +72,14 @@ impl Store {
     }
 }
 
-pub(crate) fn get<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<T>> {
+pub(crate) fn get<T: DeserializeOwned>(
+    tree: &TransactionalTree,
+    key: &[u8],
+) -> TxResult<Option<T>> {
     match tree.get(key)? {
-        Some(v) => crate::blob::decode(tree_name::<T>(), &v).map(Some).map_err(abort_err),
+        Some(v) => crate::blob::decode(tree_name::<T>(), &v)
+            .map(Some)
+            .map_err(abort_err),
         None => Ok(None),
     }
 }

@@ -12,7 +12,10 @@ fn msg(i: usize) -> Vec<u8> {
 }
 
 async fn account(store: &Store, addr: &str) -> store::Account {
-    store.create_account(addr, "$argon2id$fake", None).await.expect("create account")
+    store
+        .create_account(addr, "$argon2id$fake", None)
+        .await
+        .expect("create account")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -28,7 +31,10 @@ async fn concurrent_deliveries_get_unique_increasing_uids() {
             let mut uids = Vec::new();
             for i in 0..500 {
                 let bytes = msg(t * 1000 + i);
-                let req = AppendRequest { bytes: &bytes, ..Default::default() };
+                let req = AppendRequest {
+                    bytes: &bytes,
+                    ..Default::default()
+                };
                 let (_, uid) = store.append(acct.id, inbox.id, req).await.expect("append");
                 uids.push(uid);
             }
@@ -38,7 +44,10 @@ async fn concurrent_deliveries_get_unique_increasing_uids() {
     let mut all = HashSet::new();
     for t in tasks {
         let uids = t.await.expect("join");
-        assert!(uids.windows(2).all(|w| w[0] < w[1]), "per-task UIDs increase");
+        assert!(
+            uids.windows(2).all(|w| w[0] < w[1]),
+            "per-task UIDs increase"
+        );
         for u in uids {
             assert!(all.insert(u), "uid {u} handed out twice");
         }
@@ -63,10 +72,21 @@ async fn reopen_keeps_everything() {
         raw.extend_from_slice(&big);
         let flags = Flags::from_names(["\\Seen", "$Label1"]);
         let (_, uid) = store
-            .append(acct.id, inbox.id, AppendRequest { bytes: &raw, flags, internaldate: Some((1_700_000_000, 60)) })
+            .append(
+                acct.id,
+                inbox.id,
+                AppendRequest {
+                    bytes: &raw,
+                    flags,
+                    internaldate: Some((1_700_000_000, 60)),
+                },
+            )
             .await
             .expect("append");
-        store.create_mailbox(acct.id, "Projects/2026", None).await.expect("create");
+        store
+            .create_mailbox(acct.id, "Projects/2026", None)
+            .await
+            .expect("create");
         (acct.id, uid)
     };
     let store = Store::open(dir.path()).expect("reopen");
@@ -77,10 +97,35 @@ async fn reopen_keeps_everything() {
     let raw = store.read_blob(meta.blob).expect("read");
     assert_eq!(raw.len() as u64, meta.size);
     assert_eq!(&raw[..16], b"Subject: big\r\n\r\n");
-    assert_eq!(store.read_blob_range(meta.blob, 16 + 32_760, 10).expect("range"), b"abcdefghij");
-    assert_eq!(store.read_blob_range(meta.blob, meta.size - 2, 100).expect("tail").len(), 2);
-    let names: Vec<String> = store.mailboxes(id).expect("list").into_iter().map(|m| m.name).collect();
-    for n in ["INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive", "Projects", "Projects/2026"] {
+    assert_eq!(
+        store
+            .read_blob_range(meta.blob, 16 + 32_760, 10)
+            .expect("range"),
+        b"abcdefghij"
+    );
+    assert_eq!(
+        store
+            .read_blob_range(meta.blob, meta.size - 2, 100)
+            .expect("tail")
+            .len(),
+        2
+    );
+    let names: Vec<String> = store
+        .mailboxes(id)
+        .expect("list")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for n in [
+        "INBOX",
+        "Sent",
+        "Drafts",
+        "Trash",
+        "Junk",
+        "Archive",
+        "Projects",
+        "Projects/2026",
+    ] {
         assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
     }
 }
@@ -105,37 +150,83 @@ async fn flags_modseq_expunge_copy_move_and_events() {
     let mut rx = store.subscribe(acct.id);
     for i in 0..3 {
         let b = msg(i);
-        store.append(acct.id, inbox.id, AppendRequest { bytes: &b, ..Default::default() }).await.expect("append");
+        store
+            .append(
+                acct.id,
+                inbox.id,
+                AppendRequest {
+                    bytes: &b,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append");
     }
     for uid in 1..=3 {
         assert!(matches!(rx.recv().await, Ok(Change::Appended { uid: u, .. }) if u == uid));
     }
     let seen = Flags::from_names(["\\Seen"]);
-    let r = store.store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None, 7).await.expect("store");
+    let r = store
+        .store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None, 7)
+        .await
+        .expect("store");
     assert_eq!(r.updated.len(), 2);
     let m1 = r.updated[0].2;
-    assert!(matches!(rx.recv().await, Ok(Change::FlagsChanged { uid: 1, origin: 7, .. })));
+    assert!(matches!(
+        rx.recv().await,
+        Ok(Change::FlagsChanged {
+            uid: 1,
+            origin: 7,
+            ..
+        })
+    ));
     // RFC 7162 §3.1.3: UNCHANGEDSINCE older than the message's MODSEQ fails.
     let r = store
-        .store_flags(acct.id, inbox.id, &[1, 3], FlagOp::Add, &Flags::from_names(["\\Flagged"]), Some(m1 - 1), 0)
+        .store_flags(
+            acct.id,
+            inbox.id,
+            &[1, 3],
+            FlagOp::Add,
+            &Flags::from_names(["\\Flagged"]),
+            Some(m1 - 1),
+            0,
+        )
         .await
         .expect("store");
     assert_eq!(r.modified, vec![1]);
     assert_eq!(store.status(acct.id, "INBOX").expect("st").unseen, 1);
-    let (_, pairs) = store.copy_messages(acct.id, inbox.id, &[1, 2], trash.id).await.expect("copy");
+    let (_, pairs) = store
+        .copy_messages(acct.id, inbox.id, &[1, 2], trash.id)
+        .await
+        .expect("copy");
     assert_eq!(pairs, vec![(1, 1), (2, 2)]);
-    let (_, pairs) = store.move_messages(acct.id, inbox.id, &[3], trash.id).await.expect("move");
+    let (_, pairs) = store
+        .move_messages(acct.id, inbox.id, &[3], trash.id)
+        .await
+        .expect("move");
     assert_eq!(pairs, vec![(3, 3)]);
     assert_eq!(store.messages(inbox.id).expect("l").len(), 2);
     let hm = store.status(acct.id, "INBOX").expect("st").highestmodseq;
-    let removed = store.expunge(acct.id, inbox.id, &[1, 2, 99]).await.expect("expunge");
+    let removed = store
+        .expunge(acct.id, inbox.id, &[1, 2, 99])
+        .await
+        .expect("expunge");
     assert_eq!(removed, vec![1, 2]);
-    assert_eq!(store.expunged_since(inbox.id, hm).expect("vanished"), vec![1, 2]);
+    assert_eq!(
+        store.expunged_since(inbox.id, hm).expect("vanished"),
+        vec![1, 2]
+    );
     // The blob is shared with the copy in Trash, which must still read.
     let t1 = store.message(trash.id, 1).expect("q").expect("copy");
-    assert!(store.read_blob(t1.blob).expect("read").starts_with(b"From:"));
+    assert!(store
+        .read_blob(t1.blob)
+        .expect("read")
+        .starts_with(b"From:"));
     assert_eq!(store.usage(acct.id).expect("u").messages, 3);
-    store.expunge(acct.id, trash.id, &[1, 2, 3]).await.expect("expunge");
+    store
+        .expunge(acct.id, trash.id, &[1, 2, 3])
+        .await
+        .expect("expunge");
     assert_eq!(store.usage(acct.id).expect("u"), store::Usage::default());
 }
 
@@ -143,11 +234,33 @@ async fn flags_modseq_expunge_copy_move_and_events() {
 async fn quota_refuses_delivery() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
-    let acct = store.create_account("dan@example.test", "x", Some(100)).await.expect("create");
+    let acct = store
+        .create_account("dan@example.test", "x", Some(100))
+        .await
+        .expect("create");
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let small = vec![b'x'; 60];
-    store.append(acct.id, inbox.id, AppendRequest { bytes: &small, ..Default::default() }).await.expect("fits");
-    let r = store.append(acct.id, inbox.id, AppendRequest { bytes: &small, ..Default::default() }).await;
+    store
+        .append(
+            acct.id,
+            inbox.id,
+            AppendRequest {
+                bytes: &small,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("fits");
+    let r = store
+        .append(
+            acct.id,
+            inbox.id,
+            AppendRequest {
+                bytes: &small,
+                ..Default::default()
+            },
+        )
+        .await;
     assert!(matches!(r, Err(Error::OverQuota)), "{r:?}");
     assert_eq!(store.messages(inbox.id).expect("l").len(), 1);
 }
@@ -157,23 +270,62 @@ async fn mailbox_create_rename_delete() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
     let acct = account(&store, "erin@example.test").await;
-    store.create_mailbox(acct.id, "a/b/c", None).await.expect("create");
-    assert!(matches!(store.create_mailbox(acct.id, "a/b", None).await, Err(Error::MailboxExists)));
-    assert!(matches!(store.create_mailbox(acct.id, "a//b", None).await, Err(Error::InvalidName(_))));
-    store.rename_mailbox(acct.id, "a", "x/y").await.expect("rename");
-    let names: Vec<String> = store.mailboxes(acct.id).expect("l").into_iter().map(|m| m.name).collect();
-    assert!(names.contains(&"x/y/b/c".to_string()) && !names.contains(&"a".to_string()), "{names:?}");
+    store
+        .create_mailbox(acct.id, "a/b/c", None)
+        .await
+        .expect("create");
+    assert!(matches!(
+        store.create_mailbox(acct.id, "a/b", None).await,
+        Err(Error::MailboxExists)
+    ));
+    assert!(matches!(
+        store.create_mailbox(acct.id, "a//b", None).await,
+        Err(Error::InvalidName(_))
+    ));
+    store
+        .rename_mailbox(acct.id, "a", "x/y")
+        .await
+        .expect("rename");
+    let names: Vec<String> = store
+        .mailboxes(acct.id)
+        .expect("l")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(
+        names.contains(&"x/y/b/c".to_string()) && !names.contains(&"a".to_string()),
+        "{names:?}"
+    );
     // RFC 3501 §6.3.5: renaming INBOX moves its messages and leaves it empty.
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let b = msg(1);
-    store.append(acct.id, inbox.id, AppendRequest { bytes: &b, ..Default::default() }).await.expect("append");
-    store.rename_mailbox(acct.id, "INBOX", "Old").await.expect("rename inbox");
+    store
+        .append(
+            acct.id,
+            inbox.id,
+            AppendRequest {
+                bytes: &b,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("append");
+    store
+        .rename_mailbox(acct.id, "INBOX", "Old")
+        .await
+        .expect("rename inbox");
     assert_eq!(store.status(acct.id, "INBOX").expect("st").messages, 0);
     assert_eq!(store.status(acct.id, "Old").expect("st").messages, 1);
-    assert!(matches!(store.delete_mailbox(acct.id, "inbox").await, Err(Error::NotPermitted(_))));
+    assert!(matches!(
+        store.delete_mailbox(acct.id, "inbox").await,
+        Err(Error::NotPermitted(_))
+    ));
     store.delete_mailbox(acct.id, "Old").await.expect("delete");
     assert_eq!(store.usage(acct.id).expect("u").messages, 0);
-    store.delete_account("erin@example.test").await.expect("delete account");
+    store
+        .delete_account("erin@example.test")
+        .await
+        .expect("delete account");
     assert!(store.mailboxes(acct.id).expect("l").is_empty());
     assert!(store.account("erin@example.test").expect("q").is_none());
 }
@@ -193,7 +345,9 @@ async fn maildrop_lock_is_exclusive_and_released_on_drop() {
 #[tokio::test]
 #[ignore = "run by crash_keeps_acknowledged_deliveries as a child process"]
 async fn crash_child() {
-    let Ok(dir) = std::env::var("MAILSTACK_CRASH_DIR") else { return };
+    let Ok(dir) = std::env::var("MAILSTACK_CRASH_DIR") else {
+        return;
+    };
     let store = Store::open(&dir).expect("open");
     let acct = match store.account("crash@example.test").expect("q") {
         Some(a) => a,
@@ -202,7 +356,17 @@ async fn crash_child() {
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     for i in 0.. {
         let b = msg(i);
-        let (_, uid) = store.append(acct.id, inbox.id, AppendRequest { bytes: &b, ..Default::default() }).await.expect("append");
+        let (_, uid) = store
+            .append(
+                acct.id,
+                inbox.id,
+                AppendRequest {
+                    bytes: &b,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("append");
         println!("ACK {uid}");
     }
 }
@@ -211,7 +375,13 @@ async fn crash_child() {
 fn crash_keeps_acknowledged_deliveries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("MAILSTACK_CRASH_DIR", dir.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -230,16 +400,33 @@ fn crash_keeps_acknowledged_deliveries() {
     }
     let _ = child.wait();
     assert_eq!(acked.len(), 200, "child stopped early");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         let store = Store::open(dir.path()).expect("reopen after SIGKILL");
-        let acct = store.account("crash@example.test").expect("q").expect("account survived");
+        let acct = store
+            .account("crash@example.test")
+            .expect("q")
+            .expect("account survived");
         let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
-        let present: HashSet<u32> = store.messages(inbox.id).expect("l").iter().map(|m| m.uid).collect();
+        let present: HashSet<u32> = store
+            .messages(inbox.id)
+            .expect("l")
+            .iter()
+            .map(|m| m.uid)
+            .collect();
         for uid in acked {
-            assert!(present.contains(&uid), "acknowledged uid {uid} lost after SIGKILL");
+            assert!(
+                present.contains(&uid),
+                "acknowledged uid {uid} lost after SIGKILL"
+            );
             let meta = store.message(inbox.id, uid).expect("q").expect("meta");
-            assert!(store.read_blob(meta.blob).expect("read").starts_with(b"From:"));
+            assert!(store
+                .read_blob(meta.blob)
+                .expect("read")
+                .starts_with(b"From:"));
         }
     });
 }
