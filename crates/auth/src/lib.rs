@@ -282,6 +282,14 @@ impl Auth {
     }
 }
 
+/// A random token of `bytes` random bytes as lowercase hex (admin tokens, throw-away
+/// passwords), from the operating system's generator.
+pub fn random_token(bytes: usize) -> Result<String, AuthError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| AuthError::Hash(format!("no randomness: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 fn hash_with(argon: &Argon2<'_>, password: &str) -> Result<String, AuthError> {
     let hash: Result<PasswordHash, _> = argon.hash_password(password.as_bytes());
     hash.map(|h| h.to_string())

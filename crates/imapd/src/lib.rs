@@ -1,1 +1,112 @@
-//! placeholder
+//! IMAP4rev1 server library (RFC 3501) for mailstack, on the shared `store`, `auth` and `net`
+//! crates.
+//!
+//! The command parser is our own ([`command`]), not imap-codec: ARCHITECTURE.md names
+//! imap-codec 2.0, but integrating its alpha API (literal driving, extension gaps) did not fit
+//! the time box of the first version. The parser is I/O-free, returns `Incomplete` / `Syntax`,
+//! and is tested with chunked re-feeds; swapping it for imap-codec later only touches
+//! `command.rs` and `session.rs`.
+//!
+//! # Layout
+//! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
+//! - [`search`]: SEARCH keys (parse + evaluate).
+//! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
+//!   command table, dispatch, store change events → untagged responses.
+//! - `cmd/*`: handlers per family (auth, mailbox, message, fetch, search, idle).
+//! - [`response`]: strings/literals, flags, dates, response codes.
+//! - [`bodystructure`]: ENVELOPE / BODY / BODYSTRUCTURE and address lists.
+//! - [`mutf7`]: modified UTF-7 mailbox names.
+//!
+//! # Invariants
+//! - A session's message sequence numbers change only when it sends EXISTS / EXPUNGE; other
+//!   sessions' changes arrive as store events and are applied at command boundaries, and
+//!   EXPUNGE is never sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1).
+//! - No `+` continuation is sent for a literal over `max_literal`; a LITERAL+ over it closes.
+//! - Plaintext LOGIN/AUTHENTICATE only on TLS or (if allowed) loopback; else LOGINDISABLED.
+//! - Commands pipelined after STARTTLS are discarded (`net::Connection::start_tls`).
+//! - Tagged OK for a write is sent only after the store made it durable.
+//!
+//! # RFCs
+//! | RFC | What | Status |
+//! |---|---|---|
+//! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; no multi-APPEND, SEARCH does not decode RFC 2047 / MIME |
+//! | 2177 | IDLE | Yes |
+//! | 4315 | UIDPLUS | Yes |
+//! | 6851 | MOVE | Yes |
+//! | 6154 | SPECIAL-USE | Partial: LIST attributes, no CREATE USE |
+//! | 2342 | NAMESPACE | Yes |
+//! | 3691 | UNSELECT | Yes |
+//! | 7888 | LITERAL+ | Yes |
+//! | 5161 | ENABLE | Partial: nothing to enable yet |
+//! | 2971 | ID | Yes |
+//! | 3348 | CHILDREN | Yes |
+//! | 4959 | SASL-IR | Yes |
+//! | 7889 | APPENDLIMIT | Yes |
+//! | 4731 | ESEARCH | Partial: RETURN () only |
+//! | 7162 | CONDSTORE/QRESYNC | No (modifiers parsed and ignored; HIGHESTMODSEQ sent) |
+//! | 9208 | QUOTA | No |
+//! | 5819, 8438 | LIST-STATUS, STATUS=SIZE | No / Partial (SIZE item accepted) |
+#![forbid(unsafe_code)]
+
+pub mod bodystructure;
+mod cmd;
+pub mod command;
+pub mod mutf7;
+pub mod response;
+pub mod search;
+pub mod session;
+
+/// Everything a session needs; cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub auth: auth::Auth,
+    /// For STARTTLS (and advertised only when set).
+    pub tls: Option<net::TlsAcceptor>,
+    /// Implicit TLS (imaps, 993).
+    pub implicit_tls: bool,
+    pub hostname: String,
+    pub limiter: net::Limiter,
+    /// Protocol trace (`--trace-protocol`), secrets redacted by [`redact`].
+    pub trace: bool,
+    /// APPENDLIMIT and largest literal, default 50 MiB.
+    pub max_literal: u64,
+    /// Allow LOGIN/AUTHENTICATE PLAIN without TLS from loopback (default true).
+    pub allow_plaintext_from_loopback: bool,
+}
+
+/// Default APPENDLIMIT (SPEC.md §8).
+pub const DEFAULT_MAX_LITERAL: u64 = 50 * 1024 * 1024;
+
+/// Trace redactor: LOGIN passwords and AUTHENTICATE initial responses → `<redacted>`.
+pub fn redact(line: &[u8]) -> Option<String> {
+    cmd::auth::redact(line)
+}
+
+/// Serves IMAP on `listener` until `shutdown`; sessions then get `* BYE server shutting down`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    shutdown: net::Shutdown,
+) -> std::io::Result<()> {
+    let cfg = net::ListenerConfig {
+        service: if ctx.implicit_tls { "imaps" } else { "imap" },
+        implicit_tls: if ctx.implicit_tls {
+            ctx.tls.clone()
+        } else {
+            None
+        },
+        limiter: ctx.limiter.clone(),
+        busy_reply: b"* BYE too many connections; try again later\r\n",
+        trace: ctx.trace,
+        redactor: redact,
+    };
+    net::serve_listener(listener, cfg, shutdown, move |session: net::Session| {
+        let ctx = ctx.clone();
+        async move {
+            session::Session::new(session.conn, ctx, session.id, session.shutdown)
+                .run()
+                .await;
+        }
+    })
+    .await
+}

@@ -74,7 +74,11 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
         Some(m) if !m.parts.is_empty() => convert(raw, m, 0, 0),
         _ => fallback(raw, 0, header_len as u32),
     };
-    ParsedMessage { header_len: header_len as u32, envelope: envelope(raw, 0, header_len), root }
+    ParsedMessage {
+        header_len: header_len as u32,
+        envelope: envelope(raw, 0, header_len),
+        root,
+    }
 }
 
 /// Offset just past the blank line that ends the header block (or the end of input).
@@ -82,7 +86,9 @@ pub fn header_length(raw: &[u8]) -> usize {
     let mut i = 0;
     while i < raw.len() {
         let line_end = raw[i..].iter().position(|&b| b == b'\n').map(|p| i + p + 1);
-        let Some(end) = line_end else { return raw.len() };
+        let Some(end) = line_end else {
+            return raw.len();
+        };
         let line = &raw[i..end];
         if line == b"\r\n" || line == b"\n" {
             return end;
@@ -124,8 +130,13 @@ pub fn raw_header(raw: &[u8], start: usize, end: usize, name: &str) -> Option<St
     let mut lines = block.split(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-        if !line[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
+        {
             continue;
         }
         let mut value = line[colon + 1..].to_vec();
@@ -160,8 +171,14 @@ fn envelope(raw: &[u8], start: usize, end: usize) -> Envelope {
 }
 
 fn convert(raw: &[u8], msg: &mail_parser::Message<'_>, idx: usize, base: u32) -> Part {
-    let Some(p) = msg.parts.get(idx) else { return fallback(raw, 0, 0) };
-    let (hs, bs, be) = (base + p.offset_header, base + p.offset_body, base + p.offset_end);
+    let Some(p) = msg.parts.get(idx) else {
+        return fallback(raw, 0, 0);
+    };
+    let (hs, bs, be) = (
+        base + p.offset_header,
+        base + p.offset_body,
+        base + p.offset_end,
+    );
     let hdr = |n: &str| raw_header(raw, hs as usize, bs as usize, n);
     let ct = p.headers.iter().find_map(|h| h.value.as_content_type());
     let (ctype, sub, params) = match ct {
@@ -174,7 +191,11 @@ fn convert(raw: &[u8], msg: &mail_parser::Message<'_>, idx: usize, base: u32) ->
                 .map(|a| (a.name.to_string(), a.value.to_string()))
                 .collect(),
         ),
-        None => ("text".into(), "plain".into(), vec![("charset".into(), "us-ascii".into())]),
+        None => (
+            "text".into(),
+            "plain".into(),
+            vec![("charset".into(), "us-ascii".into())],
+        ),
     };
     let disposition = p
         .headers
@@ -193,7 +214,10 @@ fn convert(raw: &[u8], msg: &mail_parser::Message<'_>, idx: usize, base: u32) ->
     let body = raw.get(bs as usize..be as usize).unwrap_or_default();
     let kind = match &p.body {
         PartType::Multipart(children) => PartKind::Multipart(
-            children.iter().map(|&c| convert(raw, msg, c as usize, base)).collect(),
+            children
+                .iter()
+                .map(|&c| convert(raw, msg, c as usize, base))
+                .collect(),
         ),
         PartType::Message(inner) if inner.raw_message.len() == raw.len() => {
             // Parsed in place: offsets are already absolute.
@@ -208,7 +232,12 @@ fn convert(raw: &[u8], msg: &mail_parser::Message<'_>, idx: usize, base: u32) ->
         PartType::Binary(_) | PartType::InlineBinary(_) => PartKind::Leaf,
     };
     let language = hdr("Content-Language")
-        .map(|l| l.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     Part {
         header_start: hs,
@@ -239,10 +268,14 @@ mod tests {
 
     #[test]
     fn simple_message() {
-        let raw = b"From: a@b.c\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n folded\r\n\r\nhello\r\nworld\r\n";
+        let raw =
+            b"From: a@b.c\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n folded\r\n\r\nhello\r\nworld\r\n";
         let p = parse(raw);
         assert_eq!(p.header_len as usize, raw.len() - 14);
-        assert_eq!(p.envelope.subject.as_deref(), Some("=?utf-8?q?caf=C3=A9?= folded"));
+        assert_eq!(
+            p.envelope.subject.as_deref(),
+            Some("=?utf-8?q?caf=C3=A9?= folded")
+        );
         assert_eq!(p.root.content_type, "text");
         assert_eq!(p.root.lines, 2);
     }
@@ -251,7 +284,9 @@ mod tests {
     fn multipart() {
         let raw = b"Content-Type: multipart/mixed; boundary=X\r\n\r\npre\r\n--X\r\nContent-Type: text/plain\r\n\r\none\r\n--X\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--X--\r\n";
         let p = parse(raw);
-        let PartKind::Multipart(children) = &p.root.kind else { panic!("not multipart") };
+        let PartKind::Multipart(children) = &p.root.kind else {
+            panic!("not multipart")
+        };
         assert_eq!(children.len(), 2);
         assert_eq!(children[1].subtype, "png");
         assert_eq!(children[1].encoding.as_deref(), Some("base64"));
@@ -259,7 +294,12 @@ mod tests {
 
     #[test]
     fn garbage_still_parses() {
-        for raw in [&b""[..], b"\r\n", b"no header at all", b"\xff\xfe\x00binary"] {
+        for raw in [
+            &b""[..],
+            b"\r\n",
+            b"no header at all",
+            b"\xff\xfe\x00binary",
+        ] {
             let p = parse(raw);
             assert!(p.header_len as usize <= raw.len());
         }

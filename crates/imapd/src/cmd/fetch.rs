@@ -1,0 +1,359 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2): every data item, BODY[section]
+//! with partials, \Seen set by non-PEEK body fetches.
+
+use std::collections::HashMap;
+
+use store::mime::{ParsedMessage, Part, PartKind};
+use store::{FlagOp, Flags, MessageMeta};
+
+use crate::bodystructure;
+use crate::cmd::message::{resolve, selected};
+use crate::command::{FetchAtt, Section, SectionText, SeqSet};
+use crate::response::{self, format_date_time};
+use crate::session::{ok, CmdResult, Session};
+
+pub async fn fetch(s: &mut Session, uid: bool, set: &SeqSet, items: &[FetchAtt]) -> CmdResult {
+    let (account, sel) = selected(s)?;
+    let pairs = resolve(sel, set, uid)?;
+    let store = s.store().clone();
+    let mbid = sel.mailbox.id;
+    let read_only = sel.read_only;
+    let recent = sel.recent.clone();
+    let metas: HashMap<u32, MessageMeta> = if pairs.len() > 16 {
+        store
+            .messages(mbid)?
+            .into_iter()
+            .map(|m| (m.uid, m))
+            .collect()
+    } else {
+        let mut m = HashMap::new();
+        for &(_, u) in &pairs {
+            if let Some(meta) = store.message(mbid, u)? {
+                m.insert(u, meta);
+            }
+        }
+        m
+    };
+    let needs_raw = items.iter().any(|i| {
+        matches!(
+            i,
+            FetchAtt::Rfc822
+                | FetchAtt::Rfc822Header
+                | FetchAtt::Rfc822Text
+                | FetchAtt::Section { .. }
+        )
+    });
+    let needs_structure = needs_raw
+        || items.iter().any(|i| {
+            matches!(
+                i,
+                FetchAtt::Envelope | FetchAtt::Body | FetchAtt::BodyStructure
+            )
+        });
+    // RFC 3501 §6.4.5: BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \Seen.
+    let sets_seen = !read_only
+        && items.iter().any(|i| {
+            matches!(
+                i,
+                FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::Section { peek: false, .. }
+            )
+        });
+    for (seq, u) in pairs {
+        // Expunged by another session and not yet announced: nothing to send (RFC 3501 §7.4.1).
+        let Some(mut meta) = metas.get(&u).cloned() else {
+            continue;
+        };
+        let mut flags_changed = false;
+        if sets_seen && !meta.flags.has(Flags::SEEN) {
+            let seen = Flags::from_names(["\\Seen"]);
+            let r = store
+                .store_flags(account, mbid, &[u], FlagOp::Add, &seen, None, s.id)
+                .await?;
+            if let Some((_, f, m)) = r.updated.into_iter().next() {
+                meta.flags = f;
+                meta.modseq = m;
+                flags_changed = true;
+            }
+        }
+        let raw = if needs_raw {
+            Some(store.read_blob(meta.blob)?)
+        } else {
+            None
+        };
+        let parsed = if needs_structure {
+            Some(store.structure(meta.blob)?)
+        } else {
+            None
+        };
+        let mut out = format!("* {seq} FETCH (").into_bytes();
+        let mut first = true;
+        let mut sep = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b' ');
+            }
+            first = false;
+        };
+        // RFC 3501 §6.4.8: UID FETCH always includes UID.
+        let has_uid = items.contains(&FetchAtt::Uid);
+        if uid && !has_uid {
+            sep(&mut out);
+            out.extend_from_slice(format!("UID {u}").as_bytes());
+        }
+        let has_flags = items.contains(&FetchAtt::Flags);
+        for item in items {
+            sep(&mut out);
+            item_data(
+                &mut out,
+                item,
+                &meta,
+                recent.contains(&u),
+                raw.as_deref(),
+                parsed.as_ref(),
+            );
+        }
+        if flags_changed && !has_flags {
+            sep(&mut out);
+            out.extend_from_slice(
+                format!(
+                    "FLAGS {}",
+                    response::flags(&meta.flags, recent.contains(&u))
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend_from_slice(b")\r\n");
+        // Bodies are not traced.
+        s.conn.write_data(&out);
+        if out.len() > 256 * 1024 {
+            s.conn.flush().await?;
+        }
+    }
+    ok("FETCH completed")
+}
+
+fn item_data(
+    out: &mut Vec<u8>,
+    item: &FetchAtt,
+    meta: &MessageMeta,
+    recent: bool,
+    raw: Option<&[u8]>,
+    parsed: Option<&ParsedMessage>,
+) {
+    let raw = raw.unwrap_or_default();
+    let hl = parsed.map_or(0, |p| p.header_len as usize).min(raw.len());
+    match item {
+        FetchAtt::Flags => out.extend_from_slice(
+            format!("FLAGS {}", response::flags(&meta.flags, recent)).as_bytes(),
+        ),
+        FetchAtt::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
+        FetchAtt::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
+        FetchAtt::InternalDate => out.extend_from_slice(
+            format!(
+                "INTERNALDATE {}",
+                format_date_time(meta.internaldate, meta.tz_minutes)
+            )
+            .as_bytes(),
+        ),
+        FetchAtt::Rfc822Size => {
+            out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
+        }
+        FetchAtt::Rfc822 => {
+            out.extend_from_slice(b"RFC822 ");
+            response::literal(out, raw);
+        }
+        FetchAtt::Rfc822Header => {
+            out.extend_from_slice(b"RFC822.HEADER ");
+            response::literal(out, &raw[..hl]);
+        }
+        FetchAtt::Rfc822Text => {
+            out.extend_from_slice(b"RFC822.TEXT ");
+            response::literal(out, &raw[hl..]);
+        }
+        FetchAtt::Envelope => {
+            out.extend_from_slice(b"ENVELOPE ");
+            match parsed {
+                Some(p) => bodystructure::envelope(out, &p.envelope),
+                None => out.extend_from_slice(b"NIL"),
+            }
+        }
+        FetchAtt::Body | FetchAtt::BodyStructure => {
+            let ext = *item == FetchAtt::BodyStructure;
+            out.extend_from_slice(if ext { b"BODYSTRUCTURE " } else { b"BODY " });
+            match parsed {
+                Some(p) => bodystructure::body(out, &p.root, ext),
+                None => out.extend_from_slice(b"NIL"),
+            }
+        }
+        FetchAtt::Section {
+            section, partial, ..
+        } => {
+            let data = parsed
+                .and_then(|p| section_bytes(raw, p, section))
+                .unwrap_or_default();
+            out.extend_from_slice(format!("BODY[{}]", section_name(section)).as_bytes());
+            let slice = match partial {
+                Some((start, len)) => {
+                    // RFC 3501 §6.4.5: partial; only the origin octet is echoed.
+                    out.extend_from_slice(format!("<{start}>").as_bytes());
+                    let a = (*start as usize).min(data.len());
+                    let b = a.saturating_add(*len as usize).min(data.len());
+                    &data[a..b]
+                }
+                None => &data[..],
+            };
+            out.push(b' ');
+            response::literal(out, slice);
+        }
+    }
+}
+
+fn section_name(s: &Section) -> String {
+    let mut parts: Vec<String> = s.part.iter().map(u32::to_string).collect();
+    if let Some(t) = &s.text {
+        parts.push(match t {
+            SectionText::Header => "HEADER".into(),
+            SectionText::Text => "TEXT".into(),
+            SectionText::Mime => "MIME".into(),
+            SectionText::HeaderFields(f) => format!("HEADER.FIELDS ({})", quote_names(f)),
+            SectionText::HeaderFieldsNot(f) => format!("HEADER.FIELDS.NOT ({})", quote_names(f)),
+        });
+    }
+    parts.join(".")
+}
+
+fn quote_names(f: &[String]) -> String {
+    f.iter()
+        .map(|n| {
+            if n.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
+            {
+                n.clone()
+            } else {
+                let mut o = Vec::new();
+                response::string(&mut o, n.as_bytes());
+                String::from_utf8_lossy(&o).into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The part a section's numbers point at (RFC 3501 §6.4.5 part numbering).
+fn find_part<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
+    let mut cur = root;
+    for (i, &n) in path.iter().enumerate() {
+        let idx = n as usize - 1;
+        let container = if i == 0 {
+            cur
+        } else {
+            match &cur.kind {
+                PartKind::Message(_, inner) => inner,
+                PartKind::Multipart(_) => cur,
+                PartKind::Leaf => return None,
+            }
+        };
+        cur = match &container.kind {
+            PartKind::Multipart(ch) => ch.get(idx)?,
+            // A non-multipart message has one part, numbered 1.
+            _ if idx == 0 => container,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn section_bytes(raw: &[u8], p: &ParsedMessage, s: &Section) -> Option<Vec<u8>> {
+    let slice = |a: u32, b: u32| {
+        raw.get(a as usize..(b as usize).min(raw.len()))
+            .map(<[u8]>::to_vec)
+    };
+    let (header, text) = if s.part.is_empty() {
+        ((0, p.header_len), (p.header_len, raw.len() as u32))
+    } else {
+        let part = find_part(&p.root, &s.part)?;
+        match (&s.text, &part.kind) {
+            (None, _) => return slice(part.body_start, part.body_end),
+            (Some(SectionText::Mime), _) => return slice(part.header_start, part.body_start),
+            (_, PartKind::Message(_, inner)) => (
+                (inner.header_start, inner.body_start),
+                (inner.body_start, part.body_end),
+            ),
+            // HEADER/TEXT of a part that is not message/rfc822: nothing.
+            _ => return Some(vec![]),
+        }
+    };
+    match &s.text {
+        None => Some(raw.to_vec()),
+        Some(SectionText::Header) => slice(header.0, header.1),
+        Some(SectionText::Text) => slice(text.0, text.1),
+        Some(SectionText::Mime) => Some(vec![]),
+        Some(SectionText::HeaderFields(names)) => {
+            Some(filter_header(&slice(header.0, header.1)?, names, true))
+        }
+        Some(SectionText::HeaderFieldsNot(names)) => {
+            Some(filter_header(&slice(header.0, header.1)?, names, false))
+        }
+    }
+}
+
+/// HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields with their continuation lines and
+/// the blank line that ends a header (RFC 3501 §6.4.5).
+fn filter_header(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut take = false;
+    for line in header.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        if !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            let name = line
+                .iter()
+                .position(|&b| b == b':')
+                .map_or(&line[..0], |c| line[..c].trim_ascii());
+            take = names
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+                == keep;
+        }
+        if take {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections() {
+        let raw = b"Subject: hi\r\nFrom: a@b\r\nX-Long: a\r\n b\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Type: text/plain\r\n\r\none\r\n--X\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--X--\r\n";
+        let p = store::mime::parse(raw);
+        let sec = |part: Vec<u32>, text| Section { part, text };
+        let get = |s: Section| {
+            String::from_utf8(section_bytes(raw, &p, &s).unwrap_or_default()).unwrap_or_default()
+        };
+        assert_eq!(get(sec(vec![1], None)), "one");
+        assert_eq!(get(sec(vec![2], None)), "<b>two</b>");
+        assert_eq!(
+            get(sec(vec![2], Some(SectionText::Mime))),
+            "Content-Type: text/html\r\n\r\n"
+        );
+        assert_eq!(
+            get(sec(
+                vec![],
+                Some(SectionText::HeaderFields(vec!["x-long".into()]))
+            )),
+            "X-Long: a\r\n b\r\n\r\n"
+        );
+        assert!(get(sec(
+            vec![],
+            Some(SectionText::HeaderFieldsNot(vec!["subject".into()]))
+        ))
+        .starts_with("From: a@b\r\n"));
+        assert!(get(sec(vec![], Some(SectionText::Text))).starts_with("--X\r\n"));
+        assert_eq!(section_bytes(raw, &p, &sec(vec![3], None)), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! APPEND, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE (RFC 3501 §6.3.11, §6.4.3, §6.4.6–7;
+//! RFC 4315 UIDPLUS; RFC 6851 MOVE).
+
+use store::{AppendRequest, FlagOp, Flags};
+
+use crate::command::{SeqSet, StoreOp};
+use crate::response::{self, Code};
+use crate::session::{no, ok, CmdError, CmdResult, Selected, Session, State};
+
+/// The selected mailbox, its account id, or BAD.
+pub fn selected(s: &Session) -> Result<(u64, &Selected), CmdError> {
+    match &s.state {
+        State::Selected { account, sel } => Ok((account.id, sel)),
+        _ => Err(CmdError::Bad("no mailbox selected".into())),
+    }
+}
+
+/// Resolves a set to (seq, uid) pairs in sequence order. Message numbers beyond EXISTS are a
+/// BAD (RFC 3501 §9 seq-number); UIDs that do not exist are skipped (RFC 3501 §6.4.8).
+pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<(u32, u32)>, CmdError> {
+    let n = sel.uids.len() as u32;
+    if uid {
+        let max = sel.uids.last().copied().unwrap_or(0);
+        return Ok(sel
+            .uids
+            .iter()
+            .enumerate()
+            .filter(|(_, &u)| set.contains(u, max))
+            .map(|(i, &u)| (i as u32 + 1, u))
+            .collect());
+    }
+    for &(a, b) in &set.0 {
+        for x in [a, b] {
+            if let crate::command::Bound::Num(v) = x {
+                if v > n {
+                    return Err(CmdError::Bad(format!(
+                        "invalid message sequence number {v} (mailbox has {n})"
+                    )));
+                }
+            }
+        }
+        if n == 0 {
+            return Err(CmdError::Bad(
+                "mailbox is empty; no message numbers are valid".into(),
+            ));
+        }
+    }
+    Ok((1..=n)
+        .filter(|&q| set.contains(q, n))
+        .map(|q| (q, sel.uids[q as usize - 1]))
+        .collect())
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+fn writable(sel: &Selected) -> Result<(), CmdError> {
+    if sel.read_only {
+        return Err(no(Some(Code::ReadOnly), "mailbox is read-only (EXAMINE)"));
+    }
+    Ok(())
+}
+
+pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
+    let (account, sel) = selected(s)?;
+    writable(sel)?;
+    let store = s.store().clone();
+    let limit: Option<Vec<u32>> = match uids {
+        // RFC 4315 §2.1: UID EXPUNGE only removes the given UIDs.
+        Some(set) => Some(resolve(sel, set, true)?.into_iter().map(|p| p.1).collect()),
+        None => None,
+    };
+    let deleted: Vec<u32> = store
+        .messages(sel.mailbox.id)?
+        .into_iter()
+        .filter(|m| m.flags.has(Flags::DELETED) && sel.seq_of(m.uid).is_some())
+        .filter(|m| limit.as_ref().is_none_or(|l| l.contains(&m.uid)))
+        .map(|m| m.uid)
+        .collect();
+    let mbid = sel.mailbox.id;
+    let removed = store.expunge(account, mbid, &deleted).await?;
+    // The EXPUNGE responses come from our own change events (sync_events before the OK);
+    // add them directly so they are never lost.
+    if let State::Selected { sel, .. } = &mut s.state {
+        sel.pending_expunge.extend(removed);
+    }
+    ok("EXPUNGE completed")
+}
+
+pub async fn append(
+    s: &mut Session,
+    name: &str,
+    flags: &[String],
+    date: Option<(i64, i16)>,
+    message: &[u8],
+) -> CmdResult {
+    let account = crate::cmd::mailbox::account(s)?;
+    let store = s.store().clone();
+    // RFC 3501 §6.3.11: [TRYCREATE] when the target does not exist.
+    let Some(mb) = store.mailbox(account.id, name)? else {
+        return Err(no(
+            Some(Code::TryCreate),
+            format!("no mailbox named {name}"),
+        ));
+    };
+    if message.is_empty() {
+        return Err(CmdError::Bad("empty message".into()));
+    }
+    let req = AppendRequest {
+        bytes: message,
+        flags: Flags::from_names(flags.iter().map(String::as_str)),
+        internaldate: date,
+    };
+    let (validity, uid) = store.append(account.id, mb.id, req).await?;
+    // RFC 4315 §3 APPENDUID.
+    Ok((
+        Some(Code::Other(format!("APPENDUID {validity} {uid}"))),
+        "APPEND completed".into(),
+    ))
+}
+
+pub async fn store(
+    s: &mut Session,
+    uid: bool,
+    set: &SeqSet,
+    op: StoreOp,
+    silent: bool,
+    flags: &[String],
+) -> CmdResult {
+    let (account, sel) = selected(s)?;
+    writable(sel)?;
+    let pairs = resolve(sel, set, uid)?;
+    let uids: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    let flags = Flags::from_names(flags.iter().map(String::as_str));
+    let op = match op {
+        StoreOp::Set => FlagOp::Set,
+        StoreOp::Add => FlagOp::Add,
+        StoreOp::Remove => FlagOp::Remove,
+    };
+    let mbid = sel.mailbox.id;
+    let res = s
+        .store()
+        .clone()
+        .store_flags(account, mbid, &uids, op, &flags, None, s.id)
+        .await?;
+    if !silent {
+        // RFC 3501 §6.4.6: untagged FETCH with the new flags (UID too for UID STORE, §6.4.8).
+        let (_, sel) = selected(s)?;
+        let mut out = Vec::new();
+        for (u, f, _) in &res.updated {
+            if let Some(seq) = sel.seq_of(*u) {
+                let fl = response::flags(f, sel.recent.contains(u));
+                let line = if uid {
+                    format!("* {seq} FETCH (UID {u} FLAGS {fl})\r\n")
+                } else {
+                    format!("* {seq} FETCH (FLAGS {fl})\r\n")
+                };
+                out.extend_from_slice(line.as_bytes());
+            }
+        }
+        s.conn.write(&out);
+    }
+    ok("STORE completed")
+}
+
+pub async fn copy(
+    s: &mut Session,
+    uid: bool,
+    set: &SeqSet,
+    name: &str,
+    is_move: bool,
+) -> CmdResult {
+    let (account, sel) = selected(s)?;
+    if is_move {
+        writable(sel)?;
+    }
+    let pairs = resolve(sel, set, uid)?;
+    let from = sel.mailbox.id;
+    let store = s.store().clone();
+    let Some(dst) = store.mailbox(account, name)? else {
+        // RFC 3501 §6.4.7.
+        return Err(no(
+            Some(Code::TryCreate),
+            format!("no mailbox named {name}"),
+        ));
+    };
+    let uids: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    let (validity, mapped) = if is_move {
+        store.move_messages(account, from, &uids, dst.id).await?
+    } else {
+        store.copy_messages(account, from, &uids, dst.id).await?
+    };
+    let verb = if is_move { "MOVE" } else { "COPY" };
+    if mapped.is_empty() {
+        return ok(format!("{verb} completed; no messages"));
+    }
+    let src: Vec<u32> = mapped.iter().map(|p| p.0).collect();
+    let dstu: Vec<u32> = mapped.iter().map(|p| p.1).collect();
+    // RFC 4315 §3 COPYUID; RFC 6851 §4.3: for MOVE as an untagged OK before the EXPUNGEs.
+    let code = format!("COPYUID {validity} {} {}", uid_set(&src), uid_set(&dstu));
+    if is_move {
+        s.conn.write(format!("* OK [{code}] moved\r\n").as_bytes());
+        if let State::Selected { sel, .. } = &mut s.state {
+            sel.pending_expunge.extend(src);
+        }
+        // RFC 6851 §3.3: EXPUNGE responses are part of MOVE.
+        s.sync_events(true);
+        return ok("MOVE completed");
+    }
+    Ok((Some(Code::Other(code)), "COPY completed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uid_sets() {
+        assert_eq!(super::uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(super::uid_set(&[4]), "4");
+    }
+}

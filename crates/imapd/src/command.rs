@@ -1,0 +1,483 @@
+//! IMAP command parser: bytes of one complete command (literals inline) → [`Command`].
+//! No I/O. Returns [`ParseError::Incomplete`] when the input stops early, whatever byte it is
+//! cut at, and [`ParseError::Syntax`] with a reason otherwise. Grammar: RFC 3501 §9.
+
+use crate::search::SearchKey;
+
+/// A parsed command with its tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub tag: String,
+    pub kind: Kind,
+}
+
+/// Sequence-set bound: a number or `*` (RFC 3501 §9 seq-number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Num(u32),
+    Star,
+}
+
+/// RFC 3501 §9 sequence-set (numbers or UIDs depending on the command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqSet(pub Vec<(Bound, Bound)>);
+
+impl SeqSet {
+    /// Whether `n` is in the set, with `*` meaning `max`.
+    pub fn contains(&self, n: u32, max: u32) -> bool {
+        self.0.iter().any(|&(a, b)| {
+            let v = |x| match x {
+                Bound::Num(n) => n,
+                Bound::Star => max,
+            };
+            let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
+            n >= lo && n <= hi
+        })
+    }
+}
+
+/// Section text of BODY[...] (RFC 3501 §6.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    HeaderFields(Vec<String>),
+    HeaderFieldsNot(Vec<String>),
+    Text,
+    Mime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    pub part: Vec<u32>,
+    pub text: Option<SectionText>,
+}
+
+/// One FETCH data item (RFC 3501 §6.4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAtt {
+    Flags,
+    Uid,
+    InternalDate,
+    Rfc822Size,
+    Rfc822,
+    Rfc822Header,
+    Rfc822Text,
+    Envelope,
+    Body,
+    BodyStructure,
+    ModSeq,
+    Section {
+        peek: bool,
+        section: Section,
+        partial: Option<(u32, u32)>,
+        raw: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    Set,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    Login {
+        user: String,
+        pass: String,
+    },
+    Authenticate {
+        mechanism: String,
+        initial: Option<Vec<u8>>,
+    },
+    Select {
+        mailbox: String,
+        read_only: bool,
+    },
+    Create(String),
+    Delete(String),
+    Rename(String, String),
+    Subscribe(String),
+    Unsubscribe(String),
+    List {
+        reference: String,
+        pattern: String,
+        lsub: bool,
+    },
+    Status {
+        mailbox: String,
+        items: Vec<String>,
+    },
+    Append {
+        mailbox: String,
+        flags: Vec<String>,
+        date: Option<(i64, i16)>,
+        message: Vec<u8>,
+    },
+    Namespace,
+    Enable(Vec<String>),
+    Id,
+    Idle,
+    Check,
+    Close,
+    Unselect,
+    Expunge {
+        uids: Option<SeqSet>,
+    },
+    Search {
+        uid: bool,
+        key: SearchKey,
+        esearch: bool,
+    },
+    Fetch {
+        uid: bool,
+        set: SeqSet,
+        items: Vec<FetchAtt>,
+    },
+    Store {
+        uid: bool,
+        set: SeqSet,
+        op: StoreOp,
+        silent: bool,
+        flags: Vec<String>,
+    },
+    Copy {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+        is_move: bool,
+    },
+}
+
+impl Kind {
+    /// Commands during which EXPUNGE must not be sent (RFC 3501 §7.4.1).
+    pub fn forbids_expunge(&self) -> bool {
+        matches!(
+            self,
+            Kind::Fetch { .. } | Kind::Store { .. } | Kind::Search { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// More input is needed.
+    Incomplete,
+    /// Not valid: the tag (if one could be read) and why.
+    Syntax { tag: Option<String>, reason: String },
+}
+
+/// A literal announced at the end of a line: `{n}` or `{n+}` (RFC 7888).
+pub fn literal_suffix(line: &[u8]) -> Option<(u64, bool)> {
+    let l = net::trim_eol(line);
+    let l = l.strip_suffix(b"}")?;
+    let open = l.iter().rposition(|&b| b == b'{')?;
+    let inner = &l[open + 1..];
+    let (digits, plus) = match inner.strip_suffix(b"+") {
+        Some(d) => (d, true),
+        None => (inner, false),
+    };
+    if digits.is_empty() || digits.len() > 12 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((std::str::from_utf8(digits).ok()?.parse().ok()?, plus))
+}
+
+/// Parses one complete command. On success returns it and the bytes consumed.
+pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
+    let mut p = Parser { s: input, pos: 0 };
+    let tag = match p.tag() {
+        Ok(t) => t,
+        Err(Fail::Incomplete) => return Err(ParseError::Incomplete),
+        Err(Fail::Syntax(r)) => {
+            return Err(ParseError::Syntax {
+                tag: None,
+                reason: r,
+            })
+        }
+    };
+    let res = (|| {
+        p.sp()?;
+        let kind = p.command()?;
+        p.crlf()?;
+        Ok(kind)
+    })();
+    match res {
+        Ok(kind) => Ok((Command { tag, kind }, p.pos)),
+        Err(Fail::Incomplete) => Err(ParseError::Incomplete),
+        Err(Fail::Syntax(reason)) => Err(ParseError::Syntax {
+            tag: Some(tag),
+            reason,
+        }),
+    }
+}
+
+pub(crate) enum Fail {
+    Incomplete,
+    Syntax(String),
+}
+
+pub(crate) type R<T> = Result<T, Fail>;
+
+pub(crate) fn syn<T>(why: impl Into<String>) -> R<T> {
+    Err(Fail::Syntax(why.into()))
+}
+
+pub(crate) struct Parser<'a> {
+    pub(crate) s: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+fn is_atom_char(b: u8) -> bool {
+    // RFC 3501 §9 ATOM-CHAR: not atom-specials.
+    b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b)
+}
+
+impl Parser<'_> {
+    pub(crate) fn peek(&self) -> R<u8> {
+        self.s.get(self.pos).copied().ok_or(Fail::Incomplete)
+    }
+
+    pub(crate) fn eat(&mut self, b: u8) -> bool {
+        if self.s.get(self.pos) == Some(&b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn expect(&mut self, b: u8) -> R<()> {
+        match self.peek()? {
+            c if c == b => {
+                self.pos += 1;
+                Ok(())
+            }
+            c => syn(format!("expected '{}', got '{}'", b as char, c as char)),
+        }
+    }
+
+    pub(crate) fn sp(&mut self) -> R<()> {
+        self.expect(b' ')
+    }
+
+    fn crlf(&mut self) -> R<()> {
+        self.eat(b'\r');
+        match self.peek()? {
+            b'\n' => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => syn("unexpected characters at end of command"),
+        }
+    }
+
+    /// Whether the command has more arguments (next byte is a space).
+    pub(crate) fn at_sp(&self) -> bool {
+        self.s.get(self.pos) == Some(&b' ')
+    }
+
+    fn tag(&mut self) -> R<String> {
+        let start = self.pos;
+        while let Some(&b) = self.s.get(self.pos) {
+            if !is_atom_char(b) || b == b'+' {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == self.s.len() {
+            return Err(Fail::Incomplete);
+        }
+        if self.pos == start {
+            return syn("missing tag");
+        }
+        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+    }
+
+    /// An atom, with extra allowed characters (`]` for flags etc.).
+    pub(crate) fn atom_with(&mut self, extra: &[u8]) -> R<String> {
+        let start = self.pos;
+        while let Some(&b) = self.s.get(self.pos) {
+            if !(is_atom_char(b) || extra.contains(&b)) {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == self.s.len() {
+            return Err(Fail::Incomplete);
+        }
+        if self.pos == start {
+            return syn("expected an atom");
+        }
+        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+    }
+
+    pub(crate) fn atom(&mut self) -> R<String> {
+        self.atom_with(b"")
+    }
+
+    pub(crate) fn number(&mut self) -> R<u32> {
+        let start = self.pos;
+        while self.peek()?.is_ascii_digit() {
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.pos])
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .map_or_else(|| syn("expected a number"), Ok)
+    }
+
+    /// quoted / literal (RFC 3501 §9 string).
+    pub(crate) fn string_bytes(&mut self) -> R<Vec<u8>> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                let mut out = Vec::new();
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.pos += 1;
+                            return Ok(out);
+                        }
+                        b'\\' => {
+                            self.pos += 1;
+                            let c = self.peek()?;
+                            if c != b'"' && c != b'\\' {
+                                return syn("bad escape in quoted string");
+                            }
+                            out.push(c);
+                            self.pos += 1;
+                        }
+                        b'\r' | b'\n' => return syn("CR/LF in quoted string"),
+                        c => {
+                            out.push(c);
+                            self.pos += 1;
+                        }
+                    }
+                }
+            }
+            b'{' | b'~' => {
+                // RFC 3516 literal8 "~{n}" accepted for APPEND.
+                self.eat(b'~');
+                self.expect(b'{')?;
+                let n = self.number()? as usize;
+                self.eat(b'+');
+                self.expect(b'}')?;
+                self.eat(b'\r');
+                self.expect(b'\n')?;
+                if self.s.len() < self.pos + n {
+                    return Err(Fail::Incomplete);
+                }
+                let out = self.s[self.pos..self.pos + n].to_vec();
+                self.pos += n;
+                Ok(out)
+            }
+            _ => syn("expected a string"),
+        }
+    }
+
+    pub(crate) fn string(&mut self) -> R<String> {
+        let b = self.string_bytes()?;
+        String::from_utf8(b).map_or_else(|_| syn("string is not UTF-8"), Ok)
+    }
+
+    /// RFC 3501 §9 astring.
+    pub(crate) fn astring(&mut self) -> R<String> {
+        match self.peek()? {
+            b'"' | b'{' => self.string(),
+            _ => self.atom_with(b"]"),
+        }
+    }
+
+    /// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3).
+    fn mailbox(&mut self) -> R<String> {
+        let raw = self.astring()?;
+        crate::mutf7::decode(&raw)
+            .map_or_else(|| syn("mailbox name is not valid modified UTF-7"), Ok)
+    }
+
+    /// list-mailbox: astring plus the wildcards.
+    fn list_mailbox(&mut self) -> R<String> {
+        let raw = match self.peek()? {
+            b'"' | b'{' => self.string()?,
+            _ => self.atom_with(b"%*]")?,
+        };
+        crate::mutf7::decode(&raw).map_or_else(|| syn("pattern is not valid modified UTF-7"), Ok)
+    }
+
+    pub(crate) fn seq_set(&mut self) -> R<SeqSet> {
+        let mut out = Vec::new();
+        loop {
+            let a = self.bound()?;
+            let b = if self.eat(b':') { self.bound()? } else { a };
+            out.push((a, b));
+            if !self.eat(b',') {
+                break;
+            }
+        }
+        Ok(SeqSet(out))
+    }
+
+    fn bound(&mut self) -> R<Bound> {
+        if self.eat(b'*') {
+            return Ok(Bound::Star);
+        }
+        if !self.peek()?.is_ascii_digit() {
+            return syn("invalid sequence set");
+        }
+        match self.number()? {
+            0 => syn("invalid sequence set: 0 is not a message number"),
+            n => Ok(Bound::Num(n)),
+        }
+    }
+
+    /// `(flag flag ...)` or a single flag.
+    fn flag_list(&mut self) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        if self.eat(b'(') {
+            if self.eat(b')') {
+                return Ok(out);
+            }
+            loop {
+                out.push(self.flag()?);
+                if self.eat(b')') {
+                    return Ok(out);
+                }
+                self.sp()?;
+            }
+        }
+        loop {
+            out.push(self.flag()?);
+            if !self.at_sp() {
+                return Ok(out);
+            }
+            self.sp()?;
+        }
+    }
+
+    fn flag(&mut self) -> R<String> {
+        if self.eat(b'\\') {
+            let a = self.atom()?;
+            return Ok(format!("\\{a}"));
+        }
+        self.atom()
+    }
+
+    fn word(&mut self) -> R<String> {
+        Ok(self.atom_with(b"")?.to_ascii_uppercase())
+    }
+}
+
+#[path = "command_parse.rs"]
+mod command_parse;
+#[path = "fetch_parse.rs"]
+mod fetch_parse;
+
+#[cfg(test)]
+#[path = "command_tests.rs"]
+mod tests;

@@ -1,0 +1,273 @@
+//! SEARCH keys (RFC 3501 §6.4.4): parsing into [`SearchKey`] and evaluation per message.
+//! HEADER/BODY/TEXT match case-insensitively as substrings of the raw (undecoded) bytes.
+
+use crate::command::{syn, Parser, SeqSet, R};
+use crate::response::parse_date;
+use store::{Flags, MessageMeta};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    And(Vec<SearchKey>),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Not(Box<SearchKey>),
+    Seq(SeqSet),
+    Uid(SeqSet),
+    /// A system flag bit that must be set (or clear with `false`).
+    Flag(u8, bool),
+    Keyword(String, bool),
+    Recent(bool),
+    New,
+    Header(String, String),
+    Body(String),
+    Text(String),
+    /// INTERNALDATE comparisons in days since the epoch: Before/On/Since.
+    Date(DateCmp, i64, bool),
+    Larger(u64),
+    Smaller(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateCmp {
+    Before,
+    On,
+    Since,
+}
+
+impl Parser<'_> {
+    pub(crate) fn search_key(&mut self) -> R<SearchKey> {
+        if self.eat(b'(') {
+            let mut keys = vec![self.search_key()?];
+            while self.eat(b' ') {
+                keys.push(self.search_key()?);
+            }
+            self.expect(b')')?;
+            return Ok(SearchKey::And(keys));
+        }
+        let c = self.peek()?;
+        if c.is_ascii_digit() || c == b'*' {
+            return Ok(SearchKey::Seq(self.seq_set()?));
+        }
+        let w = self.atom()?.to_ascii_uppercase();
+        use SearchKey as K;
+        Ok(match w.as_str() {
+            "ALL" => K::All,
+            "ANSWERED" => K::Flag(Flags::ANSWERED, true),
+            "DELETED" => K::Flag(Flags::DELETED, true),
+            "DRAFT" => K::Flag(Flags::DRAFT, true),
+            "FLAGGED" => K::Flag(Flags::FLAGGED, true),
+            "SEEN" => K::Flag(Flags::SEEN, true),
+            "UNANSWERED" => K::Flag(Flags::ANSWERED, false),
+            "UNDELETED" => K::Flag(Flags::DELETED, false),
+            "UNDRAFT" => K::Flag(Flags::DRAFT, false),
+            "UNFLAGGED" => K::Flag(Flags::FLAGGED, false),
+            "UNSEEN" => K::Flag(Flags::SEEN, false),
+            "RECENT" => K::Recent(true),
+            "OLD" => K::Recent(false),
+            "NEW" => K::New,
+            "KEYWORD" | "UNKEYWORD" => {
+                self.sp()?;
+                K::Keyword(self.atom()?, w == "KEYWORD")
+            }
+            "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => {
+                self.sp()?;
+                let name = match w.as_str() {
+                    "BCC" => "Bcc",
+                    "CC" => "Cc",
+                    "FROM" => "From",
+                    "SUBJECT" => "Subject",
+                    _ => "To",
+                };
+                K::Header(name.into(), self.astring()?)
+            }
+            "HEADER" => {
+                self.sp()?;
+                let name = self.astring()?;
+                self.sp()?;
+                K::Header(name, self.astring()?)
+            }
+            "BODY" => {
+                self.sp()?;
+                K::Body(self.astring()?)
+            }
+            "TEXT" => {
+                self.sp()?;
+                K::Text(self.astring()?)
+            }
+            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+                self.sp()?;
+                let d = self.astring()?;
+                let Some(days) = parse_date(&d) else {
+                    return syn(format!("invalid date {d}"));
+                };
+                let cmp = match w.trim_start_matches("SENT") {
+                    "BEFORE" => DateCmp::Before,
+                    "ON" => DateCmp::On,
+                    _ => DateCmp::Since,
+                };
+                K::Date(cmp, days, w.starts_with("SENT"))
+            }
+            "LARGER" | "SMALLER" => {
+                self.sp()?;
+                let n = self.number()? as u64;
+                if w == "LARGER" {
+                    K::Larger(n)
+                } else {
+                    K::Smaller(n)
+                }
+            }
+            "UID" => {
+                self.sp()?;
+                K::Uid(self.seq_set()?)
+            }
+            "NOT" => {
+                self.sp()?;
+                K::Not(Box::new(self.search_key()?))
+            }
+            "OR" => {
+                self.sp()?;
+                let a = self.search_key()?;
+                self.sp()?;
+                K::Or(Box::new(a), Box::new(self.search_key()?))
+            }
+            other => return syn(format!("unknown SEARCH key {other}")),
+        })
+    }
+}
+
+/// What one message offers to the evaluator. `raw` is loaded only when a key needs it.
+pub struct Candidate<'a> {
+    pub seq: u32,
+    pub meta: &'a MessageMeta,
+    pub recent: bool,
+    pub max_seq: u32,
+    pub max_uid: u32,
+    pub raw: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
+}
+
+impl SearchKey {
+    /// Whether evaluating needs the message bytes.
+    pub fn needs_body(&self) -> bool {
+        match self {
+            SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
+            SearchKey::Date(_, _, sent) => *sent,
+            SearchKey::And(v) => v.iter().any(Self::needs_body),
+            SearchKey::Or(a, b) => a.needs_body() || b.needs_body(),
+            SearchKey::Not(a) => a.needs_body(),
+            _ => false,
+        }
+    }
+
+    pub fn matches(&self, c: &mut Candidate<'_>) -> bool {
+        use SearchKey as K;
+        match self {
+            K::All => true,
+            K::And(v) => v.iter().all(|k| k.matches(c)),
+            K::Or(a, b) => a.matches(c) || b.matches(c),
+            K::Not(a) => !a.matches(c),
+            K::Seq(s) => s.contains(c.seq, c.max_seq),
+            K::Uid(s) => s.contains(c.meta.uid, c.max_uid),
+            K::Flag(bit, on) => c.meta.flags.has(*bit) == *on,
+            K::Keyword(k, on) => c.meta.flags.contains(k) == *on,
+            K::Recent(on) => c.recent == *on,
+            K::New => c.recent && !c.meta.flags.has(Flags::SEEN),
+            K::Larger(n) => c.meta.size > *n,
+            K::Smaller(n) => c.meta.size < *n,
+            K::Date(cmp, day, sent) => {
+                let d = if *sent {
+                    let Some(raw) = (c.raw)() else { return false };
+                    let hl = store::mime::header_length(&raw);
+                    match store::mime::raw_header(&raw, 0, hl, "Date")
+                        .and_then(|v| crate::response::parse_rfc5322_date(&v))
+                    {
+                        Some(d) => d,
+                        None => return false,
+                    }
+                } else {
+                    // RFC 3501 §6.4.4: dates disregard time and timezone; use the zone stored.
+                    (c.meta.internaldate + c.meta.tz_minutes as i64 * 60).div_euclid(86400)
+                };
+                match cmp {
+                    DateCmp::Before => d < *day,
+                    DateCmp::On => d == *day,
+                    DateCmp::Since => d >= *day,
+                }
+            }
+            K::Header(name, value) => {
+                let Some(raw) = (c.raw)() else { return false };
+                let hl = store::mime::header_length(&raw);
+                header_contains(&raw[..hl], name, value)
+            }
+            K::Body(s) => {
+                let Some(raw) = (c.raw)() else { return false };
+                let hl = store::mime::header_length(&raw);
+                contains_ci(&raw[hl..], s.as_bytes())
+            }
+            K::Text(s) => {
+                let Some(raw) = (c.raw)() else { return false };
+                contains_ci(&raw, s.as_bytes())
+            }
+        }
+    }
+}
+
+/// RFC 3501 §6.4.4 HEADER: any header `name` whose (unfolded) value contains `value`; an
+/// empty value matches every message that has the header.
+fn header_contains(header: &[u8], name: &str, value: &str) -> bool {
+    let mut found = false;
+    let mut current: Option<Vec<u8>> = None;
+    let check = |v: &Option<Vec<u8>>| v.as_ref().is_some_and(|v| contains_ci(v, value.as_bytes()));
+    for line in header.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let Some(v) = current.as_mut() {
+                v.extend_from_slice(line);
+            }
+            continue;
+        }
+        found |= check(&current);
+        current = None;
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            if line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+            {
+                current = Some(line[colon + 1..].to_vec());
+            }
+        }
+    }
+    found || check(&current)
+}
+
+/// Case-insensitive (ASCII and, for UTF-8 input, simple lowercase) substring test.
+pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if needle.is_ascii() {
+        let n: Vec<u8> = needle.to_ascii_lowercase();
+        return hay
+            .windows(n.len())
+            .any(|w| w.iter().zip(&n).all(|(a, b)| a.to_ascii_lowercase() == *b));
+    }
+    let h = String::from_utf8_lossy(hay).to_lowercase();
+    h.contains(&String::from_utf8_lossy(needle).to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_match() {
+        let h = b"From: Alice <a@x>\r\nSubject: Hello\r\n World\r\n\r\n";
+        assert!(header_contains(h, "subject", "hello world"));
+        assert!(header_contains(h, "FROM", "ALICE"));
+        assert!(header_contains(h, "from", ""));
+        assert!(!header_contains(h, "cc", ""));
+        assert!(
+            contains_ci("Grüße".as_bytes(), "GRÜSSE".as_bytes())
+                || contains_ci("Grüße".as_bytes(), "grüße".as_bytes())
+        );
+    }
+}

@@ -1,0 +1,504 @@
+//! One IMAP session: state, the command read loop (lines and literals), the per-state command
+//! table, dispatch, and turning store change events into untagged responses (RFC 3501 §7).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use net::{Connection, LineError};
+use store::{Account, Change, Mailbox, Uid};
+use tokio::sync::broadcast;
+
+use crate::command::{self, Command, Kind, ParseError};
+use crate::response::Code;
+use crate::Ctx;
+
+/// Longest command line without its literals (SPEC.md §8: 64 KiB).
+pub const MAX_LINE: usize = 64 * 1024;
+/// Consecutive bad commands before we hang up.
+pub const MAX_BAD: u32 = 20;
+/// Autologout before login (RFC 3501 §5.4 allows a shorter one) and after.
+pub const PRELOGIN_IDLE: Duration = Duration::from_secs(60);
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// Session state (RFC 3501 §3).
+pub enum State {
+    NotAuthenticated,
+    Authenticated { account: Account },
+    Selected { account: Account, sel: Selected },
+    Logout,
+}
+
+/// What a session knows of its selected mailbox.
+pub struct Selected {
+    pub mailbox: Mailbox,
+    /// EXAMINE, or SELECT of a mailbox we may not change.
+    pub read_only: bool,
+    /// UIDs in message-sequence order as the client knows them (seq = index + 1).
+    pub uids: Vec<Uid>,
+    /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
+    pub recent: BTreeSet<Uid>,
+    /// Expunges seen during FETCH/STORE/SEARCH, announced at the next allowed point
+    /// (RFC 3501 §7.4.1).
+    pub pending_expunge: Vec<Uid>,
+}
+
+impl Selected {
+    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    }
+}
+
+/// How a command failed (STYLE.md rule 4).
+#[derive(Debug)]
+pub enum CmdError {
+    /// User error → tagged NO.
+    No(Option<Code>, String),
+    /// Syntax or state error → tagged BAD.
+    Bad(String),
+    /// Server error: logged, generic NO [SERVERBUG].
+    Internal(String),
+    /// The connection must end (I/O error).
+    Io(std::io::Error),
+}
+
+impl From<store::Error> for CmdError {
+    fn from(e: store::Error) -> Self {
+        use store::Error as E;
+        match e {
+            E::NoSuchMailbox => CmdError::No(Some(Code::NonExistent), "no such mailbox".into()),
+            E::MailboxExists => {
+                CmdError::No(Some(Code::AlreadyExists), "mailbox already exists".into())
+            }
+            E::InvalidName(r) => {
+                CmdError::No(Some(Code::Cannot), format!("invalid mailbox name: {r}"))
+            }
+            E::NotPermitted(r) => CmdError::No(Some(Code::Cannot), r.to_string()),
+            E::OverQuota => CmdError::No(
+                Some(Code::OverQuota),
+                "mailbox is full (quota exceeded)".into(),
+            ),
+            E::NoSuchMessage => CmdError::No(Some(Code::NonExistent), "no such message".into()),
+            other => CmdError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for CmdError {
+    fn from(e: std::io::Error) -> Self {
+        CmdError::Io(e)
+    }
+}
+
+pub type CmdResult = Result<(Option<Code>, String), CmdError>;
+
+pub fn no(code: Option<Code>, text: impl Into<String>) -> CmdError {
+    CmdError::No(code, text.into())
+}
+
+pub fn ok(text: impl Into<String>) -> CmdResult {
+    Ok((None, text.into()))
+}
+
+pub struct Session {
+    pub conn: Connection,
+    pub ctx: Ctx,
+    /// Process-wide session id; the `origin` of our own flag changes.
+    pub id: u64,
+    pub state: State,
+    pub shutdown: net::Shutdown,
+    /// The account's change channel (after login).
+    pub rx: Option<broadcast::Receiver<Change>>,
+    pub bad: u32,
+    /// Set by LOGOUT, fatal errors: end after this command.
+    pub closing: bool,
+}
+
+enum Input {
+    Command(Vec<u8>),
+    /// Already answered (too long, literal refused); count as bad.
+    Rejected,
+    Close,
+}
+
+impl Session {
+    pub fn new(conn: Connection, ctx: Ctx, id: u64, shutdown: net::Shutdown) -> Session {
+        Session {
+            conn,
+            ctx,
+            id,
+            state: State::NotAuthenticated,
+            shutdown,
+            rx: None,
+            bad: 0,
+            closing: false,
+        }
+    }
+
+    pub fn store(&self) -> &store::Store {
+        self.ctx.auth.store()
+    }
+
+    /// RFC 3501 §6.2 / SPEC.md §4: plaintext login only over TLS or from loopback.
+    pub fn plaintext_ok(&self) -> bool {
+        self.conn.tls
+            || (self.ctx.allow_plaintext_from_loopback && self.conn.peer.ip().is_loopback())
+    }
+
+    pub fn capabilities(&self) -> String {
+        let mut c = String::from("IMAP4rev1");
+        if matches!(self.state, State::NotAuthenticated) {
+            if self.ctx.tls.is_some() && !self.conn.tls {
+                c.push_str(" STARTTLS");
+            }
+            if self.plaintext_ok() {
+                c.push_str(" AUTH=PLAIN AUTH=LOGIN");
+            } else {
+                // RFC 3501 §6.2.3 / §7.2.1.
+                c.push_str(" LOGINDISABLED");
+            }
+        }
+        c.push_str(
+            " SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE",
+        );
+        c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
+        c
+    }
+
+    pub async fn run(mut self) {
+        self.conn.set_idle_timeout(PRELOGIN_IDLE);
+        let greet = format!(
+            "* OK [CAPABILITY {}] {} IMAP4rev1 ready\r\n",
+            self.capabilities(),
+            self.ctx.hostname
+        );
+        if self.conn.send(greet.as_bytes()).await.is_err() {
+            return;
+        }
+        while !self.closing {
+            let mut sd = self.shutdown.clone();
+            let input = tokio::select! {
+                i = self.read_command() => i,
+                _ = sd.wait() => {
+                    let _ = self.conn.send(b"* BYE server shutting down\r\n").await;
+                    break;
+                }
+            };
+            let bytes = match input {
+                Input::Command(b) => b,
+                Input::Rejected => {
+                    if self.count_bad().await {
+                        break;
+                    }
+                    continue;
+                }
+                Input::Close => break,
+            };
+            match command::parse(&bytes) {
+                Ok((cmd, _)) => {
+                    self.bad = 0;
+                    if let Err(e) = self.execute(cmd).await {
+                        tracing::debug!("session ends: {e}");
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let (tag, reason) = match e {
+                        ParseError::Incomplete => (None, "incomplete command".to_string()),
+                        ParseError::Syntax { tag, reason } => (tag, reason),
+                    };
+                    let line = format!("{} BAD {reason}\r\n", tag.as_deref().unwrap_or("*"));
+                    self.conn.write(line.as_bytes());
+                    if self.count_bad().await {
+                        break;
+                    }
+                }
+            }
+            if self.conn.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = self.conn.flush().await;
+        self.conn.shutdown().await;
+    }
+
+    /// Counts a bad command; after [`MAX_BAD`] says BYE. Returns whether to close.
+    async fn count_bad(&mut self) -> bool {
+        self.bad += 1;
+        if self.bad >= MAX_BAD {
+            self.conn.write(b"* BYE too many invalid commands\r\n");
+            let _ = self.conn.flush().await;
+            return true;
+        }
+        false
+    }
+
+    /// Reads one command: a line, and for each literal it announces, the `+` continuation
+    /// (synchronizing literals only) and the literal bytes.
+    async fn read_command(&mut self) -> Input {
+        let mut buf = Vec::new();
+        loop {
+            let line = match self.conn.read_line(MAX_LINE).await {
+                Ok(l) => l,
+                Err(LineError::TooLong) => {
+                    // SPEC.md §8: over-long line → BAD, rest of it discarded.
+                    let _ = self.conn.send(b"* BAD command line too long\r\n").await;
+                    return Input::Rejected;
+                }
+                Err(LineError::Timeout) => {
+                    // RFC 3501 §5.4 autologout.
+                    let _ = self
+                        .conn
+                        .send(b"* BYE autologout; idle for too long\r\n")
+                        .await;
+                    return Input::Close;
+                }
+                Err(LineError::Flood) => {
+                    let _ = self.conn.send(b"* BYE command line far too long\r\n").await;
+                    return Input::Close;
+                }
+                Err(_) => return Input::Close,
+            };
+            buf.extend_from_slice(&line);
+            let Some((n, plus)) = command::literal_suffix(&line) else {
+                return Input::Command(buf);
+            };
+            if n > self.ctx.max_literal {
+                let tag = buf
+                    .split(|&b| b == b' ')
+                    .next()
+                    .map(|t| String::from_utf8_lossy(t).into_owned());
+                let tag = tag
+                    .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
+                    .unwrap_or_else(|| "*".into());
+                let is_append = buf.windows(7).any(|w| w.eq_ignore_ascii_case(b" APPEND"));
+                // RFC 7889 §3 / SPEC.md §8: refuse before the literal, no "+" continuation.
+                let reply = if is_append && !plus {
+                    format!(
+                        "{tag} NO [TOOBIG] message larger than APPENDLIMIT {}\r\n",
+                        self.ctx.max_literal
+                    )
+                } else {
+                    format!(
+                        "{tag} BAD [TOOBIG] literal larger than {} octets\r\n",
+                        self.ctx.max_literal
+                    )
+                };
+                let _ = self.conn.send(reply.as_bytes()).await;
+                if plus {
+                    // RFC 7888 §4: the client sends the literal anyway; we cannot resync.
+                    let _ = self.conn.send(b"* BYE literal too large\r\n").await;
+                    return Input::Close;
+                }
+                return Input::Rejected;
+            }
+            if !plus {
+                // RFC 3501 §7.5: command continuation request.
+                if self
+                    .conn
+                    .send(b"+ Ready for literal data\r\n")
+                    .await
+                    .is_err()
+                {
+                    return Input::Close;
+                }
+            }
+            match self.conn.read_exact(n as usize).await {
+                Ok(data) => buf.extend_from_slice(&data),
+                Err(_) => return Input::Close,
+            }
+        }
+    }
+
+    /// The per-state command table (RFC 3501 §6): which command is valid where.
+    fn allowed(&self, kind: &Kind) -> Result<(), CmdError> {
+        use Kind as K;
+        let any = matches!(kind, K::Capability | K::Noop | K::Logout | K::Id);
+        let pre = matches!(kind, K::StartTls | K::Login { .. } | K::Authenticate { .. });
+        let selected_only = matches!(
+            kind,
+            K::Check
+                | K::Close
+                | K::Unselect
+                | K::Expunge { .. }
+                | K::Search { .. }
+                | K::Fetch { .. }
+                | K::Store { .. }
+                | K::Copy { .. }
+        );
+        match &self.state {
+            _ if any => Ok(()),
+            State::NotAuthenticated if pre => Ok(()),
+            State::NotAuthenticated => Err(CmdError::Bad("not authenticated; LOGIN first".into())),
+            _ if pre => Err(CmdError::Bad("already authenticated".into())),
+            State::Authenticated { .. } if selected_only => {
+                Err(CmdError::Bad("no mailbox selected".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn execute(&mut self, cmd: Command) -> Result<(), std::io::Error> {
+        let Command { tag, kind } = cmd;
+        let forbid_expunge = kind.forbids_expunge();
+        let result = match self.allowed(&kind) {
+            Err(e) => Err(e),
+            Ok(()) => crate::cmd::dispatch(self, &tag, kind).await,
+        };
+        if matches!(kind_is_starttls(&result), Some(true)) {
+            return Ok(());
+        }
+        match result {
+            Ok((code, text)) => {
+                self.sync_events(!forbid_expunge);
+                let code = code
+                    .map(|c| format!("[{}] ", c.as_str()))
+                    .unwrap_or_default();
+                self.conn
+                    .write(format!("{tag} OK {code}{text}\r\n").as_bytes());
+            }
+            Err(CmdError::No(code, text)) => {
+                self.sync_events(!forbid_expunge);
+                let code = code
+                    .map(|c| format!("[{}] ", c.as_str()))
+                    .unwrap_or_default();
+                self.conn
+                    .write(format!("{tag} NO {code}{text}\r\n").as_bytes());
+            }
+            Err(CmdError::Bad(text)) => {
+                self.conn.write(format!("{tag} BAD {text}\r\n").as_bytes());
+                self.bad += 1;
+                if self.bad >= MAX_BAD {
+                    self.conn.write(b"* BYE too many invalid commands\r\n");
+                    self.closing = true;
+                }
+            }
+            Err(CmdError::Internal(e)) => {
+                tracing::error!("internal error: {e}");
+                self.conn
+                    .write(format!("{tag} NO [SERVERBUG] internal server error\r\n").as_bytes());
+            }
+            Err(CmdError::Io(e)) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Applies pending store changes to the selected mailbox and writes the untagged responses
+    /// RFC 3501 §7 allows now. With `allow_expunge` false (FETCH/STORE/SEARCH) expunges wait.
+    pub fn sync_events(&mut self, allow_expunge: bool) {
+        let Some(rx) = self.rx.as_mut() else { return };
+        let mut changes = Vec::new();
+        let mut lagged = false;
+        loop {
+            match rx.try_recv() {
+                Ok(c) => changes.push(c),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+                Err(_) => break,
+            }
+        }
+        let out = self.apply_changes(changes, lagged, allow_expunge);
+        if !out.is_empty() {
+            self.conn.write(&out);
+        }
+    }
+
+    /// Turns changes into untagged responses (returned, not written).
+    pub fn apply_changes(
+        &mut self,
+        changes: Vec<Change>,
+        lagged: bool,
+        allow_expunge: bool,
+    ) -> Vec<u8> {
+        let store = self.ctx.auth.store().clone();
+        let me = self.id;
+        let State::Selected { sel, .. } = &mut self.state else {
+            return vec![];
+        };
+        let mbid = sel.mailbox.id;
+        let mut out = Vec::new();
+        let before = sel.uids.len();
+        let mut appended = false;
+        for c in changes {
+            match c {
+                Change::Appended { mailbox, uid, .. }
+                    if mailbox == mbid && sel.uids.last().is_none_or(|&l| uid > l) =>
+                {
+                    sel.uids.push(uid);
+                    appended = true;
+                }
+                Change::Expunged { mailbox, uids, .. } if mailbox == mbid => {
+                    sel.pending_expunge.extend(uids);
+                }
+                Change::FlagsChanged {
+                    mailbox,
+                    uid,
+                    flags,
+                    origin,
+                    ..
+                } if mailbox == mbid && origin != me => {
+                    if let Some(seq) = sel.seq_of(uid) {
+                        let f = crate::response::flags(&flags, sel.recent.contains(&uid));
+                        out.extend_from_slice(
+                            format!("* {seq} FETCH (UID {uid} FLAGS {f})\r\n").as_bytes(),
+                        );
+                    }
+                }
+                Change::MailboxRenamed { mailbox, to, .. } if mailbox == mbid => {
+                    sel.mailbox.name = to
+                }
+                _ => {}
+            }
+        }
+        if lagged {
+            // Missed events: resynchronise from the store.
+            if let Ok(metas) = store.messages(mbid) {
+                let now: BTreeSet<Uid> = metas.iter().map(|m| m.uid).collect();
+                sel.pending_expunge
+                    .extend(sel.uids.iter().filter(|u| !now.contains(u)));
+                let last = sel.uids.last().copied().unwrap_or(0);
+                for m in metas.iter().filter(|m| m.uid > last) {
+                    sel.uids.push(m.uid);
+                    appended = true;
+                }
+            }
+        }
+        if allow_expunge && !sel.pending_expunge.is_empty() {
+            let mut gone = std::mem::take(&mut sel.pending_expunge);
+            gone.sort_unstable();
+            gone.dedup();
+            // RFC 3501 §7.4.1: each EXPUNGE renumbers; send in descending order to keep it simple.
+            for uid in gone.iter().rev() {
+                if let Some(seq) = sel.seq_of(*uid) {
+                    sel.uids.remove(seq as usize - 1);
+                    sel.recent.remove(uid);
+                    out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
+                }
+            }
+        }
+        if appended || sel.uids.len() != before {
+            if appended {
+                if let Ok(from) = store.claim_recent(mbid) {
+                    sel.recent.extend(sel.uids.iter().filter(|&&u| u >= from));
+                }
+            }
+            if appended {
+                // RFC 3501 §7.3.1 / §7.3.2.
+                out.extend_from_slice(
+                    format!(
+                        "* {} EXISTS\r\n* {} RECENT\r\n",
+                        sel.uids.len(),
+                        sel.recent.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        out
+    }
+}
+
+fn kind_is_starttls(r: &crate::session::CmdResult) -> Option<bool> {
+    match r {
+        Ok((Some(Code::Other(s)), _)) if s == "STARTTLS-DONE" => Some(true),
+        _ => None,
+    }
+}

@@ -1,0 +1,213 @@
+//! Account, alias, delivery and mailbox verbs. They open the store directly; when a running
+//! server holds it, they stop with a message naming its PID.
+
+use std::io::{BufRead, Read};
+
+use anyhow::{bail, Context};
+use auth::{Auth, Secret};
+use store::{AppendRequest, Store};
+
+use crate::cli::{AliasVerb, MailboxVerb, UserVerb, Verb};
+use crate::config::Config;
+
+/// Opens the store, turning "locked" into an actionable message.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    match Store::open(&config.data_dir) {
+        Ok(s) => Ok(s),
+        Err(store::Error::Locked { pid }) => bail!(
+            "the store {} is in use by a running server (pid {pid}); stop it (kill {pid}) and \
+             run this command again",
+            config.data_dir.display()
+        ),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot open store {}", config.data_dir.display()))
+        }
+    }
+}
+
+pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    store.set_domains(&config.domains).await?;
+    let auth = Auth::new(store.clone(), config.auth_config())?;
+    match verb {
+        Verb::User(v) => user(&auth, v).await,
+        Verb::Alias(AliasVerb::Add { alias, address }) => {
+            let alias = auth::normalize_address(&alias)?;
+            let address = auth::normalize_address(&address)?;
+            store.add_alias(&alias, &address).await?;
+            println!("alias {alias} → {address}");
+            Ok(())
+        }
+        Verb::Alias(AliasVerb::Del { alias }) => {
+            store
+                .remove_alias(&auth::normalize_address(&alias)?)
+                .await?;
+            println!("alias {alias} removed");
+            Ok(())
+        }
+        Verb::Deliver { to, mailbox } => deliver(&store, &to, &mailbox).await,
+        Verb::Mailbox(MailboxVerb::List { address }) => mailbox_list(&store, &address),
+        Verb::Serve { .. } | Verb::Certs | Verb::DnsRecords => unreachable_verb(),
+    }
+}
+
+fn unreachable_verb() -> anyhow::Result<()> {
+    bail!("internal: verb handled elsewhere")
+}
+
+async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
+    let store = auth.store();
+    match verb {
+        UserVerb::Add {
+            address,
+            password_stdin,
+            quota,
+        } => {
+            let pw = read_password(password_stdin)?;
+            let a = auth
+                .add_user(&address, &pw, quota.filter(|q| *q > 0))
+                .await?;
+            println!(
+                "created {} (INBOX, Sent, Drafts, Trash, Junk, Archive)",
+                a.address
+            );
+        }
+        UserVerb::Passwd {
+            address,
+            password_stdin,
+        } => {
+            let pw = read_password(password_stdin)?;
+            auth.set_password(&address, &pw).await?;
+            println!(
+                "password changed for {}",
+                auth::normalize_address(&address)?
+            );
+        }
+        UserVerb::Del { address } => {
+            let address = auth::normalize_address(&address)?;
+            store.delete_account(&address).await?;
+            println!("deleted {address} and all its mail");
+        }
+        UserVerb::List => {
+            println!(
+                "{:<40} {:>10} {:>12} {:<10} {:<9} ALIASES",
+                "ADDRESS", "MESSAGES", "BYTES", "POP3", "SAVE-SENT"
+            );
+            for a in store.accounts()? {
+                let u = store.usage(a.id)?;
+                println!(
+                    "{:<40} {:>10} {:>12} {:<10} {:<9} {}",
+                    a.address,
+                    u.messages,
+                    u.bytes,
+                    a.pop3_policy.as_str(),
+                    a.save_sent,
+                    a.aliases.join(",")
+                );
+            }
+        }
+        UserVerb::Set {
+            address,
+            pop3_policy,
+            quota,
+            save_sent,
+        } => {
+            let address = auth::normalize_address(&address)?;
+            if pop3_policy.is_none() && quota.is_none() && save_sent.is_none() {
+                bail!("nothing to change: give --pop3-policy, --quota or --save-sent");
+            }
+            let a = store
+                .update_account(&address, |a| {
+                    if let Some(p) = pop3_policy {
+                        a.pop3_policy = p;
+                    }
+                    if let Some(q) = quota {
+                        a.quota_bytes = (q > 0).then_some(q);
+                    }
+                    if let Some(s) = save_sent {
+                        a.save_sent = s;
+                    }
+                })
+                .await?;
+            println!(
+                "{}: pop3-policy {}, quota {}, save-sent {}",
+                a.address,
+                a.pop3_policy.as_str(),
+                a.quota_bytes
+                    .map_or("unlimited".to_string(), |q| format!("{q} bytes")),
+                a.save_sent
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            bail!("no password on standard input");
+        }
+        return Ok(Secret::new(pw));
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .context("cannot read password (use --password-stdin without a terminal)")?;
+    let second = rpassword::prompt_password("Again: ")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(Secret::new(first))
+}
+
+async fn deliver(store: &Store, to: &str, mailbox: &str) -> anyhow::Result<()> {
+    let to = auth::normalize_address(to)?;
+    let Some(account) = store.resolve(&to)? else {
+        bail!("no account or alias {to}")
+    };
+    let Some(mb) = store.mailbox(account.id, mailbox)? else {
+        bail!("{} has no mailbox {mailbox:?}", account.address)
+    };
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    if bytes.is_empty() {
+        bail!("no message on standard input");
+    }
+    let (_, uid) = match store
+        .append(
+            account.id,
+            mb.id,
+            AppendRequest {
+                bytes: &bytes,
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Err(store::Error::OverQuota) => {
+            bail!("{}'s mailbox is full (quota exceeded)", account.address)
+        }
+        r => r?,
+    };
+    println!("delivered to {} {} uid {uid}", account.address, mb.name);
+    Ok(())
+}
+
+fn mailbox_list(store: &Store, address: &str) -> anyhow::Result<()> {
+    let address = auth::normalize_address(address)?;
+    let Some(a) = store.account(&address)? else {
+        bail!("no account {address}")
+    };
+    println!(
+        "{:<30} {:>9} {:>7} {:>12}",
+        "NAME", "MESSAGES", "UNSEEN", "BYTES"
+    );
+    for mb in store.mailboxes(a.id)? {
+        println!(
+            "{:<30} {:>9} {:>7} {:>12}",
+            mb.name, mb.exists, mb.unseen, mb.size
+        );
+    }
+    Ok(())
+}

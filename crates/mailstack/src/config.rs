@@ -1,0 +1,370 @@
+//! The TOML configuration (`config/mailstack.toml` by default). Key names are fixed by the
+//! product (scripts and docs depend on them); unknown keys are an error that names the key and
+//! line; relative paths resolve against the config file's folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub outbound: OutboundMode,
+    #[serde(default)]
+    pub capture_account: Option<String>,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub listeners: Listeners,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub demo_account: Vec<DemoAccount>,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Bearer token for the admin API; generated and printed at start when absent.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// Log every protocol line (same as `serve --trace-protocol`).
+    #[serde(default)]
+    pub trace_protocol: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboundMode {
+    /// Held in `capture_account`, never sent anywhere.
+    #[default]
+    Capture,
+    /// 550 5.7.1 relaying denied.
+    Reject,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    #[serde(default = "yes")]
+    pub generate: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: default_cert(),
+            key: default_key(),
+            generate: true,
+        }
+    }
+}
+
+/// `service = "address:port"`; an absent listener is disabled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    pub smtp: Option<SocketAddr>,
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
+    /// Autoconfig, password change, REST API.
+    pub http: Option<SocketAddr>,
+}
+
+impl Listeners {
+    fn all_on(a: SocketAddr) -> Listeners {
+        Listeners {
+            smtp: Some(a),
+            submission: Some(a),
+            submissions: Some(a),
+            pop3: Some(a),
+            pop3s: Some(a),
+            imap: Some(a),
+            imaps: Some(a),
+            http: Some(a),
+        }
+    }
+
+    /// (service, address) for each configured listener, in a stable order.
+    pub fn all(&self) -> Vec<(&'static str, SocketAddr)> {
+        [
+            ("smtp", self.smtp),
+            ("submission", self.submission),
+            ("submissions", self.submissions),
+            ("pop3", self.pop3),
+            ("pop3s", self.pop3s),
+            ("imap", self.imap),
+            ("imaps", self.imaps),
+            ("http", self.http),
+        ]
+        .into_iter()
+        .filter_map(|(n, a)| a.map(|a| (n, a)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    #[serde(default = "default_min_pw")]
+    pub min_password_length: usize,
+    #[serde(default = "default_argon_mem")]
+    pub argon2_memory_kib: u32,
+    #[serde(default = "default_argon_iter")]
+    pub argon2_iterations: u32,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            min_password_length: default_min_pw(),
+            argon2_memory_kib: default_argon_mem(),
+            argon2_iterations: default_argon_iter(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// SMTP SIZE and IMAP APPENDLIMIT, bytes (SPEC.md §8: 50 MiB).
+    #[serde(default = "default_max_message")]
+    pub max_message_size: u64,
+    #[serde(default = "default_per_address")]
+    pub connections_per_address: usize,
+    #[serde(default = "default_total")]
+    pub connections_total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: default_max_message(),
+            connections_per_address: default_per_address(),
+            connections_total: default_total(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoAccount {
+    pub address: String,
+    pub password: String,
+    #[serde(default)]
+    pub quota: Option<u64>,
+}
+
+fn default_hostname() -> String {
+    "localhost".into()
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_cert() -> PathBuf {
+    "certs/server.crt".into()
+}
+fn default_key() -> PathBuf {
+    "certs/server.key".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_min_pw() -> usize {
+    12
+}
+fn default_argon_mem() -> u32 {
+    19456
+}
+fn default_argon_iter() -> u32 {
+    2
+}
+fn default_max_message() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_per_address() -> usize {
+    1000
+}
+fn default_total() -> usize {
+    100_000
+}
+
+impl Config {
+    /// The configuration of `serve --ephemeral` when no config file exists: one local domain,
+    /// every listener on a free loopback port, everything in a temporary folder.
+    pub fn ephemeral_default(dir: &Path) -> Config {
+        let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Config {
+            hostname: default_hostname(),
+            data_dir: dir.join("data"),
+            domains: vec!["example.test".into()],
+            outbound: OutboundMode::Capture,
+            capture_account: Some("catchall@example.test".into()),
+            log: LogSection::default(),
+            tls: TlsConfig {
+                cert: dir.join("certs/server.crt"),
+                key: dir.join("certs/server.key"),
+                generate: true,
+            },
+            listeners: Listeners::all_on(any),
+            auth: AuthSection::default(),
+            limits: Limits::default(),
+            http: HttpSection::default(),
+            demo_account: vec![],
+        }
+    }
+
+    /// Makes this config ephemeral: store and certificates in `dir`, every listener on a
+    /// free loopback port.
+    pub fn make_ephemeral(&mut self, dir: &Path) {
+        self.data_dir = dir.join("data");
+        self.tls = TlsConfig {
+            cert: dir.join("certs/server.crt"),
+            key: dir.join("certs/server.key"),
+            generate: true,
+        };
+        self.listeners = Listeners::all_on(SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+
+    /// Reads and validates `path`; errors name the file, line and key.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}",
+                path.display(),
+                e.to_string().trim_end().replace('\n', "\n  ")
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let base = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        };
+        for p in [&mut cfg.data_dir, &mut cfg.tls.cert, &mut cfg.tls.key] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    fn validate(&mut self) -> anyhow::Result<()> {
+        for d in &mut self.domains {
+            *d = d.to_ascii_lowercase();
+        }
+        if self.outbound == OutboundMode::Capture && self.capture_account.is_none() {
+            bail!("outbound = \"capture\" needs capture_account = \"address\"");
+        }
+        if !self.demo_account.is_empty() {
+            if let Some((name, addr)) = self
+                .listeners
+                .all()
+                .into_iter()
+                .find(|(_, a)| !a.ip().is_loopback())
+            {
+                bail!(
+                    "demo_account is refused because listener {name} = \"{addr}\" is not on loopback \
+                     (demo passwords are public); remove [[demo_account]] or bind 127.0.0.1"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn auth_config(&self) -> auth::AuthConfig {
+        auth::AuthConfig {
+            min_password_length: self.auth.min_password_length,
+            argon2_memory_kib: self.auth.argon2_memory_kib,
+            argon2_iterations: self.auth.argon2_iterations,
+            ..auth::AuthConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, text)?;
+        Config::load(&p)
+    }
+
+    #[test]
+    fn shipped_configs_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        let dev = Config::load(&root.join("mailstack.toml")).expect("dev config");
+        assert_eq!(dev.listeners.all().len(), 8);
+        assert!(!dev.demo_account.is_empty());
+        let prod = Config::load(&root.join("production.toml")).expect("production config");
+        assert!(prod.demo_account.is_empty() && !prod.tls.generate);
+        assert_eq!(prod.listeners.imaps.map(|a| a.port()), Some(993));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = load("hostname = \"x\"\ncapture_account = \"c@x\"\n[tls]\ncertificate = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("certificate") && e.contains("line 4"), "{e}");
+        let e = load("hostname = \n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn demo_accounts_need_loopback() {
+        let e = load(
+            "capture_account = \"c@x\"\n[listeners]\nimap = \"0.0.0.0:143\"\n[[demo_account]]\naddress = \"a@x\"\npassword = \"p\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not on loopback"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_config_folder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("m.toml");
+        std::fs::write(&p, "outbound = \"reject\"\n").expect("write");
+        let c = Config::load(&p).expect("load");
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.tls.cert, dir.path().join("certs/server.crt"));
+    }
+}

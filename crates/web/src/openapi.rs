@@ -1,0 +1,255 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.0 description of every route, written by hand (the
+//! route table in `lib.rs`/`api.rs` is small; a test checks that both list the same routes).
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Every (method, path) the router serves, as the OpenAPI document names them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/.well-known/autoconfig/mail/config-v1.1.xml"),
+    ("get", "/mail/config-v1.1.xml"),
+    ("post", "/autodiscover/autodiscover.xml"),
+    ("post", "/Autodiscover/Autodiscover.xml"),
+    ("get", "/apple/mailstack.mobileconfig"),
+    ("post", "/api/password"),
+    ("get", "/api/openapi.json"),
+    ("get", "/api/accounts"),
+    ("post", "/api/accounts"),
+    ("get", "/api/accounts/{addr}"),
+    ("patch", "/api/accounts/{addr}"),
+    ("delete", "/api/accounts/{addr}"),
+    ("get", "/api/accounts/{addr}/mailboxes"),
+    ("get", "/api/accounts/{addr}/messages"),
+    ("post", "/api/accounts/{addr}/messages"),
+    ("delete", "/api/accounts/{addr}/messages/{uid}"),
+    ("get", "/api/accounts/{addr}/messages/{uid}/raw"),
+    ("post", "/api/accounts/{addr}/purge"),
+    ("get", "/api/captured"),
+];
+
+pub(crate) async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+fn err(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": {
+        "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn json_ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn xml_ok(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/xml": { "schema": { "type": "string" } } } })
+}
+
+fn query(name: &str, description: &str, required: bool) -> Value {
+    json!({ "name": name, "in": "query", "required": required, "description": description,
+            "schema": { "type": "string" } })
+}
+
+fn addr() -> Value {
+    json!({ "name": "addr", "in": "path", "required": true,
+            "description": "account address (or alias)", "schema": { "type": "string" } })
+}
+
+fn uid() -> Value {
+    json!({ "name": "uid", "in": "path", "required": true,
+            "schema": { "type": "integer", "minimum": 1, "maximum": 4294967295u64 } })
+}
+
+fn mailbox() -> Value {
+    query("mailbox", "mailbox name (default INBOX)", false)
+}
+
+/// Admin operation: bearer token, 401 and 404 documented.
+fn admin(summary: &str, params: Vec<Value>, body: Option<Value>, ok: (&str, Value)) -> Value {
+    let mut op = json!({
+        "summary": summary,
+        "tags": ["admin"],
+        "security": [{ "bearer": [] }],
+        "parameters": params,
+        "responses": {
+            ok.0: ok.1,
+            "400": err("malformed input"),
+            "401": err("missing or wrong admin token"),
+            "404": err("no such account, mailbox or message"),
+        },
+    });
+    if let Some(b) = body {
+        op["requestBody"] = b;
+    }
+    op
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": {
+        "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn list_params() -> Vec<Value> {
+    vec![
+        mailbox(),
+        query(
+            "wait",
+            "long-poll until a matching message exists: 10s, 500ms, 2m (max 120s)",
+            false,
+        ),
+        query(
+            "subject",
+            "substring of the Subject header (case-insensitive)",
+            false,
+        ),
+        query("from", "substring of the From header", false),
+        query("to", "substring of the To header", false),
+    ]
+}
+
+/// The document.
+pub fn spec() -> Value {
+    let autoconfig = json!({ "get": {
+        "summary": "Mozilla autoconfig (Thunderbird)", "tags": ["autoconfig"],
+        "parameters": [query("emailaddress", "address whose domain to describe", false)],
+        "responses": { "200": xml_ok("clientConfig v1.1"), "404": err("not a local domain") } } });
+    let autodiscover = json!({ "post": {
+        "summary": "Microsoft Autodiscover (POX)", "tags": ["autoconfig"],
+        "requestBody": { "required": true, "content": { "text/xml": { "schema": { "type": "string" } } } },
+        "responses": { "200": xml_ok("Autodiscover response"), "400": err("no EMailAddress"),
+                       "404": err("not a local domain") } } });
+    let msgs = schema_ref("Message");
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "mailstack HTTP API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Client autoconfiguration, password change (Roundcube httpapi) and an admin API for tests." },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"],
+                           "properties": { "error": { "type": "string" } } },
+                "Account": { "type": "object", "properties": {
+                    "address": { "type": "string" }, "aliases": { "type": "array", "items": { "type": "string" } },
+                    "quota_bytes": { "type": "integer", "nullable": true },
+                    "quota_messages": { "type": "integer", "nullable": true },
+                    "pop3_policy": { "type": "string", "enum": ["keep", "delete", "mark-seen"] },
+                    "save_sent": { "type": "boolean" }, "created": { "type": "integer" },
+                    "used_bytes": { "type": "integer" }, "used_messages": { "type": "integer" } } },
+                "NewAccount": { "type": "object", "required": ["address", "password"], "additionalProperties": false,
+                    "properties": { "address": { "type": "string" }, "password": { "type": "string" },
+                                    "quota": { "type": "integer", "minimum": 0, "description": "bytes; 0 = unlimited" } } },
+                "AccountChange": { "type": "object", "additionalProperties": false, "properties": {
+                    "password": { "type": "string" }, "quota": { "type": "integer", "minimum": 0 },
+                    "pop3_policy": { "type": "string", "enum": ["keep", "delete", "mark-seen"] },
+                    "save_sent": { "type": "boolean" } } },
+                "Mailbox": { "type": "object", "properties": {
+                    "name": { "type": "string" }, "special_use": { "type": "string", "nullable": true },
+                    "messages": { "type": "integer" }, "unseen": { "type": "integer" }, "bytes": { "type": "integer" },
+                    "uidvalidity": { "type": "integer" }, "uidnext": { "type": "integer" },
+                    "subscribed": { "type": "boolean" } } },
+                "Message": { "type": "object", "properties": {
+                    "uid": { "type": "integer" }, "mailbox": { "type": "string" },
+                    "flags": { "type": "array", "items": { "type": "string" } },
+                    "from": { "type": "string", "nullable": true }, "to": { "type": "string", "nullable": true },
+                    "subject": { "type": "string", "nullable": true }, "date": { "type": "string", "nullable": true },
+                    "size": { "type": "integer" }, "received": { "type": "integer" } } },
+            },
+        },
+        "paths": {
+            "/.well-known/autoconfig/mail/config-v1.1.xml": autoconfig,
+            "/mail/config-v1.1.xml": autoconfig,
+            "/autodiscover/autodiscover.xml": autodiscover,
+            "/Autodiscover/Autodiscover.xml": autodiscover,
+            "/apple/mailstack.mobileconfig": { "get": {
+                "summary": "Apple configuration profile", "tags": ["autoconfig"],
+                "parameters": [query("email", "the account's address", true)],
+                "responses": { "200": { "description": "profile", "content": {
+                    "application/x-apple-aspen-config": { "schema": { "type": "string" } } } },
+                    "400": err("missing or invalid email"), "404": err("not a local domain") } } },
+            "/api/password": { "post": {
+                "summary": "Change a password (Roundcube password plugin, httpapi driver)", "tags": ["user"],
+                "requestBody": { "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+                    "type": "object", "required": ["user", "curpass", "newpass"], "properties": {
+                        "user": { "type": "string" }, "curpass": { "type": "string" }, "newpass": { "type": "string" } } } } } },
+                "responses": {
+                    "200": { "description": "changed", "content": { "text/plain": { "schema": { "type": "string", "enum": ["ok\n"] } } } },
+                    "400": { "description": "password policy or malformed form" },
+                    "403": { "description": "wrong user name or password" },
+                    "429": { "description": "too many failed attempts (Retry-After)" } } } },
+            "/api/openapi.json": { "get": { "summary": "This document", "tags": ["meta"],
+                "responses": { "200": json_ok("OpenAPI 3 document", json!({ "type": "object" })) } } },
+            "/api/accounts": {
+                "get": admin("List accounts", vec![], None,
+                    ("200", json_ok("accounts", json!({ "type": "array", "items": schema_ref("Account") })))),
+                "post": {
+                    "summary": "Create an account (INBOX, Sent, Drafts, Trash, Junk, Archive)", "tags": ["admin"],
+                    "security": [{ "bearer": [] }], "requestBody": json_body("NewAccount"),
+                    "responses": { "201": json_ok("created", schema_ref("Account")),
+                        "400": err("malformed input, invalid address or password policy"),
+                        "401": err("missing or wrong admin token"), "409": err("account exists") } },
+            },
+            "/api/accounts/{addr}": {
+                "get": admin("Show an account", vec![addr()], None, ("200", json_ok("account", schema_ref("Account")))),
+                "patch": admin("Change password, quota, POP3 policy or save_sent", vec![addr()],
+                    Some(json_body("AccountChange")), ("200", json_ok("updated", schema_ref("Account")))),
+                "delete": admin("Delete an account and all its mail", vec![addr()], None,
+                    ("204", json!({ "description": "deleted" }))),
+            },
+            "/api/accounts/{addr}/mailboxes": {
+                "get": admin("List mailboxes", vec![addr()], None,
+                    ("200", json_ok("mailboxes", json!({ "type": "array", "items": schema_ref("Mailbox") })))),
+            },
+            "/api/accounts/{addr}/messages": {
+                "get": admin("List messages; with wait, long-poll until one matches", [vec![addr()], list_params()].concat(),
+                    None, ("200", json_ok("messages (possibly empty after a wait)", json!({ "type": "array", "items": msgs })))),
+                "post": admin("Inject a raw message (max 50 MiB; 507 when over quota)", vec![addr(), mailbox()],
+                    Some(json!({ "required": true, "content": { "message/rfc822": { "schema": { "type": "string", "format": "binary" } } } })),
+                    ("201", json_ok("stored", json!({ "type": "object", "properties": {
+                        "mailbox": { "type": "string" }, "uid": { "type": "integer" }, "uidvalidity": { "type": "integer" } } })))),
+            },
+            "/api/accounts/{addr}/messages/{uid}": {
+                "delete": admin("Delete (expunge) a message", vec![addr(), uid(), mailbox()], None,
+                    ("204", json!({ "description": "deleted" }))),
+            },
+            "/api/accounts/{addr}/messages/{uid}/raw": {
+                "get": admin("Download the raw message", vec![addr(), uid(), mailbox()], None,
+                    ("200", json!({ "description": "RFC 5322 message", "content": {
+                        "message/rfc822": { "schema": { "type": "string", "format": "binary" } } } }))),
+            },
+            "/api/accounts/{addr}/purge": {
+                "post": admin("Delete every message of every mailbox", vec![addr()], None,
+                    ("200", json_ok("count", json!({ "type": "object", "properties": { "deleted": { "type": "integer" } } })))),
+            },
+            "/api/captured": {
+                "get": admin("Captured outbound mail (outbound = \"capture\")", list_params(), None,
+                    ("200", json_ok("messages", json!({ "type": "array", "items": schema_ref("Message") })))),
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_documented() {
+        let doc = super::spec();
+        for (method, path) in super::ROUTES {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing"
+            );
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .map(|p| {
+                p.values()
+                    .map(|ops| ops.as_object().map_or(0, |o| o.len()))
+                    .sum()
+            })
+            .unwrap_or(0);
+        assert_eq!(documented, super::ROUTES.len());
+    }
+}
