@@ -47,7 +47,9 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
         }
         Verb::Deliver { to, mailbox } => deliver(&store, &to, &mailbox).await,
         Verb::Mailbox(MailboxVerb::List { address }) => mailbox_list(&store, &address),
-        Verb::Serve { .. } | Verb::Certs | Verb::DnsRecords => unreachable_verb(),
+        Verb::Serve { .. } | Verb::Certs | Verb::DnsRecords | Verb::Demo { .. } => {
+            unreachable_verb()
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +51,35 @@ pub enum Verb {
     DnsRecords,
     /// Generate the development CA and server certificate (if missing) and print their paths.
     Certs,
+    /// Play a narrated POP3-vs-IMAP scenario against a throwaway server (no config needed):
+    /// real protocol sessions, every line shown, passwords redacted.
+    Demo {
+        /// Which scenario: `pop-vs-imap`, or `all` (adds the mailbox-full case).
+        #[arg(value_enum, default_value_t = DemoScenario::All)]
+        scenario: DemoScenario,
+        /// `text` for a terminal, `markdown` for a page to hand out.
+        #[arg(long, value_enum, default_value_t = DemoFormat::Text)]
+        format: DemoFormat,
+        /// Keep the temporary folder (store, certificates) and print its path.
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+/// Scenarios of `mailstack demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    /// Submission, IMAP IDLE on two devices, POP3 with and without delete, the ports used.
+    PopVsImap,
+    /// `pop-vs-imap` plus the mailbox-full case (552 5.2.2 and [OVERQUOTA]).
+    All,
+}
+
+/// Output formats of `mailstack demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoFormat {
+    Text,
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]

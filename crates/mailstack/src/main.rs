@@ -6,6 +6,7 @@
 //! - `cli`: clap definitions of every verb.
 //! - `admin`: account, alias, delivery and mailbox verbs on the store.
 //! - `serve`: binds the listeners, runs every protocol server in this process, stops cleanly.
+//! - `demo`: the teaching demo; its own server on a temporary store, scripted client sessions.
 //!
 //! # Invariants
 //! - One process opens the store; CLI verbs run while a server holds it fail with a message that
@@ -16,6 +17,7 @@
 mod admin;
 mod cli;
 mod config;
+mod demo;
 mod serve;
 
 use std::process::ExitCode;
@@ -45,6 +47,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     use cli::Verb;
+    // The demo needs no config: it brings its own server on a temporary store.
+    if let Verb::Demo {
+        scenario,
+        format,
+        keep,
+    } = cli.verb
+    {
+        return demo::run(scenario, format, keep).await;
+    }
     if let Verb::Serve {
         trace_protocol,
         ephemeral: true,

@@ -1,6 +1,8 @@
 //! `mailstack serve`: every configured listener as tokio tasks in one process over one store
 //! (ARCHITECTURE.md "One process, one store"), and a clean stop on SIGTERM/SIGINT.
 
+use std::net::SocketAddr;
+
 use anyhow::{bail, Context};
 use auth::{Auth, Secret};
 use net::{Limiter, ShutdownTrigger, TlsAcceptor};
@@ -95,64 +97,13 @@ pub async fn run(
     if let Some(ca) = &tls.generated_ca {
         say(format!("generated a local CA and server certificate; import {} into your mail client to trust it", ca.display()));
     }
-    let limiter = Limiter::new(net::ConnLimits {
-        per_address: config.limits.connections_per_address,
-        total: config.limits.connections_total,
-    });
-
-    // Bind everything first: autoconfig must name the ports actually bound.
-    let mut bound = Vec::new();
-    for (service, addr) in config.listeners.all() {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} for {service}"))?;
-        let local = listener.local_addr().unwrap_or(addr);
-        bound.push((service, listener, local));
-    }
-    if bound.is_empty() {
-        bail!("no listeners configured: add a [listeners] table");
-    }
-    let advertised = web::Advertised {
-        hostname: config.hostname.clone(),
-        ports: bound
-            .iter()
-            .filter(|(s, ..)| *s != "http")
-            .map(|(s, _, a)| (s.to_string(), a.port()))
-            .collect(),
-    };
     let (admin_token, generated_token) = match &config.http.admin_token {
         Some(t) if !t.is_empty() => (t.clone(), false),
         _ => (auth::random_token(16)?, true),
     };
-    let (trigger, shutdown) = ShutdownTrigger::new();
-    let mut tasks = JoinSet::new();
+    let mut started = start_listeners(&config, &auth, &tls.acceptor, trace, &admin_token).await?;
     let mut ports = serde_json::Map::new();
-    for (service, listener, local) in bound {
-        let mode = if service == "http" {
-            let ctx = web::Ctx {
-                auth: auth.clone(),
-                advertised: advertised.clone(),
-                admin_token: Secret::new(admin_token.clone()),
-                capture_account: match config.outbound {
-                    OutboundMode::Capture => config.capture_account.clone(),
-                    OutboundMode::Reject => None,
-                },
-            };
-            tasks.spawn(web::serve(listener, ctx, shutdown.clone()));
-            "HTTP"
-        } else {
-            spawn_service(
-                service,
-                listener,
-                &config,
-                &auth,
-                &tls.acceptor,
-                &limiter,
-                trace,
-                shutdown.clone(),
-                &mut tasks,
-            )?
-        };
+    for (service, local, mode) in std::mem::take(&mut started.listeners) {
         say(format!("{service} listening on {local} ({mode})"));
         tracing::info!(service, address = %local, tls = mode, "listening");
         ports.insert(service.to_string(), local.port().into());
@@ -189,18 +140,106 @@ pub async fn run(
 
     wait_for_signal().await;
     say("stopping".into());
-    trigger.trigger();
-    while let Some(r) = tasks.join_next().await {
-        if let Ok(Err(e)) = r {
-            tracing::warn!("listener ended with an error: {e}");
-        }
-    }
+    started.stop().await;
     store.sync().await?;
     drop(store);
     drop(auth);
     say("stopped".into());
     drop(ephemeral);
     Ok(())
+}
+
+/// Every listener of a config, bound and serving (see [`start_listeners`]).
+pub(crate) struct Started {
+    /// (service, bound address, TLS mode) in the config's listener order.
+    pub listeners: Vec<(&'static str, SocketAddr, &'static str)>,
+    /// Stops every accept loop and tells live sessions to say goodbye.
+    pub trigger: ShutdownTrigger,
+    /// The accept loops; they end after `trigger`.
+    pub tasks: JoinSet<std::io::Result<()>>,
+}
+
+impl Started {
+    /// Triggers shutdown and waits for every accept loop to end.
+    pub async fn stop(mut self) {
+        self.trigger.trigger();
+        while let Some(r) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = r {
+                tracing::warn!("listener ended with an error: {e}");
+            }
+        }
+    }
+}
+
+/// Binds every listener of `config` (all of them first: autoconfig must name the ports
+/// actually bound), then runs each protocol server over `auth`'s store. Used by `serve` and
+/// by `demo` (which passes a config with every listener on `127.0.0.1:0`).
+pub(crate) async fn start_listeners(
+    config: &Config,
+    auth: &Auth,
+    tls: &TlsAcceptor,
+    trace: bool,
+    admin_token: &str,
+) -> anyhow::Result<Started> {
+    let limiter = Limiter::new(net::ConnLimits {
+        per_address: config.limits.connections_per_address,
+        total: config.limits.connections_total,
+    });
+    let mut bound = Vec::new();
+    for (service, addr) in config.listeners.all() {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for {service}"))?;
+        let local = listener.local_addr().unwrap_or(addr);
+        bound.push((service, listener, local));
+    }
+    if bound.is_empty() {
+        bail!("no listeners configured: add a [listeners] table");
+    }
+    let advertised = web::Advertised {
+        hostname: config.hostname.clone(),
+        ports: bound
+            .iter()
+            .filter(|(s, ..)| *s != "http")
+            .map(|(s, _, a)| (s.to_string(), a.port()))
+            .collect(),
+    };
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    let mut tasks = JoinSet::new();
+    let mut listeners = Vec::new();
+    for (service, listener, local) in bound {
+        let mode = if service == "http" {
+            let ctx = web::Ctx {
+                auth: auth.clone(),
+                advertised: advertised.clone(),
+                admin_token: Secret::new(admin_token.to_string()),
+                capture_account: match config.outbound {
+                    OutboundMode::Capture => config.capture_account.clone(),
+                    OutboundMode::Reject => None,
+                },
+            };
+            tasks.spawn(web::serve(listener, ctx, shutdown.clone()));
+            "HTTP"
+        } else {
+            spawn_service(
+                service,
+                listener,
+                config,
+                auth,
+                tls,
+                &limiter,
+                trace,
+                shutdown.clone(),
+                &mut tasks,
+            )?
+        };
+        listeners.push((service, local, mode));
+    }
+    Ok(Started {
+        listeners,
+        trigger,
+        tasks,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
