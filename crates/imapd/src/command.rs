@@ -98,16 +98,23 @@ pub enum Kind {
     Select {
         mailbox: String,
         read_only: bool,
+        params: SelectParams,
     },
-    Create(String),
+    /// CREATE with RFC 6154 §3 `USE (attrs)`.
+    Create {
+        mailbox: String,
+        special_use: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),
     Unsubscribe(String),
     List {
         reference: String,
-        pattern: String,
+        /// One pattern, or several with RFC 5258 `("a" "b")`.
+        patterns: Vec<String>,
         lsub: bool,
+        opts: ListOpts,
     },
     Status {
         mailbox: String,
@@ -132,12 +139,17 @@ pub enum Kind {
     Search {
         uid: bool,
         key: SearchKey,
-        esearch: bool,
+        /// RFC 4731 `RETURN (...)`: answer with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     Fetch {
         uid: bool,
         set: SeqSet,
         items: Vec<FetchAtt>,
+        /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
+        changed_since: Option<u64>,
+        /// RFC 7162 §3.2.6 VANISHED modifier.
+        vanished: bool,
     },
     Store {
         uid: bool,
@@ -145,6 +157,8 @@ pub enum Kind {
         op: StoreOp,
         silent: bool,
         flags: Vec<String>,
+        /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
+        unchanged_since: Option<u64>,
     },
     Copy {
         uid: bool,
@@ -152,6 +166,53 @@ pub enum Kind {
         mailbox: String,
         is_move: bool,
     },
+    /// RFC 9208 §4.2.1.
+    GetQuota(String),
+    /// RFC 9208 §4.2.2.
+    GetQuotaRoot(String),
+    /// RFC 9208 §4.2.3 (refused: quotas are set by the administrator).
+    SetQuota(String),
+}
+
+/// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<Qresync>,
+}
+
+/// `QRESYNC (uidvalidity modseq [known-uids [seq-match-data]])` (RFC 7162 §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qresync {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SeqSet>,
+    /// (known sequence set, matching UIDs): parsed, not needed (we keep every expunge).
+    pub seq_match: Option<(SeqSet, SeqSet)>,
+}
+
+/// LIST-EXTENDED selection and return options (RFC 5258 §3, RFC 5819, RFC 6154 §3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListOpts {
+    /// The extended syntax was used (select options, pattern list or RETURN).
+    pub extended: bool,
+    pub select_subscribed: bool,
+    pub select_special_use: bool,
+    pub recursive_match: bool,
+    pub return_subscribed: bool,
+    pub return_children: bool,
+    pub return_special_use: bool,
+    /// RFC 5819 `RETURN (STATUS (items))`.
+    pub return_status: Option<Vec<String>>,
+}
+
+/// RFC 4731 §3.1 search return options; none set means ALL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
 }
 
 impl Kind {
@@ -332,6 +393,19 @@ impl Parser<'_> {
             .map_or_else(|| syn("expected a number"), Ok)
     }
 
+    /// RFC 7162 §7 mod-sequence-value (63-bit).
+    pub(crate) fn number64(&mut self) -> R<u64> {
+        let start = self.pos;
+        while self.peek()?.is_ascii_digit() {
+            self.pos += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.pos])
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+            .filter(|&n| n <= i64::MAX as u64)
+            .map_or_else(|| syn("expected a mod-sequence number"), Ok)
+    }
+
     /// quoted / literal (RFC 3501 §9 string).
     pub(crate) fn string_bytes(&mut self) -> R<Vec<u8>> {
         match self.peek()? {
@@ -395,14 +469,14 @@ impl Parser<'_> {
     }
 
     /// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3).
-    fn mailbox(&mut self) -> R<String> {
+    pub(crate) fn mailbox(&mut self) -> R<String> {
         let raw = self.astring()?;
         crate::mutf7::decode(&raw)
             .map_or_else(|| syn("mailbox name is not valid modified UTF-7"), Ok)
     }
 
     /// list-mailbox: astring plus the wildcards.
-    fn list_mailbox(&mut self) -> R<String> {
+    pub(crate) fn list_mailbox(&mut self) -> R<String> {
         let raw = match self.peek()? {
             b'"' | b'{' => self.string()?,
             _ => self.atom_with(b"%*]")?,
@@ -437,7 +511,7 @@ impl Parser<'_> {
     }
 
     /// `(flag flag ...)` or a single flag.
-    fn flag_list(&mut self) -> R<Vec<String>> {
+    pub(crate) fn flag_list(&mut self) -> R<Vec<String>> {
         let mut out = Vec::new();
         if self.eat(b'(') {
             if self.eat(b')') {
@@ -468,11 +542,13 @@ impl Parser<'_> {
         self.atom()
     }
 
-    fn word(&mut self) -> R<String> {
+    pub(crate) fn word(&mut self) -> R<String> {
         Ok(self.atom_with(b"")?.to_ascii_uppercase())
     }
 }
 
+#[path = "command_ext.rs"]
+mod command_ext;
 #[path = "command_parse.rs"]
 mod command_parse;
 #[path = "fetch_parse.rs"]

@@ -38,23 +38,29 @@ impl Parser<'_> {
             "SELECT" | "EXAMINE" => {
                 self.sp()?;
                 let mailbox = self.mailbox()?;
-                if self.eat(b' ') {
-                    // RFC 7162 (CONDSTORE) select parameters: accepted and ignored.
-                    self.paren_skip()?;
-                }
+                let params = if self.eat(b' ') {
+                    self.select_params()?
+                } else {
+                    SelectParams::default()
+                };
                 Kind::Select {
                     mailbox,
                     read_only: name == "EXAMINE",
+                    params,
                 }
             }
             "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
                 self.sp()?;
                 let m = self.mailbox()?;
+                let mut special_use = Vec::new();
                 if name == "CREATE" && self.eat(b' ') {
-                    self.paren_skip()?;
+                    special_use = self.create_params()?;
                 }
                 match name.as_str() {
-                    "CREATE" => Kind::Create(m),
+                    "CREATE" => Kind::Create {
+                        mailbox: m,
+                        special_use,
+                    },
                     "DELETE" => Kind::Delete(m),
                     "SUBSCRIBE" => Kind::Subscribe(m),
                     _ => Kind::Unsubscribe(m),
@@ -66,16 +72,21 @@ impl Parser<'_> {
                 self.sp()?;
                 Kind::Rename(a, self.mailbox()?)
             }
-            "LIST" | "LSUB" => {
+            "LIST" | "LSUB" => self.list(name == "LSUB")?,
+            "GETQUOTA" => {
                 self.sp()?;
-                let reference = self.mailbox()?;
+                Kind::GetQuota(self.astring()?)
+            }
+            "GETQUOTAROOT" => {
                 self.sp()?;
-                let pattern = self.list_mailbox()?;
-                Kind::List {
-                    reference,
-                    pattern,
-                    lsub: name == "LSUB",
-                }
+                Kind::GetQuotaRoot(self.mailbox()?)
+            }
+            "SETQUOTA" => {
+                self.sp()?;
+                let root = self.astring()?;
+                self.sp()?;
+                self.paren_skip()?;
+                Kind::SetQuota(root)
             }
             "STATUS" => {
                 self.sp()?;
@@ -187,16 +198,15 @@ impl Parser<'_> {
 
     fn search(&mut self, uid: bool) -> R<Kind> {
         self.sp()?;
-        let mut esearch = false;
-        if self.s[self.pos..].len() >= 6
-            && self.s[self.pos..self.pos + 6].eq_ignore_ascii_case(b"RETURN")
+        let mut ret = None;
+        if self.s[self.pos..].len() >= 7
+            && self.s[self.pos..self.pos + 7].eq_ignore_ascii_case(b"RETURN ")
         {
-            // RFC 4731 ESEARCH: RETURN () means ALL.
+            // RFC 4731 §3.1 ESEARCH: RETURN () means ALL.
             self.word()?;
             self.sp()?;
-            self.paren_skip()?;
+            ret = Some(self.search_return()?);
             self.sp()?;
-            esearch = true;
         }
         let rest = &self.s[self.pos..];
         if rest.len() >= 8 && rest[..8].eq_ignore_ascii_case(b"CHARSET ") {
@@ -220,17 +230,17 @@ impl Parser<'_> {
         } else {
             SearchKey::And(keys)
         };
-        Ok(Kind::Search { uid, key, esearch })
+        Ok(Kind::Search { uid, key, ret })
     }
 
     fn store(&mut self, uid: bool) -> R<Kind> {
         self.sp()?;
         let set = self.seq_set()?;
         self.sp()?;
-        if self.eat(b'(') {
-            // RFC 7162 UNCHANGEDSINCE modifier: accepted, ignored.
-            self.pos -= 1;
-            self.paren_skip()?;
+        let mut unchanged_since = None;
+        if self.peek()? == b'(' {
+            // RFC 7162 §3.1.3 UNCHANGEDSINCE.
+            unchanged_since = self.store_modifiers()?;
             self.sp()?;
         }
         let w = self.atom()?.to_ascii_uppercase();
@@ -254,6 +264,7 @@ impl Parser<'_> {
             op,
             silent,
             flags,
+            unchanged_since,
         })
     }
 

@@ -39,22 +39,25 @@ fn valid() {
         ok("a SELECT inbox\r\n").kind,
         Kind::Select {
             mailbox: "inbox".into(),
-            read_only: false
+            read_only: false,
+            params: SelectParams::default(),
         }
     );
     assert_eq!(
         ok("a SELECT Entw&APw-rfe\r\n").kind,
         Kind::Select {
             mailbox: "Entwürfe".into(),
-            read_only: false
+            read_only: false,
+            params: SelectParams::default(),
         }
     );
     assert_eq!(
         ok("a LIST \"\" %\r\n").kind,
         Kind::List {
             reference: "".into(),
-            pattern: "%".into(),
-            lsub: false
+            patterns: vec!["%".into()],
+            lsub: false,
+            opts: ListOpts::default(),
         }
     );
     assert!(
@@ -121,6 +124,112 @@ fn valid() {
 }
 
 #[test]
+fn extensions() {
+    // RFC 7162 §3.2.5.
+    let Kind::Select { params, .. } =
+        ok("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211 (1:3 41,43,45)))\r\n")
+            .kind
+    else {
+        panic!("select")
+    };
+    let q = params.qresync.expect("qresync");
+    assert_eq!((q.uidvalidity, q.modseq), (67890007, 20050715194045000));
+    assert!(q.known_uids.is_some() && q.seq_match.is_some());
+    let Kind::Select { params, .. } = ok("a EXAMINE x (CONDSTORE)\r\n").kind else {
+        panic!("examine")
+    };
+    assert!(params.condstore && params.qresync.is_none());
+    let Kind::Select { params, .. } = ok("a SELECT x (QRESYNC (1 2 (1 5)))\r\n").kind else {
+        panic!("seq-match only")
+    };
+    assert!(params
+        .qresync
+        .is_some_and(|q| q.known_uids.is_none() && q.seq_match.is_some()));
+    // RFC 7162 §3.1.4.1, §3.2.6, §3.1.3.
+    assert!(matches!(
+        ok("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n").kind,
+        Kind::Fetch {
+            changed_since: Some(12345),
+            vanished: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        ok("a STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Seen)\r\n").kind,
+        Kind::Store {
+            unchanged_since: Some(0),
+            ..
+        }
+    ));
+    assert!(matches!(
+        ok("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338\r\n").kind,
+        Kind::Search {
+            key: SearchKey::ModSeq(620162338),
+            ..
+        }
+    ));
+    // RFC 4731 §3.1.
+    let Kind::Search { ret, .. } = ok("a UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n").kind else {
+        panic!("esearch")
+    };
+    assert_eq!(
+        ret,
+        Some(SearchReturn {
+            min: true,
+            count: true,
+            ..Default::default()
+        })
+    );
+    assert!(matches!(
+        ok("a SEARCH RETURN () ALL\r\n").kind,
+        Kind::Search { ret: Some(_), .. }
+    ));
+    // RFC 5258 §3, RFC 5819.
+    let Kind::List { patterns, opts, .. } = ok(
+        "a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"INBOX\" \"S%\") RETURN (CHILDREN STATUS (MESSAGES SIZE))\r\n",
+    )
+    .kind
+    else {
+        panic!("list")
+    };
+    assert_eq!(patterns, vec!["INBOX".to_string(), "S%".to_string()]);
+    assert!(opts.extended && opts.select_subscribed && opts.recursive_match);
+    assert_eq!(
+        opts.return_status,
+        Some(vec!["MESSAGES".to_string(), "SIZE".to_string()])
+    );
+    // RFC 6154 §3, RFC 9208 §4.2.
+    assert_eq!(
+        ok("a CREATE Sent2 (USE (\\Sent))\r\n").kind,
+        Kind::Create {
+            mailbox: "Sent2".into(),
+            special_use: vec!["\\Sent".into()]
+        }
+    );
+    assert_eq!(
+        ok("a GETQUOTAROOT inbox\r\n").kind,
+        Kind::GetQuotaRoot("inbox".into())
+    );
+    assert_eq!(
+        ok("a GETQUOTA \"\"\r\n").kind,
+        Kind::GetQuota(String::new())
+    );
+    for bad_input in [
+        "a LIST (RECURSIVEMATCH) \"\" *\r\n",
+        "a LIST (FOO) \"\" *\r\n",
+        "a LIST \"\" * RETURN (BAR)\r\n",
+        "a SELECT x (FOO)\r\n",
+        "a SELECT x (QRESYNC (1 0))\r\n",
+        "a FETCH 1 FLAGS (VANISHED)\r\n",
+        "a STORE 1 (UNCHANGEDSINCE x) FLAGS \\Seen\r\n",
+        "a SEARCH RETURN (SAVE) ALL\r\n",
+        "a SEARCH RETURN (FOO) ALL\r\n",
+    ] {
+        assert!(!bad(bad_input).is_empty(), "{bad_input}");
+    }
+}
+
+#[test]
 fn malformed() {
     for input in [
         "a FOO\r\n",
@@ -154,6 +263,10 @@ fn chunked_refeed() {
         "a2 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (FROM)]<0.10>)\r\n",
         "a3 APPEND INBOX (\\Seen) {12}\r\nhello\r\nworld\r\n",
         "a4 SEARCH OR (FROM \"a b\") TO c NOT DELETED\r\n",
+        "a5 SELECT INBOX (QRESYNC (1 20 1:9 (1:3 2,4,6)))\r\n",
+        "a6 LIST (SUBSCRIBED) \"\" (\"a\" %) RETURN (STATUS (MESSAGES))\r\n",
+        "a7 UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)\r\n",
+        "a8 UID SEARCH RETURN (MIN MAX) MODSEQ 7\r\n",
     ];
     for input in inputs {
         let full = input.as_bytes();

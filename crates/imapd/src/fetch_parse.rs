@@ -36,11 +36,18 @@ impl Parser<'_> {
                 _ => items.push(self.fetch_att()?),
             }
         }
+        let (mut changed_since, mut vanished) = (None, false);
         if self.eat(b' ') {
-            // RFC 7162 fetch modifiers (CHANGEDSINCE): accepted, ignored.
-            self.paren_skip()?;
+            // RFC 7162 §3.1.4.1 / §3.2.6 fetch modifiers.
+            (changed_since, vanished) = self.fetch_modifiers()?;
         }
-        Ok(Kind::Fetch { uid, set, items })
+        Ok(Kind::Fetch {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        })
     }
 
     pub(super) fn peek_word(&self) -> R<String> {

@@ -9,48 +9,66 @@
 //!
 //! # Layout
 //! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
-//! - [`search`]: SEARCH keys (parse + evaluate).
+//!   `command_parse.rs` (RFC 3501 grammar), `command_ext.rs` (SELECT parameters, CREATE USE,
+//!   LIST-EXTENDED, SEARCH RETURN, FETCH/STORE modifiers), `fetch_parse.rs`.
+//! - [`search`]: SEARCH keys (parse + evaluate), MODSEQ included.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
-//!   command table, dispatch, store change events → untagged responses.
-//! - `cmd/*`: handlers per family (auth, mailbox, message, fetch, search, idle).
-//! - [`response`]: strings/literals, flags, dates, response codes.
+//!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
+//! - `events`: store change events → untagged EXISTS/RECENT, EXPUNGE or VANISHED, FETCH
+//!   (FLAGS, MODSEQ), BYE when the selected mailbox is deleted. Commands and IDLE share it.
+//! - `cmd/*`: handlers per family: auth, select (SELECT/EXAMINE with CONDSTORE/QRESYNC,
+//!   CLOSE, UNSELECT), mailbox (CREATE/DELETE/RENAME/SUBSCRIBE), list (LIST/LSUB/STATUS),
+//!   message (APPEND/STORE/COPY/MOVE/EXPUNGE), fetch, search (SEARCH/ESEARCH), quota, idle
+//!   (IDLE, ENABLE).
+//! - [`response`]: strings/literals, flags, dates, sequence sets, response codes.
 //! - [`bodystructure`]: ENVELOPE / BODY / BODYSTRUCTURE and address lists.
 //! - [`mutf7`]: modified UTF-7 mailbox names.
 //!
 //! # Invariants
-//! - A session's message sequence numbers change only when it sends EXISTS / EXPUNGE; other
-//!   sessions' changes arrive as store events and are applied at command boundaries, and
-//!   EXPUNGE is never sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1).
+//! - A session's message sequence numbers change only when it sends EXISTS / EXPUNGE /
+//!   VANISHED; other sessions' changes arrive as store events and are applied at command
+//!   boundaries or while idling, and no EXPUNGE/VANISHED is sent during FETCH, STORE or
+//!   SEARCH (RFC 3501 §7.4.1, RFC 7162 §3.2.10).
+//! - New messages are numbered in UID order read from the store, whatever order change
+//!   events arrive in.
+//! - An idling session waits on its socket, its change channel and two timers: no polling.
+//!   The autologout counts from the last client input; DONE resets it.
+//! - Once QRESYNC is enabled, VANISHED replaces EXPUNGE; once a CONDSTORE enabling command
+//!   ran, unsolicited FETCH responses carry UID and MODSEQ.
 //! - No `+` continuation is sent for a literal over `max_literal`; a LITERAL+ over it closes.
 //! - Plaintext LOGIN/AUTHENTICATE only on TLS or (if allowed) loopback; else LOGINDISABLED.
 //! - Commands pipelined after STARTTLS are discarded (`net::Connection::start_tls`).
-//! - Tagged OK for a write is sent only after the store made it durable.
+//! - Tagged OK for a write is sent only after the store made it durable; quota is checked in
+//!   the store, the one place SMTP and IMAP share (`[OVERQUOTA]` / 552 5.2.2).
 //!
 //! # RFCs
 //! | RFC | What | Status |
 //! |---|---|---|
 //! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; no multi-APPEND, SEARCH does not decode RFC 2047 / MIME |
-//! | 2177 | IDLE | Yes |
+//! | 2177 | IDLE | Yes: pushed from store events (SMTP, POP3, other sessions, `mailstack deliver`) |
 //! | 4315 | UIDPLUS | Yes |
 //! | 6851 | MOVE | Yes |
-//! | 6154 | SPECIAL-USE | Partial: LIST attributes, no CREATE USE |
+//! | 6154 | SPECIAL-USE, CREATE-SPECIAL-USE | Yes (one attribute per mailbox) |
 //! | 2342 | NAMESPACE | Yes |
 //! | 3691 | UNSELECT | Yes |
 //! | 7888 | LITERAL+ | Yes |
-//! | 5161 | ENABLE | Partial: nothing to enable yet |
+//! | 5161 | ENABLE | Yes (CONDSTORE, QRESYNC) |
 //! | 2971 | ID | Yes |
 //! | 3348 | CHILDREN | Yes |
 //! | 4959 | SASL-IR | Yes |
 //! | 7889 | APPENDLIMIT | Yes |
-//! | 4731 | ESEARCH | Partial: RETURN () only |
-//! | 7162 | CONDSTORE/QRESYNC | No (modifiers parsed and ignored; HIGHESTMODSEQ sent) |
-//! | 9208 | QUOTA | No |
-//! | 5819, 8438 | LIST-STATUS, STATUS=SIZE | No / Partial (SIZE item accepted) |
+//! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT); SAVE (RFC 5182 SEARCHRES) No |
+//! | 7162 | CONDSTORE, QRESYNC | Yes: per-message MODSEQ, every expunge remembered with its MODSEQ (seq-match data parsed, not needed); no per-annotation MODSEQ |
+//! | 9208 | QUOTA | Yes: one root `""`, STORAGE and MESSAGE; SETQUOTA refused (no QUOTASET) |
+//! | 5258 | LIST-EXTENDED | Partial: SUBSCRIBED, RECURSIVEMATCH, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored; no \NonExistent |
+//! | 5819 | LIST-STATUS | Yes |
+//! | 8438 | STATUS=SIZE | Yes |
 #![forbid(unsafe_code)]
 
 pub mod bodystructure;
 mod cmd;
 pub mod command;
+mod events;
 pub mod mutf7;
 pub mod response;
 pub mod search;
@@ -82,10 +100,22 @@ pub fn redact(line: &[u8]) -> Option<String> {
     cmd::auth::redact(line)
 }
 
+pub use session::Limits;
+
 /// Serves IMAP on `listener` until `shutdown`; sessions then get `* BYE server shutting down`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Ctx,
+    shutdown: net::Shutdown,
+) -> std::io::Result<()> {
+    serve_with_limits(listener, ctx, Limits::default(), shutdown).await
+}
+
+/// [`serve`] with explicit session timeouts (tests shorten the autologout).
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    limits: Limits,
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
     let cfg = net::ListenerConfig {
@@ -103,7 +133,7 @@ pub async fn serve(
     net::serve_listener(listener, cfg, shutdown, move |session: net::Session| {
         let ctx = ctx.clone();
         async move {
-            session::Session::new(session.conn, ctx, session.id, session.shutdown)
+            session::Session::new(session.conn, ctx, session.id, session.shutdown, limits)
                 .run()
                 .await;
         }

@@ -20,6 +20,12 @@ pub enum Code {
     ServerBug,
     Limit,
     ClientBug,
+    /// RFC 7162 §3.2.11: the previously selected mailbox is closed.
+    Closed,
+    /// RFC 5530 §3.
+    NoPerm,
+    /// RFC 6154 §5: CREATE USE with an attribute we do not support.
+    UseAttr,
     /// Free-form (APPENDUID …, COPYUID …, CAPABILITY …).
     Other(String),
 }
@@ -41,9 +47,33 @@ impl Code {
             Code::ServerBug => "SERVERBUG",
             Code::Limit => "LIMIT",
             Code::ClientBug => "CLIENTBUG",
+            Code::Closed => "CLOSED",
+            Code::NoPerm => "NOPERM",
+            Code::UseAttr => "USEATTR",
             Code::Other(s) => s,
         }
     }
+}
+
+/// Sorted numbers as a compact sequence set: `1:3,5,7:8` (RFC 3501 §9 sequence-set).
+pub fn sequence_set(nums: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < nums.len() {
+        let start = nums[i];
+        let mut end = start;
+        while i + 1 < nums.len() && nums[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = nums[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
 }
 
 /// Appends `s` as an IMAP string: quoted when it is safe, else a literal.
@@ -219,6 +249,13 @@ mod tests {
             parse_rfc5322_date("Tue, 1 Jul 2003 10:52:37 +0200"),
             parse_date("1-Jul-2003")
         );
+    }
+
+    #[test]
+    fn sequence_sets() {
+        assert_eq!(sequence_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(sequence_set(&[4]), "4");
+        assert_eq!(sequence_set(&[]), "");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum SearchKey {
     Date(DateCmp, i64, bool),
     Larger(u64),
     Smaller(u64),
+    /// RFC 7162 §3.1.5: MODSEQ at or above the value.
+    ModSeq(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,21 @@ impl Parser<'_> {
                 self.sp()?;
                 K::Uid(self.seq_set()?)
             }
+            "MODSEQ" => {
+                // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer.
+                // We keep one MODSEQ per message, so the entry name is checked and ignored.
+                self.sp()?;
+                if self.peek()? == b'"' {
+                    self.string()?;
+                    self.sp()?;
+                    let t = self.word()?;
+                    if !matches!(t.as_str(), "PRIV" | "SHARED" | "ALL") {
+                        return syn(format!("invalid MODSEQ entry type {t}"));
+                    }
+                    self.sp()?;
+                }
+                K::ModSeq(self.number64()?)
+            }
             "NOT" => {
                 self.sp()?;
                 K::Not(Box::new(self.search_key()?))
@@ -158,6 +175,18 @@ impl SearchKey {
         }
     }
 
+    /// Whether the key uses MODSEQ, so the answer carries the highest MODSEQ
+    /// (RFC 7162 §3.1.5).
+    pub fn uses_modseq(&self) -> bool {
+        match self {
+            SearchKey::ModSeq(_) => true,
+            SearchKey::And(v) => v.iter().any(Self::uses_modseq),
+            SearchKey::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            SearchKey::Not(a) => a.uses_modseq(),
+            _ => false,
+        }
+    }
+
     pub fn matches(&self, c: &mut Candidate<'_>) -> bool {
         use SearchKey as K;
         match self {
@@ -173,6 +202,7 @@ impl SearchKey {
             K::New => c.recent && !c.meta.flags.has(Flags::SEEN),
             K::Larger(n) => c.meta.size > *n,
             K::Smaller(n) => c.meta.size < *n,
+            K::ModSeq(n) => c.meta.modseq >= *n,
             K::Date(cmp, day, sent) => {
                 let d = if *sent {
                     let Some(raw) = (c.raw)() else { return false };

@@ -18,7 +18,34 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_BAD: u32 = 20;
 /// Autologout before login (RFC 3501 §5.4 allows a shorter one) and after.
 pub const PRELOGIN_IDLE: Duration = Duration::from_secs(60);
+/// RFC 3501 §5.4: at least 30 minutes after login (SPEC.md §8).
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
+/// SPEC.md §8 / RFC 2177 §3: while idling, the server re-checks the mailbox and tells the
+/// client it is still there a minute before the autologout.
+pub const IDLE_RECHECK: Duration = Duration::from_secs(29 * 60);
+
+/// Session timeouts (SPEC.md §8). [`crate::serve`] uses the defaults; tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Autologout before login.
+    pub prelogin_idle: Duration,
+    /// Autologout after login, counted from the last client input (IDLE included; DONE and
+    /// every other command reset it).
+    pub autologout: Duration,
+    /// When an IDLE without input re-checks the mailbox (`* OK` keep-alive); below
+    /// `autologout`.
+    pub idle_recheck: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            prelogin_idle: PRELOGIN_IDLE,
+            autologout: IDLE,
+            idle_recheck: IDLE_RECHECK,
+        }
+    }
+}
 
 /// Session state (RFC 3501 §3).
 pub enum State {
@@ -111,6 +138,12 @@ pub struct Session {
     pub bad: u32,
     /// Set by LOGOUT, fatal errors: end after this command.
     pub closing: bool,
+    pub limits: Limits,
+    /// RFC 7162 §3.1: a CONDSTORE enabling command was used; unsolicited FETCH responses
+    /// carry UID and MODSEQ from now on.
+    pub condstore: bool,
+    /// RFC 7162 §3.2.3: ENABLE QRESYNC was used; VANISHED replaces EXPUNGE.
+    pub qresync: bool,
 }
 
 enum Input {
@@ -121,8 +154,17 @@ enum Input {
 }
 
 impl Session {
-    pub fn new(conn: Connection, ctx: Ctx, id: u64, shutdown: net::Shutdown) -> Session {
+    pub fn new(
+        conn: Connection,
+        ctx: Ctx,
+        id: u64,
+        shutdown: net::Shutdown,
+        limits: Limits,
+    ) -> Session {
         Session {
+            limits,
+            condstore: false,
+            qresync: false,
             conn,
             ctx,
             id,
@@ -160,12 +202,18 @@ impl Session {
         c.push_str(
             " SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE",
         );
+        // RFC 6154 §3, RFC 5258, RFC 5819, RFC 8438, RFC 4731, RFC 7162 §3.1.1 / §3.2.2,
+        // RFC 9208 §3.1.
+        c.push_str(
+            " CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH CONDSTORE QRESYNC \
+             QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
+        );
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         c
     }
 
     pub async fn run(mut self) {
-        self.conn.set_idle_timeout(PRELOGIN_IDLE);
+        self.conn.set_idle_timeout(self.limits.prelogin_idle);
         let greet = format!(
             "* OK [CAPABILITY {}] {} IMAP4rev1 ready\r\n",
             self.capabilities(),
@@ -380,119 +428,6 @@ impl Session {
             Err(CmdError::Io(e)) => return Err(e),
         }
         Ok(())
-    }
-
-    /// Applies pending store changes to the selected mailbox and writes the untagged responses
-    /// RFC 3501 §7 allows now. With `allow_expunge` false (FETCH/STORE/SEARCH) expunges wait.
-    pub fn sync_events(&mut self, allow_expunge: bool) {
-        let Some(rx) = self.rx.as_mut() else { return };
-        let mut changes = Vec::new();
-        let mut lagged = false;
-        loop {
-            match rx.try_recv() {
-                Ok(c) => changes.push(c),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
-                Err(_) => break,
-            }
-        }
-        let out = self.apply_changes(changes, lagged, allow_expunge);
-        if !out.is_empty() {
-            self.conn.write(&out);
-        }
-    }
-
-    /// Turns changes into untagged responses (returned, not written).
-    pub fn apply_changes(
-        &mut self,
-        changes: Vec<Change>,
-        lagged: bool,
-        allow_expunge: bool,
-    ) -> Vec<u8> {
-        let store = self.ctx.auth.store().clone();
-        let me = self.id;
-        let State::Selected { sel, .. } = &mut self.state else {
-            return vec![];
-        };
-        let mbid = sel.mailbox.id;
-        let mut out = Vec::new();
-        let before = sel.uids.len();
-        let mut appended = false;
-        for c in changes {
-            match c {
-                Change::Appended { mailbox, uid, .. }
-                    if mailbox == mbid && sel.uids.last().is_none_or(|&l| uid > l) =>
-                {
-                    sel.uids.push(uid);
-                    appended = true;
-                }
-                Change::Expunged { mailbox, uids, .. } if mailbox == mbid => {
-                    sel.pending_expunge.extend(uids);
-                }
-                Change::FlagsChanged {
-                    mailbox,
-                    uid,
-                    flags,
-                    origin,
-                    ..
-                } if mailbox == mbid && origin != me => {
-                    if let Some(seq) = sel.seq_of(uid) {
-                        let f = crate::response::flags(&flags, sel.recent.contains(&uid));
-                        out.extend_from_slice(
-                            format!("* {seq} FETCH (UID {uid} FLAGS {f})\r\n").as_bytes(),
-                        );
-                    }
-                }
-                Change::MailboxRenamed { mailbox, to, .. } if mailbox == mbid => {
-                    sel.mailbox.name = to
-                }
-                _ => {}
-            }
-        }
-        if lagged {
-            // Missed events: resynchronise from the store.
-            if let Ok(metas) = store.messages(mbid) {
-                let now: BTreeSet<Uid> = metas.iter().map(|m| m.uid).collect();
-                sel.pending_expunge
-                    .extend(sel.uids.iter().filter(|u| !now.contains(u)));
-                let last = sel.uids.last().copied().unwrap_or(0);
-                for m in metas.iter().filter(|m| m.uid > last) {
-                    sel.uids.push(m.uid);
-                    appended = true;
-                }
-            }
-        }
-        if allow_expunge && !sel.pending_expunge.is_empty() {
-            let mut gone = std::mem::take(&mut sel.pending_expunge);
-            gone.sort_unstable();
-            gone.dedup();
-            // RFC 3501 §7.4.1: each EXPUNGE renumbers; send in descending order to keep it simple.
-            for uid in gone.iter().rev() {
-                if let Some(seq) = sel.seq_of(*uid) {
-                    sel.uids.remove(seq as usize - 1);
-                    sel.recent.remove(uid);
-                    out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
-                }
-            }
-        }
-        if appended || sel.uids.len() != before {
-            if appended {
-                if let Ok(from) = store.claim_recent(mbid) {
-                    sel.recent.extend(sel.uids.iter().filter(|&&u| u >= from));
-                }
-            }
-            if appended {
-                // RFC 3501 §7.3.1 / §7.3.2.
-                out.extend_from_slice(
-                    format!(
-                        "* {} EXISTS\r\n* {} RECENT\r\n",
-                        sel.uids.len(),
-                        sel.recent.len()
-                    )
-                    .as_bytes(),
-                );
-            }
-        }
-        out
     }
 }
 

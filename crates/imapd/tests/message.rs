@@ -137,6 +137,8 @@ async fn search_keys() {
     assert!(t.contains("OK") && u == vec!["* SEARCH 2"], "{u:?} {t}");
     let (_, t) = c.cmd("SEARCH CHARSET KOI8-R ALL").await;
     assert!(t.contains("BAD") && t.contains("BADCHARSET"), "{t}");
-    let r = c.ok("UID SEARCH RETURN () ALL").await;
-    assert_eq!(r, vec!["* ESEARCH UID ALL 1,2,3"]);
+    // RFC 4731 §3.2: the ESEARCH answer names the command's tag.
+    let (r, t) = c.cmd("UID SEARCH RETURN () ALL").await;
+    let tag = t.split(' ').next().unwrap_or_default();
+    assert_eq!(r, vec![format!("* ESEARCH (TAG \"{tag}\") UID ALL 1:3")]);
 }

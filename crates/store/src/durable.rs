@@ -40,6 +40,11 @@ impl GroupCommit {
         self.written.fetch_add(1, Ordering::AcqRel) + 1
     }
 
+    /// Highest write sequence number known to be on disk.
+    pub(crate) fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
     /// Waits until every write so far is durable.
     pub(crate) async fn sync(&self) -> Result<()> {
         let need = self.written.load(Ordering::Acquire);

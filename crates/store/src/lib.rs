@@ -22,7 +22,9 @@
 //!   every byte in the one log file that we do sync.
 //! - Writers to one account are serialised by an in-process mutex, so sled transactions never
 //!   conflict and retry; readers never block.
-//! - Changes are published on the account's channel only after they are durable.
+//! - Changes are published on the account's channel only after they are durable, and in commit
+//!   order per account (a queue keyed by write sequence number): a session never sees UID 8
+//!   appear before UID 7, whichever writer's flush finished first.
 #![forbid(unsafe_code)]
 
 mod accounts;

@@ -102,9 +102,9 @@ impl Store {
         }
         let uidvalidity = uidvalidity_now();
         let w = self.writer(account);
-        let (created, events) = {
+        let created = {
             let _g = crate::lock(&w);
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 if tx.account_ids.get(keys::id(account))?.is_none() {
                     return abort(Error::NoSuchAccount);
                 }
@@ -124,10 +124,13 @@ impl Store {
                     let mb = new_mailbox(*id, n, uidvalidity, su);
                     put(tx.mailboxes, &key, &mb)?;
                     tx.mailbox_ids.insert(&keys::id(*id), key)?;
-                    events.push(Change::MailboxCreated {
-                        mailbox: *id,
-                        name: n.clone(),
-                    });
+                    events.push((
+                        account,
+                        Change::MailboxCreated {
+                            mailbox: *id,
+                            name: n.clone(),
+                        },
+                    ));
                     last = Some(mb);
                 }
                 match last {
@@ -137,7 +140,7 @@ impl Store {
             })?
         };
         self.sync().await?;
-        self.inner.notify.publish(account, events);
+        self.publish_durable();
         Ok(created)
     }
 
@@ -149,12 +152,12 @@ impl Store {
             return Err(Error::NotPermitted("INBOX cannot be deleted"));
         }
         let w = self.writer(account);
-        let mb = {
+        {
             let _g = crate::lock(&w);
             let mb = self.mailbox(account, &name)?.ok_or(Error::NoSuchMailbox)?;
             let msgs = self.messages(mb.id)?;
             let total: u64 = msgs.iter().map(|m| m.size).sum();
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 tx.mailboxes.remove(keys::mailbox(account, &name))?;
                 tx.mailbox_ids.remove(&keys::id(mb.id))?;
                 for m in &msgs {
@@ -162,18 +165,15 @@ impl Store {
                     crate::message::release_blob(tx, m.blob, m.size)?;
                 }
                 crate::message::add_usage(tx, account, -(total as i64), -(msgs.len() as i64))?;
-                Ok(())
+                let deleted = Change::MailboxDeleted {
+                    mailbox: mb.id,
+                    name: mb.name.clone(),
+                };
+                Ok(((), vec![(account, deleted)]))
             })?;
-            mb
-        };
+        }
         self.sync().await?;
-        self.inner.notify.publish(
-            account,
-            [Change::MailboxDeleted {
-                mailbox: mb.id,
-                name: mb.name,
-            }],
-        );
+        self.publish_durable();
         Ok(())
     }
 
@@ -198,7 +198,7 @@ impl Store {
         }
         let uidvalidity = uidvalidity_now();
         let w = self.writer(account);
-        let events = {
+        {
             let _g = crate::lock(&w);
             let all = self.mailboxes(account)?;
             let child_prefix = format!("{from}{SEPARATOR}");
@@ -209,7 +209,7 @@ impl Store {
             if moving.is_empty() {
                 return Err(Error::NoSuchMailbox);
             }
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 let mut events = Vec::new();
                 for m in &moving {
                     let new_name = format!("{to}{}", &m.name[from.len()..]);
@@ -222,11 +222,14 @@ impl Store {
                     renamed.name = new_name.clone();
                     put(tx.mailboxes, &new_key, &renamed)?;
                     tx.mailbox_ids.insert(&keys::id(m.id), new_key)?;
-                    events.push(Change::MailboxRenamed {
-                        mailbox: m.id,
-                        from: m.name.clone(),
-                        to: new_name,
-                    });
+                    events.push((
+                        account,
+                        Change::MailboxRenamed {
+                            mailbox: m.id,
+                            from: m.name.clone(),
+                            to: new_name,
+                        },
+                    ));
                 }
                 for (p, id) in parents.iter().zip(&parent_ids) {
                     let key = keys::mailbox(account, p);
@@ -235,11 +238,11 @@ impl Store {
                         tx.mailbox_ids.insert(&keys::id(*id), key)?;
                     }
                 }
-                Ok(events)
-            })?
-        };
+                Ok(((), events))
+            })?;
+        }
         self.sync().await?;
-        self.inner.notify.publish(account, events);
+        self.publish_durable();
         Ok(())
     }
 

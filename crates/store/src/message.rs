@@ -64,9 +64,9 @@ impl Store {
         accounts.sort_unstable();
         accounts.dedup();
         let writers: Vec<_> = accounts.iter().map(|a| self.writer(*a)).collect();
-        let (results, events) = {
+        let results = {
             let _guards: Vec<_> = writers.iter().map(|w| crate::lock(w)).collect();
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 let mut results = Vec::new();
                 let mut events: Vec<(AccountId, Change)> = Vec::new();
                 let mut stored = 0u32;
@@ -123,7 +123,7 @@ impl Store {
             })?
         };
         self.sync().await?;
-        self.publish(events);
+        self.publish_durable();
         Ok(results)
     }
 
@@ -132,6 +132,18 @@ impl Store {
         self.inner
             .messages
             .scan_prefix(keys::id(mailbox))
+            .values()
+            .map(|v| decode("message", &v?))
+            .collect()
+    }
+
+    /// Messages of a mailbox with a UID of at least `from`, in UID order (a range scan, so
+    /// it costs what it returns). IMAP sessions use it to pick up new messages: change events
+    /// of concurrent writers can be published out of UID order, the store's tree cannot.
+    pub fn messages_from(&self, mailbox: MailboxId, from: Uid) -> Result<Vec<MessageMeta>> {
+        self.inner
+            .messages
+            .range(keys::message(mailbox, from)..=keys::message(mailbox, Uid::MAX))
             .values()
             .map(|v| decode("message", &v?))
             .collect()
@@ -166,9 +178,9 @@ impl Store {
         origin: u64,
     ) -> Result<StoreResult> {
         let w = self.writer(account);
-        let (result, events) = {
+        let (result, changed) = {
             let _g = crate::lock(&w);
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
                     return abort(Error::NoSuchMailbox);
                 };
@@ -215,13 +227,14 @@ impl Store {
                     ));
                 }
                 put(tx.mailboxes, &key, &mb)?;
-                Ok((res, events))
+                let changed = !events.is_empty();
+                Ok(((res, changed), events))
             })?
         };
-        if !events.is_empty() {
+        if changed {
             self.sync().await?;
         }
-        self.publish(events);
+        self.publish_durable();
         Ok(result)
     }
 
@@ -234,9 +247,9 @@ impl Store {
         uids: &[Uid],
     ) -> Result<Vec<Uid>> {
         let w = self.writer(account);
-        let (removed, events) = {
+        let removed = {
             let _g = crate::lock(&w);
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
                     return abort(Error::NoSuchMailbox);
                 };
@@ -260,7 +273,7 @@ impl Store {
         if !removed.is_empty() {
             self.sync().await?;
         }
-        self.publish(events);
+        self.publish_durable();
         Ok(removed)
     }
 
@@ -296,9 +309,9 @@ impl Store {
         is_move: bool,
     ) -> Result<(u32, Vec<(Uid, Uid)>)> {
         let w = self.writer(account);
-        let ((validity, pairs), events) = {
+        let (validity, pairs) = {
             let _g = crate::lock(&w);
-            self.transact(|tx| {
+            self.transact_events(|tx| {
                 let Some((src_key, mut src)) = load_mailbox(tx, from)? else {
                     return abort(Error::NoSuchMailbox);
                 };
@@ -373,7 +386,7 @@ impl Store {
             })?
         };
         self.sync().await?;
-        self.publish(events);
+        self.publish_durable();
         Ok((validity, pairs))
     }
 
@@ -387,12 +400,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    fn publish(&self, events: Vec<(AccountId, Change)>) {
-        for (account, change) in events {
-            self.inner.notify.publish(account, [change]);
-        }
     }
 }
 

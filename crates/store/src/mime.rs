@@ -69,7 +69,14 @@ pub enum PartKind {
 /// single text/plain part.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
     let header_len = header_length(raw);
-    let parsed = MessageParser::default().parse(raw);
+    // mail-parser runs on bytes from the network at delivery. A panic inside it (fuzzing found
+    // a `debug_assert!` that fires on malformed multipart nesting, issue 9) must not take the
+    // session down with the message: it falls back to one text/plain part like unparsable mail.
+    let parsed =
+        std::panic::catch_unwind(|| MessageParser::default().parse(raw)).unwrap_or_else(|_| {
+            tracing::warn!("mail-parser panicked; storing the message as one text/plain part");
+            None
+        });
     let root = match &parsed {
         Some(m) if !m.parts.is_empty() => convert(raw, m, 0, 0),
         _ => fallback(raw, 0, header_len as u32),

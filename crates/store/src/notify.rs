@@ -1,7 +1,7 @@
 //! Per-account change channels. Every durable change is published so live sessions (IMAP IDLE,
 //! the dashboard) of the same account learn of it without polling.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use tokio::sync::broadcast;
@@ -47,6 +47,8 @@ pub enum Change {
 #[derive(Default)]
 pub(crate) struct Hub {
     channels: Mutex<HashMap<AccountId, broadcast::Sender<Change>>>,
+    /// Committed changes not yet published, by write sequence number (commit order).
+    outbox: Mutex<BTreeMap<u64, Vec<(AccountId, Change)>>>,
 }
 
 const CAPACITY: usize = 4096;
@@ -57,6 +59,24 @@ impl Hub {
         map.entry(account)
             .or_insert_with(|| broadcast::channel(CAPACITY).0)
             .subscribe()
+    }
+
+    /// Queues the changes of write `seq` until it is durable.
+    pub(crate) fn queue(&self, seq: u64, changes: Vec<(AccountId, Change)>) {
+        crate::lock(&self.outbox).insert(seq, changes);
+    }
+
+    /// Publishes, in commit order, every queued change of a write `<= durable`. The outbox
+    /// lock is held while publishing so two releasers cannot interleave.
+    pub(crate) fn release(&self, durable: u64) {
+        let mut outbox = crate::lock(&self.outbox);
+        let later = outbox.split_off(&(durable + 1));
+        let ready = std::mem::replace(&mut *outbox, later);
+        for (_, changes) in ready {
+            for (account, change) in changes {
+                self.publish(account, [change]);
+            }
+        }
     }
 
     pub(crate) fn publish(&self, account: AccountId, changes: impl IntoIterator<Item = Change>) {

@@ -8,6 +8,8 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
+use crate::model::AccountId;
+use crate::notify::Change;
 use crate::{Error, Result, Store};
 
 /// Named transactional views of the store's trees.
@@ -31,6 +33,32 @@ impl Store {
     /// Runs `f` atomically over all trees. Callers hold the account's writer lock, so the
     /// closure runs once in practice; it must still be safe to re-run (sled may retry).
     pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
+        self.transact_seq(f).map(|(t, _)| t)
+    }
+
+    /// A transaction whose result carries change events. The caller holds the writer lock of
+    /// every account involved, so queueing the events here keeps each account's events in
+    /// commit order; [`Store::publish_durable`] sends them once they are on disk.
+    pub(crate) fn transact_events<T>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<(T, Vec<(AccountId, Change)>)>,
+    ) -> Result<T> {
+        let ((t, events), seq) = self.transact_seq(f)?;
+        if !events.is_empty() {
+            self.inner.notify.queue(seq, events);
+        }
+        Ok(t)
+    }
+
+    /// Publishes every queued change that is durable now, in commit order. Two writers of one
+    /// account can finish their flushes in either order; publishing from the queue (rather
+    /// than each writer its own events) keeps sessions from seeing UID 8 before UID 7.
+    pub(crate) fn publish_durable(&self) {
+        self.inner.notify.release(self.inner.durable.durable());
+    }
+
+    /// [`Store::transact`], also returning the write's sequence number.
+    fn transact_seq<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, u64)> {
         let i = &self.inner;
         let trees = [
             i.accounts.clone(),
@@ -63,8 +91,8 @@ impl Store {
         });
         match r {
             Ok(t) => {
-                self.inner.durable.mark_written();
-                Ok(t)
+                let seq = self.inner.durable.mark_written();
+                Ok((t, seq))
             }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),

@@ -4,7 +4,7 @@ use auth::sasl::{Exchange, Mechanism, SaslError, Step};
 use auth::{AuthError, Secret};
 
 use crate::response::Code;
-use crate::session::{no, CmdError, CmdResult, Session, State, IDLE};
+use crate::session::{no, CmdError, CmdResult, Session, State};
 
 pub async fn starttls(s: &mut Session, tag: &str) -> CmdResult {
     let Some(acceptor) = s.ctx.tls.clone() else {
@@ -59,7 +59,7 @@ async fn finish(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult 
     tracing::info!(account = %account.address, "logged in");
     s.rx = Some(s.store().subscribe(account.id));
     s.state = State::Authenticated { account };
-    s.conn.set_idle_timeout(IDLE);
+    s.conn.set_idle_timeout(s.limits.autologout);
     // RFC 3501 §6.2.3: capabilities may change after login; send them in the OK.
     Ok((
         Some(Code::Other(format!("CAPABILITY {}", s.capabilities()))),

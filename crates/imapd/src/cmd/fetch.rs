@@ -1,5 +1,6 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2): every data item, BODY[section]
-//! with partials, \Seen set by non-PEEK body fetches.
+//! with partials, \Seen set by non-PEEK body fetches; MODSEQ, CHANGEDSINCE and VANISHED
+//! (RFC 7162 §3.1.4, §3.2.6).
 
 use std::collections::HashMap;
 
@@ -10,13 +11,59 @@ use crate::bodystructure;
 use crate::cmd::message::{resolve, selected};
 use crate::command::{FetchAtt, Section, SectionText, SeqSet};
 use crate::response::{self, format_date_time};
-use crate::session::{ok, CmdResult, Session};
+use crate::session::{ok, CmdError, CmdResult, Session};
 
-pub async fn fetch(s: &mut Session, uid: bool, set: &SeqSet, items: &[FetchAtt]) -> CmdResult {
-    let (account, sel) = selected(s)?;
-    let pairs = resolve(sel, set, uid)?;
+pub async fn fetch(
+    s: &mut Session,
+    uid: bool,
+    set: &SeqSet,
+    items: &[FetchAtt],
+    changed_since: Option<u64>,
+    vanished: bool,
+) -> CmdResult {
+    if vanished && !(uid && s.qresync) {
+        // RFC 7162 §3.2.6: only UID FETCH, only after ENABLE QRESYNC.
+        return Err(CmdError::Bad(
+            "VANISHED needs UID FETCH and ENABLE QRESYNC".into(),
+        ));
+    }
+    if changed_since.is_some() || items.contains(&FetchAtt::ModSeq) {
+        // RFC 7162 §3.1: FETCH MODSEQ / CHANGEDSINCE are CONDSTORE enabling commands.
+        s.condstore = true;
+    }
+    let mut items = items.to_vec();
+    let flags_asked = items.contains(&FetchAtt::Flags);
+    if (changed_since.is_some() || (s.condstore && flags_asked))
+        && !items.contains(&FetchAtt::ModSeq)
+    {
+        // RFC 7162 §3.1.4.1: CHANGEDSINCE implies the MODSEQ item; with CONDSTORE on, FLAGS
+        // come with their MODSEQ so the client's cache stays exact (§3.1).
+        items.push(FetchAtt::ModSeq);
+    }
+    let items = &items[..];
+    let (condstore, qresync) = (s.condstore, s.qresync);
+    let (_, sel) = selected(s)?;
+    let mut pairs = resolve(sel, set, uid)?;
     let store = s.store().clone();
     let mbid = sel.mailbox.id;
+    if let (Some(since), true) = (changed_since, vanished) {
+        // RFC 7162 §3.2.6: UIDs of the set expunged after `since`, before the FETCHes.
+        let max = store
+            .mailbox_by_id(mbid)?
+            .map_or(0, |m| m.uidnext.saturating_sub(1));
+        let mut gone: Vec<u32> = store
+            .expunged_since(mbid, since)?
+            .into_iter()
+            .filter(|&u| set.contains(u, max))
+            .collect();
+        gone.sort_unstable();
+        if !gone.is_empty() {
+            s.conn.write(
+                format!("* VANISHED (EARLIER) {}\r\n", response::sequence_set(&gone)).as_bytes(),
+            );
+        }
+    }
+    let (account, sel) = selected(s)?;
     let read_only = sel.read_only;
     let recent = sel.recent.clone();
     let metas: HashMap<u32, MessageMeta> = if pairs.len() > 16 {
@@ -58,6 +105,10 @@ pub async fn fetch(s: &mut Session, uid: bool, set: &SeqSet, items: &[FetchAtt])
                 FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::Section { peek: false, .. }
             )
         });
+    if let Some(since) = changed_since {
+        // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
+        pairs.retain(|(_, u)| metas.get(u).is_some_and(|m| m.modseq > since));
+    }
     for (seq, u) in pairs {
         // Expunged by another session and not yet announced: nothing to send (RFC 3501 §7.4.1).
         let Some(mut meta) = metas.get(&u).cloned() else {
@@ -95,7 +146,8 @@ pub async fn fetch(s: &mut Session, uid: bool, set: &SeqSet, items: &[FetchAtt])
         };
         // RFC 3501 §6.4.8: UID FETCH always includes UID.
         let has_uid = items.contains(&FetchAtt::Uid);
-        if uid && !has_uid {
+        // RFC 7162 §3.2.4: once QRESYNC is on, FETCH responses carry the UID.
+        if (uid || qresync) && !has_uid {
             sep(&mut out);
             out.extend_from_slice(format!("UID {u}").as_bytes());
         }
@@ -120,6 +172,11 @@ pub async fn fetch(s: &mut Session, uid: bool, set: &SeqSet, items: &[FetchAtt])
                 )
                 .as_bytes(),
             );
+        }
+        if flags_changed && condstore && !items.contains(&FetchAtt::ModSeq) {
+            // RFC 7162 §3.1: the implicit \Seen change carries its MODSEQ.
+            sep(&mut out);
+            out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes());
         }
         out.extend_from_slice(b")\r\n");
         // Bodies are not traced.

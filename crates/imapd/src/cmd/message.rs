@@ -52,23 +52,7 @@ pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<(u32, u32)
 }
 
 fn uid_set(uids: &[u32]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        out.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
-    }
-    out.join(",")
+    response::sequence_set(uids)
 }
 
 fn writable(sel: &Selected) -> Result<(), CmdError> {
@@ -136,6 +120,7 @@ pub async fn append(
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn store(
     s: &mut Session,
     uid: bool,
@@ -143,7 +128,13 @@ pub async fn store(
     op: StoreOp,
     silent: bool,
     flags: &[String],
+    unchanged_since: Option<u64>,
 ) -> CmdResult {
+    if unchanged_since.is_some() {
+        // RFC 7162 §3.1: STORE UNCHANGEDSINCE is a CONDSTORE enabling command.
+        s.condstore = true;
+    }
+    let condstore = s.condstore;
     let (account, sel) = selected(s)?;
     writable(sel)?;
     let pairs = resolve(sel, set, uid)?;
@@ -155,27 +146,52 @@ pub async fn store(
         StoreOp::Remove => FlagOp::Remove,
     };
     let mbid = sel.mailbox.id;
-    let res = s
-        .store()
-        .clone()
-        .store_flags(account, mbid, &uids, op, &flags, None, s.id)
+    let store = s.store().clone();
+    // MODSEQs above this were given by this STORE (writers of one account are serialised).
+    let before = store.mailbox_by_id(mbid)?.map_or(0, |m| m.highestmodseq);
+    let res = store
+        .store_flags(account, mbid, &uids, op, &flags, unchanged_since, s.id)
         .await?;
-    if !silent {
+    let (_, sel) = selected(s)?;
+    let mut out = Vec::new();
+    for (u, f, m) in &res.updated {
+        let Some(seq) = sel.seq_of(*u) else { continue };
+        let changed = *m > before;
         // RFC 3501 §6.4.6: untagged FETCH with the new flags (UID too for UID STORE, §6.4.8).
-        let (_, sel) = selected(s)?;
-        let mut out = Vec::new();
-        for (u, f, _) in &res.updated {
-            if let Some(seq) = sel.seq_of(*u) {
-                let fl = response::flags(f, sel.recent.contains(u));
-                let line = if uid {
-                    format!("* {seq} FETCH (UID {u} FLAGS {fl})\r\n")
-                } else {
-                    format!("* {seq} FETCH (FLAGS {fl})\r\n")
-                };
-                out.extend_from_slice(line.as_bytes());
-            }
+        // RFC 7162 §3.1.3: with CONDSTORE a FETCH with MODSEQ goes out even for .SILENT
+        // when the message changed.
+        if silent && !(condstore && changed) {
+            continue;
         }
-        s.conn.write(&out);
+        let mut items = Vec::new();
+        if uid || condstore {
+            items.push(format!("UID {u}"));
+        }
+        if !silent {
+            items.push(format!(
+                "FLAGS {}",
+                response::flags(f, sel.recent.contains(u))
+            ));
+        }
+        if condstore {
+            items.push(format!("MODSEQ ({m})"));
+        }
+        out.extend_from_slice(format!("* {seq} FETCH ({})\r\n", items.join(" ")).as_bytes());
+    }
+    let modified: Vec<u32> = if uid {
+        res.modified.clone()
+    } else {
+        res.modified.iter().filter_map(|u| sel.seq_of(*u)).collect()
+    };
+    s.conn.write(&out);
+    if !modified.is_empty() {
+        let mut modified = modified;
+        modified.sort_unstable();
+        // RFC 7162 §3.1.3: the messages that failed the UNCHANGEDSINCE test.
+        return Ok((
+            Some(Code::Other(format!("MODIFIED {}", uid_set(&modified)))),
+            "conditional STORE failed for some messages".into(),
+        ));
     }
     ok("STORE completed")
 }

@@ -4,9 +4,12 @@
 pub mod auth;
 pub mod fetch;
 pub mod idle;
+pub mod list;
 pub mod mailbox;
 pub mod message;
+pub mod quota;
 pub mod search;
+pub mod select;
 
 use crate::command::Kind;
 use crate::session::{ok, CmdResult, Session};
@@ -33,18 +36,29 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
         Kind::Authenticate { mechanism, initial } => {
             auth::authenticate(s, &mechanism, initial).await
         }
-        Kind::Select { mailbox, read_only } => mailbox::select(s, &mailbox, read_only).await,
-        Kind::Create(m) => mailbox::create(s, &m).await,
+        Kind::Select {
+            mailbox,
+            read_only,
+            params,
+        } => select::select(s, &mailbox, read_only, &params).await,
+        Kind::Create {
+            mailbox,
+            special_use,
+        } => mailbox::create(s, &mailbox, &special_use).await,
         Kind::Delete(m) => mailbox::delete(s, &m).await,
         Kind::Rename(a, b) => mailbox::rename(s, &a, &b).await,
         Kind::Subscribe(m) => mailbox::subscribe(s, &m, true).await,
         Kind::Unsubscribe(m) => mailbox::subscribe(s, &m, false).await,
         Kind::List {
             reference,
-            pattern,
+            patterns,
             lsub,
-        } => mailbox::list(s, &reference, &pattern, lsub),
-        Kind::Status { mailbox, items } => mailbox::status(s, &mailbox, &items),
+            opts,
+        } => list::list(s, &reference, &patterns, lsub, &opts),
+        Kind::Status { mailbox, items } => list::status(s, &mailbox, &items),
+        Kind::GetQuota(root) => quota::getquota(s, &root),
+        Kind::GetQuotaRoot(m) => quota::getquotaroot(s, &m),
+        Kind::SetQuota(root) => quota::setquota(s, &root),
         Kind::Namespace => {
             // RFC 2342 §5: one personal namespace, no prefix, "/" separator.
             s.conn.write(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
@@ -60,8 +74,8 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
         }
         Kind::Idle => idle::idle(s).await,
         Kind::Check => ok("CHECK completed"),
-        Kind::Close => mailbox::close(s, true).await,
-        Kind::Unselect => mailbox::close(s, false).await,
+        Kind::Close => select::close(s, true).await,
+        Kind::Unselect => select::close(s, false).await,
         Kind::Expunge { uids } => message::expunge(s, uids.as_ref()).await,
         Kind::Append {
             mailbox,
@@ -75,14 +89,21 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             op,
             silent,
             flags,
-        } => message::store(s, uid, &set, op, silent, &flags).await,
+            unchanged_since,
+        } => message::store(s, uid, &set, op, silent, &flags, unchanged_since).await,
         Kind::Copy {
             uid,
             set,
             mailbox,
             is_move,
         } => message::copy(s, uid, &set, &mailbox, is_move).await,
-        Kind::Search { uid, key, esearch } => search::search(s, uid, &key, esearch),
-        Kind::Fetch { uid, set, items } => fetch::fetch(s, uid, &set, &items).await,
+        Kind::Search { uid, key, ret } => search::search(s, tag, uid, &key, ret.as_ref()),
+        Kind::Fetch {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        } => fetch::fetch(s, uid, &set, &items, changed_since, vanished).await,
     }
 }

@@ -25,6 +25,7 @@ pub struct Server {
 pub struct Options {
     pub loopback_plaintext: bool,
     pub max_literal: u64,
+    pub limits: imapd::Limits,
 }
 
 impl Default for Options {
@@ -32,6 +33,7 @@ impl Default for Options {
         Options {
             loopback_plaintext: true,
             max_literal: imapd::DEFAULT_MAX_LITERAL,
+            limits: imapd::Limits::default(),
         }
     }
 }
@@ -66,8 +68,17 @@ pub async fn start_with(opts: Options) -> Server {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    store
+        .set_domains(&["example.test".into()])
+        .await
+        .expect("domains");
     let port = l.local_addr().expect("addr").port();
-    tokio::spawn(imapd::serve(l, ctx.clone(), shutdown.clone()));
+    tokio::spawn(imapd::serve_with_limits(
+        l,
+        ctx.clone(),
+        opts.limits,
+        shutdown.clone(),
+    ));
     let l2 = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -111,6 +122,41 @@ impl Server {
             .await
             .expect("append")
             .1
+    }
+
+    /// The real SMTP server (MX role: local recipients, no AUTH) on the same store.
+    pub async fn start_smtp(&self) -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let ctx = submission::Ctx::new(self.auth.clone(), "localhost");
+        tokio::spawn(submission::serve(
+            l,
+            ctx,
+            submission::Role::Inbound,
+            net::Shutdown::never(),
+        ));
+        port
+    }
+
+    /// The real POP3 server on the same store.
+    pub async fn start_pop3(&self) -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let ctx = pop3d::Ctx {
+            auth: self.auth.clone(),
+            tls: None,
+            implicit_tls: false,
+            hostname: "localhost".into(),
+            limiter: net::Limiter::default(),
+            trace: false,
+            allow_plaintext_from_loopback: true,
+        };
+        tokio::spawn(pop3d::serve(l, ctx, net::Shutdown::never()));
+        port
     }
 
     pub async fn client(&self) -> Client {
@@ -234,4 +280,123 @@ impl Client {
         self.n += 1;
         format!("t{}", self.n)
     }
+}
+
+/// A line-by-line client for SMTP and POP3 (single-line replies; multi-line SMTP replies are
+/// read to their last line).
+pub struct LineClient {
+    r: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    pub async fn connect(port: u16) -> LineClient {
+        let s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let mut c = LineClient {
+            r: BufReader::new(s),
+        };
+        c.reply().await;
+        c
+    }
+
+    /// One reply: SMTP continuation lines (`250-`) are read up to the last (`250 `).
+    pub async fn reply(&mut self) -> String {
+        loop {
+            let mut line = String::new();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(60),
+                self.r.read_line(&mut line),
+            )
+            .await
+            .expect("server answered")
+            .expect("read");
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return line.trim_end().to_string();
+            }
+        }
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.r
+            .get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .expect("write");
+        self.reply().await
+    }
+}
+
+/// Sends one message over SMTP to `to`; returns the reply to the end of DATA (or the first
+/// refusal).
+pub async fn smtp_send(port: u16, to: &str, msg: &[u8]) -> String {
+    let mut c = LineClient::connect(port).await;
+    assert!(c.cmd("EHLO client.test").await.starts_with("250"));
+    assert!(c
+        .cmd("MAIL FROM:<bob@elsewhere.test>")
+        .await
+        .starts_with("250"));
+    let r = c.cmd(&format!("RCPT TO:<{to}>")).await;
+    if !r.starts_with("250") {
+        return r;
+    }
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    let mut body = msg.to_vec();
+    body.extend_from_slice(b".\r\n");
+    c.r.get_mut().write_all(&body).await.expect("write");
+    let r = c.reply().await;
+    c.cmd("QUIT").await;
+    r
+}
+
+/// POP3: log in as the test user, DELE the given message numbers, QUIT (commits).
+pub async fn pop3_dele_quit(port: u16, nums: &[u32]) {
+    let mut c = LineClient::connect(port).await;
+    assert!(c.cmd(&format!("USER {USER}")).await.starts_with("+OK"));
+    let r = c.cmd(&format!("PASS {PASS}")).await;
+    assert!(r.starts_with("+OK"), "{r}");
+    for n in nums {
+        let r = c.cmd(&format!("DELE {n}")).await;
+        assert!(r.starts_with("+OK"), "{r}");
+    }
+    let r = c.cmd("QUIT").await;
+    assert!(r.starts_with("+OK"), "{r}");
+}
+
+impl Client {
+    /// The next untagged response, within a generous limit (pushed updates, IDLE).
+    pub async fn pushed(&mut self) -> String {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.response())
+            .await
+            .expect("update pushed within 10 s")
+            .trim_end()
+            .to_string()
+    }
+
+    /// Starts IDLE and reads the continuation.
+    pub async fn idle(&mut self) -> String {
+        let tag = self.next_tag();
+        self.send(&format!("{tag} IDLE\r\n")).await;
+        let r = self.response().await;
+        assert!(r.starts_with("+ "), "RFC 2177 §3 continuation: {r}");
+        tag
+    }
+
+    /// Ends IDLE with DONE and returns (untagged, tagged) until the IDLE's tagged reply.
+    pub async fn done(&mut self, tag: &str) -> (Vec<String>, String) {
+        self.send("DONE\r\n").await;
+        self.until(tag).await
+    }
+}
+
+/// The number in `[CODE n]` of an untagged OK, e.g. HIGHESTMODSEQ.
+pub fn code_value(lines: &[String], code: &str) -> u64 {
+    lines
+        .iter()
+        .find_map(|l| {
+            l.split_once(&format!("[{code} "))
+                .and_then(|(_, r)| r.split(']').next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no {code} in {lines:?}"))
 }

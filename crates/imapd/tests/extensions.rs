@@ -1,0 +1,138 @@
+//! ESEARCH (RFC 4731), LIST-EXTENDED basics (RFC 5258), LIST-STATUS (RFC 5819), STATUS=SIZE
+//! (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3) and the advertised capabilities.
+mod common;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_after_login() {
+    let s = start().await;
+    let mut a = s.logged_in().await;
+    let r = a.ok("CAPABILITY").await;
+    for cap in [
+        "IDLE",
+        "CONDSTORE",
+        "QRESYNC",
+        "ESEARCH",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "STATUS=SIZE",
+        "QUOTA",
+        "QUOTA=RES-STORAGE",
+        "QUOTA=RES-MESSAGE",
+        "CREATE-SPECIAL-USE",
+        "SPECIAL-USE",
+    ] {
+        assert!(
+            r[0].split(' ').any(|c| c == cap),
+            "{cap} missing from {}",
+            r[0]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esearch_return_options() {
+    let s = start().await;
+    for i in 1..=5 {
+        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+    }
+    let mut a = s.logged_in().await;
+    a.ok("SELECT INBOX").await;
+    a.ok("STORE 2,3,5 +FLAGS (\\Seen)").await;
+    let (u, t) = a.cmd("SEARCH RETURN (MIN MAX COUNT ALL) SEEN").await;
+    let tag = t.split(' ').next().expect("tag");
+    assert_eq!(
+        u,
+        vec![format!(
+            "* ESEARCH (TAG \"{tag}\") MIN 2 MAX 5 ALL 2:3,5 COUNT 3"
+        )]
+    );
+    let (u, t) = a.cmd("UID SEARCH RETURN () UNSEEN").await;
+    let tag = t.split(' ').next().expect("tag");
+    assert_eq!(u, vec![format!("* ESEARCH (TAG \"{tag}\") UID ALL 1,4")]);
+    let (u, t) = a
+        .cmd("SEARCH RETURN (COUNT MIN) SUBJECT nothing-matches")
+        .await;
+    let tag = t.split(' ').next().expect("tag");
+    assert_eq!(u, vec![format!("* ESEARCH (TAG \"{tag}\") COUNT 0")]);
+    // Plain SEARCH is unchanged.
+    assert_eq!(a.ok("SEARCH SEEN").await, vec!["* SEARCH 2 3 5"]);
+    let (_, t) = a.cmd("SEARCH RETURN (SAVE) ALL").await;
+    assert!(t.contains(" BAD "), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_extended_and_status() {
+    let s = start().await;
+    s.append("INBOX", &message("a", "12345")).await;
+    s.append("INBOX", &message("b", "67890")).await;
+    let mut a = s.logged_in().await;
+    a.ok("CREATE Work/Reports").await;
+    // RFC 6154 §3 CREATE USE.
+    a.ok("CREATE Outbox (USE (\\Sent))").await;
+    // New mailboxes start subscribed; keep only INBOX and Work/Reports.
+    for m in [
+        "Archive", "Drafts", "Junk", "Sent", "Trash", "Outbox", "Work",
+    ] {
+        a.ok(&format!("UNSUBSCRIBE {m}")).await;
+    }
+    let (_, t) = a.cmd("CREATE Odd (USE (\\Important))").await;
+    assert!(t.contains("NO [USEATTR]"), "{t}");
+    let r = a.ok("LIST (SPECIAL-USE) \"\" *").await;
+    assert!(
+        r.contains(&"* LIST (\\HasNoChildren \\Sent) \"/\" \"Outbox\"".to_string()),
+        "{r:?}"
+    );
+    assert!(!r.iter().any(|l| l.contains("INBOX")), "{r:?}");
+    // RFC 5258 §3.1 SUBSCRIBED selection (+ \Subscribed), RECURSIVEMATCH → CHILDINFO.
+    let r = a.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" *").await;
+    assert_eq!(
+        r,
+        vec![
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"",
+            "* LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Work/Reports\"",
+        ]
+    );
+    // Several patterns, RETURN (SUBSCRIBED CHILDREN).
+    let r = a
+        .ok("LIST \"\" (\"INBOX\" \"Dra%\") RETURN (SUBSCRIBED CHILDREN)")
+        .await;
+    assert_eq!(
+        r,
+        vec![
+            "* LIST (\\HasNoChildren \\Drafts) \"/\" \"Drafts\"",
+            "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"",
+        ]
+    );
+    // RFC 5819 LIST-STATUS with RFC 8438 SIZE; no STATUS for the \Noselect parent left
+    // behind by deleting Work (its child stays, RFC 3501 §6.3.4).
+    a.ok("DELETE Work").await;
+    let size = s.mailbox("INBOX").size;
+    let r = a
+        .ok("LIST \"\" (INBOX Work Work/%) RETURN (STATUS (MESSAGES SIZE UNSEEN))")
+        .await;
+    assert_eq!(
+        r,
+        vec![
+            "* LIST (\\HasNoChildren) \"/\" \"INBOX\"".to_string(),
+            format!("* STATUS \"INBOX\" (MESSAGES 2 SIZE {size} UNSEEN 2)"),
+            "* LIST (\\HasChildren \\Noselect) \"/\" \"Work\"".to_string(),
+            "* LIST (\\HasNoChildren) \"/\" \"Work/Reports\"".to_string(),
+            "* STATUS \"Work/Reports\" (MESSAGES 0 SIZE 0 UNSEEN 0)".to_string(),
+        ]
+    );
+    let (_, t) = a.cmd("LIST \"\" * RETURN (STATUS (BOGUS))").await;
+    assert!(t.contains(" BAD "), "{t}");
+    // STATUS=SIZE and DELETED.
+    a.ok("SELECT INBOX").await;
+    a.ok("STORE 1 +FLAGS (\\Deleted)").await;
+    let r = a.ok("STATUS INBOX (SIZE DELETED)").await;
+    assert_eq!(
+        r,
+        vec![format!("* STATUS \"INBOX\" (SIZE {size} DELETED 1)")]
+    );
+    // LSUB stays RFC 3501.
+    let r = a.ok("LSUB \"\" *").await;
+    assert_eq!(r.len(), 2, "{r:?}");
+}
