@@ -3,7 +3,7 @@ CARGO   ?= cargo
 CONFIG  ?= config/mailstack.toml
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data
+.PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data bench fuzz audit
 
 all: build
 
@@ -50,3 +50,32 @@ certs: build
 ## Remove the development store (all accounts and mail of `make run`).
 clean-data:
 	rm -rf data
+
+## Fuzz every parser and session (fuzz/, cargo-fuzz on nightly) for FUZZ_SECONDS each, then
+## replay the corpora and the crash regressions on stable. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := pop3_command pop3_session smtp_command smtp_session imap_command imap_session sasl mime
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "fuzz: needs cargo-fuzz (cargo install cargo-fuzz --locked) and a nightly toolchain"; exit 1; }
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		$(CARGO) +nightly fuzz run --fuzz-dir fuzz $$t -- -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=8192 -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 || exit 1; \
+	done
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
+
+## Dependency policy (deny.toml): licenses, banned and duplicate crates, sources, and the
+## RustSec advisories when the advisory database can be fetched.
+audit:
+	@command -v cargo-deny >/dev/null || { echo "audit: needs cargo-deny (cargo install cargo-deny --locked)"; exit 1; }
+	$(CARGO) deny check bans licenses sources
+	@if $(CARGO) deny fetch >/dev/null 2>&1 || ls $$HOME/.cargo/advisory-dbs/*/crates >/dev/null 2>&1; then \
+		$(CARGO) deny --offline check advisories; \
+	else \
+		echo "audit: RustSec advisory database unreachable; advisories not checked"; \
+	fi
+
+## Benchmarks side by side with Dovecot and Postfix (installs them from Debian, no service
+## started; ~15 min): results in bench/results/latest.md.
+bench:
+	bash bench/scripts/run.sh

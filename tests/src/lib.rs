@@ -8,6 +8,9 @@
 //!   SIGTERM when dropped, so tests run in parallel and leave nothing behind.
 #![forbid(unsafe_code)]
 
+pub mod inproc;
+pub mod wire;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -52,6 +55,7 @@ pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 imap = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
+http = "127.0.0.1:0"
 [auth]
 min_password_length = 12
 argon2_memory_kib = 64
@@ -110,60 +114,7 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = test_config(dir.path(), extra_config);
         let stderr_path = dir.path().join("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut child = Command::new(binary())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .args(serve_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start mailstack serve");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut ports = HashMap::new();
-        let mut stdout = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match rx.recv_timeout(left) {
-                Ok(l) => l,
-                Err(_) => {
-                    let _ = child.kill();
-                    let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                    panic!("server did not become ready; stdout {stdout:?}; stderr:\n{err}");
-                }
-            };
-            if let Some((service, rest)) = line
-                .strip_prefix("mailstack: ")
-                .and_then(|l| l.split_once(" listening on "))
-            {
-                let addr = rest.split_whitespace().next().unwrap_or("");
-                let port = addr
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .expect("port");
-                ports.insert(service.to_string(), port);
-            }
-            let ready = line.starts_with("mailstack: ready");
-            stdout.push(line);
-            if ready {
-                break;
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let (child, ports, stdout) = launch(&config, &stderr_path, serve_args);
         Server {
             child: Some(child),
             dir,
@@ -172,6 +123,29 @@ impl Server {
             stdout,
             stderr_path,
         }
+    }
+
+    /// SIGKILL: the server dies at once, mid-write if it was writing (crash tests).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts `serve` again on the same folder and config (after [`Server::kill`] or
+    /// [`Server::stop`]); the listeners get new ephemeral ports.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart of a running server");
+        let (child, ports, stdout) = launch(&self.config, &self.stderr_path, &[]);
+        self.child = Some(child);
+        self.ports = ports;
+        self.stdout = stdout;
+    }
+
+    /// The store folder (`data_dir` of the test config).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     pub fn port(&self, service: &str) -> u16 {
@@ -225,6 +199,74 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Spawns `mailstack serve` and waits for its `ready` line; returns the child, the bound ports
+/// and the stdout lines so far (stderr is appended to `stderr_path`).
+fn launch(
+    config: &Path,
+    stderr_path: &Path,
+    serve_args: &[&str],
+) -> (Child, HashMap<String, u16>, Vec<String>) {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_path)
+        .expect("stderr file");
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .args(serve_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start mailstack serve");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut ports = HashMap::new();
+    let mut stdout = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let err = std::fs::read_to_string(stderr_path).unwrap_or_default();
+                panic!("server did not become ready; stdout {stdout:?}; stderr:\n{err}");
+            }
+        };
+        if let Some((service, rest)) = line
+            .strip_prefix("mailstack: ")
+            .and_then(|l| l.split_once(" listening on "))
+        {
+            let addr = rest.split_whitespace().next().unwrap_or("");
+            let port = addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            ports.insert(service.to_string(), port);
+        }
+        let ready = line.starts_with("mailstack: ready");
+        stdout.push(line);
+        if ready {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    (child, ports, stdout)
 }
 
 /// Whether an external program is installed (tests of third-party clients skip loudly

@@ -213,7 +213,8 @@ impl Auth {
         password: &Secret<String>,
         client: IpAddr,
     ) -> Result<Account, AuthError> {
-        let address = normalize_address(username).unwrap_or_else(|_| username.to_string());
+        // Bounded key: an invalid name cannot be an account, and must not bloat the table.
+        let address = throttle::account_key(username);
         let throttle = &self.inner.throttle;
         if let Some(wait) = throttle.refused(client, &address) {
             // Never check the password of a throttled attempt.

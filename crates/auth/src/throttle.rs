@@ -16,6 +16,10 @@ pub const REFUSE_ADDRESS_AFTER: u32 = 30;
 /// How long failures are remembered.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_DELAY: Duration = Duration::from_secs(4);
+/// Entries per table. Past it, expired entries go first, then the older half: memory stays
+/// bounded even when failures come from millions of (IPv6) addresses. Forgetting the oldest
+/// entries under such a flood loosens the throttle for them, never locks anyone out.
+pub const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Default)]
 pub(crate) struct Throttle {
@@ -73,9 +77,7 @@ impl Throttle {
     pub(crate) fn failure(&self, ip: IpAddr, account: &str) {
         let now = Instant::now();
         let mut pairs = lock(&self.pairs);
-        if pairs.len() > 100_000 {
-            pairs.retain(|_, e| e.last.elapsed() < WINDOW);
-        }
+        prune(&mut pairs);
         let key = (ip, account.to_string());
         let n = live(pairs.get(&key)) + 1;
         pairs.insert(
@@ -87,9 +89,7 @@ impl Throttle {
         );
         drop(pairs);
         let mut addrs = lock(&self.addrs);
-        if addrs.len() > 100_000 {
-            addrs.retain(|_, e| e.last.elapsed() < WINDOW);
-        }
+        prune(&mut addrs);
         let n = live(addrs.get(&ip)) + 1;
         addrs.insert(
             ip,
@@ -103,6 +103,28 @@ impl Throttle {
     pub(crate) fn success(&self, ip: IpAddr, account: &str) {
         lock(&self.pairs).remove(&(ip, account.to_string()));
     }
+}
+
+/// Keeps a table under [`MAX_ENTRIES`] (amortized: it runs in full only when the table is full,
+/// and then halves it at least).
+fn prune<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Entry>) {
+    if map.len() < MAX_ENTRIES {
+        return;
+    }
+    map.retain(|_, e| e.last.elapsed() < WINDOW);
+    if map.len() >= MAX_ENTRIES / 2 {
+        let mut lasts: Vec<Instant> = map.values().map(|e| e.last).collect();
+        let mid = lasts.len() / 2;
+        let (_, cut, _) = lasts.select_nth_unstable(mid);
+        let cut = *cut;
+        map.retain(|_, e| e.last > cut);
+    }
+}
+
+/// The account part of a throttle key: a normalized address, or one shared key for names
+/// that cannot be an account (so junk user names cannot grow the table by their length).
+pub(crate) fn account_key(username: &str) -> String {
+    crate::normalize_address(username).unwrap_or_else(|_| "<invalid>".to_string())
 }
 
 #[cfg(test)]
@@ -132,5 +154,27 @@ mod tests {
         assert!(t.refused(ip, "b@x").is_none());
         t.success(ip, "a@x");
         assert!(t.refused(ip, "a@x").is_none());
+    }
+
+    #[test]
+    fn tables_stay_bounded_under_many_addresses() {
+        let t = Throttle::default();
+        for i in 0..(MAX_ENTRIES as u32 + 5_000) {
+            let ip = IpAddr::from(std::net::Ipv6Addr::from(u128::from(i) << 64));
+            t.failure(ip, "a@x");
+        }
+        assert!(lock(&t.pairs).len() <= MAX_ENTRIES);
+        assert!(lock(&t.addrs).len() <= MAX_ENTRIES);
+        // The most recent offender is still remembered.
+        let last = IpAddr::from(std::net::Ipv6Addr::from(
+            u128::from(MAX_ENTRIES as u32 + 4_999) << 64,
+        ));
+        assert_eq!(live(lock(&t.pairs).get(&(last, "a@x".to_string()))), 1);
+    }
+
+    #[test]
+    fn junk_user_names_share_one_key() {
+        assert_eq!(account_key("Alice@Example.test"), "alice@example.test");
+        assert_eq!(account_key(&"x".repeat(60_000)), "<invalid>");
     }
 }

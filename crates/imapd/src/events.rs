@@ -49,12 +49,16 @@ impl Session {
         let mut appended = false;
         let mut deleted = false;
         let mut new_uids: Vec<Uid> = Vec::new();
+        let mut gap = false;
         for c in changes {
             match c {
-                Change::Appended { mailbox, uid, .. }
-                    if mailbox == mbid && sel.uids.last().is_none_or(|&l| uid > l) =>
-                {
-                    new_uids.push(uid);
+                Change::Appended { mailbox, uid, .. } if mailbox == mbid => {
+                    if sel.uids.last().is_none_or(|&l| uid > l) {
+                        new_uids.push(uid);
+                    } else if sel.seq_of(uid).is_none() {
+                        // An older UID we never saw: never drop it, resynchronise instead.
+                        gap = true;
+                    }
                 }
                 Change::Expunged { mailbox, uids, .. } if mailbox == mbid => {
                     sel.pending_expunge.extend(uids);
@@ -103,8 +107,8 @@ impl Session {
             }
             appended = sel.uids.last().copied().unwrap_or(0) > last;
         }
-        if lagged {
-            // Missed events: resynchronise from the store.
+        if lagged || gap {
+            // Missed (or out-of-order) events: resynchronise from the store.
             if let Ok(metas) = store.messages(mbid) {
                 let now: BTreeSet<Uid> = metas.iter().map(|m| m.uid).collect();
                 sel.pending_expunge

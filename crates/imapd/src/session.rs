@@ -14,6 +14,8 @@ use crate::Ctx;
 
 /// Longest command line without its literals (SPEC.md §8: 64 KiB).
 pub const MAX_LINE: usize = 64 * 1024;
+/// Largest literal accepted before login (a user name or password in LOGIN/AUTHENTICATE).
+pub const MAX_PREAUTH_LITERAL: u64 = 8 * 1024;
 /// Consecutive bad commands before we hang up.
 pub const MAX_BAD: u32 = 20;
 /// Autologout before login (RFC 3501 §5.4 allows a shorter one) and after.
@@ -86,6 +88,8 @@ pub enum CmdError {
     Internal(String),
     /// The connection must end (I/O error).
     Io(std::io::Error),
+    /// The handler already said `* BYE`: close without a tagged reply (RFC 3501 §7.1.5).
+    Closed,
 }
 
 impl From<store::Error> for CmdError {
@@ -310,7 +314,15 @@ impl Session {
             let Some((n, plus)) = command::literal_suffix(&line) else {
                 return Input::Command(buf);
             };
-            if n > self.ctx.max_literal {
+            // Before login a literal only carries a user name or password: a small cap stops
+            // unauthenticated clients from making us buffer APPENDLIMIT-sized data. After
+            // login the whole command (lines and literals together) is bounded too.
+            let limit = match self.state {
+                State::NotAuthenticated => MAX_PREAUTH_LITERAL,
+                _ => self.ctx.max_literal,
+            };
+            let total = (buf.len() as u64).saturating_add(n);
+            if n > limit || total > limit.saturating_add(MAX_LINE as u64) {
                 let tag = buf
                     .split(|&b| b == b' ')
                     .next()
@@ -320,15 +332,15 @@ impl Session {
                     .unwrap_or_else(|| "*".into());
                 let is_append = buf.windows(7).any(|w| w.eq_ignore_ascii_case(b" APPEND"));
                 // RFC 7889 §3 / SPEC.md §8: refuse before the literal, no "+" continuation.
-                let reply = if is_append && !plus {
+                let authenticated = !matches!(self.state, State::NotAuthenticated);
+                let reply = if is_append && !plus && authenticated {
                     format!(
                         "{tag} NO [TOOBIG] message larger than APPENDLIMIT {}\r\n",
                         self.ctx.max_literal
                     )
                 } else {
                     format!(
-                        "{tag} BAD [TOOBIG] literal larger than {} octets\r\n",
-                        self.ctx.max_literal
+                        "{tag} BAD [TOOBIG] literal larger than {limit} octets\r\n"
                     )
                 };
                 let _ = self.conn.send(reply.as_bytes()).await;
@@ -426,6 +438,7 @@ impl Session {
                     .write(format!("{tag} NO [SERVERBUG] internal server error\r\n").as_bytes());
             }
             Err(CmdError::Io(e)) => return Err(e),
+            Err(CmdError::Closed) => self.closing = true,
         }
         Ok(())
     }

@@ -123,8 +123,15 @@ impl Connection {
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotConnected, "stream gone"))
     }
 
-    /// Reads more input into the buffer; `Ok(false)` at end of stream.
+    /// Reads more input into the buffer; `Ok(false)` at end of stream. Each call may wait
+    /// the whole idle timeout (exact reads: a slow but steady upload is not cut).
     async fn fill(&mut self) -> Result<bool, LineError> {
+        let deadline = tokio::time::Instant::now() + self.idle;
+        self.fill_until(deadline).await
+    }
+
+    /// [`Connection::fill`] with an absolute deadline.
+    async fn fill_until(&mut self, deadline: tokio::time::Instant) -> Result<bool, LineError> {
         if self.pos > 0 && self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
@@ -135,11 +142,10 @@ impl Connection {
         // Cancel-safe (IMAP IDLE selects between input and store events): `read_buf` only
         // appends bytes actually read, so a dropped future leaves the buffer intact.
         self.buf.reserve(READ_CHUNK);
-        let idle = self.idle;
         let Some(stream) = self.stream.as_mut() else {
             return Err(LineError::Closed);
         };
-        let r = tokio::time::timeout(idle, stream.read_buf(&mut self.buf)).await;
+        let r = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.buf)).await;
         let n = match r {
             Err(_) => return Err(LineError::Timeout),
             Ok(Err(e)) => return Err(e.into()),
@@ -150,7 +156,11 @@ impl Connection {
 
     /// Reads one line of at most `max` bytes including its terminator, and returns it with
     /// the terminator (CRLF or bare LF: protocols decide whether bare LF is acceptable).
+    ///
+    /// The idle timeout bounds the whole line, not each read: a client trickling one byte
+    /// at a time ("slowloris") is cut when the timeout passes, however steady the trickle.
     pub async fn read_line(&mut self, max: usize) -> Result<Vec<u8>, LineError> {
+        let deadline = tokio::time::Instant::now() + self.idle;
         // Finish dropping an over-long line first.
         while let Some(dropped) = self.discarding {
             if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
@@ -164,7 +174,7 @@ impl Connection {
                 return Err(LineError::Flood);
             }
             self.discarding = Some(dropped + n);
-            if !self.fill().await? {
+            if !self.fill_until(deadline).await? {
                 return Err(LineError::Closed);
             }
         }
@@ -188,7 +198,7 @@ impl Connection {
                 self.pos = self.buf.len();
                 return Err(LineError::TooLong);
             }
-            if !self.fill().await? {
+            if !self.fill_until(deadline).await? {
                 return Err(LineError::Closed);
             }
         }
@@ -397,6 +407,24 @@ mod tests {
         let (_client, server) = tokio::io::duplex(64);
         let mut conn = Connection::new(server, addr(), addr(), false);
         conn.set_idle_timeout(Duration::from_millis(50));
+        assert!(matches!(conn.read_line(100).await, Err(LineError::Timeout)));
+    }
+
+    #[tokio::test]
+    async fn slowloris_line_is_cut_at_the_idle_timeout() {
+        // One byte every 30 ms never leaves the reader idle for 100 ms, but the line as a
+        // whole must arrive within 100 ms.
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut conn = Connection::new(server, addr(), addr(), false);
+        conn.set_idle_timeout(Duration::from_millis(100));
+        tokio::spawn(async move {
+            for b in b"USER alice@example.test\r\n" {
+                if client.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
         assert!(matches!(conn.read_line(100).await, Err(LineError::Timeout)));
     }
 

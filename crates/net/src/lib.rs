@@ -13,6 +13,8 @@
 //!   commands after STARTTLS are never executed: CVE-2011-0411 class).
 //! - A line longer than the limit is never buffered whole: the reader drops it up to the next
 //!   LF and reports [`LineError::TooLong`].
+//! - The idle timeout bounds each whole command line, not each read, so a client trickling a
+//!   byte at a time (slowloris) is cut at the timeout like a silent one.
 //! - The protocol trace never prints secrets: protocols mark secret input, and a redactor
 //!   rewrites command lines that carry passwords.
 #![forbid(unsafe_code)]

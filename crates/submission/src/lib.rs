@@ -186,6 +186,28 @@ pub async fn serve_with(
     .await
 }
 
+/// Fuzzing entry point (`fuzz/`): one command line through the parser and the reply mapping
+/// the session uses. Not an API.
+#[doc(hidden)]
+pub fn fuzz_parse(line: &[u8]) -> u16 {
+    match smtp_proto::Request::parse(&mut line.iter()) {
+        Ok(req) => {
+            let _ = req.into_owned();
+            250
+        }
+        Err(e) => session::parse_error(e).code.code,
+    }
+}
+
+/// Fuzzing entry point (`fuzz/`): a whole session on an in-memory connection, until the
+/// client side closes or the session ends. Not an API.
+#[doc(hidden)]
+pub async fn fuzz_session(conn: net::Connection, ctx: Ctx, role: Role, opts: Options) {
+    session::Session::new(conn, ctx, role, 0, opts)
+        .run(net::Shutdown::never())
+        .await
+}
+
 /// Trace redactor: `AUTH <mech> <initial-response>` → `AUTH <mech> <redacted>`. SASL
 /// continuation lines are marked secret by the session itself.
 pub fn redact(line: &[u8]) -> Option<String> {

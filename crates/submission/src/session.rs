@@ -372,7 +372,7 @@ impl Session {
 }
 
 /// Maps smtp-proto's parse errors to replies (RFC 5321 §4.2.4 classes).
-fn parse_error(e: smtp_proto::Error) -> Reply {
+pub(crate) fn parse_error(e: smtp_proto::Error) -> Reply {
     use smtp_proto::Error as E;
     match e {
         E::UnknownCommand => codes::UNKNOWN_COMMAND.reply(),

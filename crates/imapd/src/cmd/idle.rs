@@ -104,8 +104,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
             Ev::Line(Err(net::LineError::Timeout)) | Ev::Logout => {
                 // RFC 3501 §5.4 autologout; RFC 2177 §3 told the client to re-IDLE before.
                 s.conn.write(b"* BYE autologout; idle for too long\r\n");
-                s.closing = true;
-                break ok("IDLE ended");
+                break Err(CmdError::Closed);
             }
             Ev::Line(Err(e)) => break Err(CmdError::Io(std::io::Error::other(e.to_string()))),
             Ev::Change(c) => {
@@ -141,9 +140,9 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                 }
             }
             Ev::Shutdown => {
+                // RFC 3501 §7.1.5: after BYE the server closes; no tagged reply follows.
                 s.conn.write(b"* BYE server shutting down\r\n");
-                s.closing = true;
-                break ok("IDLE ended");
+                break Err(CmdError::Closed);
             }
         }
     };

@@ -1,0 +1,277 @@
+//! A raw line client for the abuse suite: it sends exactly the bytes a test gives it (pipelined,
+//! malformed, huge, one at a time), optionally from a chosen loopback source address, and can
+//! switch to TLS in the middle of a session (STARTTLS/STLS) or start with it (implicit TLS).
+//!
+//! # Invariants
+//! - Every read has a deadline ([`READ_LIMIT`]): a server that hangs fails the test instead of
+//!   hanging it.
+//! - [`Wire::upgrade`] refuses to start TLS while server bytes are still buffered, so a test
+//!   never mistakes plaintext for a post-handshake answer.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// How long one read waits before the test fails.
+pub const READ_LIMIT: Duration = Duration::from_secs(60);
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One client connection.
+pub struct Wire {
+    stream: Option<Box<dyn Io>>,
+    buf: Vec<u8>,
+    eof: bool,
+    tag: u32,
+}
+
+/// A TLS connector trusting only `ca` (the test server's generated CA).
+pub fn connector(ca: &Path) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
+        roots.add(cert.expect("CA PEM")).expect("CA cert");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// A TCP connection to `127.0.0.1:port` whose source address is `from` (any 127/8 address:
+/// Linux routes the whole block to `lo`, so a test can play several clients).
+pub async fn tcp_from(from: IpAddr, port: u16) -> std::io::Result<TcpStream> {
+    let sock = TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(from, 0))?;
+    sock.connect(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+impl Wire {
+    /// Connects to `127.0.0.1:port` in clear.
+    pub async fn connect(port: u16) -> Wire {
+        Self::connect_from([127, 0, 0, 1].into(), port).await
+    }
+
+    /// Connects from source address `from`.
+    pub async fn connect_from(from: IpAddr, port: u16) -> Wire {
+        let tcp = tcp_from(from, port).await.expect("connect");
+        Wire::from_stream(tcp)
+    }
+
+    /// Connects with implicit TLS (993, 995, 465), verifying the certificate against `ca`.
+    pub async fn connect_tls(port: u16, ca: &Path) -> Wire {
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let name = ServerName::try_from("localhost").expect("name");
+        let tls = connector(ca).connect(name, tcp).await.expect("TLS");
+        Wire::from_stream(tls)
+    }
+
+    fn from_stream(s: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) -> Wire {
+        Wire {
+            stream: Some(Box::new(s)),
+            buf: Vec::new(),
+            eof: false,
+            tag: 0,
+        }
+    }
+
+    fn stream(&mut self) -> &mut Box<dyn Io> {
+        self.stream.as_mut().expect("stream")
+    }
+
+    /// Writes raw bytes (errors are returned: the server may have closed on us).
+    pub async fn send(&mut self, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+        let s = self.stream();
+        s.write_all(bytes.as_ref()).await?;
+        s.flush().await
+    }
+
+    /// Bytes read from the server but not yet returned as lines.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next line without its CRLF; `None` once the server closed (or reset) the
+    /// connection. Panics if nothing arrives within [`READ_LIMIT`].
+    pub async fn line(&mut self) -> Option<String> {
+        match self.line_within(READ_LIMIT).await {
+            Ok(l) => l,
+            Err(_) => panic!("server sent no line within {READ_LIMIT:?}"),
+        }
+    }
+
+    /// The next line, or `Err(())` when none arrives within `limit`.
+    pub async fn line_within(&mut self, limit: Duration) -> Result<Option<String>, ()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&line);
+                return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let mut chunk = vec![0u8; 16 * 1024];
+            let s = self.stream();
+            match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+                Err(_) => return Err(()),
+                Ok(Ok(0)) | Ok(Err(_)) => self.eof = true,
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Reads lines until the server closes; returns them.
+    pub async fn rest(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(l) = self.line().await {
+            out.push(l);
+        }
+        out
+    }
+
+    /// Whether the server has closed the connection (reads to EOF, returning what came).
+    pub async fn closed_within(&mut self, limit: Duration) -> Result<Vec<String>, Vec<String>> {
+        let mut out = Vec::new();
+        loop {
+            match self.line_within(limit).await {
+                Ok(Some(l)) => out.push(l),
+                Ok(None) => return Ok(out),
+                Err(()) => return Err(out),
+            }
+        }
+    }
+
+    /// Sends `total` bytes of `fill` (no line end) while reading what the server answers;
+    /// returns the lines received and whether the server closed the connection within
+    /// `limit` after the last byte was written (or the write failed because it had closed).
+    pub async fn flood(&mut self, total: usize, fill: u8, limit: Duration) -> (Vec<String>, bool) {
+        let chunk = vec![fill; 64 * 1024];
+        let mut sent = 0;
+        let mut lines = Vec::new();
+        {
+            let (mut rd, mut wr) = tokio::io::split(self.stream.as_mut().expect("stream"));
+            let mut tmp = vec![0u8; 16 * 1024];
+            while sent < total && !self.eof {
+                tokio::select! {
+                    r = rd.read(&mut tmp) => match r {
+                        Ok(0) | Err(_) => self.eof = true,
+                        Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                    },
+                    w = wr.write(&chunk[..chunk.len().min(total - sent)]) => match w {
+                        Ok(n) if n > 0 => sent += n,
+                        _ => break,
+                    },
+                }
+            }
+        }
+        loop {
+            match self.line_within(limit).await {
+                Ok(Some(l)) => lines.push(l),
+                Ok(None) => return (lines, true),
+                Err(()) => return (lines, false),
+            }
+        }
+    }
+
+    /// Client side of STARTTLS / STLS, after the server's go-ahead was read.
+    pub async fn upgrade(&mut self, ca: &Path) {
+        assert!(
+            self.buf.is_empty(),
+            "server sent bytes after its STARTTLS go-ahead: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        let plain = self.stream.take().expect("stream");
+        let name = ServerName::try_from("localhost").expect("name");
+        let tls = connector(ca).connect(name, plain).await.expect("TLS");
+        self.stream = Some(Box::new(tls));
+    }
+
+    // --- protocol conveniences ---
+
+    /// IMAP: sends `tN command` and reads to its tagged answer: (untagged lines, tagged line).
+    /// The tagged line is empty when the server closed first.
+    pub async fn imap(&mut self, command: &str) -> (Vec<String>, String) {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        self.send(format!("{tag} {command}\r\n"))
+            .await
+            .expect("send");
+        self.until_tag(&tag).await
+    }
+
+    /// Reads lines until one starts with `tag `.
+    pub async fn until_tag(&mut self, tag: &str) -> (Vec<String>, String) {
+        let mut untagged = Vec::new();
+        while let Some(l) = self.line().await {
+            if l.starts_with(&format!("{tag} ")) {
+                return (untagged, l);
+            }
+            untagged.push(l);
+        }
+        (untagged, String::new())
+    }
+
+    /// SMTP: one reply (all its lines joined by `\n`); empty when the server closed.
+    pub async fn smtp_reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        while let Some(l) = self.line().await {
+            let last = l.len() < 4 || l.as_bytes()[3] != b'-';
+            lines.push(l);
+            if last {
+                break;
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// SMTP: sends a command line and returns its reply.
+    pub async fn smtp(&mut self, command: &str) -> String {
+        self.send(format!("{command}\r\n")).await.expect("send");
+        self.smtp_reply().await
+    }
+
+    /// POP3: sends a command line and returns the status line.
+    pub async fn pop3(&mut self, command: &str) -> String {
+        self.send(format!("{command}\r\n")).await.expect("send");
+        self.line().await.unwrap_or_default()
+    }
+
+    /// POP3: reads a multi-line body after a `+OK` status (dot-unstuffed, without the ".").
+    pub async fn pop3_body(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(l) = self.line().await {
+            if l == "." {
+                break;
+            }
+            out.push(l.strip_prefix('.').map(str::to_string).unwrap_or(l));
+        }
+        out
+    }
+}
+
+/// Resident set size and its peak (VmRSS, VmHWM) of a process, in KiB.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -1,0 +1,77 @@
+//! Roundcube webmail (Debian's `roundcube-core` with the `password` plugin) drives a real
+//! `mailstack serve`: log in, list INBOX, send (recipient's INBOX + sender's Sent), change the
+//! password through the `httpapi` driver (`POST /api/password`), then the new password works
+//! over IMAP, POP3 and SMTP and the old one does not.
+//!
+//! The browser side is `tests/roundcube/drive.py` (Python's urllib with a cookie jar); it writes
+//! a private Roundcube config (`ROUNDCUBE_CONFIG_DIR`) into a temporary folder and runs Roundcube
+//! with `php -S` on a free loopback port, so no system web server or database is involved.
+//! Install the packages with `tests/roundcube/install.sh` (CI does). Without `php` or Roundcube
+//! the test is skipped with a message, except under CI, where it fails.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Debian's Roundcube `INSTALL_PATH` (its `public_html/index.php` is the web entry point).
+const ROUNDCUBE: &str = "/var/lib/roundcube";
+
+/// What is missing to run Roundcube here, if anything.
+fn missing_prerequisites() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !e2e::have("php") {
+        missing.push("php (package php-cli)");
+    }
+    if !Path::new(ROUNDCUBE).join("public_html/index.php").exists() {
+        missing.push("Roundcube (package roundcube-core)");
+    }
+    if !Path::new(ROUNDCUBE).join("plugins/password").exists() {
+        missing.push("Roundcube's password plugin (package roundcube-plugins)");
+    }
+    if !e2e::have("python3") {
+        missing.push("python3");
+    }
+    missing
+}
+
+#[test]
+fn roundcube_logs_in_lists_sends_and_changes_the_password() {
+    let missing = missing_prerequisites();
+    if !missing.is_empty() {
+        let msg = format!(
+            "roundcube test needs {}: run tests/roundcube/install.sh (as root)",
+            missing.join(", ")
+        );
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+
+    let server = e2e::Server::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/roundcube/drive.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .arg("--roundcube")
+        .arg(ROUNDCUBE)
+        .arg("--ca")
+        .arg(server.ca())
+        .arg("--workdir")
+        .arg(work.path());
+    for service in ["smtp", "submission", "imaps", "pop3s", "http"] {
+        cmd.arg("--port")
+            .arg(format!("{service}={}", server.port(service)));
+    }
+    let out = cmd.output().expect("run python3 tests/roundcube/drive.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(
+        out.status.success() && text.contains("roundcube: ok"),
+        "Roundcube driver failed (status {:?}):\n{text}\n----- mailstack log -----\n{}",
+        out.status.code(),
+        server.stderr()
+    );
+}
