@@ -35,26 +35,7 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-/// libFuzzer's panic hook aborts on every panic, even one that is caught. `store::mime::parse`
-/// deliberately catches panics from inside mail-parser (a known `debug_assert!`, see
-/// `fuzz/regressions/mime/`), so those may unwind to it; every other panic still aborts.
-fn tolerate_caught_mail_parser_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_mail_parser = info
-                .location()
-                .is_some_and(|l| l.file().contains("mail-parser-"));
-            if !in_mail_parser {
-                previous(info);
-            }
-        }));
-    });
-}
-
 fn env() -> &'static Env {
-    tolerate_caught_mail_parser_panics();
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -344,7 +325,6 @@ fn check_part(p: &store::mime::Part, len: u32, depth: usize) {
 }
 
 pub fn mime(data: &[u8]) {
-    tolerate_caught_mail_parser_panics();
     let parsed = store::mime::parse(data);
     assert!(parsed.header_len as usize <= data.len());
     check_part(&parsed.root, data.len() as u32, 0);

@@ -63,6 +63,25 @@
 //! | 5258 | LIST-EXTENDED | Partial: SUBSCRIBED, RECURSIVEMATCH, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored; no \NonExistent |
 //! | 5819 | LIST-STATUS | Yes |
 //! | 8438 | STATUS=SIZE | Yes |
+//!
+//! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot
+//! `tests/tests/dovecot_diff.rs` appends every message of `tests/corpus/` to Debian's
+//! Dovecot 2.3 and to mailstack and requires byte-identical FETCH answers (ENVELOPE,
+//! BODYSTRUCTURE, BODY, RFC822.SIZE, RFC822.HEADER, HEADER, HEADER.FIELDS[.NOT], TEXT,
+//! partial TEXT, and per part `n`, `n.MIME`, `n.HEADER`, `n.TEXT`, `n.HEADER.FIELDS`).
+//! Dovecot's choices we follow where RFC 3501 leaves room: header-field names echoed in upper
+//! case, "7bit" in lower case, `"charset" "us-ascii"` added to text parts, subjects and display
+//! names cleaned up (white space runs collapsed, then sent as a literal), RFC 2231 parameters
+//! merged but left encoded (`"name*" "UTF-8''%C3%BC..."`), a multipart without parts shown
+//! with one empty text/plain part, and a blank line added to a top-level HEADER.FIELDS whose
+//! header has none. The deliberate differences:
+//!
+//! | Message | Items | Dovecot | mailstack | Why |
+//! |---|---|---|---|---|
+//! | `19-lf-only.eml` (bare LF line ends) | sizes, BODY/BODYSTRUCTURE, HEADER, TEXT, sections | turns every bare LF into CRLF, sizes count the added CRs | serves the octets the client APPENDed, sizes count them | RFC 3501 §6.3.11 lets the server store the literal as given; answers stay consistent with each other (SMTP refuses bare LF, so only APPEND can store one) |
+//!
+//! Header values that are not UTF-8 are sent byte for byte in ENVELOPE; in BODYSTRUCTURE
+//! parameters and Content-* values such bytes become U+FFFD (not in the corpus).
 #![forbid(unsafe_code)]
 
 pub mod bodystructure;

@@ -339,9 +339,7 @@ impl Session {
                         self.ctx.max_literal
                     )
                 } else {
-                    format!(
-                        "{tag} BAD [TOOBIG] literal larger than {limit} octets\r\n"
-                    )
+                    format!("{tag} BAD [TOOBIG] literal larger than {limit} octets\r\n")
                 };
                 let _ = self.conn.send(reply.as_bytes()).await;
                 if plus {

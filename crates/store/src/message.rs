@@ -159,7 +159,11 @@ impl Store {
     /// The MIME structure cached at delivery.
     pub fn structure(&self, blob: BlobId) -> Result<ParsedMessage> {
         match self.inner.structure.get(keys::id(blob))? {
-            Some(v) => decode("structure", &v),
+            Some(v) => match decode::<ParsedMessage>("structure", &v) {
+                Ok(p) if p.version == mime::STRUCTURE_VERSION => Ok(p),
+                // Cached by an older version: the message itself is the truth.
+                _ => Ok(mime::parse(&self.read_blob(blob)?)),
+            },
             None => Ok(mime::parse(&self.read_blob(blob)?)),
         }
     }

@@ -278,13 +278,16 @@ fn section_name(s: &Section) -> String {
     parts.join(".")
 }
 
+/// The field names as Dovecot echoes them: upper case (RFC 3501 §7.4.2 leaves the case open;
+/// clients compare it case-insensitively).
 fn quote_names(f: &[String]) -> String {
     f.iter()
+        .map(|n| n.to_ascii_uppercase())
         .map(|n| {
             if n.bytes()
                 .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
             {
-                n.clone()
+                n
             } else {
                 let mut o = Vec::new();
                 response::string(&mut o, n.as_bytes());
@@ -333,7 +336,7 @@ fn section_bytes(raw: &[u8], p: &ParsedMessage, s: &Section) -> Option<Vec<u8>> 
             (Some(SectionText::Mime), _) => return slice(part.header_start, part.body_start),
             (_, PartKind::Message(_, inner)) => (
                 (inner.header_start, inner.body_start),
-                (inner.body_start, part.body_end),
+                (inner.body_start, inner.body_end),
             ),
             // HEADER/TEXT of a part that is not message/rfc822: nothing.
             _ => return Some(vec![]),
@@ -344,23 +347,31 @@ fn section_bytes(raw: &[u8], p: &ParsedMessage, s: &Section) -> Option<Vec<u8>> 
         Some(SectionText::Header) => slice(header.0, header.1),
         Some(SectionText::Text) => slice(text.0, text.1),
         Some(SectionText::Mime) => Some(vec![]),
-        Some(SectionText::HeaderFields(names)) => {
-            Some(filter_header(&slice(header.0, header.1)?, names, true))
-        }
-        Some(SectionText::HeaderFieldsNot(names)) => {
-            Some(filter_header(&slice(header.0, header.1)?, names, false))
-        }
+        Some(SectionText::HeaderFields(names)) => Some(filter_header(
+            &slice(header.0, header.1)?,
+            names,
+            true,
+            s.part.is_empty(),
+        )),
+        Some(SectionText::HeaderFieldsNot(names)) => Some(filter_header(
+            &slice(header.0, header.1)?,
+            names,
+            false,
+            false,
+        )),
     }
 }
 
 /// HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields with their continuation lines and
-/// the blank line that ends a header (RFC 3501 §6.4.5).
-fn filter_header(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
+/// the blank line that ends the header (RFC 3501 §6.4.5); `add_eoh` for a top-level
+/// HEADER.FIELDS.
+fn filter_header(header: &[u8], names: &[String], keep: bool, add_eoh: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut take = false;
     for line in header.split_inclusive(|&b| b == b'\n') {
         if line == b"\r\n" || line == b"\n" {
-            break;
+            out.extend_from_slice(line);
+            return out;
         }
         if !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             let name = line
@@ -376,7 +387,12 @@ fn filter_header(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
             out.extend_from_slice(line);
         }
     }
-    out.extend_from_slice(b"\r\n");
+    // No blank line at the end of this header (it ended at the end of the message or ran into
+    // a boundary). Dovecot adds one to a top-level HEADER.FIELDS; inside a message it ends an
+    // unterminated last field, and an empty header becomes the blank line alone.
+    if keep && (add_eoh || header.is_empty() || out.last().is_some_and(|&b| b != b'\n')) {
+        out.extend_from_slice(b"\r\n");
+    }
     out
 }
 
