@@ -25,6 +25,9 @@ pub enum Verb {
         /// Log every protocol line (passwords and AUTH data replaced by <redacted>).
         #[arg(long)]
         trace_protocol: bool,
+        /// With the trace: show message bodies too (otherwise their first line and size).
+        #[arg(long)]
+        trace_bodies: bool,
         /// Temporary store deleted at exit, every listener on a free loopback port; prints one
         /// JSON line with the ports, the CA path and the admin token (for test harnesses).
         #[arg(long)]

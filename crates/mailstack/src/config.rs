@@ -53,6 +53,9 @@ pub struct LogSection {
     /// Log every protocol line (same as `serve --trace-protocol`).
     #[serde(default)]
     pub trace_protocol: bool,
+    /// With the trace, log message bodies too (same as `serve --trace-bodies`).
+    #[serde(default)]
+    pub trace_bodies: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]

@@ -58,9 +58,11 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     }
     if let Verb::Serve {
         trace_protocol,
+        trace_bodies,
         ephemeral: true,
     } = cli.verb
     {
+        net::conn::set_trace_bodies(trace_bodies);
         let dir = tempfile::Builder::new()
             .prefix("mailstack-ephemeral-")
             .tempdir()?;
@@ -75,7 +77,14 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     }
     let config = config::Config::load(&cli.config)?;
     match cli.verb {
-        Verb::Serve { trace_protocol, .. } => serve::run(config, trace_protocol, None).await,
+        Verb::Serve {
+            trace_protocol,
+            trace_bodies,
+            ..
+        } => {
+            net::conn::set_trace_bodies(trace_bodies || config.log.trace_bodies);
+            serve::run(config, trace_protocol, None).await
+        }
         Verb::Certs => serve::certs(&config),
         Verb::DnsRecords => {
             print!(

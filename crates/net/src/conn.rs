@@ -37,6 +37,20 @@ pub enum LineError {
 /// Bytes of one over-long line we drop before giving up on the connection.
 pub const FLOOD_LIMIT: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
+/// `--trace-bodies`: show message bodies in the protocol trace (off: the first line and the
+/// size). One switch for the process, set once by `serve` before any session starts.
+static TRACE_BODIES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns body tracing on or off for every connection of this process.
+pub fn set_trace_bodies(on: bool) {
+    TRACE_BODIES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether message bodies are traced in full (`--trace-bodies`).
+pub fn trace_bodies() -> bool {
+    TRACE_BODIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Bytes of one written line shown in the trace.
 const TRACE_MAX: usize = 300;
 
@@ -216,7 +230,9 @@ impl Connection {
             self.pos += take;
         }
         if self.trace {
-            tracing::info!(target: "mailstack::protocol", "C: <{n} bytes of data>");
+            // Literals can carry passwords (IMAP LOGIN "{8}" literal): sizes only, always.
+            let tls = self.tls;
+            tracing::info!(target: "mailstack::protocol", tls, "C: <{n} bytes of data>");
         }
         Ok(out)
     }
@@ -224,15 +240,28 @@ impl Connection {
     /// Queues bytes for the client.
     pub fn write(&mut self, bytes: &[u8]) {
         if self.trace {
-            trace_out(bytes);
+            trace_out(bytes, self.tls);
         }
         self.out.extend_from_slice(bytes);
     }
 
-    /// Queues bytes without tracing them (message bodies; the trace shows the size).
+    /// Queues message data: the trace shows its first line and size, or all of it with
+    /// `--trace-bodies`.
     pub fn write_data(&mut self, bytes: &[u8]) {
         if self.trace {
-            tracing::info!(target: "mailstack::protocol", "S: <{} bytes of data>", bytes.len());
+            if trace_bodies() {
+                trace_out(bytes, self.tls);
+            } else {
+                let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+                let tls = self.tls;
+                tracing::info!(
+                    target: "mailstack::protocol",
+                    tls,
+                    "S: {} … ({} bytes of data; --trace-bodies shows them)",
+                    printable(first),
+                    bytes.len()
+                );
+            }
         }
         self.out.extend_from_slice(bytes);
     }
@@ -316,13 +345,14 @@ impl Connection {
         } else {
             printable(line)
         };
-        tracing::info!(target: "mailstack::protocol", "C: {shown}");
+        let tls = self.tls;
+        tracing::info!(target: "mailstack::protocol", tls, "C: {shown}");
     }
 }
 
-fn trace_out(bytes: &[u8]) {
+fn trace_out(bytes: &[u8], tls: bool) {
     for line in bytes.split_inclusive(|&b| b == b'\n') {
-        tracing::info!(target: "mailstack::protocol", "S: {}", printable(line));
+        tracing::info!(target: "mailstack::protocol", tls, "S: {}", printable(line));
     }
 }
 

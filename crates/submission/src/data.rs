@@ -27,10 +27,10 @@ pub enum Content {
 }
 
 /// Reads DATA content up to `CRLF.CRLF` (the 354 has been sent). `max` is the SIZE limit.
-/// The protocol trace is paused so message bodies never reach the logs.
+/// The protocol trace is paused so message bodies reach the logs only with `--trace-bodies`.
 pub async fn read_data(conn: &mut Connection, max: u64) -> Result<Content, LineError> {
     let tracing = conn.tracing();
-    conn.set_trace(false, crate::redact);
+    conn.set_trace(tracing && net::conn::trace_bodies(), crate::redact);
     let r = read_data_inner(conn, max).await;
     conn.set_trace(tracing, crate::redact);
     r
