@@ -56,6 +56,7 @@ pop3s = "127.0.0.1:0"
 imap = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
 http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 [auth]
 min_password_length = 12
 argon2_memory_kib = 64

@@ -102,6 +102,8 @@ pub struct Listeners {
     pub imaps: Option<SocketAddr>,
     /// Autoconfig, password change, REST API.
     pub http: Option<SocketAddr>,
+    /// The same HTTP service over TLS with the mail listeners' certificate (optional).
+    pub https: Option<SocketAddr>,
 }
 
 impl Listeners {
@@ -115,6 +117,7 @@ impl Listeners {
             imap: Some(a),
             imaps: Some(a),
             http: Some(a),
+            https: None,
         }
     }
 
@@ -129,6 +132,7 @@ impl Listeners {
             ("imap", self.imap),
             ("imaps", self.imaps),
             ("http", self.http),
+            ("https", self.https),
         ]
         .into_iter()
         .filter_map(|(n, a)| a.map(|a| (n, a)))

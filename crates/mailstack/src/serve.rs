@@ -62,7 +62,7 @@ pub fn advertised_from_config(config: &Config) -> web::Advertised {
             .listeners
             .all()
             .into_iter()
-            .filter(|(s, _)| *s != "http")
+            .filter(|(s, _)| *s != "http" && *s != "https")
             .map(|(s, a)| (s.to_string(), a.port()))
             .collect(),
     }
@@ -203,7 +203,7 @@ pub(crate) async fn start_listeners(
         hostname: config.hostname.clone(),
         ports: bound
             .iter()
-            .filter(|(s, ..)| *s != "http")
+            .filter(|(s, ..)| *s != "http" && *s != "https")
             .map(|(s, _, a)| (s.to_string(), a.port()))
             .collect(),
     };
@@ -211,7 +211,7 @@ pub(crate) async fn start_listeners(
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::new();
     for (service, listener, local) in bound {
-        let mode = if service == "http" {
+        let mode = if service == "http" || service == "https" {
             let ctx = web::Ctx {
                 auth: auth.clone(),
                 advertised: advertised.clone(),
@@ -221,8 +221,14 @@ pub(crate) async fn start_listeners(
                     OutboundMode::Reject => None,
                 },
             };
-            tasks.spawn(web::serve(listener, ctx, shutdown.clone()));
-            "HTTP"
+            if service == "https" {
+                let acceptor = tls.clone();
+                tasks.spawn(web::serve_tls(listener, acceptor, ctx, shutdown.clone()));
+                "HTTPS, same certificate"
+            } else {
+                tasks.spawn(web::serve(listener, ctx, shutdown.clone()));
+                "HTTP"
+            }
         } else {
             spawn_service(
                 service,
