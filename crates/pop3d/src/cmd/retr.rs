@@ -93,18 +93,37 @@ impl Default for DotStuffer {
 }
 
 impl DotStuffer {
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Works a line at a time (one search for LF, one slice copy): `make bench` showed the
+    /// byte-at-a-time version taking 71 % of the server's CPU during plain RETR.
+    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         out.reserve(data.len() + data.len() / 64);
-        for &b in data {
-            if self.at_line_start && b == b'.' {
+        while let Some(&first) = data.first() {
+            if self.at_line_start && first == b'.' {
                 out.push(b'.'); // RFC 1939 §3: byte-stuff the termination octet
             }
-            if b == b'\n' && !self.prev_cr {
-                out.push(b'\r');
+            match data.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    out.extend_from_slice(&data[..i]);
+                    let cr_before = if i > 0 {
+                        data[i - 1] == b'\r'
+                    } else {
+                        self.prev_cr
+                    };
+                    if !cr_before {
+                        out.push(b'\r'); // a bare LF goes out as CRLF
+                    }
+                    out.push(b'\n');
+                    self.at_line_start = true;
+                    self.prev_cr = false;
+                    data = &data[i + 1..];
+                }
+                None => {
+                    out.extend_from_slice(data);
+                    self.prev_cr = data.last() == Some(&b'\r');
+                    self.at_line_start = false;
+                    data = &[];
+                }
             }
-            out.push(b);
-            self.prev_cr = b == b'\r';
-            self.at_line_start = b == b'\n';
         }
     }
 

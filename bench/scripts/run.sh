@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make bench`: install the peers (Debian packages, no service started), build mailstack and
+# the load generator in release mode, and run every scenario. Extra arguments go to the bench
+# binary (e.g. `bench/scripts/run.sh --quick`, `--only 1,4`). Results: bench/results/latest.md.
+#
+# Process-wide settings for the run, restored afterwards:
+# - `ulimit -n` raised to the hard limit (10,000 IDLE connections need 10,000+ descriptors on
+#   each side);
+# - fs.inotify.max_user_instances raised (Dovecot's one-imap-process-per-connection IDLE takes
+#   one inotify instance per connection; above the default 128 it falls back to polling every
+#   30 s and the push row would measure that fallback instead of Dovecot).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CARGO=${CARGO:-cargo}
+bash bench/scripts/install.sh
+
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+ulimit -n "$hard"
+echo "bench: fd limit $(ulimit -n)"
+
+inotify=/proc/sys/fs/inotify/max_user_instances
+old_inotify=""
+if [ -w "$inotify" ]; then
+    old_inotify=$(cat "$inotify")
+    if [ "$old_inotify" -lt 32768 ]; then
+        echo 32768 >"$inotify" 2>/dev/null || old_inotify=""
+    else
+        old_inotify=""
+    fi
+fi
+restore() {
+    if [ -n "$old_inotify" ]; then echo "$old_inotify" >"$inotify" 2>/dev/null || true; fi
+}
+trap restore EXIT
+
+$CARGO build --release -p mailstack -p bench
+target/release/bench --mailstack target/release/mailstack --scripts bench/scripts \
+    --out bench/results/latest.md --analysis bench/results/analysis.md "$@"
