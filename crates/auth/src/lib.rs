@@ -161,13 +161,13 @@ impl Auth {
         &self.inner.config
     }
 
-    /// Creates an account after checking the password policy.
-    pub async fn add_user(
+    /// Normalizes the address, applies the password policy (SPEC.md §4) and hashes: the one
+    /// path every password set or change goes through.
+    async fn vetted_hash(
         &self,
         address: &str,
         password: &Secret<String>,
-        quota_bytes: Option<u64>,
-    ) -> Result<Account, AuthError> {
+    ) -> Result<(String, String), AuthError> {
         let address = normalize_address(address)?;
         check_password_policy(
             &address,
@@ -176,6 +176,17 @@ impl Auth {
         )
         .map_err(AuthError::Policy)?;
         let hash = self.hash(password).await?;
+        Ok((address, hash))
+    }
+
+    /// Creates an account after checking the password policy.
+    pub async fn add_user(
+        &self,
+        address: &str,
+        password: &Secret<String>,
+        quota_bytes: Option<u64>,
+    ) -> Result<Account, AuthError> {
+        let (address, hash) = self.vetted_hash(address, password).await?;
         Ok(self
             .inner
             .store
@@ -189,14 +200,7 @@ impl Auth {
         address: &str,
         password: &Secret<String>,
     ) -> Result<(), AuthError> {
-        let address = normalize_address(address)?;
-        check_password_policy(
-            &address,
-            password.expose(),
-            self.inner.config.min_password_length,
-        )
-        .map_err(AuthError::Policy)?;
-        let hash = self.hash(password).await?;
+        let (address, hash) = self.vetted_hash(address, password).await?;
         let account = self
             .inner
             .store

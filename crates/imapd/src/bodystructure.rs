@@ -258,14 +258,7 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
         crate::response::literal(out, s);
         return;
     }
-    out.push(b'"');
-    for &b in s {
-        if b == b'"' || b == b'\\' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
+    crate::response::quoted(out, s);
 }
 
 /// NIL or a string with the line breaks of folding removed (a space kept between lines).

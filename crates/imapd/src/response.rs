@@ -76,18 +76,24 @@ pub fn sequence_set(nums: &[u32]) -> String {
     out.join(",")
 }
 
+/// Appends `s` as a quoted string (RFC 3501 §4.3: `"` and `\` escaped). The caller has
+/// checked that `s` holds no CR, LF, NUL or 8-bit octets.
+pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
 /// Appends `s` as an IMAP string: quoted when it is safe, else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     let safe = s.len() < 1024 && s.iter().all(|&b| (0x20..0x7f).contains(&b));
     if safe {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        quoted(out, s);
     } else {
         literal(out, s);
     }

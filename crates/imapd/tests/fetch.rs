@@ -79,3 +79,40 @@ async fn fetch_items() {
     let (_, t) = c.cmd("FETCH 5 FLAGS").await;
     assert!(t.contains("BAD"), "{t}");
 }
+
+/// RFC 3501 §6.4.5: a non-PEEK body fetch of several unseen messages sets \Seen on each (in
+/// one store transaction), reports it in each FETCH response, and leaves seen ones alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_fetch_sets_seen_on_every_message() {
+    let s = start().await;
+    for i in 0..4 {
+        s.append("INBOX", &message(&format!("m{i}"), "body")).await;
+    }
+    let mut c = s.logged_in().await;
+    c.ok("SELECT INBOX").await;
+    c.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
+    let r = c.ok("FETCH 1:4 (BODY[TEXT])").await;
+    let fetches: Vec<&String> = r.iter().filter(|l| l.contains(" FETCH (")).collect();
+    assert_eq!(fetches.len(), 4, "{r:?}");
+    for l in &fetches {
+        // Message 2 was seen already: its flags did not change, so no FLAGS is reported.
+        let was_seen = l.starts_with("* 2 FETCH");
+        assert_eq!(l.contains("FLAGS (\\Seen"), !was_seen, "{l}");
+    }
+    let inbox = s.mailbox("INBOX");
+    let metas = s.store.messages(inbox.id).expect("messages");
+    assert!(
+        metas.iter().all(|m| m.flags.has(store::Flags::SEEN)),
+        "{metas:?}"
+    );
+    assert_eq!(
+        s.store
+            .status(s.account.id, "INBOX")
+            .expect("status")
+            .unseen,
+        0
+    );
+    // A second fetch changes nothing: no FLAGS in the responses.
+    let r = c.ok("FETCH 1:4 (BODY[TEXT])").await;
+    assert!(r.iter().all(|l| !l.contains("FLAGS")), "{r:?}");
+}

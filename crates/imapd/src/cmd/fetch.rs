@@ -109,22 +109,32 @@ pub async fn fetch(
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
         pairs.retain(|(_, u)| metas.get(u).is_some_and(|m| m.modseq > since));
     }
+    // One transaction (one durable flush) sets \Seen on every unseen message fetched.
+    let mut now_seen: HashMap<u32, (Flags, u64)> = HashMap::new();
+    if sets_seen {
+        let unseen: Vec<u32> = pairs
+            .iter()
+            .map(|&(_, u)| u)
+            .filter(|u| metas.get(u).is_some_and(|m| !m.flags.has(Flags::SEEN)))
+            .collect();
+        if !unseen.is_empty() {
+            let seen = Flags::from_names(["\\Seen"]);
+            let r = store
+                .store_flags(account, mbid, &unseen, FlagOp::Add, &seen, None, s.id)
+                .await?;
+            now_seen.extend(r.updated.into_iter().map(|(u, f, m)| (u, (f, m))));
+        }
+    }
     for (seq, u) in pairs {
         // Expunged by another session and not yet announced: nothing to send (RFC 3501 §7.4.1).
         let Some(mut meta) = metas.get(&u).cloned() else {
             continue;
         };
         let mut flags_changed = false;
-        if sets_seen && !meta.flags.has(Flags::SEEN) {
-            let seen = Flags::from_names(["\\Seen"]);
-            let r = store
-                .store_flags(account, mbid, &[u], FlagOp::Add, &seen, None, s.id)
-                .await?;
-            if let Some((_, f, m)) = r.updated.into_iter().next() {
-                meta.flags = f;
-                meta.modseq = m;
-                flags_changed = true;
-            }
+        if let Some((f, m)) = now_seen.remove(&u) {
+            meta.flags = f;
+            meta.modseq = m;
+            flags_changed = true;
         }
         let raw = if needs_raw {
             Some(store.read_blob(meta.blob)?)
