@@ -185,6 +185,7 @@ pub fn pop3_session(data: &[u8]) {
             limiter: net::Limiter::default(),
             trace: false,
             allow_plaintext_from_loopback: true,
+            registry: None,
         };
         let s = net::Session {
             conn,
@@ -256,6 +257,7 @@ pub fn imap_session(data: &[u8]) {
             trace: false,
             max_literal: 1 << 20,
             allow_plaintext_from_loopback: true,
+            registry: None,
         };
         imapd::session::Session::new(
             conn,

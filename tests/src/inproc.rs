@@ -108,6 +108,7 @@ impl Stack {
             trace: false,
             max_literal: opts.max_literal,
             allow_plaintext_from_loopback: opts.plaintext_from_loopback,
+            registry: None,
         };
         tokio::spawn(imapd::serve_with_limits(
             l,
@@ -125,6 +126,7 @@ impl Stack {
             limiter: opts.limiter.clone(),
             trace: false,
             allow_plaintext_from_loopback: opts.plaintext_from_loopback,
+            registry: None,
         };
         tokio::spawn(pop3d::serve_with_limits(
             l,

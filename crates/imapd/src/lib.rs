@@ -109,6 +109,8 @@ pub struct Ctx {
     pub max_literal: u64,
     /// Allow LOGIN/AUTHENTICATE PLAIN without TLS from loopback (default true).
     pub allow_plaintext_from_loopback: bool,
+    /// Session registry of the dashboard (`None`: not registered).
+    pub registry: Option<net::Registry>,
 }
 
 /// Default APPENDLIMIT (SPEC.md §8).
@@ -148,14 +150,17 @@ pub async fn serve_with_limits(
         busy_reply: b"* BYE too many connections; try again later\r\n",
         trace: ctx.trace,
         redactor: redact,
+        registry: ctx.registry.clone(),
     };
     net::serve_listener(listener, cfg, shutdown, move |session: net::Session| {
         let ctx = ctx.clone();
-        async move {
-            session::Session::new(session.conn, ctx, session.id, session.shutdown, limits)
+        let id = session.id;
+        // Store changes made by this session carry its id (dashboard event feed).
+        store::with_origin(id, async move {
+            session::Session::new(session.conn, ctx, id, session.shutdown, limits)
                 .run()
                 .await;
-        }
+        })
     })
     .await
 }

@@ -216,6 +216,20 @@ impl Session {
         c
     }
 
+    /// Tells the session registry (dashboard) who is logged in and what is selected.
+    fn report_state(&self) {
+        let (user, mailbox) = match &self.state {
+            State::NotAuthenticated | State::Logout => (None, None),
+            State::Authenticated { account } => (Some(account.address.as_str()), None),
+            State::Selected { account, sel } => (
+                Some(account.address.as_str()),
+                Some(sel.mailbox.name.as_str()),
+            ),
+        };
+        self.conn.set_user(user);
+        self.conn.set_mailbox(mailbox);
+    }
+
     pub async fn run(mut self) {
         self.conn.set_idle_timeout(self.limits.prelogin_idle);
         let greet = format!(
@@ -252,6 +266,7 @@ impl Session {
                         tracing::debug!("session ends: {e}");
                         break;
                     }
+                    self.report_state();
                 }
                 Err(e) => {
                     let (tag, reason) = match e {

@@ -210,6 +210,8 @@ pub(crate) async fn start_listeners(
     let (trigger, shutdown) = ShutdownTrigger::new();
     let mut tasks = JoinSet::new();
     let mut listeners = Vec::new();
+    // Every session of every listener, for the dashboard.
+    let registry = net::Registry::new();
     for (service, listener, local) in bound {
         let mode = if service == "http" || service == "https" {
             let ctx = web::Ctx {
@@ -220,6 +222,7 @@ pub(crate) async fn start_listeners(
                     OutboundMode::Capture => config.capture_account.clone(),
                     OutboundMode::Reject => None,
                 },
+                registry: registry.clone(),
             };
             if service == "https" {
                 let acceptor = tls.clone();
@@ -238,6 +241,7 @@ pub(crate) async fn start_listeners(
                 tls,
                 &limiter,
                 trace,
+                &registry,
                 shutdown.clone(),
                 &mut tasks,
             )?
@@ -260,6 +264,7 @@ fn spawn_service(
     tls: &TlsAcceptor,
     limiter: &Limiter,
     trace: bool,
+    registry: &net::Registry,
     shutdown: net::Shutdown,
     tasks: &mut JoinSet<std::io::Result<()>>,
 ) -> anyhow::Result<&'static str> {
@@ -276,6 +281,7 @@ fn spawn_service(
                 limiter: limiter.clone(),
                 trace,
                 allow_plaintext_from_loopback: true,
+                registry: Some(registry.clone()),
             };
             tasks.spawn(pop3d::serve(listener, ctx, shutdown));
             if implicit {
@@ -295,6 +301,7 @@ fn spawn_service(
                 trace,
                 max_literal: config.limits.max_message_size,
                 allow_plaintext_from_loopback: true,
+                registry: Some(registry.clone()),
             };
             tasks.spawn(imapd::serve(listener, ctx, shutdown));
             if implicit {
@@ -322,6 +329,7 @@ fn spawn_service(
                 max_message_size: config.limits.max_message_size,
                 outbound,
                 allow_plaintext_from_loopback: true,
+                registry: Some(registry.clone()),
             };
             tasks.spawn(submission::serve(listener, ctx, role, shutdown));
             match role {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
+use crate::registry::{Dir, SessionHandle};
+
 /// Any byte stream a session can run on (TCP, TLS over TCP, an in-memory duplex in tests).
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -72,6 +74,8 @@ pub struct Connection {
     trace: bool,
     redactor: Redactor,
     secret_next: bool,
+    /// This session's entry in the registry (dashboard), when the listener has one.
+    session: Option<SessionHandle>,
 }
 
 fn no_redaction(_: &[u8]) -> Option<String> {
@@ -98,6 +102,59 @@ impl Connection {
             trace: false,
             redactor: no_redaction,
             secret_next: false,
+            session: None,
+        }
+    }
+
+    /// Attaches the session's registry entry: from now on its trace lines and TLS state are
+    /// recorded there, and protocols report user, mailbox and IDLE through it.
+    pub fn attach(&mut self, session: SessionHandle) {
+        session.set_tls(self.tls);
+        self.session = Some(session);
+    }
+
+    /// The registry entry, if the listener has a registry.
+    pub fn session(&self) -> Option<&SessionHandle> {
+        self.session.as_ref()
+    }
+
+    /// Reports the authenticated account (dashboard).
+    pub fn set_user(&self, user: Option<&str>) {
+        if let Some(s) = &self.session {
+            s.set_user(user);
+        }
+    }
+
+    /// Reports the selected mailbox (dashboard).
+    pub fn set_mailbox(&self, mailbox: Option<&str>) {
+        if let Some(s) = &self.session {
+            s.set_mailbox(mailbox);
+        }
+    }
+
+    /// Reports whether the session is in IMAP IDLE (dashboard).
+    pub fn set_idle(&self, idle: bool) {
+        if let Some(s) = &self.session {
+            s.set_idle(idle);
+        }
+    }
+
+    /// Whether trace lines are wanted at all (log or registry).
+    fn traced(&self) -> bool {
+        self.trace || self.session.is_some()
+    }
+
+    /// One trace line: to the log with `--trace-protocol`, and to the registry.
+    fn emit(&self, dir: Dir, text: String) {
+        if self.trace {
+            let tls = self.tls;
+            match dir {
+                Dir::Note => tracing::info!(target: "mailstack::protocol", tls, "-- {text}"),
+                _ => tracing::info!(target: "mailstack::protocol", tls, "{}: {text}", dir.as_str()),
+            }
+        }
+        if let Some(s) = &self.session {
+            s.trace(dir, text, self.tls);
         }
     }
 
@@ -229,18 +286,17 @@ impl Connection {
             out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
             self.pos += take;
         }
-        if self.trace {
+        if self.traced() {
             // Literals can carry passwords (IMAP LOGIN "{8}" literal): sizes only, always.
-            let tls = self.tls;
-            tracing::info!(target: "mailstack::protocol", tls, "C: <{n} bytes of data>");
+            self.emit(Dir::Client, format!("<{n} bytes of data>"));
         }
         Ok(out)
     }
 
     /// Queues bytes for the client.
     pub fn write(&mut self, bytes: &[u8]) {
-        if self.trace {
-            trace_out(bytes, self.tls);
+        if self.traced() {
+            self.trace_out(bytes);
         }
         self.out.extend_from_slice(bytes);
     }
@@ -248,18 +304,18 @@ impl Connection {
     /// Queues message data: the trace shows its first line and size, or all of it with
     /// `--trace-bodies`.
     pub fn write_data(&mut self, bytes: &[u8]) {
-        if self.trace {
+        if self.traced() {
             if trace_bodies() {
-                trace_out(bytes, self.tls);
+                self.trace_out(bytes);
             } else {
                 let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-                let tls = self.tls;
-                tracing::info!(
-                    target: "mailstack::protocol",
-                    tls,
-                    "S: {} … ({} bytes of data; --trace-bodies shows them)",
-                    printable(first),
-                    bytes.len()
+                self.emit(
+                    Dir::Server,
+                    format!(
+                        "{} … ({} bytes of data; --trace-bodies shows them)",
+                        printable(first),
+                        bytes.len()
+                    ),
                 );
             }
         }
@@ -319,8 +375,14 @@ impl Connection {
         };
         self.stream = Some(Box::new(tls));
         self.tls = true;
-        if self.trace {
-            tracing::info!(target: "mailstack::protocol", "-- TLS established ({dropped} pipelined bytes discarded)");
+        if let Some(s) = &self.session {
+            s.set_tls(true);
+        }
+        if self.traced() {
+            self.emit(
+                Dir::Note,
+                format!("TLS established ({dropped} pipelined bytes discarded)"),
+            );
         }
         Ok(dropped)
     }
@@ -334,7 +396,7 @@ impl Connection {
     }
 
     fn trace_in(&mut self, line: &[u8]) {
-        if !self.trace {
+        if !self.traced() {
             self.secret_next = false;
             return;
         }
@@ -345,14 +407,13 @@ impl Connection {
         } else {
             printable(line)
         };
-        let tls = self.tls;
-        tracing::info!(target: "mailstack::protocol", tls, "C: {shown}");
+        self.emit(Dir::Client, shown);
     }
-}
 
-fn trace_out(bytes: &[u8], tls: bool) {
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        tracing::info!(target: "mailstack::protocol", tls, "S: {}", printable(line));
+    fn trace_out(&self, bytes: &[u8]) {
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            self.emit(Dir::Server, printable(line));
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //!   (literals, BDAT), idle timeouts, the STARTTLS upgrade, and the per-session protocol trace.
 //! - [`listen`]: the accept loop with connection limits, implicit TLS and one tracing span per
 //!   session; [`Shutdown`] to stop it.
+//! - [`registry`]: the live session registry (protocol, port, TLS, user, mailbox, IDLE) and
+//!   each session's redacted trace, for the dashboard.
 //!
 //! # Invariants
 //! - A STARTTLS upgrade discards every byte the client sent before the handshake (pipelined
@@ -21,6 +23,7 @@
 
 pub mod conn;
 pub mod listen;
+pub mod registry;
 pub mod tls;
 
 pub use conn::{trim_eol, Redactor};
@@ -28,4 +31,5 @@ pub use conn::{Connection, LineError, Stream};
 pub use listen::{
     serve_listener, ConnLimits, Limiter, ListenerConfig, Session, Shutdown, ShutdownTrigger,
 };
+pub use registry::{Registry, SessionHandle, SessionInfo};
 pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup};

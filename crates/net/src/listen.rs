@@ -167,6 +167,8 @@ pub struct ListenerConfig {
     /// Log every protocol line (`--trace-protocol`).
     pub trace: bool,
     pub redactor: Redactor,
+    /// The session registry the dashboard reads (`None`: sessions are not registered).
+    pub registry: Option<crate::Registry>,
 }
 
 /// A new session handed to the protocol.
@@ -255,6 +257,9 @@ where
                     None => Connection::new(tcp, peer, local, false),
                 };
                 conn.set_trace(cfg2.trace, cfg2.redactor);
+                if let Some(reg) = &cfg2.registry {
+                    conn.attach(reg.open(id, cfg2.service, local.port(), conn.tls, peer));
+                }
                 tracing::debug!(tls = conn.tls, "connected");
                 handler(Session {
                     conn,

@@ -59,6 +59,8 @@ pub struct Ctx {
     pub trace: bool,
     /// Accept plaintext passwords from 127.0.0.1/::1 without TLS (default true; SPEC.md §4).
     pub allow_plaintext_from_loopback: bool,
+    /// Session registry of the dashboard (`None`: not registered).
+    pub registry: Option<net::Registry>,
 }
 
 /// Session limits (SPEC.md §8). [`serve`] uses the defaults; tests shorten the timeouts.
@@ -125,10 +127,12 @@ pub async fn serve_with_limits(
         busy_reply: BUSY,
         trace: ctx.trace,
         redactor: redact,
+        registry: ctx.registry.clone(),
     };
     let shared = Arc::new((ctx, limits));
     net::serve_listener(listener, cfg, shutdown, move |s| {
-        session::run(shared.clone(), s)
+        // Store changes made by this session carry its id (dashboard event feed).
+        store::with_origin(s.id, session::run(shared.clone(), s))
     })
     .await
 }

@@ -216,6 +216,9 @@ impl Session {
         let md = cmd::auth::login(self.ctx(), self.conn.peer.ip(), username, password).await?;
         let (n, size) = md.stat();
         tracing::info!(account = %md.account.address, messages = n, "POP3 login");
+        // The maildrop is the INBOX (dashboard: who holds it).
+        self.conn.set_user(Some(&md.account.address));
+        self.conn.set_mailbox(Some("INBOX"));
         self.state = State::Transaction(Box::new(md));
         // SPEC.md §8: 10 minutes idle in TRANSACTION.
         self.conn

@@ -8,7 +8,8 @@
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `blob`: raw RFC 5322 bytes in 32 KiB chunks (see *Invariants*).
 //! - `durable`: group commit (sled flush + `fdatasync`).
-//! - [`notify`]: per-account change channels that drive IMAP untagged responses.
+//! - [`notify`]: per-account change channels that drive IMAP untagged responses, and one
+//!   channel of every account's changes tagged with the session that made them (dashboard).
 //! - `maildrop`: the POP3 exclusive lock per account.
 //!
 //! # Invariants
@@ -46,7 +47,7 @@ use std::sync::{Arc, Mutex};
 pub use maildrop::MaildropLock;
 pub use message::{AppendRequest, FlagOp, StoreResult};
 pub use model::*;
-pub use notify::Change;
+pub use notify::{current_origin, with_origin, Activity, Change};
 
 /// Errors of the store. User errors (a name that exists, a quota that is full) are distinct
 /// variants so protocol servers can map each one to its wire code.
@@ -177,6 +178,11 @@ impl Store {
     /// Subscribes to the account's changes (only durable changes are published).
     pub fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {
         self.inner.notify.subscribe(account)
+    }
+
+    /// Subscribes to every account's changes, with the session that made each (dashboard).
+    pub fn subscribe_all(&self) -> tokio::sync::broadcast::Receiver<Activity> {
+        self.inner.notify.subscribe_all()
     }
 
     /// Serialises writers of one account: held only around synchronous sled work, never across

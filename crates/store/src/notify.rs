@@ -44,14 +44,53 @@ pub enum Change {
     MailboxDeleted { mailbox: MailboxId, name: String },
 }
 
-#[derive(Default)]
+/// A change of any account, with the session that made it: what the dashboard watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub account: AccountId,
+    pub change: Change,
+    /// The session (`net` session id) whose task made the change; 0 when none did (REST
+    /// API, command line, tests). Set with [`with_origin`].
+    pub origin: u64,
+}
+
+tokio::task_local! {
+    static ORIGIN: u64;
+}
+
+/// Runs `f` with every store change it makes attributed to session `origin` (see
+/// [`Activity::origin`]). Servers wrap each session's task in it.
+pub async fn with_origin<F: std::future::Future>(origin: u64, f: F) -> F::Output {
+    ORIGIN.scope(origin, f).await
+}
+
+/// The session of the running task, 0 outside [`with_origin`].
+pub fn current_origin() -> u64 {
+    ORIGIN.try_with(|o| *o).unwrap_or(0)
+}
+
+/// Changes of one committed write: their origin and (account, change) pairs.
+type Batch = (u64, Vec<(AccountId, Change)>);
+
 pub(crate) struct Hub {
     channels: Mutex<HashMap<AccountId, broadcast::Sender<Change>>>,
+    /// Every account's changes (dashboard); sent only while someone listens.
+    all: broadcast::Sender<Activity>,
     /// Committed changes not yet published, by write sequence number (commit order).
-    outbox: Mutex<BTreeMap<u64, Vec<(AccountId, Change)>>>,
+    outbox: Mutex<BTreeMap<u64, Batch>>,
 }
 
 const CAPACITY: usize = 4096;
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            channels: Mutex::default(),
+            all: broadcast::channel(CAPACITY).0,
+            outbox: Mutex::default(),
+        }
+    }
+}
 
 impl Hub {
     pub(crate) fn subscribe(&self, account: AccountId) -> broadcast::Receiver<Change> {
@@ -61,9 +100,15 @@ impl Hub {
             .subscribe()
     }
 
-    /// Queues the changes of write `seq` until it is durable.
+    /// Subscribes to every account's changes.
+    pub(crate) fn subscribe_all(&self) -> broadcast::Receiver<Activity> {
+        self.all.subscribe()
+    }
+
+    /// Queues the changes of write `seq` until it is durable; the origin is the session of
+    /// the calling task.
     pub(crate) fn queue(&self, seq: u64, changes: Vec<(AccountId, Change)>) {
-        crate::lock(&self.outbox).insert(seq, changes);
+        crate::lock(&self.outbox).insert(seq, (current_origin(), changes));
     }
 
     /// Publishes, in commit order, every queued change of a write `<= durable`. The outbox
@@ -72,8 +117,16 @@ impl Hub {
         let mut outbox = crate::lock(&self.outbox);
         let later = outbox.split_off(&(durable + 1));
         let ready = std::mem::replace(&mut *outbox, later);
-        for (_, changes) in ready {
+        let watched = self.all.receiver_count() > 0;
+        for (_, (origin, changes)) in ready {
             for (account, change) in changes {
+                if watched {
+                    let _ = self.all.send(Activity {
+                        account,
+                        change: change.clone(),
+                        origin,
+                    });
+                }
                 self.publish(account, [change]);
             }
         }

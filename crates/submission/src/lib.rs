@@ -99,6 +99,8 @@ pub struct Ctx {
     pub outbound: Outbound,
     /// Allow AUTH PLAIN/LOGIN without TLS from 127.0.0.0/8 and ::1 (default true).
     pub allow_plaintext_from_loopback: bool,
+    /// Session registry of the dashboard (`None`: not registered).
+    pub registry: Option<net::Registry>,
 }
 
 /// Default SIZE (SPEC.md §8).
@@ -118,6 +120,7 @@ impl Ctx {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             outbound: Outbound::Reject,
             allow_plaintext_from_loopback: true,
+            registry: None,
         }
     }
 }
@@ -174,14 +177,16 @@ pub async fn serve_with(
         busy_reply: codes::BUSY,
         trace: ctx.trace,
         redactor: redact,
+        registry: ctx.registry.clone(),
     };
     net::serve_listener(listener, cfg, shutdown, move |s: net::Session| {
         let ctx = ctx.clone();
-        async move {
+        // Store changes made by this session carry its id (dashboard event feed).
+        store::with_origin(s.id, async move {
             session::Session::new(s.conn, ctx, role, s.id, opts)
                 .run(s.shutdown)
                 .await
-        }
+        })
     })
     .await
 }

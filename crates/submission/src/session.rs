@@ -347,6 +347,7 @@ impl Session {
         match sasl::run(&mut self.conn, &auth, mech, initial).await? {
             AuthOutcome::Success(account) => {
                 tracing::info!(user = account.address, "authenticated");
+                self.conn.set_user(Some(&account.address));
                 self.account = Some(account);
                 self.reply(codes::AUTH_OK.reply());
             }

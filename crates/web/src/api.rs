@@ -66,7 +66,7 @@ pub(crate) async fn require_admin(State(app): State<App>, req: Request, next: Ne
 }
 
 /// Compares without an early exit on the first differing byte (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -11,6 +11,8 @@
 //! - `api`: the admin guard (bearer token) and account routes; `messages`: message routes,
 //!   including the long-poll wait.
 //! - `openapi`: the OpenAPI 3 document served at `/api/openapi.json`.
+//! - `dashboard`: the live dashboard page (`/`) and its state, SSE feed and trace routes
+//!   under `/api/dashboard/`.
 //! - `error`: [`ApiError`](error::ApiError) and extractors that answer malformed input with 400.
 //!
 //! # Invariants
@@ -38,6 +40,7 @@
 mod api;
 mod apple;
 mod autoconfig;
+mod dashboard;
 mod dns;
 pub mod error;
 mod messages;
@@ -80,6 +83,8 @@ pub struct Ctx {
     pub admin_token: auth::Secret<String>,
     /// The catch-all account that holds captured outbound mail (`outbound = "capture"`).
     pub capture_account: Option<String>,
+    /// The live sessions of the mail listeners (dashboard).
+    pub registry: net::Registry,
 }
 
 /// Router state: the context plus the server's shutdown signal, so long polls end at once
@@ -127,6 +132,7 @@ fn build(app: App) -> Router {
         .route("/api/password", post(password::change))
         .route("/api/openapi.json", get(openapi::document))
         .merge(admin)
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(log_request))

@@ -127,7 +127,7 @@ fn matching(app: &App, mb: &store::Mailbox, q: &ListQuery) -> Result<Vec<Message
 
 /// RFC 2047 §6: decodes encoded words in a raw Subject value (unchanged when there are none or
 /// mail-parser cannot read it).
-fn decode_subject(raw: String) -> String {
+pub(crate) fn decode_subject(raw: String) -> String {
     if !raw.contains("=?") {
         return raw;
     }

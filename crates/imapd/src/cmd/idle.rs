@@ -56,6 +56,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
     }
     s.conn.write(b"+ idling\r\n");
     s.conn.flush().await?;
+    s.conn.set_idle(true);
     let old = s.conn.idle_timeout();
     let start = Instant::now();
     let logout_at = start + s.limits.autologout;
@@ -146,6 +147,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
             }
         }
     };
+    s.conn.set_idle(false);
     s.conn.set_idle_timeout(old);
     result
 }

@@ -64,6 +64,7 @@ pub async fn start_with(opts: Options) -> Server {
         trace: false,
         max_literal: opts.max_literal,
         allow_plaintext_from_loopback: opts.loopback_plaintext,
+        registry: None,
     };
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -154,6 +155,7 @@ impl Server {
             limiter: net::Limiter::default(),
             trace: false,
             allow_plaintext_from_loopback: true,
+            registry: None,
         };
         tokio::spawn(pop3d::serve(l, ctx, net::Shutdown::never()));
         port

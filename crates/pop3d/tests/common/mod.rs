@@ -66,6 +66,7 @@ pub async fn start_with(opts: Options) -> Server {
         limiter: net::Limiter::default(),
         trace: opts.trace,
         allow_plaintext_from_loopback: opts.allow_plaintext_from_loopback,
+        registry: None,
     };
     let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let secure = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -59,6 +59,7 @@ pub async fn env_with(advertised: Advertised) -> Env {
         advertised,
         admin_token: auth::Secret::new(TOKEN.to_string()),
         capture_account: Some(format!("capture@{DOMAIN}")),
+        registry: net::Registry::new(),
     };
     Env {
         ctx,

@@ -1,0 +1,283 @@
+//! The dashboard routes: access rule, page headers, state snapshot, plain-text message view,
+//! and the SSE feed naming the session behind each change.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn page_is_served_with_a_strict_content_security_policy() {
+    let env = env().await;
+    let r = env.router_from([127, 0, 0, 1]);
+    for (path, ctype) in [
+        ("/", "text/html"),
+        ("/assets/dashboard.js", "text/javascript"),
+        ("/assets/dashboard.css", "text/css"),
+    ] {
+        let resp = call(&r, "GET", path, false, None, Body::empty()).await;
+        assert_eq!(resp.status, StatusCode::OK, "{path}");
+        let ct = resp.headers["content-type"].to_str().expect("ascii");
+        assert!(ct.starts_with(ctype), "{path}: {ct}");
+        let csp = resp.headers["content-security-policy"]
+            .to_str()
+            .expect("ascii");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(resp.headers["x-content-type-options"], "nosniff");
+    }
+}
+
+#[tokio::test]
+async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
+    let env = env().await;
+    env.add_user("alice").await;
+    let uid = env.deliver("alice@example.test", "hello-dashboard").await;
+
+    // Loopback, no token: readable, not admin.
+    let local = env.router_from([127, 0, 0, 1]);
+    let resp = call(
+        &local,
+        "GET",
+        "/api/dashboard/state",
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let state = resp.json();
+    assert_eq!(state["admin"], false);
+    let alice = state["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["address"] == "alice@example.test")
+        .expect("alice listed")
+        .clone();
+    let inbox = alice["mailboxes"]
+        .as_array()
+        .expect("mailboxes")
+        .iter()
+        .find(|m| m["name"] == "INBOX")
+        .expect("INBOX")
+        .clone();
+    assert_eq!(inbox["messages"], 1);
+    assert_eq!(inbox["unseen"], 1);
+    assert_eq!(alice["inbox"][0]["uid"], uid);
+    assert_eq!(alice["inbox"][0]["subject"], "hello-dashboard");
+    assert_eq!(alice["inbox"][0]["flags"], serde_json::json!([]));
+
+    // Another address: 401 without the token, admin with it.
+    let remote = env.router_from([192, 0, 2, 7]);
+    let resp = call(
+        &remote,
+        "GET",
+        "/api/dashboard/state",
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    for path in [
+        "/api/dashboard/events",
+        "/api/dashboard/messages/alice@example.test/1",
+        "/api/dashboard/sessions/1/trace",
+    ] {
+        let resp = call(&remote, "GET", path, false, None, Body::empty()).await;
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let resp = call(
+        &remote,
+        "GET",
+        "/api/dashboard/state",
+        true,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.json()["admin"], true);
+}
+
+#[tokio::test]
+async fn message_view_is_plain_text() {
+    let env = env().await;
+    let a = env.add_user("alice").await;
+    let mb = env
+        .store
+        .mailbox(a.id, "INBOX")
+        .expect("mailbox")
+        .expect("inbox");
+    let msg = "From: x@remote.test\r\nSubject: <script>alert(1)</script>\r\n\
+               Content-Type: text/html\r\n\r\n<img src=x onerror=alert(2)>\r\n";
+    let req = store::AppendRequest {
+        bytes: msg.as_bytes(),
+        ..Default::default()
+    };
+    let uid = env.store.append(a.id, mb.id, req).await.expect("append").1;
+    let r = env.router_from([127, 0, 0, 1]);
+    let resp = call(
+        &r,
+        "GET",
+        &format!("/api/dashboard/messages/alice@example.test/{uid}"),
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(resp.headers["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("application/json"));
+    let v = resp.json();
+    assert!(v["header"]
+        .as_str()
+        .expect("header")
+        .contains("Subject: <script>alert(1)</script>"));
+    assert!(v["text"]
+        .as_str()
+        .expect("text")
+        .contains("<img src=x onerror=alert(2)>"));
+    let missing = call(
+        &r,
+        "GET",
+        "/api/dashboard/messages/alice@example.test/999",
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let unknown_session = call(
+        &r,
+        "GET",
+        "/api/dashboard/sessions/987654321/trace",
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(unknown_session.status, StatusCode::NOT_FOUND);
+}
+
+/// Reads SSE frames from the body until one of `event` whose data satisfies `want`.
+async fn next_event(
+    body: &mut Body,
+    buf: &mut String,
+    event: &str,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut name = "";
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if name == event {
+                let v: serde_json::Value = serde_json::from_str(&data).expect("json data");
+                if want(&v) {
+                    return v;
+                }
+            }
+        }
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("no {event} event; have {buf:?}"))
+            .expect("stream open")
+            .expect("frame");
+        if let Ok(data) = frame.into_data() {
+            buf.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+#[tokio::test]
+async fn feed_names_the_session_behind_each_change() {
+    let env = env().await;
+    let a = env.add_user("alice").await;
+    let r = env.router_from([127, 0, 0, 1]);
+    let req = Request::builder()
+        .uri("/api/dashboard/events")
+        .body(Body::empty())
+        .expect("request");
+    let resp = r.oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/event-stream"));
+    let mut body = resp.into_body();
+    let mut buf = String::new();
+
+    // A session appears in the registry: `session` events.
+    let reg = env.ctx.registry.clone();
+    let pop = reg.open(
+        4242,
+        "pop3s",
+        3995,
+        true,
+        "127.0.0.1:5000".parse().expect("addr"),
+    );
+    pop.set_user(Some("alice@example.test"));
+    pop.set_mailbox(Some("INBOX"));
+    let imap = reg.open(
+        4243,
+        "imap",
+        3143,
+        false,
+        "127.0.0.1:5001".parse().expect("addr"),
+    );
+    imap.set_user(Some("alice@example.test"));
+    imap.set_mailbox(Some("INBOX"));
+    let opened = next_event(&mut body, &mut buf, "session", |v| v["kind"] == "opened").await;
+    assert_eq!(opened["session"]["id"], 4242);
+    assert_eq!(opened["session"]["protocol"], "pop3s");
+
+    // A delivery with no session behind it (REST API, CLI).
+    let uid = env.deliver("alice@example.test", "feed-test").await;
+    let ch = next_event(&mut body, &mut buf, "change", |v| v["kind"] == "appended").await;
+    assert_eq!(ch["uid"], uid);
+    assert_eq!(ch["row"]["subject"], "feed-test");
+    assert_eq!(ch["origin"], serde_json::Value::Null);
+    assert_eq!(ch["notified"], 1);
+    let mbs = next_event(&mut body, &mut buf, "mailboxes", |_| true).await;
+    assert_eq!(mbs["account"], "alice@example.test");
+
+    // The POP3 session deletes it at QUIT.
+    let mb = env
+        .store
+        .mailbox(a.id, "INBOX")
+        .expect("mailbox")
+        .expect("inbox");
+    store::with_origin(4242, env.store.expunge(a.id, mb.id, &[uid]))
+        .await
+        .expect("expunge");
+    let ch = next_event(&mut body, &mut buf, "change", |v| v["kind"] == "expunged").await;
+    assert_eq!(ch["uids"], serde_json::json!([uid]));
+    assert_eq!(ch["origin"]["id"], 4242);
+    assert_eq!(ch["notified"], 1, "the IMAP session, not the POP3 one");
+    assert_eq!(
+        ch["text"],
+        format!(
+            "POP3 session 4242 (alice@example.test, port 3995/TLS) deleted UID {uid} at QUIT \
+             from alice@example.test INBOX → 1 IMAP session notified"
+        )
+    );
+    drop(pop);
+    let closed = next_event(&mut body, &mut buf, "session", |v| v["kind"] == "closed").await;
+    assert_eq!(closed["session"]["id"], 4242);
+    drop(imap);
+}

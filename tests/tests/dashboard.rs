@@ -1,0 +1,281 @@
+//! The dashboard's feed against the real server: SMTP delivers, IMAP sets \Seen, POP3 deletes
+//! at QUIT — each change arrives on `/api/dashboard/events` naming the session that made it
+//! and how many IMAP sessions were told; the session list and the per-session trace (secrets
+//! redacted) follow the real connections.
+
+use std::time::Duration;
+
+use e2e::wire::Wire;
+use e2e::{Server, ALICE};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A Server-Sent Events stream read over HTTP/1.0 (no chunked framing).
+struct Sse {
+    lines: tokio::io::Lines<BufReader<TcpStream>>,
+    /// Events read but not matched yet: feeds interleave (a session's `closed` may come
+    /// before or after the `change` it caused), so waits look here first.
+    pending: Vec<(String, Value)>,
+}
+
+impl Sse {
+    async fn open(port: u16, path: &str) -> Sse {
+        let mut tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect http");
+        let req = format!("GET {path} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n");
+        tcp.write_all(req.as_bytes()).await.expect("request");
+        let mut lines = BufReader::new(tcp).lines();
+        let status = lines.next_line().await.expect("read").expect("status");
+        assert!(status.contains(" 200 "), "{status}");
+        // Skip the response header.
+        while let Some(l) = lines.next_line().await.expect("read") {
+            if l.is_empty() {
+                break;
+            }
+        }
+        Sse {
+            lines,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The next event called `name` whose data satisfies `want` (30 s at most).
+    async fn wait(&mut self, name: &str, want: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(|(e, v)| e == name && want(v)) {
+            return self.pending.remove(i).1;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut event = String::new();
+        let mut seen = Vec::new();
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event in time; saw {seen:#?}"))
+                .expect("read")
+                .unwrap_or_else(|| panic!("stream ended; saw {seen:#?}"));
+            if std::env::var_os("DASHBOARD_DEBUG").is_some() {
+                eprintln!("sse: {line}");
+            }
+            if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                let v: Value = serde_json::from_str(d.trim_start()).expect("json");
+                if event == name && want(&v) {
+                    return v;
+                }
+                seen.push(format!("{event}: {v}"));
+                self.pending.push((event.clone(), v));
+            }
+        }
+    }
+}
+
+async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect http");
+    let req = format!("GET {path} HTTP/1.0\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("request");
+    let mut out = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut out)
+        .await
+        .expect("response");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn imap_login(server: &Server) -> Wire {
+    let mut w = Wire::connect(server.port("imap")).await;
+    assert!(w.line().await.is_some_and(|l| l.starts_with("* OK")));
+    let (_, ok) = w.imap(&format!("LOGIN {} {}", ALICE.0, ALICE.1)).await;
+    assert!(ok.contains("OK"), "{ok}");
+    let (_, ok) = w.imap("SELECT INBOX").await;
+    assert!(ok.contains("OK"), "{ok}");
+    w
+}
+
+#[tokio::test]
+async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
+    let server = Server::start();
+    let http = server.port("http");
+    let mut feed = Sse::open(http, "/api/dashboard/events").await;
+
+    // Two IMAP sessions watch alice's INBOX.
+    let mut watcher = imap_login(&server).await;
+    let mut flagger = imap_login(&server).await;
+    feed.wait("session", |v| {
+        v["session"]["protocol"] == "imap"
+            && v["session"]["user"] == ALICE.0
+            && v["session"]["mailbox"] == "INBOX"
+    })
+    .await;
+
+    // SMTP delivery → `appended`, both IMAP sessions told.
+    let mut smtp = Wire::connect(server.port("smtp")).await;
+    assert!(smtp.smtp_reply().await.starts_with("220"));
+    assert!(smtp.smtp("EHLO feed.example").await.starts_with("250"));
+    assert!(smtp
+        .smtp("MAIL FROM:<x@example.org>")
+        .await
+        .starts_with("250"));
+    assert!(smtp
+        .smtp(&format!("RCPT TO:<{}>", ALICE.0))
+        .await
+        .starts_with("250"));
+    assert!(smtp.smtp("DATA").await.starts_with("354"));
+    assert!(smtp
+        .smtp("Subject: watched <b>live</b>\r\n\r\nhello\r\n.")
+        .await
+        .starts_with("250"));
+    let ch = feed
+        .wait("change", |v| {
+            v["kind"] == "appended" && v["row"]["subject"] == "watched <b>live</b>"
+        })
+        .await;
+    let uid = ch["uid"].as_u64().expect("uid");
+    assert_eq!(ch["origin"]["protocol"], "smtp");
+    assert_eq!(ch["notified"], 2, "{ch}");
+    assert!(
+        ch["text"]
+            .as_str()
+            .expect("text")
+            .contains(&format!("delivered UID {uid}")),
+        "{ch}"
+    );
+
+    // IMAP \Seen from one session → `flags`, the other one told. (NOOP first: a session
+    // learns of the new message, and its UID, at a command boundary; RFC 3501 §7.3.1.)
+    let (untagged, _) = flagger.imap("NOOP").await;
+    assert!(
+        untagged.iter().any(|l| l.ends_with("EXISTS")),
+        "{untagged:?}"
+    );
+    let (untagged, _) = watcher.imap("NOOP").await;
+    assert!(
+        untagged.iter().any(|l| l.ends_with("EXISTS")),
+        "{untagged:?}"
+    );
+    let (_, ok) = flagger
+        .imap(&format!("UID STORE {uid} +FLAGS (\\Seen)"))
+        .await;
+    assert!(ok.contains("OK"), "{ok}");
+    let ch = feed
+        .wait("change", |v| v["kind"] == "flags" && v["uid"] == uid)
+        .await;
+    assert_eq!(ch["flags"], serde_json::json!(["\\Seen"]));
+    assert_eq!(ch["origin"]["protocol"], "imap");
+    assert_eq!(ch["notified"], 1, "{ch}");
+
+    // POP3 DELE + QUIT → `expunged`, named as the POP3 session, both IMAP sessions told.
+    let mut pop = Wire::connect(server.port("pop3")).await;
+    assert!(pop.line().await.is_some_and(|l| l.starts_with("+OK")));
+    assert!(pop
+        .pop3(&format!("USER {}", ALICE.0))
+        .await
+        .starts_with("+OK"));
+    assert!(pop
+        .pop3(&format!("PASS {}", ALICE.1))
+        .await
+        .starts_with("+OK"));
+    let opened = feed
+        .wait("session", |v| {
+            v["session"]["protocol"] == "pop3" && v["session"]["user"] == ALICE.0
+        })
+        .await;
+    let pop_id = opened["session"]["id"].as_u64().expect("id");
+    assert!(pop.pop3("DELE 1").await.starts_with("+OK"));
+    assert!(pop.pop3("QUIT").await.starts_with("+OK"));
+    let ch = feed.wait("change", |v| v["kind"] == "expunged").await;
+    let pop_port = server.port("pop3");
+    assert_eq!(
+        ch["text"],
+        format!(
+            "POP3 session {pop_id} ({}, port {pop_port}) deleted UID {uid} at QUIT from {} INBOX \
+             → 2 IMAP sessions notified",
+            ALICE.0, ALICE.0
+        )
+    );
+    feed.wait("session", |v| {
+        v["kind"] == "closed" && v["session"]["id"] == pop_id
+    })
+    .await;
+    // The IMAP watcher really was told.
+    let (untagged, _) = watcher.imap("NOOP").await;
+    assert!(
+        untagged.iter().any(|l| l.ends_with("EXPUNGE")),
+        "{untagged:?}"
+    );
+
+    // The POP3 session's trace (ended, still kept): commands visible, password not.
+    let mut trace = Sse::open(http, &format!("/api/dashboard/sessions/{pop_id}/trace")).await;
+    let pass = trace
+        .wait("line", |v| {
+            v["dir"] == "C" && v["text"].as_str().is_some_and(|t| t.starts_with("PASS"))
+        })
+        .await;
+    assert_eq!(pass["text"], "PASS <redacted>");
+    trace
+        .wait("line", |v| v["dir"] == "C" && v["text"] == "DELE 1")
+        .await;
+    trace.wait("end", |_| true).await;
+
+    // The snapshot lists the open IMAP sessions with user and mailbox; no password anywhere.
+    let (status, body) = http_get(http, "/api/dashboard/state").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(ALICE.1));
+    let state: Value = serde_json::from_str(&body).expect("state json");
+    let imap_sessions: Vec<&Value> = state["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter(|s| s["protocol"] == "imap" && s["mailbox"] == "INBOX")
+        .collect();
+    assert_eq!(imap_sessions.len(), 2, "{body}");
+    let (_, page) = http_get(http, "/").await;
+    assert!(
+        page.contains("<html") || page.contains("<!DOCTYPE"),
+        "{page}"
+    );
+    drop((watcher, flagger, smtp, pop));
+}
+
+#[tokio::test]
+async fn idle_and_starttls_show_in_the_session_list() {
+    let server = Server::start();
+    let http = server.port("http");
+    let mut feed = Sse::open(http, "/api/dashboard/events").await;
+    let mut w = Wire::connect(server.port("imap")).await;
+    assert!(w.line().await.is_some_and(|l| l.starts_with("* OK")));
+    let (_, ok) = w.imap("STARTTLS").await;
+    assert!(ok.contains("OK"), "{ok}");
+    w.upgrade(&server.ca()).await;
+    feed.wait("session", |v| {
+        v["kind"] == "updated" && v["session"]["protocol"] == "imap" && v["session"]["tls"] == true
+    })
+    .await;
+    let (_, ok) = w.imap(&format!("LOGIN {} {}", ALICE.0, ALICE.1)).await;
+    assert!(ok.contains("OK"), "{ok}");
+    let (_, ok) = w.imap("SELECT INBOX").await;
+    assert!(ok.contains("OK"), "{ok}");
+    w.send("i1 IDLE\r\n").await.expect("idle");
+    assert!(w.line().await.is_some_and(|l| l.starts_with('+')));
+    feed.wait("session", |v| v["session"]["idle"] == true).await;
+    w.send("DONE\r\n").await.expect("done");
+    let (_, ok) = w.until_tag("i1").await;
+    assert!(ok.contains("OK"), "{ok}");
+    feed.wait("session", |v| {
+        v["kind"] == "updated" && v["session"]["idle"] == false && v["session"]["user"] == ALICE.0
+    })
+    .await;
+}
