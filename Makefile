@@ -39,6 +39,7 @@ clients: build-debug
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@$(MAKE) --no-print-directory audit
 
 fmt:
 	$(CARGO) fmt --all
