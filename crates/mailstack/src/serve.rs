@@ -108,6 +108,10 @@ pub async fn run(
     let mut ports = serde_json::Map::new();
     for (service, local, mode) in std::mem::take(&mut started.listeners) {
         say(format!("{service} listening on {local} ({mode})"));
+        if service == "http" || service == "https" {
+            let scheme = service;
+            say(format!("dashboard: {scheme}://{local}/ (live sessions, mailboxes, events; read-only without the admin token)"));
+        }
         tracing::info!(service, address = %local, tls = mode, "listening");
         ports.insert(service.to_string(), local.port().into());
     }
