@@ -287,13 +287,17 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         return Err(ParseError::Incomplete);
     }
     Err(ParseError::Syntax {
-        reason: command_codec::failure_reason(input, &command_name(input, p.pos)),
+        reason: {
+            let (name, name_end) = command_name(input, p.pos);
+            command_codec::failure_reason(input, &name, name_end)
+        },
         tag: Some(tag),
     })
 }
 
-/// The command name after the tag, upper case; `UID FETCH` etc. for UID commands.
-fn command_name(input: &[u8], tag_end: usize) -> String {
+/// The command name after the tag, upper case (`UID FETCH` etc. for UID commands), and
+/// where it ends.
+fn command_name(input: &[u8], tag_end: usize) -> (String, usize) {
     let word = |from: usize| -> (String, usize) {
         let rest = input.get(from..).unwrap_or_default();
         let n = rest
@@ -307,9 +311,10 @@ fn command_name(input: &[u8], tag_end: usize) -> String {
     };
     let (name, end) = word(tag_end + 1);
     if name == "UID" && input.get(end) == Some(&b' ') {
-        return format!("UID {}", word(end + 1).0);
+        let (sub, end) = word(end + 1);
+        return (format!("UID {sub}"), end);
     }
-    name
+    (name, end)
 }
 
 enum Fail {
@@ -392,6 +397,9 @@ impl Parser<'_> {
         }
         if self.pos == start {
             return syn("missing tag");
+        }
+        if !b" \r\n".contains(&self.s[self.pos]) {
+            return syn("invalid tag");
         }
         Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
@@ -546,6 +554,9 @@ mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
 
+#[cfg(test)]
+#[path = "command_codec_tests.rs"]
+mod codec_tests;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;

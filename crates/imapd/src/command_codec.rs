@@ -60,9 +60,10 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
 /// Commands longer than this get a reason without the position (the search re-parses).
 const LOCATE_MAX: usize = 1 << 20;
 
-/// Why imap-codec failed on `input`: an unknown command, or what follows the first byte that
-/// no valid command can continue with.
-pub(super) fn failure_reason(input: &[u8], name: &str) -> String {
+/// Why imap-codec failed on `input`: an unknown command, or the token holding the first byte
+/// that no valid command can continue with.
+/// `name_end` is where the command name ends in `input`.
+pub(super) fn failure_reason(input: &[u8], name: &str, name_end: usize) -> String {
     if !is_served(name) {
         return match name.strip_prefix("UID ") {
             Some(sub) => format!("unknown UID command {sub}"),
@@ -89,14 +90,20 @@ pub(super) fn failure_reason(input: &[u8], name: &str) -> String {
             ok = mid;
         }
     }
-    let at = &input[ok..];
-    let at = &at[..at
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(at.len())];
-    if at.is_empty() {
+    let line_end = |from: usize| {
+        input[from..]
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .map_or(input.len(), |n| from + n)
+    };
+    if line_end(ok) == ok {
         return format!("invalid {name} arguments: unexpected end of command");
     }
+    // Show the whole token the bad byte is in (`1:x`, not `x`), never the command name.
+    while ok > name_end && !b" ()".contains(&input[ok - 1]) {
+        ok -= 1;
+    }
+    let at = &input[ok..line_end(ok)];
     if matches!(name, "LOGIN" | "AUTHENTICATE") {
         // Never echo credentials (they would reach protocol traces).
         return format!("invalid {name} arguments");

@@ -101,6 +101,7 @@ fn search_return(
             reason: command_codec::failure_reason(
                 &rebuilt,
                 if uid { "UID SEARCH" } else { "SEARCH" },
+                at,
             ),
         }),
     })
