@@ -234,7 +234,11 @@ pub fn imap_command(data: &[u8]) {
         assert!(used <= data.len(), "parser consumed past its input");
         // What follows a command cannot change it (pipelining).
         let again = imapd::command::parse(&data[..used]);
-        assert_eq!(again, Ok((cmd, used)), "command depends on the bytes after it");
+        assert_eq!(
+            again,
+            Ok((cmd, used)),
+            "command depends on the bytes after it"
+        );
     }
     let _ = imapd::command::literal_suffix(data);
 }
