@@ -228,9 +228,18 @@ pub fn smtp_session(data: &[u8]) {
 
 // --- IMAP ---
 
+/// imap-codec plus our extension grammar (LIST-EXTENDED, CREATE USE, SEARCH RETURN) and the
+/// conversion into `imapd::command::Command`.
 pub fn imap_command(data: &[u8]) {
-    if let Ok((_, used)) = imapd::command::parse(data) {
+    if let Ok((cmd, used)) = imapd::command::parse(data) {
         assert!(used <= data.len(), "parser consumed past its input");
+        // What follows a command cannot change it (pipelining).
+        let again = imapd::command::parse(&data[..used]);
+        assert_eq!(
+            again,
+            Ok((cmd, used)),
+            "command depends on the bytes after it"
+        );
     }
     let _ = imapd::command::literal_suffix(data);
 }

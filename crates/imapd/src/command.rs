@@ -1,6 +1,12 @@
-//! IMAP command parser: bytes of one complete command (literals inline) → [`Command`].
-//! No I/O. Returns [`ParseError::Incomplete`] when the input stops early, whatever byte it is
-//! cut at, and [`ParseError::Syntax`] with a reason otherwise. Grammar: RFC 3501 §9.
+//! IMAP commands: bytes of one complete command (literals inline) → [`Command`], the type the
+//! handlers consume. No I/O. Returns [`ParseError::Incomplete`] when the input stops early,
+//! whatever byte it is cut at, and [`ParseError::Syntax`] with a reason otherwise.
+//!
+//! Layout: `command_codec.rs` runs imap-codec (RFC 3501 §9 and most extensions) and converts
+//! its `Command` into ours; `command_ext.rs` parses the extension grammar imap-codec lacks
+//! (LIST-EXTENDED, CREATE parameters, SEARCH RETURN). This file: our types, [`parse`] (which
+//! picks between the two), [`literal_suffix`] for the read loop, and the small byte cursor the
+//! extension grammar uses.
 
 use crate::search::SearchKey;
 
@@ -70,7 +76,6 @@ pub enum FetchAtt {
         peek: bool,
         section: Section,
         partial: Option<(u32, u32)>,
-        raw: String,
     },
 }
 
@@ -250,48 +255,83 @@ pub fn literal_suffix(line: &[u8]) -> Option<(u64, bool)> {
 }
 
 /// Parses one complete command. On success returns it and the bytes consumed.
+///
+/// imap-codec parses first; where it fails, the few commands whose extension grammar it lacks
+/// (LIST-EXTENDED, CREATE with parameters, SEARCH RETURN) go to our extension parser
+/// (`command_ext.rs`). See the crate docs for the split.
 pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
     let mut p = Parser { s: input, pos: 0 };
     let tag = match p.tag() {
         Ok(t) => t,
         Err(Fail::Incomplete) => return Err(ParseError::Incomplete),
-        Err(Fail::Syntax(r)) => {
+        Err(Fail::Syntax(reason)) => return Err(ParseError::Syntax { tag: None, reason }),
+    };
+    let incomplete = match command_codec::parse(input) {
+        command_codec::Outcome::Parsed(cmd, used) => return Ok((cmd, used)),
+        command_codec::Outcome::Invalid(tag, reason) => {
             return Err(ParseError::Syntax {
-                tag: None,
-                reason: r,
+                tag: Some(tag),
+                reason,
             })
         }
+        command_codec::Outcome::Incomplete => true,
+        command_codec::Outcome::Failed => false,
     };
-    let res = (|| {
-        p.sp()?;
-        let kind = p.command()?;
-        p.crlf()?;
-        Ok(kind)
-    })();
-    match res {
-        Ok(kind) => Ok((Command { tag, kind }, p.pos)),
-        Err(Fail::Incomplete) => Err(ParseError::Incomplete),
-        Err(Fail::Syntax(reason)) => Err(ParseError::Syntax {
-            tag: Some(tag),
-            reason,
-        }),
+    match command_ext::parse(input, &tag) {
+        Some(Ok(done)) => return Ok(done),
+        Some(Err(ParseError::Incomplete)) => return Err(ParseError::Incomplete),
+        Some(Err(e)) if !incomplete => return Err(e),
+        _ => {}
     }
+    if incomplete {
+        return Err(ParseError::Incomplete);
+    }
+    Err(ParseError::Syntax {
+        reason: {
+            let (name, name_end) = command_name(input, p.pos);
+            command_codec::failure_reason(input, &name, name_end)
+        },
+        tag: Some(tag),
+    })
 }
 
-pub(crate) enum Fail {
+/// The command name after the tag, upper case (`UID FETCH` etc. for UID commands), and
+/// where it ends.
+fn command_name(input: &[u8], tag_end: usize) -> (String, usize) {
+    let word = |from: usize| -> (String, usize) {
+        let rest = input.get(from..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+            .unwrap_or(rest.len());
+        (
+            String::from_utf8_lossy(&rest[..n]).to_ascii_uppercase(),
+            from + n,
+        )
+    };
+    let (name, end) = word(tag_end + 1);
+    if name == "UID" && input.get(end) == Some(&b' ') {
+        let (sub, end) = word(end + 1);
+        return (format!("UID {sub}"), end);
+    }
+    (name, end)
+}
+
+enum Fail {
     Incomplete,
     Syntax(String),
 }
 
-pub(crate) type R<T> = Result<T, Fail>;
+type R<T> = Result<T, Fail>;
 
-pub(crate) fn syn<T>(why: impl Into<String>) -> R<T> {
+fn syn<T>(why: impl Into<String>) -> R<T> {
     Err(Fail::Syntax(why.into()))
 }
 
-pub(crate) struct Parser<'a> {
-    pub(crate) s: &'a [u8],
-    pub(crate) pos: usize,
+/// Byte cursor for the tag and the extension grammar.
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
 }
 
 fn is_atom_char(b: u8) -> bool {
@@ -300,11 +340,11 @@ fn is_atom_char(b: u8) -> bool {
 }
 
 impl Parser<'_> {
-    pub(crate) fn peek(&self) -> R<u8> {
+    fn peek(&self) -> R<u8> {
         self.s.get(self.pos).copied().ok_or(Fail::Incomplete)
     }
 
-    pub(crate) fn eat(&mut self, b: u8) -> bool {
+    fn eat(&mut self, b: u8) -> bool {
         if self.s.get(self.pos) == Some(&b) {
             self.pos += 1;
             true
@@ -313,7 +353,7 @@ impl Parser<'_> {
         }
     }
 
-    pub(crate) fn expect(&mut self, b: u8) -> R<()> {
+    fn expect(&mut self, b: u8) -> R<()> {
         match self.peek()? {
             c if c == b => {
                 self.pos += 1;
@@ -323,7 +363,7 @@ impl Parser<'_> {
         }
     }
 
-    pub(crate) fn sp(&mut self) -> R<()> {
+    fn sp(&mut self) -> R<()> {
         self.expect(b' ')
     }
 
@@ -339,14 +379,15 @@ impl Parser<'_> {
     }
 
     /// Whether the command has more arguments (next byte is a space).
-    pub(crate) fn at_sp(&self) -> bool {
+    fn at_sp(&self) -> bool {
         self.s.get(self.pos) == Some(&b' ')
     }
 
+    /// RFC 3501 §9 tag: ASTRING-CHAR except "+".
     fn tag(&mut self) -> R<String> {
         let start = self.pos;
         while let Some(&b) = self.s.get(self.pos) {
-            if !is_atom_char(b) || b == b'+' {
+            if !(is_atom_char(b) || b == b']') || b == b'+' {
                 break;
             }
             self.pos += 1;
@@ -357,11 +398,14 @@ impl Parser<'_> {
         if self.pos == start {
             return syn("missing tag");
         }
+        if !b" \r\n".contains(&self.s[self.pos]) {
+            return syn("invalid tag");
+        }
         Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
 
     /// An atom, with extra allowed characters (`]` for flags etc.).
-    pub(crate) fn atom_with(&mut self, extra: &[u8]) -> R<String> {
+    fn atom_with(&mut self, extra: &[u8]) -> R<String> {
         let start = self.pos;
         while let Some(&b) = self.s.get(self.pos) {
             if !(is_atom_char(b) || extra.contains(&b)) {
@@ -378,11 +422,11 @@ impl Parser<'_> {
         Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
 
-    pub(crate) fn atom(&mut self) -> R<String> {
+    fn atom(&mut self) -> R<String> {
         self.atom_with(b"")
     }
 
-    pub(crate) fn number(&mut self) -> R<u32> {
+    fn number(&mut self) -> R<u32> {
         let start = self.pos;
         while self.peek()?.is_ascii_digit() {
             self.pos += 1;
@@ -393,30 +437,17 @@ impl Parser<'_> {
             .map_or_else(|| syn("expected a number"), Ok)
     }
 
-    /// RFC 7162 §7 mod-sequence-value (63-bit).
-    pub(crate) fn number64(&mut self) -> R<u64> {
-        let start = self.pos;
-        while self.peek()?.is_ascii_digit() {
-            self.pos += 1;
-        }
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .and_then(|d| d.parse::<u64>().ok())
-            .filter(|&n| n <= i64::MAX as u64)
-            .map_or_else(|| syn("expected a mod-sequence number"), Ok)
-    }
-
     /// quoted / literal (RFC 3501 §9 string).
-    pub(crate) fn string_bytes(&mut self) -> R<Vec<u8>> {
+    fn string(&mut self) -> R<String> {
+        let mut out = Vec::new();
         match self.peek()? {
             b'"' => {
                 self.pos += 1;
-                let mut out = Vec::new();
                 loop {
                     match self.peek()? {
                         b'"' => {
                             self.pos += 1;
-                            return Ok(out);
+                            break;
                         }
                         b'\\' => {
                             self.pos += 1;
@@ -435,33 +466,26 @@ impl Parser<'_> {
                     }
                 }
             }
-            b'{' | b'~' => {
-                // RFC 3516 literal8 "~{n}" accepted for APPEND.
-                self.eat(b'~');
-                self.expect(b'{')?;
+            b'{' => {
+                self.pos += 1;
                 let n = self.number()? as usize;
                 self.eat(b'+');
                 self.expect(b'}')?;
                 self.eat(b'\r');
                 self.expect(b'\n')?;
-                if self.s.len() < self.pos + n {
+                if self.s.len() < self.pos.saturating_add(n) {
                     return Err(Fail::Incomplete);
                 }
-                let out = self.s[self.pos..self.pos + n].to_vec();
+                out = self.s[self.pos..self.pos + n].to_vec();
                 self.pos += n;
-                Ok(out)
             }
-            _ => syn("expected a string"),
+            _ => return syn("expected a string"),
         }
-    }
-
-    pub(crate) fn string(&mut self) -> R<String> {
-        let b = self.string_bytes()?;
-        String::from_utf8(b).map_or_else(|_| syn("string is not UTF-8"), Ok)
+        String::from_utf8(out).map_or_else(|_| syn("string is not UTF-8"), Ok)
     }
 
     /// RFC 3501 §9 astring.
-    pub(crate) fn astring(&mut self) -> R<String> {
+    fn astring(&mut self) -> R<String> {
         match self.peek()? {
             b'"' | b'{' => self.string(),
             _ => self.atom_with(b"]"),
@@ -469,14 +493,18 @@ impl Parser<'_> {
     }
 
     /// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3).
-    pub(crate) fn mailbox(&mut self) -> R<String> {
+    fn mailbox(&mut self) -> R<String> {
         let raw = self.astring()?;
+        if raw.eq_ignore_ascii_case("INBOX") {
+            // RFC 3501 §5.1: INBOX is case-insensitive (spelled as imap-codec does).
+            return Ok("INBOX".into());
+        }
         crate::mutf7::decode(&raw)
             .map_or_else(|| syn("mailbox name is not valid modified UTF-7"), Ok)
     }
 
     /// list-mailbox: astring plus the wildcards.
-    pub(crate) fn list_mailbox(&mut self) -> R<String> {
+    fn list_mailbox(&mut self) -> R<String> {
         let raw = match self.peek()? {
             b'"' | b'{' => self.string()?,
             _ => self.atom_with(b"%*]")?,
@@ -484,34 +512,8 @@ impl Parser<'_> {
         crate::mutf7::decode(&raw).map_or_else(|| syn("pattern is not valid modified UTF-7"), Ok)
     }
 
-    pub(crate) fn seq_set(&mut self) -> R<SeqSet> {
-        let mut out = Vec::new();
-        loop {
-            let a = self.bound()?;
-            let b = if self.eat(b':') { self.bound()? } else { a };
-            out.push((a, b));
-            if !self.eat(b',') {
-                break;
-            }
-        }
-        Ok(SeqSet(out))
-    }
-
-    fn bound(&mut self) -> R<Bound> {
-        if self.eat(b'*') {
-            return Ok(Bound::Star);
-        }
-        if !self.peek()?.is_ascii_digit() {
-            return syn("invalid sequence set");
-        }
-        match self.number()? {
-            0 => syn("invalid sequence set: 0 is not a message number"),
-            n => Ok(Bound::Num(n)),
-        }
-    }
-
     /// `(flag flag ...)` or a single flag.
-    pub(crate) fn flag_list(&mut self) -> R<Vec<String>> {
+    fn flag_list(&mut self) -> R<Vec<String>> {
         let mut out = Vec::new();
         if self.eat(b'(') {
             if self.eat(b')') {
@@ -542,18 +544,19 @@ impl Parser<'_> {
         self.atom()
     }
 
-    pub(crate) fn word(&mut self) -> R<String> {
+    fn word(&mut self) -> R<String> {
         Ok(self.atom_with(b"")?.to_ascii_uppercase())
     }
 }
 
+#[path = "command_codec.rs"]
+mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
-#[path = "command_parse.rs"]
-mod command_parse;
-#[path = "fetch_parse.rs"]
-mod fetch_parse;
 
+#[cfg(test)]
+#[path = "command_codec_tests.rs"]
+mod codec_tests;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;

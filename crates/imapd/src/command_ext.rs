@@ -1,63 +1,129 @@
-//! Extension grammar: SELECT parameters (RFC 7162 §3.1.8, §3.2.5), CREATE USE (RFC 6154 §3),
-//! LIST-EXTENDED (RFC 5258 §3, RFC 5819 §2), SEARCH RETURN (RFC 4731 §3.1), FETCH and STORE
-//! modifiers (RFC 7162 §3.1.3, §3.1.4.1, §3.2.6).
+//! The extension grammar imap-codec 2.0 lacks, parsed here: LIST-EXTENDED selection and
+//! return options with several patterns (RFC 5258 §3, RFC 5819 §2, RFC 6154 §3), CREATE
+//! parameters (RFC 6154 §3 `USE`), and SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search
+//! keys are handed back to imap-codec. Only tried after imap-codec failed on the command.
 
 use super::*;
 
+/// Parses `input` if it is one of the commands above; `None` for any other command.
+pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), ParseError>> {
+    let mut p = Parser { s: input, pos: 0 };
+    p.tag().ok()?;
+    if !p.eat(b' ') {
+        return None;
+    }
+    let name = p.word().ok()?;
+    let uid = name == "UID";
+    let name = if uid {
+        p.sp().ok()?;
+        format!("UID {}", p.word().ok()?)
+    } else {
+        name
+    };
+    let res = match name.as_str() {
+        "LIST" => p.list(),
+        "CREATE" => p.create(),
+        "SEARCH" | "UID SEARCH" => return search_return(input, p.pos, tag, uid),
+        _ => return None,
+    };
+    let res = res.and_then(|kind| {
+        p.crlf()?;
+        Ok(kind)
+    });
+    Some(match res {
+        Ok(kind) => Ok((
+            Command {
+                tag: tag.to_string(),
+                kind,
+            },
+            p.pos,
+        )),
+        Err(Fail::Incomplete) => Err(ParseError::Incomplete),
+        Err(Fail::Syntax(reason)) => Err(ParseError::Syntax {
+            tag: Some(tag.to_string()),
+            reason,
+        }),
+    })
+}
+
+/// `SEARCH RETURN (options) keys`: the options here, then imap-codec parses the command
+/// without them (`at` is just after the command name).
+fn search_return(
+    input: &[u8],
+    at: usize,
+    tag: &str,
+    uid: bool,
+) -> Option<Result<(Command, usize), ParseError>> {
+    const KW: &[u8] = b" RETURN ";
+    let rest = input.get(at..)?;
+    let n = rest.len().min(KW.len());
+    if !rest[..n].eq_ignore_ascii_case(&KW[..n]) {
+        return None;
+    }
+    if n < KW.len() {
+        return Some(Err(ParseError::Incomplete));
+    }
+    let mut p = Parser {
+        s: input,
+        pos: at + KW.len(),
+    };
+    let syntax = |reason: String| {
+        Some(Err(ParseError::Syntax {
+            tag: Some(tag.to_string()),
+            reason,
+        }))
+    };
+    // RFC 4731 §3.1: RETURN () means ALL.
+    let ret = match p.search_return().and_then(|r| p.sp().map(|()| r)) {
+        Ok(r) => r,
+        Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
+        Err(Fail::Syntax(reason)) => return syntax(reason),
+    };
+    // Drop " RETURN (...)", keep the space before the keys.
+    let keys = p.pos - 1;
+    let removed = keys - at;
+    let mut rebuilt = input[..at].to_vec();
+    rebuilt.extend_from_slice(&input[keys..]);
+    Some(match command_codec::parse(&rebuilt) {
+        command_codec::Outcome::Parsed(mut cmd, used) => {
+            if let Kind::Search { ret: r, .. } = &mut cmd.kind {
+                *r = Some(ret);
+            }
+            Ok((cmd, used + removed))
+        }
+        command_codec::Outcome::Incomplete => Err(ParseError::Incomplete),
+        command_codec::Outcome::Invalid(tag, reason) => Err(ParseError::Syntax {
+            tag: Some(tag),
+            reason,
+        }),
+        command_codec::Outcome::Failed => Err(ParseError::Syntax {
+            tag: Some(tag.to_string()),
+            reason: command_codec::failure_reason(
+                &rebuilt,
+                if uid { "UID SEARCH" } else { "SEARCH" },
+                at,
+            ),
+        }),
+    })
+}
+
 impl Parser<'_> {
-    /// `(CONDSTORE)` / `(QRESYNC (uidvalidity modseq [known-uids] [seq-match-data]))`.
-    pub(super) fn select_params(&mut self) -> R<SelectParams> {
-        let mut p = SelectParams::default();
-        self.expect(b'(')?;
-        if self.eat(b')') {
-            return Ok(p);
+    /// `CREATE mailbox [SP (USE (attrs))]`: returns the command.
+    fn create(&mut self) -> R<Kind> {
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        let mut special_use = Vec::new();
+        if self.eat(b' ') {
+            special_use = self.create_params()?;
         }
-        loop {
-            match self.word()?.as_str() {
-                // RFC 7162 §3.1.8.
-                "CONDSTORE" => p.condstore = true,
-                // RFC 7162 §3.2.5.
-                "QRESYNC" => {
-                    self.sp()?;
-                    self.expect(b'(')?;
-                    let uidvalidity = self.number()?;
-                    self.sp()?;
-                    let modseq = self.number64()?;
-                    let mut q = Qresync {
-                        uidvalidity,
-                        modseq,
-                        known_uids: None,
-                        seq_match: None,
-                    };
-                    if self.eat(b' ') && self.peek()? != b'(' {
-                        q.known_uids = Some(self.seq_set()?);
-                        self.eat(b' ');
-                    }
-                    if self.eat(b'(') {
-                        // RFC 7162 §3.2.5.2 seq-match-data.
-                        let seqs = self.seq_set()?;
-                        self.sp()?;
-                        let uids = self.seq_set()?;
-                        self.expect(b')')?;
-                        q.seq_match = Some((seqs, uids));
-                    }
-                    self.expect(b')')?;
-                    if modseq == 0 {
-                        return syn("QRESYNC mod-sequence must be positive");
-                    }
-                    p.qresync = Some(q);
-                }
-                other => return syn(format!("unknown SELECT parameter {other}")),
-            }
-            if self.eat(b')') {
-                return Ok(p);
-            }
-            self.sp()?;
-        }
+        Ok(Kind::Create {
+            mailbox,
+            special_use,
+        })
     }
 
     /// RFC 6154 §3: `(USE (\Sent ...))`; returns the attributes.
-    pub(super) fn create_params(&mut self) -> R<Vec<String>> {
+    fn create_params(&mut self) -> R<Vec<String>> {
         let mut out = Vec::new();
         self.expect(b'(')?;
         if self.eat(b')') {
@@ -94,11 +160,11 @@ impl Parser<'_> {
         }
     }
 
-    /// LIST / LSUB arguments, with the RFC 5258 extended syntax for LIST.
-    pub(super) fn list(&mut self, lsub: bool) -> R<Kind> {
+    /// LIST arguments in the RFC 5258 extended syntax (the basic form is imap-codec's).
+    fn list(&mut self) -> R<Kind> {
         self.sp()?;
         let mut opts = ListOpts::default();
-        if !lsub && self.peek()? == b'(' {
+        if self.peek()? == b'(' {
             // RFC 5258 §3.1 selection options.
             opts.extended = true;
             for o in self.word_list()? {
@@ -120,7 +186,7 @@ impl Parser<'_> {
         let reference = self.mailbox()?;
         self.sp()?;
         let mut patterns = Vec::new();
-        if !lsub && self.eat(b'(') {
+        if self.eat(b'(') {
             // RFC 5258 §3: several patterns.
             opts.extended = true;
             loop {
@@ -133,7 +199,7 @@ impl Parser<'_> {
         } else {
             patterns.push(self.list_mailbox()?);
         }
-        if !lsub && self.eat(b' ') {
+        if self.eat(b' ') {
             if self.word()? != "RETURN" {
                 return syn("expected RETURN");
             }
@@ -165,13 +231,13 @@ impl Parser<'_> {
         Ok(Kind::List {
             reference,
             patterns,
-            lsub,
+            lsub: false,
             opts,
         })
     }
 
     /// RFC 4731 §3.1: `RETURN (MIN MAX ALL COUNT)` after "RETURN" and a space.
-    pub(super) fn search_return(&mut self) -> R<SearchReturn> {
+    fn search_return(&mut self) -> R<SearchReturn> {
         let mut r = SearchReturn::default();
         for o in self.word_list()? {
             match o.as_str() {
@@ -184,43 +250,5 @@ impl Parser<'_> {
             }
         }
         Ok(r)
-    }
-
-    /// RFC 7162 §3.1.4.1 / §3.2.6: `(CHANGEDSINCE n [VANISHED])`.
-    pub(super) fn fetch_modifiers(&mut self) -> R<(Option<u64>, bool)> {
-        let (mut since, mut vanished) = (None, false);
-        self.expect(b'(')?;
-        loop {
-            match self.word()?.as_str() {
-                "CHANGEDSINCE" => {
-                    self.sp()?;
-                    since = Some(self.number64()?);
-                }
-                "VANISHED" => vanished = true,
-                other => return syn(format!("unknown FETCH modifier {other}")),
-            }
-            if self.eat(b')') {
-                break;
-            }
-            self.sp()?;
-        }
-        // RFC 7162 §3.2.6: VANISHED needs CHANGEDSINCE.
-        if vanished && since.is_none() {
-            return syn("VANISHED needs CHANGEDSINCE");
-        }
-        Ok((since, vanished))
-    }
-
-    /// RFC 7162 §3.1.3: `(UNCHANGEDSINCE n)`.
-    pub(super) fn store_modifiers(&mut self) -> R<Option<u64>> {
-        self.expect(b'(')?;
-        let name = self.word()?;
-        if name != "UNCHANGEDSINCE" {
-            return syn(format!("unknown STORE modifier {name}"));
-        }
-        self.sp()?;
-        let since = self.number64()?;
-        self.expect(b')')?;
-        Ok(Some(since))
     }
 }

@@ -38,7 +38,7 @@ fn valid() {
     assert_eq!(
         ok("a SELECT inbox\r\n").kind,
         Kind::Select {
-            mailbox: "inbox".into(),
+            mailbox: "INBOX".into(),
             read_only: false,
             params: SelectParams::default(),
         }
@@ -208,7 +208,7 @@ fn extensions() {
     );
     assert_eq!(
         ok("a GETQUOTAROOT inbox\r\n").kind,
-        Kind::GetQuotaRoot("inbox".into())
+        Kind::GetQuotaRoot("INBOX".into())
     );
     assert_eq!(
         ok("a GETQUOTA \"\"\r\n").kind,

@@ -1,17 +1,48 @@
 //! IMAP4rev1 server library (RFC 3501) for mailstack, on the shared `store`, `auth` and `net`
 //! crates.
 //!
-//! The command parser is our own ([`command`]), not imap-codec: ARCHITECTURE.md names
-//! imap-codec 2.0, but integrating its alpha API (literal driving, extension gaps) did not fit
-//! the time box of the first version. The parser is I/O-free, returns `Incomplete` / `Syntax`,
-//! and is tested with chunked re-feeds; swapping it for imap-codec later only touches
-//! `command.rs` and `session.rs`.
+//! # Parsing and encoding: what is imap-codec's and what is ours
+//! Commands are parsed by imap-codec 2.0 (ARCHITECTURE.md; alpha, pinned in Cargo.lock):
+//! its grammar is complete for RFC 3501 and fuzzed upstream. `command_codec.rs` converts its
+//! `Command` into our [`command::Command`], which the handlers consume; our own session loop
+//! still drives the I/O (line and literal limits, `+` continuations, LITERAL+, STARTTLS), so
+//! imap-codec only ever sees one whole command with its literals inline.
+//!
+//! | Grammar | From |
+//! |---|---|
+//! | RFC 3501 commands, FETCH items and sections, SEARCH keys, APPEND (with RFC 3516 `~{n}`), flags, sequence sets, strings/literals, tags | imap-codec |
+//! | RFC 7162 SELECT/EXAMINE `(CONDSTORE)` / `(QRESYNC (...))`, FETCH `(CHANGEDSINCE n VANISHED)`, STORE `(UNCHANGEDSINCE n)`, SEARCH MODSEQ, FETCH MODSEQ, STATUS HIGHESTMODSEQ | imap-codec (`ext_condstore_qresync`) |
+//! | RFC 2971 ID, RFC 2342 NAMESPACE, RFC 8438 STATUS SIZE, RFC 9208 GETQUOTA/GETQUOTAROOT/SETQUOTA, RFC 5161 ENABLE, RFC 2177 IDLE, RFC 6851 MOVE, RFC 4315 UID EXPUNGE, RFC 3691 UNSELECT, RFC 4959 SASL-IR, STARTTLS | imap-codec (`ext_id`, `ext_namespace`, `ext_status_size`, `starttls`) |
+//! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
+//! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
+//!
+//! imap-codec is always tried first; only when it fails do LIST, CREATE and SEARCH RETURN go to
+//! our extension parser. Conversions we check after imap-codec: strings must be UTF-8,
+//! mailbox names valid modified UTF-7 ([`mutf7`]; imap-codec hands us the raw mUTF-7 and
+//! spells any case of INBOX as INBOX), SEARCH charsets UTF-8/US-ASCII, VANISHED only with
+//! CHANGEDSINCE. Commands in imap-codec's grammar we do not serve (SORT, THREAD, COMPRESS)
+//! are answered as unknown. imap-codec reports no error position, so a syntax error's BAD
+//! reason names the token where the command stops being valid, found by re-decoding
+//! prefixes (its parsers are streaming: every prefix of a valid command is "incomplete");
+//! LOGIN/AUTHENTICATE reasons never quote the input. Features `ext_utf8` and
+//! `quirk_crlf_relaxed` keep accepting 8-bit UTF-8 in quoted strings and bare-LF line ends.
+//! A plain `{n}` literal may not contain NUL (RFC 3501 §4.3; imap-codec enforces it),
+//! `~{n}` may.
+//!
+//! Responses are written by us ([`response`], [`bodystructure`], the handlers), not by
+//! imap-codec's encoder: `tests/tests/dovecot_diff.rs` holds our FETCH answers byte-identical
+//! to Dovecot's, and that form comes from choices made while writing (subjects and display
+//! names cleaned up and sent as literals, header-field names echoed in upper case, "7bit" in
+//! lower case, an added `"charset" "us-ascii"`; see below). Going through imap-types'
+//! ENVELOPE/BODYSTRUCTURE values would mean re-creating each choice in typed values whose
+//! constructors validate (fallible for header bytes that are not 7-bit text) and proving the
+//! bytes again, for no gain in safety; the simple status lines are plain `format!`.
 //!
 //! # Layout
 //! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
-//!   `command_parse.rs` (RFC 3501 grammar), `command_ext.rs` (SELECT parameters, CREATE USE,
-//!   LIST-EXTENDED, SEARCH RETURN, FETCH/STORE modifiers), `fetch_parse.rs`.
-//! - [`search`]: SEARCH keys (parse + evaluate), MODSEQ included.
+//!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, CREATE
+//!   USE, SEARCH RETURN).
+//! - [`search`]: SEARCH keys and their evaluation, MODSEQ included.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
 //!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
 //! - `events`: store change events → untagged EXISTS/RECENT, EXPUNGE or VANISHED, FETCH

@@ -1,8 +1,8 @@
-//! SEARCH keys (RFC 3501 §6.4.4): parsing into [`SearchKey`] and evaluation per message.
+//! SEARCH keys (RFC 3501 §6.4.4): [`SearchKey`] (converted from imap-codec's parse by
+//! `command_codec.rs`) and evaluation per message.
 //! HEADER/BODY/TEXT match case-insensitively as substrings of the raw (undecoded) bytes.
 
-use crate::command::{syn, Parser, SeqSet, R};
-use crate::response::parse_date;
+use crate::command::SeqSet;
 use store::{Flags, MessageMeta};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,122 +34,6 @@ pub enum DateCmp {
     Before,
     On,
     Since,
-}
-
-impl Parser<'_> {
-    pub(crate) fn search_key(&mut self) -> R<SearchKey> {
-        if self.eat(b'(') {
-            let mut keys = vec![self.search_key()?];
-            while self.eat(b' ') {
-                keys.push(self.search_key()?);
-            }
-            self.expect(b')')?;
-            return Ok(SearchKey::And(keys));
-        }
-        let c = self.peek()?;
-        if c.is_ascii_digit() || c == b'*' {
-            return Ok(SearchKey::Seq(self.seq_set()?));
-        }
-        let w = self.atom()?.to_ascii_uppercase();
-        use SearchKey as K;
-        Ok(match w.as_str() {
-            "ALL" => K::All,
-            "ANSWERED" => K::Flag(Flags::ANSWERED, true),
-            "DELETED" => K::Flag(Flags::DELETED, true),
-            "DRAFT" => K::Flag(Flags::DRAFT, true),
-            "FLAGGED" => K::Flag(Flags::FLAGGED, true),
-            "SEEN" => K::Flag(Flags::SEEN, true),
-            "UNANSWERED" => K::Flag(Flags::ANSWERED, false),
-            "UNDELETED" => K::Flag(Flags::DELETED, false),
-            "UNDRAFT" => K::Flag(Flags::DRAFT, false),
-            "UNFLAGGED" => K::Flag(Flags::FLAGGED, false),
-            "UNSEEN" => K::Flag(Flags::SEEN, false),
-            "RECENT" => K::Recent(true),
-            "OLD" => K::Recent(false),
-            "NEW" => K::New,
-            "KEYWORD" | "UNKEYWORD" => {
-                self.sp()?;
-                K::Keyword(self.atom()?, w == "KEYWORD")
-            }
-            "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => {
-                self.sp()?;
-                let name = match w.as_str() {
-                    "BCC" => "Bcc",
-                    "CC" => "Cc",
-                    "FROM" => "From",
-                    "SUBJECT" => "Subject",
-                    _ => "To",
-                };
-                K::Header(name.into(), self.astring()?)
-            }
-            "HEADER" => {
-                self.sp()?;
-                let name = self.astring()?;
-                self.sp()?;
-                K::Header(name, self.astring()?)
-            }
-            "BODY" => {
-                self.sp()?;
-                K::Body(self.astring()?)
-            }
-            "TEXT" => {
-                self.sp()?;
-                K::Text(self.astring()?)
-            }
-            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
-                self.sp()?;
-                let d = self.astring()?;
-                let Some(days) = parse_date(&d) else {
-                    return syn(format!("invalid date {d}"));
-                };
-                let cmp = match w.trim_start_matches("SENT") {
-                    "BEFORE" => DateCmp::Before,
-                    "ON" => DateCmp::On,
-                    _ => DateCmp::Since,
-                };
-                K::Date(cmp, days, w.starts_with("SENT"))
-            }
-            "LARGER" | "SMALLER" => {
-                self.sp()?;
-                let n = self.number()? as u64;
-                if w == "LARGER" {
-                    K::Larger(n)
-                } else {
-                    K::Smaller(n)
-                }
-            }
-            "UID" => {
-                self.sp()?;
-                K::Uid(self.seq_set()?)
-            }
-            "MODSEQ" => {
-                // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer.
-                // We keep one MODSEQ per message, so the entry name is checked and ignored.
-                self.sp()?;
-                if self.peek()? == b'"' {
-                    self.string()?;
-                    self.sp()?;
-                    let t = self.word()?;
-                    if !matches!(t.as_str(), "PRIV" | "SHARED" | "ALL") {
-                        return syn(format!("invalid MODSEQ entry type {t}"));
-                    }
-                    self.sp()?;
-                }
-                K::ModSeq(self.number64()?)
-            }
-            "NOT" => {
-                self.sp()?;
-                K::Not(Box::new(self.search_key()?))
-            }
-            "OR" => {
-                self.sp()?;
-                let a = self.search_key()?;
-                self.sp()?;
-                K::Or(Box::new(a), Box::new(self.search_key()?))
-            }
-            other => return syn(format!("unknown SEARCH key {other}")),
-        })
-    }
 }
 
 /// What one message offers to the evaluator. `raw` is loaded only when a key needs it.

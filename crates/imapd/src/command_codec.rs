@@ -1,0 +1,630 @@
+//! imap-codec adapter: runs imap-codec's `CommandCodec` (RFC 3501 §9 grammar plus the
+//! extensions enabled in Cargo.toml) on one command and converts its `Command` into ours.
+//!
+//! Conversions that can fail are checked here and become [`ParseError::Syntax`] with the tag:
+//! strings that are not UTF-8, mailbox names that are not modified UTF-7 (RFC 3501 §5.1.3),
+//! unsupported SEARCH charsets, commands imap-codec knows but we do not serve. imap-codec
+//! reports a failed parse without a position, so [`failure_reason`] finds the offending byte
+//! itself: the grammar is streaming, so every prefix of a valid command is `Incomplete` and the
+//! first byte that makes it `Failed` is where the command went wrong.
+
+use std::borrow::Cow;
+
+use imap_codec::decode::{CommandDecodeError, Decoder};
+use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
+use imap_codec::imap_types::core::AString;
+use imap_codec::imap_types::datetime::NaiveDate;
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section as ImapSection,
+};
+use imap_codec::imap_types::flag::{Flag, StoreType};
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::search::SearchKey as ImapKey;
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use imap_codec::imap_types::status::StatusDataItemName;
+use imap_codec::CommandCodec;
+use store::Flags;
+
+use super::*;
+use crate::search::{DateCmp, SearchKey};
+
+/// What imap-codec made of the input.
+pub(super) enum Outcome {
+    /// Parsed and converted, with the bytes consumed.
+    Parsed(Command, usize),
+    /// More input is needed (a cut line, or a literal announced but not there yet).
+    Incomplete,
+    /// Not in imap-codec's grammar.
+    Failed,
+    /// Parsed, but not something we accept: tag and reason.
+    Invalid(String, String),
+}
+
+pub(super) fn parse(input: &[u8]) -> Outcome {
+    match CommandCodec::default().decode(input) {
+        Ok((rest, cmd)) => {
+            let used = input.len() - rest.len();
+            let tag = cmd.tag.inner().to_string();
+            match convert(cmd.body) {
+                Ok(kind) => Outcome::Parsed(Command { tag, kind }, used),
+                Err(reason) => Outcome::Invalid(tag, reason),
+            }
+        }
+        Err(CommandDecodeError::Incomplete | CommandDecodeError::LiteralFound { .. }) => {
+            Outcome::Incomplete
+        }
+        Err(CommandDecodeError::Failed) => Outcome::Failed,
+    }
+}
+
+/// Commands longer than this get a reason without the position (the search re-parses).
+const LOCATE_MAX: usize = 1 << 20;
+
+/// Why imap-codec failed on `input`: an unknown command, or the token holding the first byte
+/// that no valid command can continue with.
+/// `name_end` is where the command name ends in `input`.
+pub(super) fn failure_reason(input: &[u8], name: &str, name_end: usize) -> String {
+    if !is_served(name) {
+        return match name.strip_prefix("UID ") {
+            Some(sub) => format!("unknown UID command {sub}"),
+            None if name.is_empty() => "missing command".into(),
+            None => format!("unknown command {name}"),
+        };
+    }
+    if input.len() > LOCATE_MAX {
+        return format!("invalid {name} arguments");
+    }
+    let fails = |n: usize| {
+        matches!(
+            CommandCodec::default().decode(&input[..n]),
+            Err(CommandDecodeError::Failed)
+        )
+    };
+    // Binary search for the shortest failing prefix; `input` itself fails.
+    let (mut ok, mut bad) = (0usize, input.len());
+    while bad - ok > 1 {
+        let mid = ok + (bad - ok) / 2;
+        if fails(mid) {
+            bad = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    let line_end = |from: usize| {
+        input[from..]
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .map_or(input.len(), |n| from + n)
+    };
+    if line_end(ok) == ok {
+        return format!("invalid {name} arguments: unexpected end of command");
+    }
+    // Show the whole token the bad byte is in (`1:x`, not `x`), never the command name.
+    while ok > name_end && !b" ()".contains(&input[ok - 1]) {
+        ok -= 1;
+    }
+    let at = &input[ok..line_end(ok)];
+    if matches!(name, "LOGIN" | "AUTHENTICATE") {
+        // Never echo credentials (they would reach protocol traces).
+        return format!("invalid {name} arguments");
+    }
+    let near: String = at
+        .iter()
+        .take(24)
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    format!("invalid {name} arguments near \"{near}\"")
+}
+
+/// The command names we serve (RFC 3501 §6 and the extensions in the crate docs).
+fn is_served(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "CAPABILITY",
+        "NOOP",
+        "LOGOUT",
+        "STARTTLS",
+        "LOGIN",
+        "AUTHENTICATE",
+        "SELECT",
+        "EXAMINE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "LIST",
+        "LSUB",
+        "STATUS",
+        "APPEND",
+        "NAMESPACE",
+        "ENABLE",
+        "ID",
+        "IDLE",
+        "CHECK",
+        "CLOSE",
+        "UNSELECT",
+        "EXPUNGE",
+        "SEARCH",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "GETQUOTA",
+        "GETQUOTAROOT",
+        "SETQUOTA",
+        "UID SEARCH",
+        "UID FETCH",
+        "UID STORE",
+        "UID COPY",
+        "UID MOVE",
+        "UID EXPUNGE",
+    ];
+    NAMES.contains(&name)
+}
+
+fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
+    use CommandBody as B;
+    Ok(match body {
+        B::Capability => Kind::Capability,
+        B::Noop => Kind::Noop,
+        B::Logout => Kind::Logout,
+        B::StartTLS => Kind::StartTls,
+        B::Login { username, password } => Kind::Login {
+            user: utf8(username.as_ref())?,
+            pass: utf8(password.declassify().as_ref())?,
+        },
+        B::Authenticate {
+            mechanism,
+            initial_response,
+        } => Kind::Authenticate {
+            mechanism: mechanism.to_string().to_ascii_uppercase(),
+            // imap-codec decodes the base64; the SASL exchange takes it encoded (RFC 4959 §3:
+            // "=" is an empty response, encoded as "").
+            initial: initial_response
+                .map(|r| auth::sasl::encode_base64(r.declassify()).into_bytes()),
+        },
+        B::Select {
+            mailbox,
+            parameters,
+        } => Kind::Select {
+            mailbox: mailbox_name(mailbox)?,
+            read_only: false,
+            params: select_params(parameters)?,
+        },
+        B::Examine {
+            mailbox,
+            parameters,
+        } => Kind::Select {
+            mailbox: mailbox_name(mailbox)?,
+            read_only: true,
+            params: select_params(parameters)?,
+        },
+        B::Create { mailbox } => Kind::Create {
+            mailbox: mailbox_name(mailbox)?,
+            special_use: Vec::new(),
+        },
+        B::Delete { mailbox } => Kind::Delete(mailbox_name(mailbox)?),
+        B::Rename { from, to } => Kind::Rename(mailbox_name(from)?, mailbox_name(to)?),
+        B::Subscribe { mailbox } => Kind::Subscribe(mailbox_name(mailbox)?),
+        B::Unsubscribe { mailbox } => Kind::Unsubscribe(mailbox_name(mailbox)?),
+        B::List {
+            reference,
+            mailbox_wildcard,
+        } => Kind::List {
+            reference: mailbox_name(reference)?,
+            patterns: vec![list_pattern(mailbox_wildcard)?],
+            lsub: false,
+            opts: ListOpts::default(),
+        },
+        B::Lsub {
+            reference,
+            mailbox_wildcard,
+        } => Kind::List {
+            reference: mailbox_name(reference)?,
+            patterns: vec![list_pattern(mailbox_wildcard)?],
+            lsub: true,
+            opts: ListOpts::default(),
+        },
+        B::Status {
+            mailbox,
+            item_names,
+        } => Kind::Status {
+            mailbox: mailbox_name(mailbox)?,
+            items: item_names.iter().map(status_item).collect(),
+        },
+        B::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        } => Kind::Append {
+            mailbox: mailbox_name(mailbox)?,
+            flags: flags.iter().map(Flag::to_string).collect(),
+            date: date.map(|d| {
+                let d = d.as_ref();
+                (d.timestamp(), (d.offset().local_minus_utc() / 60) as i16)
+            }),
+            message: match message {
+                // RFC 3516 literal8 accepted too.
+                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
+                    l.into_inner().into_owned()
+                }
+                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
+                    l.data.into_owned()
+                }
+            },
+        },
+        B::Namespace => Kind::Namespace,
+        B::Enable { capabilities } => Kind::Enable(
+            capabilities
+                .as_ref()
+                .iter()
+                .map(|c| c.to_string().to_ascii_uppercase())
+                .collect(),
+        ),
+        B::Id { .. } => Kind::Id,
+        B::Idle => Kind::Idle,
+        B::Check => Kind::Check,
+        B::Close => Kind::Close,
+        B::Unselect => Kind::Unselect,
+        B::Expunge => Kind::Expunge { uids: None },
+        B::ExpungeUid { sequence_set } => Kind::Expunge {
+            uids: Some(seq_set(sequence_set)),
+        },
+        B::Search {
+            charset,
+            criteria,
+            uid,
+        } => {
+            if let Some(cs) = charset {
+                let cs: &str = cs.as_ref();
+                // RFC 3501 §6.4.4: US-ASCII and UTF-8 supported.
+                if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
+                    return Err(format!(
+                        "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {}",
+                        cs.to_ascii_uppercase()
+                    ));
+                }
+            }
+            Kind::Search {
+                uid,
+                key: search_keys(criteria.into_inner())?,
+                ret: None,
+            }
+        }
+        B::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            modifiers,
+        } => {
+            let (mut changed_since, mut vanished) = (None, false);
+            for m in modifiers {
+                match m {
+                    // RFC 7162 §3.1.4.1.
+                    FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
+                    // RFC 7162 §3.2.6.
+                    FetchModifier::Vanished => vanished = true,
+                }
+            }
+            // RFC 7162 §3.2.6: VANISHED needs CHANGEDSINCE.
+            if vanished && changed_since.is_none() {
+                return Err("VANISHED needs CHANGEDSINCE".into());
+            }
+            Kind::Fetch {
+                uid,
+                set: seq_set(sequence_set),
+                items: fetch_items(macro_or_item_names)?,
+                changed_since,
+                vanished,
+            }
+        }
+        B::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            uid,
+            modifiers,
+        } => Kind::Store {
+            uid,
+            set: seq_set(sequence_set),
+            op: match kind {
+                StoreType::Replace => StoreOp::Set,
+                StoreType::Add => StoreOp::Add,
+                StoreType::Remove => StoreOp::Remove,
+            },
+            silent: response == imap_codec::imap_types::flag::StoreResponse::Silent,
+            flags: flags.iter().map(Flag::to_string).collect(),
+            // RFC 7162 §3.1.3 (a single UNCHANGEDSINCE; the last one wins).
+            unchanged_since: modifiers
+                .into_iter()
+                .map(|StoreModifier::UnchangedSince(n)| n)
+                .next_back(),
+        },
+        B::Copy {
+            sequence_set,
+            mailbox,
+            uid,
+        } => Kind::Copy {
+            uid,
+            set: seq_set(sequence_set),
+            mailbox: mailbox_name(mailbox)?,
+            is_move: false,
+        },
+        B::Move {
+            sequence_set,
+            mailbox,
+            uid,
+        } => Kind::Copy {
+            uid,
+            set: seq_set(sequence_set),
+            mailbox: mailbox_name(mailbox)?,
+            is_move: true,
+        },
+        B::GetQuota { root } => Kind::GetQuota(utf8(root.as_ref())?),
+        B::GetQuotaRoot { mailbox } => Kind::GetQuotaRoot(mailbox_name(mailbox)?),
+        B::SetQuota { root, .. } => Kind::SetQuota(utf8(root.as_ref())?),
+        // In imap-codec's grammar, not served here (no SORT, THREAD, COMPRESS capability).
+        B::Sort { .. } => return Err("unknown command SORT".into()),
+        B::Thread { .. } => return Err("unknown command THREAD".into()),
+        B::Compress { .. } => return Err("unknown command COMPRESS".into()),
+    })
+}
+
+fn utf8(b: &[u8]) -> Result<String, String> {
+    String::from_utf8(b.to_vec()).map_err(|_| "string is not UTF-8".to_string())
+}
+
+/// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3). imap-codec spells any case
+/// of INBOX as `Mailbox::Inbox` (RFC 3501 §5.1: INBOX is case-insensitive).
+fn mailbox_name(m: Mailbox<'_>) -> Result<String, String> {
+    match m {
+        Mailbox::Inbox => Ok("INBOX".into()),
+        Mailbox::Other(o) => mutf7(o.as_ref(), "mailbox name"),
+    }
+}
+
+fn list_pattern(m: ListMailbox<'_>) -> Result<String, String> {
+    let raw: Cow<'_, [u8]> = match &m {
+        ListMailbox::Token(t) => Cow::Borrowed(t.as_ref()),
+        ListMailbox::String(s) => Cow::Borrowed(s.as_ref()),
+    };
+    mutf7(&raw, "pattern")
+}
+
+fn mutf7(raw: &[u8], what: &str) -> Result<String, String> {
+    let s = std::str::from_utf8(raw).map_err(|_| format!("{what} is not valid modified UTF-7"))?;
+    crate::mutf7::decode(s).ok_or_else(|| format!("{what} is not valid modified UTF-7"))
+}
+
+fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, String> {
+    let mut p = SelectParams::default();
+    for param in params {
+        match param {
+            // RFC 7162 §3.1.8.
+            SelectParameter::CondStore => p.condstore = true,
+            // RFC 7162 §3.2.5.
+            SelectParameter::QResync {
+                uid_validity,
+                mod_sequence_value,
+                known_uids,
+                seq_match_data,
+            } => {
+                p.qresync = Some(Qresync {
+                    uidvalidity: uid_validity.get(),
+                    modseq: mod_sequence_value.get(),
+                    known_uids: known_uids.map(seq_set),
+                    seq_match: seq_match_data.map(|(a, b)| (seq_set(a), seq_set(b))),
+                })
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn status_item(i: &StatusDataItemName) -> String {
+    match i {
+        StatusDataItemName::Messages => "MESSAGES",
+        StatusDataItemName::Recent => "RECENT",
+        StatusDataItemName::UidNext => "UIDNEXT",
+        StatusDataItemName::UidValidity => "UIDVALIDITY",
+        StatusDataItemName::Unseen => "UNSEEN",
+        StatusDataItemName::Deleted => "DELETED",
+        StatusDataItemName::DeletedStorage => "DELETED-STORAGE",
+        // RFC 8438 §3.
+        StatusDataItemName::Size => "SIZE",
+        // RFC 7162 §3.1.7.
+        StatusDataItemName::HighestModSeq => "HIGHESTMODSEQ",
+    }
+    .to_string()
+}
+
+pub(super) fn seq_set(s: SequenceSet) -> SeqSet {
+    let b = |x: SeqOrUid| match x {
+        SeqOrUid::Value(n) => Bound::Num(n.get()),
+        SeqOrUid::Asterisk => Bound::Star,
+    };
+    SeqSet(
+        s.0.into_inner()
+            .into_iter()
+            .map(|q| match q {
+                Sequence::Single(x) => (b(x), b(x)),
+                Sequence::Range(x, y) => (b(x), b(y)),
+            })
+            .collect(),
+    )
+}
+
+fn fetch_items(m: MacroOrMessageDataItemNames<'_>) -> Result<Vec<FetchAtt>, String> {
+    let names = match m {
+        // RFC 3501 §6.4.5 macros.
+        MacroOrMessageDataItemNames::Macro(mac) => {
+            let mut v = vec![
+                FetchAtt::Flags,
+                FetchAtt::InternalDate,
+                FetchAtt::Rfc822Size,
+            ];
+            if mac != Macro::Fast {
+                v.push(FetchAtt::Envelope);
+            }
+            if mac == Macro::Full {
+                v.push(FetchAtt::Body);
+            }
+            return Ok(v);
+        }
+        MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            use MessageDataItemName as N;
+            Ok(match n {
+                N::Body => FetchAtt::Body,
+                N::BodyStructure => FetchAtt::BodyStructure,
+                N::Envelope => FetchAtt::Envelope,
+                N::Flags => FetchAtt::Flags,
+                N::InternalDate => FetchAtt::InternalDate,
+                N::Rfc822 => FetchAtt::Rfc822,
+                N::Rfc822Header => FetchAtt::Rfc822Header,
+                N::Rfc822Size => FetchAtt::Rfc822Size,
+                N::Rfc822Text => FetchAtt::Rfc822Text,
+                N::Uid => FetchAtt::Uid,
+                // RFC 7162 §3.1.4.
+                N::ModSeq => FetchAtt::ModSeq,
+                N::BodyExt {
+                    section,
+                    partial,
+                    peek,
+                } => FetchAtt::Section {
+                    peek,
+                    section: section.map(convert_section).unwrap_or_default(),
+                    partial: partial.map(|(a, b)| (a, b.get())),
+                },
+                // RFC 3516 BINARY[part] is served as BODY[part] (no content decoding).
+                N::Binary {
+                    section,
+                    partial,
+                    peek,
+                } => FetchAtt::Section {
+                    peek,
+                    section: Section {
+                        part: section.iter().map(|n| n.get()).collect(),
+                        text: None,
+                    },
+                    partial: partial.map(|(a, b)| (a, b.get())),
+                },
+                N::BinarySize { .. } => return Err("unknown FETCH item BINARY.SIZE".into()),
+            })
+        })
+        .collect()
+}
+
+fn convert_section(s: ImapSection<'_>) -> Section {
+    let part = |p: Option<Part>| -> Vec<u32> {
+        p.map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
+            .unwrap_or_default()
+    };
+    let names = |v: imap_codec::imap_types::core::Vec1<AString<'_>>| -> Vec<String> {
+        v.as_ref()
+            .iter()
+            .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
+            .collect()
+    };
+    match s {
+        ImapSection::Part(p) => Section {
+            part: part(Some(p)),
+            text: None,
+        },
+        ImapSection::Header(p) => Section {
+            part: part(p),
+            text: Some(SectionText::Header),
+        },
+        ImapSection::HeaderFields(p, n) => Section {
+            part: part(p),
+            text: Some(SectionText::HeaderFields(names(n))),
+        },
+        ImapSection::HeaderFieldsNot(p, n) => Section {
+            part: part(p),
+            text: Some(SectionText::HeaderFieldsNot(names(n))),
+        },
+        ImapSection::Text(p) => Section {
+            part: part(p),
+            text: Some(SectionText::Text),
+        },
+        ImapSection::Mime(p) => Section {
+            part: part(Some(p)),
+            text: Some(SectionText::Mime),
+        },
+    }
+}
+
+/// Search criteria: one key, or the AND of several (RFC 3501 §6.4.4).
+pub(super) fn search_keys(mut keys: Vec<ImapKey<'_>>) -> Result<SearchKey, String> {
+    if keys.len() == 1 {
+        return search_key(keys.remove(0));
+    }
+    Ok(SearchKey::And(
+        keys.into_iter().map(search_key).collect::<Result<_, _>>()?,
+    ))
+}
+
+fn astr(a: &AString<'_>) -> Result<String, String> {
+    utf8(a.as_ref())
+}
+
+fn days(d: &NaiveDate) -> i64 {
+    i64::from(d.as_ref().to_epoch_days())
+}
+
+fn search_key(k: ImapKey<'_>) -> Result<SearchKey, String> {
+    use SearchKey as K;
+    let hdr = |name: &str, v: &AString<'_>| Ok::<_, String>(K::Header(name.into(), astr(v)?));
+    Ok(match k {
+        ImapKey::And(v) => search_keys(v.into_inner())?,
+        ImapKey::SequenceSet(s) => K::Seq(seq_set(s)),
+        ImapKey::All => K::All,
+        ImapKey::Answered => K::Flag(Flags::ANSWERED, true),
+        ImapKey::Deleted => K::Flag(Flags::DELETED, true),
+        ImapKey::Draft => K::Flag(Flags::DRAFT, true),
+        ImapKey::Flagged => K::Flag(Flags::FLAGGED, true),
+        ImapKey::Seen => K::Flag(Flags::SEEN, true),
+        ImapKey::Unanswered => K::Flag(Flags::ANSWERED, false),
+        ImapKey::Undeleted => K::Flag(Flags::DELETED, false),
+        ImapKey::Undraft => K::Flag(Flags::DRAFT, false),
+        ImapKey::Unflagged => K::Flag(Flags::FLAGGED, false),
+        ImapKey::Unseen => K::Flag(Flags::SEEN, false),
+        ImapKey::Recent => K::Recent(true),
+        ImapKey::Old => K::Recent(false),
+        ImapKey::New => K::New,
+        ImapKey::Keyword(a) => K::Keyword(a.inner().to_string(), true),
+        ImapKey::Unkeyword(a) => K::Keyword(a.inner().to_string(), false),
+        ImapKey::Bcc(v) => hdr("Bcc", &v)?,
+        ImapKey::Cc(v) => hdr("Cc", &v)?,
+        ImapKey::From(v) => hdr("From", &v)?,
+        ImapKey::Subject(v) => hdr("Subject", &v)?,
+        ImapKey::To(v) => hdr("To", &v)?,
+        ImapKey::Header(name, v) => K::Header(astr(&name)?, astr(&v)?),
+        ImapKey::Body(v) => K::Body(astr(&v)?),
+        ImapKey::Text(v) => K::Text(astr(&v)?),
+        ImapKey::Before(d) => K::Date(DateCmp::Before, days(&d), false),
+        ImapKey::On(d) => K::Date(DateCmp::On, days(&d), false),
+        ImapKey::Since(d) => K::Date(DateCmp::Since, days(&d), false),
+        ImapKey::SentBefore(d) => K::Date(DateCmp::Before, days(&d), true),
+        ImapKey::SentOn(d) => K::Date(DateCmp::On, days(&d), true),
+        ImapKey::SentSince(d) => K::Date(DateCmp::Since, days(&d), true),
+        ImapKey::Larger(n) => K::Larger(n.into()),
+        ImapKey::Smaller(n) => K::Smaller(n.into()),
+        ImapKey::Uid(s) => K::Uid(seq_set(s)),
+        // RFC 7162 §3.1.5: one MODSEQ per message, so the entry name is ignored.
+        ImapKey::ModSequence { modseq, .. } => K::ModSeq(modseq),
+        ImapKey::Not(k) => K::Not(Box::new(search_key(*k)?)),
+        ImapKey::Or(a, b) => K::Or(Box::new(search_key(*a)?), Box::new(search_key(*b)?)),
+    })
+}
