@@ -590,8 +590,14 @@
     el.textContent = text;
   }
 
+  /** EventSource cannot send headers: the token goes in the query (RFC 6750 §2.3). */
+  function streamUrl(path) {
+    const t = currentToken();
+    return t ? `${path}?access_token=${encodeURIComponent(t)}` : path;
+  }
+
   function connect() {
-    events = new EventSource('/api/dashboard/events');
+    events = new EventSource(streamUrl('/api/dashboard/events'));
     events.addEventListener('open', () => {
       setConn('live', 'live');
       if (everOpened) feedItem('info', null, 'Reconnected: state reloaded', 'feed-session', 'info');
@@ -707,7 +713,7 @@
     $('trace').replaceChildren();
     const status = $('trace-status');
     status.textContent = 'connecting…';
-    const es = new EventSource(`/api/dashboard/sessions/${encodeURIComponent(id)}/trace`);
+    const es = new EventSource(streamUrl(`/api/dashboard/sessions/${encodeURIComponent(id)}/trace`));
     traceEvents = es;
     es.addEventListener('open', () => {
       // The backlog is sent again on every (re)connection.

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -83,22 +83,60 @@ async fn style() -> Response {
     asset("text/css; charset=utf-8", CSS)
 }
 
-/// Whether the request carries the admin token (RFC 6750 §2.1).
-fn is_admin(app: &App, headers: &HeaderMap) -> bool {
+/// Whether the request carries the admin token: `Authorization: Bearer` (RFC 6750 §2.1) or,
+/// for the event streams a browser's EventSource opens without headers, the `access_token`
+/// query parameter (RFC 6750 §2.3). The request log never prints query strings.
+fn is_admin(app: &App, headers: &HeaderMap, query: Option<&str>) -> bool {
     let expected = app.ctx.admin_token.expose().as_bytes();
-    headers
+    let matches =
+        |token: &[u8]| !expected.is_empty() && crate::api::constant_time_eq(token, expected);
+    let header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, token)| {
-            !expected.is_empty() && crate::api::constant_time_eq(token.trim().as_bytes(), expected)
-        })
+        .is_some_and(|(_, token)| matches(token.trim().as_bytes()));
+    header
+        || query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter_map(|kv| kv.strip_prefix("access_token="))
+            .any(|t| matches(percent_decode(t).as_bytes()))
+}
+
+/// Decodes `%XX` escapes and `+` of a query value (tokens are hex, but browsers may escape).
+fn percent_decode(s: &str) -> String {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let escaped = match (b[i], b.get(i + 1), b.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| (h * 16 + l) as u8),
+            _ => None,
+        };
+        match (escaped, b[i]) {
+            (Some(v), _) => {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, c) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Loopback clients read freely; others need the admin token.
-fn may_read(app: &App, ip: IpAddr, headers: &HeaderMap) -> Result<bool, ApiError> {
-    let admin = is_admin(app, headers);
+fn may_read(
+    app: &App,
+    ip: IpAddr,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<bool, ApiError> {
+    let admin = is_admin(app, headers, query);
     if admin || ip.is_loopback() {
         Ok(admin)
     } else {
@@ -163,8 +201,9 @@ async fn state(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = may_read(&app, ip, &headers)?;
+    let admin = may_read(&app, ip, &headers, query.as_deref())?;
     let store = app.ctx.auth.store();
     let mut accounts = Vec::new();
     for a in store.accounts()? {
@@ -212,8 +251,9 @@ async fn message(
     headers: HeaderMap,
     ApiPath((addr, uid)): ApiPath<(String, u32)>,
     ApiQuery(q): ApiQuery<MailboxQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    may_read(&app, ip, &headers)?;
+    may_read(&app, ip, &headers, query.as_deref())?;
     let a = crate::api::account(&app, &addr)?;
     let store = app.ctx.auth.store();
     let name = q
@@ -497,8 +537,9 @@ async fn events(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    may_read(&app, ip, &headers)?;
+    may_read(&app, ip, &headers, query.as_deref())?;
     let feed = Feed {
         sessions: app.ctx.registry.subscribe(),
         changes: app.ctx.auth.store().subscribe_all(),
@@ -573,8 +614,9 @@ async fn trace(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiPath(id): ApiPath<u64>,
+    RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    may_read(&app, ip, &headers)?;
+    may_read(&app, ip, &headers, query.as_deref())?;
     let Some((_, lines, rx)) = app.ctx.registry.trace(id) else {
         return Err(ApiError::NotFound(format!(
             "no session {id} (it may have ended long ago)"
@@ -614,6 +656,14 @@ mod tests {
         let (h, t) = plain_text(b"Subject: only a header");
         assert_eq!(h, "Subject: only a header");
         assert_eq!(t, "");
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("ab%2Fc+d"), "ab/c d");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
     }
 
     #[test]

@@ -102,6 +102,21 @@ async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
     .await;
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(resp.json()["admin"], true);
+    // EventSource cannot send headers: the token in the query (RFC 6750 §2.3) works too.
+    let uri = format!("/api/dashboard/state?access_token={TOKEN}");
+    let resp = call(&remote, "GET", &uri, false, None, Body::empty()).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.json()["admin"], true);
+    let resp = call(
+        &remote,
+        "GET",
+        "/api/dashboard/state?access_token=wrong",
+        false,
+        None,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
