@@ -3,7 +3,7 @@ CARGO   ?= cargo
 CONFIG  ?= config/mailstack.toml
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
-.PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data bench fuzz audit
+.PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data bench soak fuzz audit
 
 all: build
 
@@ -80,3 +80,11 @@ audit:
 ## started; ~15 min): results in bench/results/latest.md.
 bench:
 	bash bench/scripts/run.sh
+
+## Load soak: SOAK_SESSIONS concurrent mixed SMTP/IMAP/POP3 sessions (TLS and plain) for
+## SOAK_SECONDS against a release server; fails on any protocol error or growing RSS.
+## Results in bench/results/soak.md. Not part of `make test`.
+SOAK_SESSIONS ?= 200
+SOAK_SECONDS  ?= 600
+soak:
+	SOAK_SESSIONS=$(SOAK_SESSIONS) SOAK_SECONDS=$(SOAK_SECONDS) bash bench/scripts/soak.sh

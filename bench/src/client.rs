@@ -97,7 +97,7 @@ impl Conn {
     }
 
     /// Discards exactly `n` bytes (a literal's content).
-    async fn skip(&mut self, mut n: usize) -> anyhow::Result<()> {
+    pub async fn skip(&mut self, mut n: usize) -> anyhow::Result<()> {
         let mut buf = [0u8; 16 * 1024];
         while n > 0 {
             let want = n.min(buf.len());
@@ -110,6 +110,26 @@ impl Conn {
             n -= got;
         }
         Ok(())
+    }
+
+    /// Waits up to `limit` for the server to send something, without consuming it (unlike a
+    /// timed-out [`Conn::line`], which may lose a partly received line). `false`: nothing came.
+    pub async fn wait_readable(&mut self, limit: Duration) -> anyhow::Result<bool> {
+        match tokio::time::timeout(limit, self.io.fill_buf()).await {
+            Err(_) => Ok(false),
+            Ok(Ok([])) => bail!("connection closed by server"),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Switches the connection to TLS after a STARTTLS/STLS reply (RFC 3207 §4, RFC 3501
+    /// §6.2.1, RFC 2595 §4), verifying the certificate for "localhost".
+    pub async fn starttls(self, tls: &tokio_rustls::TlsConnector) -> anyhow::Result<Conn> {
+        let inner = self.io.into_inner();
+        let name = ServerName::try_from("localhost")?;
+        let s = tls.connect(name, inner).await.context("TLS handshake")?;
+        Ok(Conn::new(Box::new(s), 64 * 1024))
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {

@@ -11,6 +11,8 @@
 //! - `smtp`, `imap`, `pop3`: the measurements, one server at a time.
 //! - `scenarios`: the seven scenarios, each producing table rows.
 //! - `report`: rows, medians and the Markdown table.
+//! - `soak`: `bench soak` (`make soak`), the long mixed-load run with its own report
+//!   (`bench/results/soak.md`).
 //!
 //! # Invariants
 //! - All traffic goes to 127.0.0.1; every loop is bounded by a count and a time limit.
@@ -30,6 +32,7 @@ mod pop3;
 mod report;
 mod scenarios;
 mod smtp;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -152,7 +155,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "-h" | "--help" => {
                 println!(
                     "usage: bench [--quick] [--reps N] [--only 1,2,..] [--idle N] [--large N] \
-                     [--mailstack BIN] [--scripts DIR] [--out FILE] [--analysis FILE] [--keep]"
+                     [--mailstack BIN] [--scripts DIR] [--out FILE] [--analysis FILE] [--keep]\n       \
+                     bench soak --help"
                 );
                 std::process::exit(0);
             }
@@ -174,11 +178,19 @@ fn main() -> ExitCode {
         }
     };
     // SIGINT/SIGTERM drop the run, whose guards stop every server it started.
+    let soak = std::env::args().nth(1).as_deref() == Some("soak");
     let outcome = rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
+        let work = async {
+            if soak {
+                soak::run().await
+            } else {
+                run().await
+            }
+        };
         tokio::select! {
-            r = run() => r,
+            r = work => r,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
             _ = term.recv() => Err(anyhow::anyhow!("terminated")),
         }

@@ -99,10 +99,10 @@ impl Mailstack {
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // Read to the end even once nobody listens: a closed pipe would make the
+            // server's next line on stdout fail.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let mut ports = HashMap::new();
@@ -138,7 +138,8 @@ impl Mailstack {
             .with_context(|| format!("mailstack has no {service} listener"))
     }
 
-    fn stop(&mut self) {
+    /// SIGTERM, then SIGKILL after 30 s; call once.
+    pub fn stop(&mut self) {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
