@@ -139,7 +139,7 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         std::fs::write(path.join(PID_FILE), std::process::id().to_string())?;
-        let durable = durable::GroupCommit::new(db.clone(), path.join("db"))?;
+        let durable = durable::GroupCommit::new(db.clone(), path.join("db"), path.join("blobs"))?;
         let inner = Inner {
             accounts: db.open_tree("accounts")?,
             account_ids: db.open_tree("account_ids")?,
