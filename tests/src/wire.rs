@@ -243,6 +243,25 @@ impl Wire {
         self.smtp_reply().await
     }
 
+    /// SMTP: connects to `port` and delivers one message from `from` to `rcpt` (`data`
+    /// without the final "."), asserting each reply; returns the connection after the `250`.
+    pub async fn smtp_deliver(port: u16, from: &str, rcpt: &str, data: &str) -> Wire {
+        let mut w = Wire::connect(port).await;
+        let greeting = w.smtp_reply().await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        for (cmd, want) in [
+            ("EHLO client.example".to_string(), "250"),
+            (format!("MAIL FROM:<{from}>"), "250"),
+            (format!("RCPT TO:<{rcpt}>"), "250"),
+            ("DATA".to_string(), "354"),
+            (format!("{data}\r\n."), "250"),
+        ] {
+            let reply = w.smtp(&cmd).await;
+            assert!(reply.starts_with(want), "{cmd}: {reply}");
+        }
+        w
+    }
+
     /// POP3: sends a command line and returns the status line.
     pub async fn pop3(&mut self, command: &str) -> String {
         self.send(format!("{command}\r\n")).await.expect("send");

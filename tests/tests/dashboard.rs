@@ -122,22 +122,13 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
     .await;
 
     // SMTP delivery → `appended`, both IMAP sessions told.
-    let mut smtp = Wire::connect(server.port("smtp")).await;
-    assert!(smtp.smtp_reply().await.starts_with("220"));
-    assert!(smtp.smtp("EHLO feed.example").await.starts_with("250"));
-    assert!(smtp
-        .smtp("MAIL FROM:<x@example.org>")
-        .await
-        .starts_with("250"));
-    assert!(smtp
-        .smtp(&format!("RCPT TO:<{}>", ALICE.0))
-        .await
-        .starts_with("250"));
-    assert!(smtp.smtp("DATA").await.starts_with("354"));
-    assert!(smtp
-        .smtp("Subject: watched <b>live</b>\r\n\r\nhello\r\n.")
-        .await
-        .starts_with("250"));
+    let smtp = Wire::smtp_deliver(
+        server.port("smtp"),
+        "x@example.org",
+        ALICE.0,
+        "Subject: watched <b>live</b>\r\n\r\nhello",
+    )
+    .await;
     let ch = feed
         .wait("change", |v| {
             v["kind"] == "appended" && v["row"]["subject"] == "watched <b>live</b>"

@@ -8,20 +8,8 @@ const BODY_LINE: &str = "second line of the body, only with --trace-bodies";
 
 /// Delivers one message over inbound SMTP, then logs in over POP3 and RETRs it.
 async fn deliver_and_retrieve(server: &Server) {
-    let mut smtp = Wire::connect(server.port("smtp")).await;
-    assert!(smtp.smtp_reply().await.starts_with("220"));
-    assert!(smtp.smtp("EHLO tracer.example").await.starts_with("250"));
-    assert!(smtp
-        .smtp("MAIL FROM:<x@example.org>")
-        .await
-        .starts_with("250"));
-    assert!(smtp
-        .smtp(&format!("RCPT TO:<{}>", ALICE.0))
-        .await
-        .starts_with("250"));
-    assert!(smtp.smtp("DATA").await.starts_with("354"));
-    let msg = format!("Subject: traced\r\n\r\nfirst line\r\n{BODY_LINE}\r\n.");
-    assert!(smtp.smtp(&msg).await.starts_with("250"));
+    let msg = format!("Subject: traced\r\n\r\nfirst line\r\n{BODY_LINE}");
+    Wire::smtp_deliver(server.port("smtp"), "x@example.org", ALICE.0, &msg).await;
     let mut pop = Wire::connect(server.port("pop3")).await;
     assert!(pop.line().await.is_some_and(|l| l.starts_with("+OK")));
     assert!(pop

@@ -78,9 +78,12 @@ pub async fn run(
     let trace = trace_flag || config.log.trace_protocol;
     init_logging(trace);
     let quiet = ephemeral.is_some();
+    // Not println!: a closed stdout (the parent stopped reading) must not panic the server
+    // on its way down.
     let say = |line: String| {
         if !quiet {
-            println!("mailstack: {line}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "mailstack: {line}");
         }
     };
     let store = open_store(&config)?;
