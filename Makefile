@@ -17,6 +17,10 @@ run: build
 build-debug:
 	$(CARGO) build -p mailstack
 
+## playwright-core for the dashboard's browser test, exactly as package-lock.json pins it.
+tests/browser/node_modules: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+
 ## Everything CI runs: the real-client matrix, then unit, protocol and end-to-end tests.
 test: build-debug
 	@status=0; \
@@ -24,7 +28,7 @@ test: build-debug
 	$(MAKE) --no-print-directory test-rust || status=1; \
 	exit $$status
 
-test-rust: build-debug
+test-rust: build-debug tests/browser/node_modules
 ifdef NEXTEST
 	$(CARGO) nextest run --workspace --no-fail-fast
 else
