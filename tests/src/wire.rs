@@ -262,6 +262,18 @@ impl Wire {
         w
     }
 
+    /// POP3: connects to `port` and logs in with USER/PASS, asserting each `+OK`.
+    pub async fn pop3_login(port: u16, user: &str, password: &str) -> Wire {
+        let mut w = Wire::connect(port).await;
+        let greeting = w.line().await.unwrap_or_default();
+        assert!(greeting.starts_with("+OK"), "{greeting}");
+        for cmd in [format!("USER {user}"), format!("PASS {password}")] {
+            let reply = w.pop3(&cmd).await;
+            assert!(reply.starts_with("+OK"), "{reply}");
+        }
+        w
+    }
+
     /// POP3: sends a command line and returns the status line.
     pub async fn pop3(&mut self, command: &str) -> String {
         self.send(format!("{command}\r\n")).await.expect("send");

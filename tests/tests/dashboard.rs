@@ -169,16 +169,7 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
     assert_eq!(ch["notified"], 1, "{ch}");
 
     // POP3 DELE + QUIT → `expunged`, named as the POP3 session, both IMAP sessions told.
-    let mut pop = Wire::connect(server.port("pop3")).await;
-    assert!(pop.line().await.is_some_and(|l| l.starts_with("+OK")));
-    assert!(pop
-        .pop3(&format!("USER {}", ALICE.0))
-        .await
-        .starts_with("+OK"));
-    assert!(pop
-        .pop3(&format!("PASS {}", ALICE.1))
-        .await
-        .starts_with("+OK"));
+    let mut pop = Wire::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
     let opened = feed
         .wait("session", |v| {
             v["session"]["protocol"] == "pop3" && v["session"]["user"] == ALICE.0
@@ -233,6 +224,28 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
         .filter(|s| s["protocol"] == "imap" && s["mailbox"] == "INBOX")
         .collect();
     assert_eq!(imap_sessions.len(), 2, "{body}");
+    // The same snapshot through curl, and the page's security headers.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-D", "-"])
+        .arg(format!("http://127.0.0.1:{http}/"))
+        .output()
+        .expect("curl");
+    let page_head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        page_head.contains("content-security-policy: default-src 'self'; script-src 'self'"),
+        "{page_head}"
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .arg(format!("http://127.0.0.1:{http}/api/dashboard/state"))
+        .output()
+        .expect("curl");
+    let via_curl: Value = serde_json::from_slice(&out.stdout).expect("curl state json");
+    assert!(via_curl["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .any(|a| a["address"] == ALICE.0));
     let (_, page) = http_get(http, "/").await;
     assert!(
         page.contains("<html") || page.contains("<!DOCTYPE"),

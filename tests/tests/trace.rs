@@ -10,16 +10,7 @@ const BODY_LINE: &str = "second line of the body, only with --trace-bodies";
 async fn deliver_and_retrieve(server: &Server) {
     let msg = format!("Subject: traced\r\n\r\nfirst line\r\n{BODY_LINE}");
     Wire::smtp_deliver(server.port("smtp"), "x@example.org", ALICE.0, &msg).await;
-    let mut pop = Wire::connect(server.port("pop3")).await;
-    assert!(pop.line().await.is_some_and(|l| l.starts_with("+OK")));
-    assert!(pop
-        .pop3(&format!("USER {}", ALICE.0))
-        .await
-        .starts_with("+OK"));
-    assert!(pop
-        .pop3(&format!("PASS {}", ALICE.1))
-        .await
-        .starts_with("+OK"));
+    let mut pop = Wire::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
     assert!(pop.pop3("RETR 1").await.starts_with("+OK"));
     let body = pop.pop3_body().await;
     assert!(body.iter().any(|l| l == BODY_LINE), "{body:?}");

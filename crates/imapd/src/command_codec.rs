@@ -216,21 +216,12 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
         B::List {
             reference,
             mailbox_wildcard,
-        } => Kind::List {
-            reference: mailbox_name(reference)?,
-            patterns: vec![list_pattern(mailbox_wildcard)?],
-            lsub: false,
-            opts: ListOpts::default(),
-        },
+        } => list_kind(reference, mailbox_wildcard, false)?,
+        // RFC 3501 §6.3.9: LSUB is LIST restricted to subscribed names.
         B::Lsub {
             reference,
             mailbox_wildcard,
-        } => Kind::List {
-            reference: mailbox_name(reference)?,
-            patterns: vec![list_pattern(mailbox_wildcard)?],
-            lsub: true,
-            opts: ListOpts::default(),
-        },
+        } => list_kind(reference, mailbox_wildcard, true)?,
         B::Status {
             mailbox,
             item_names,
@@ -384,6 +375,20 @@ fn utf8(b: &[u8]) -> Result<String, String> {
 
 /// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3). imap-codec spells any case
 /// of INBOX as `Mailbox::Inbox` (RFC 3501 §5.1: INBOX is case-insensitive).
+/// Plain RFC 3501 LIST / LSUB (no LIST-EXTENDED options).
+fn list_kind(
+    reference: Mailbox<'_>,
+    wildcard: ListMailbox<'_>,
+    lsub: bool,
+) -> Result<Kind, String> {
+    Ok(Kind::List {
+        reference: mailbox_name(reference)?,
+        patterns: vec![list_pattern(wildcard)?],
+        lsub,
+        opts: ListOpts::default(),
+    })
+}
+
 fn mailbox_name(m: Mailbox<'_>) -> Result<String, String> {
     match m {
         Mailbox::Inbox => Ok("INBOX".into()),

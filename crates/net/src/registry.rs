@@ -11,8 +11,10 @@
 //! - Trace lines are the same redacted text the `--trace-protocol` log shows (secrets
 //!   replaced, message bodies elided unless `--trace-bodies`); each session keeps its last
 //!   [`TRACE_LINES`] lines.
-//! - Updates never block on watchers: they go out on a bounded broadcast channel; a watcher
-//!   that falls behind loses events and re-reads the snapshot.
+//! - Updates never block on watchers: they go out on bounded broadcast channels; a watcher
+//!   that falls behind loses events and re-reads the snapshot. Session changes and trace lines
+//!   have separate channels, so the session list's watchers never wade through every
+//!   protocol line of every session, and nothing is sent while nobody watches.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -98,13 +100,18 @@ pub struct TraceLine {
     pub at: u64,
 }
 
-/// What watchers of the registry receive.
+/// What watchers of the session list receive.
 #[derive(Clone, Debug)]
 pub enum RegistryEvent {
     Opened(SessionInfo),
     Updated(SessionInfo),
     Closed(SessionInfo),
-    Trace { id: u64, line: TraceLine },
+}
+
+/// Receivers for one session's live trace: its lines, and the session list (for its end).
+pub struct TraceWatch {
+    pub lines: broadcast::Receiver<(u64, TraceLine)>,
+    pub sessions: broadcast::Receiver<RegistryEvent>,
 }
 
 struct Entry {
@@ -116,6 +123,7 @@ struct Inner {
     open: Mutex<BTreeMap<u64, Entry>>,
     ended: Mutex<VecDeque<Entry>>,
     events: broadcast::Sender<RegistryEvent>,
+    traces: broadcast::Sender<(u64, TraceLine)>,
 }
 
 /// The registry of one server process. Cloning shares it.
@@ -157,6 +165,7 @@ impl Registry {
                 open: Mutex::default(),
                 ended: Mutex::default(),
                 events: broadcast::channel(CHANNEL).0,
+                traces: broadcast::channel(CHANNEL).0,
             }),
         }
     }
@@ -217,17 +226,13 @@ impl Registry {
 
     /// The kept trace of a session (open or recently ended) and, for an open one, a receiver
     /// subscribed before the copy was taken, so no line falls between backlog and live feed.
-    pub fn trace(
-        &self,
-        id: u64,
-    ) -> Option<(
-        SessionInfo,
-        Vec<TraceLine>,
-        Option<broadcast::Receiver<RegistryEvent>>,
-    )> {
+    pub fn trace(&self, id: u64) -> Option<(SessionInfo, Vec<TraceLine>, Option<TraceWatch>)> {
         let open = lock(&self.inner.open);
         if let Some(e) = open.get(&id) {
-            let rx = Some(self.inner.events.subscribe());
+            let rx = Some(TraceWatch {
+                lines: self.inner.traces.subscribe(),
+                sessions: self.inner.events.subscribe(),
+            });
             return Some((e.info.clone(), e.trace.iter().cloned().collect(), rx));
         }
         drop(open);
@@ -238,7 +243,7 @@ impl Registry {
             .map(|e| (e.info.clone(), e.trace.iter().cloned().collect(), None))
     }
 
-    /// Subscribes to session changes and trace lines.
+    /// Subscribes to session changes (opened, updated, closed).
     pub fn subscribe(&self) -> broadcast::Receiver<RegistryEvent> {
         self.inner.events.subscribe()
     }
@@ -286,7 +291,9 @@ impl Registry {
             }
             e.trace.push_back(line.clone());
         }
-        self.send(RegistryEvent::Trace { id, line });
+        if self.inner.traces.receiver_count() > 0 {
+            let _ = self.inner.traces.send((id, line));
+        }
     }
 
     fn close(&self, id: u64) {
@@ -400,7 +407,6 @@ mod tests {
                 RegistryEvent::Opened(_) => "opened",
                 RegistryEvent::Updated(_) => "updated",
                 RegistryEvent::Closed(_) => "closed",
-                RegistryEvent::Trace { .. } => "trace",
             });
         }
         assert_eq!(kinds, ["opened", "updated", "updated", "closed"]);

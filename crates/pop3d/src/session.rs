@@ -41,24 +41,20 @@ pub struct Session {
     state: State,
     /// Unknown / malformed / out-of-state commands and over-long lines so far.
     errors: u32,
-    /// Session number (logs, flag-change origin).
-    id: u64,
 }
 
 /// Runs a session to its end. The maildrop lock lives in [`State::Transaction`], so it is
 /// released however the session ends.
 pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
+    // The session id is in the tracing span (net) and the store's origin (`with_origin`).
     let net::Session {
-        conn,
-        id,
-        mut shutdown,
+        conn, mut shutdown, ..
     } = session;
     let mut s = Session {
         ctx,
         conn,
         state: State::Authorization { user: None },
         errors: 0,
-        id,
     };
     s.conn.set_idle_timeout(s.limits().authorization_timeout);
     // RFC 1939 §4: the greeting.
@@ -179,9 +175,7 @@ impl Session {
             (State::Transaction(md), Command::Stat) => Ok(cmd::list::stat(md)),
             (State::Transaction(md), Command::List(n)) => cmd::list::list(md, n),
             (State::Transaction(md), Command::Uidl(n)) => cmd::list::uidl(md, n),
-            (State::Transaction(md), Command::Retr(n)) => {
-                cmd::retr::retr(store, md, n, self.id).await
-            }
+            (State::Transaction(md), Command::Retr(n)) => cmd::retr::retr(store, md, n).await,
             (State::Transaction(md), Command::Top(n, lines)) => cmd::retr::top(store, md, n, lines),
             (State::Transaction(md), Command::Dele(n)) => cmd::update::dele(md, n),
             (State::Transaction(md), Command::Rset) => Ok(cmd::update::rset(md)),

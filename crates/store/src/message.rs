@@ -179,8 +179,9 @@ impl Store {
         op: FlagOp,
         flags: &Flags,
         unchanged_since: Option<u64>,
-        origin: u64,
     ) -> Result<StoreResult> {
+        // The session of the calling task (`with_origin`), so it can skip its own echo.
+        let origin = crate::notify::current_origin();
         let w = self.writer(account);
         let (result, changed) = {
             let _g = crate::lock(&w);

@@ -216,10 +216,13 @@ async fn flags_modseq_expunge_copy_move_and_events() {
         assert!(matches!(rx.recv().await, Ok(Change::Appended { uid: u, .. }) if u == uid));
     }
     let seen = Flags::from_names(["\\Seen"]);
-    let r = store
-        .store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None, 7)
-        .await
-        .expect("store");
+    // Changes carry the session of the task that made them.
+    let r = store::with_origin(
+        7,
+        store.store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None),
+    )
+    .await
+    .expect("store");
     assert_eq!(r.updated.len(), 2);
     let m1 = r.updated[0].2;
     assert!(matches!(
@@ -239,7 +242,6 @@ async fn flags_modseq_expunge_copy_move_and_events() {
             FlagOp::Add,
             &Flags::from_names(["\\Flagged"]),
             Some(m1 - 1),
-            0,
         )
         .await
         .expect("store");

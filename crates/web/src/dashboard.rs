@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::Stream;
-use net::registry::{family, RegistryEvent, SessionInfo, TraceLine};
+use net::registry::{family, RegistryEvent, SessionInfo, TraceLine, TraceWatch};
 use serde::Serialize;
 use serde_json::{json, Value};
 use store::{Activity, Change};
@@ -185,11 +185,10 @@ fn session_json(s: &SessionInfo) -> Value {
 fn mailboxes_json(store: &store::Store, account: &store::Account) -> Result<Value, ApiError> {
     let mut out = Vec::new();
     for mb in store.mailboxes(account.id)? {
-        let st = store.status(account.id, &mb.name)?;
         out.push(json!({
             "name": mb.name,
-            "messages": st.messages,
-            "unseen": st.unseen,
+            "messages": mb.exists,
+            "unseen": mb.unseen,
             "special_use": mb.special_use.map(|s| s.attribute()),
         }));
     }
@@ -488,7 +487,6 @@ impl Feed {
                     Ok(RegistryEvent::Opened(s)) => return Some(session_event("opened", &s)),
                     Ok(RegistryEvent::Updated(s)) => return Some(session_event("updated", &s)),
                     Ok(RegistryEvent::Closed(s)) => return Some(session_event("closed", &s)),
-                    Ok(RegistryEvent::Trace { .. }) => continue,
                     Err(RecvError::Lagged(_)) => return Some(resync()),
                     Err(RecvError::Closed) => return None,
                 },
@@ -565,7 +563,7 @@ fn line_event(l: &TraceLine) -> Event {
 struct TraceFeed {
     id: u64,
     backlog: std::collections::VecDeque<TraceLine>,
-    rx: Option<tokio::sync::broadcast::Receiver<RegistryEvent>>,
+    rx: Option<TraceWatch>,
     shutdown: net::Shutdown,
     ended: bool,
 }
@@ -585,14 +583,16 @@ impl TraceFeed {
         loop {
             tokio::select! {
                 _ = self.shutdown.wait() => return None,
-                ev = rx.recv() => match ev {
-                    Ok(RegistryEvent::Trace { id, line }) if id == self.id => {
-                        return Some(line_event(&line))
-                    }
+                ev = rx.sessions.recv() => match ev {
                     Ok(RegistryEvent::Closed(s)) if s.id == self.id => {
                         self.ended = true;
                         return Some(sse("end", &json!({"reason": "closed"})));
                     }
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                ev = rx.lines.recv() => match ev {
+                    Ok((id, line)) if id == self.id => return Some(line_event(&line)),
                     Ok(_) => continue,
                     Err(RecvError::Lagged(n)) => {
                         return Some(sse(

@@ -179,6 +179,26 @@ async fn message_view_is_plain_text() {
     )
     .await;
     assert_eq!(unknown_session.status, StatusCode::NOT_FOUND);
+    // Malformed path parameters and unknown accounts: clear JSON errors, no panic.
+    for (path, status) in [
+        (
+            "/api/dashboard/messages/alice@example.test/not-a-uid",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/dashboard/sessions/-1/trace", StatusCode::BAD_REQUEST),
+        (
+            "/api/dashboard/messages/nobody@example.test/1",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/dashboard/messages/alice@example.test/1?mailbox=NoSuchBox",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let resp = call(&r, "GET", path, false, None, Body::empty()).await;
+        assert_eq!(resp.status, status, "{path}: {}", resp.text());
+        assert!(!resp.error().is_empty(), "{path}");
+    }
 }
 
 /// Reads SSE frames from the body until one of `event` whose data satisfies `want`.

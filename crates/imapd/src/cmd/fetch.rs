@@ -120,7 +120,7 @@ pub async fn fetch(
         if !unseen.is_empty() {
             let seen = Flags::from_names(["\\Seen"]);
             let r = store
-                .store_flags(account, mbid, &unseen, FlagOp::Add, &seen, None, s.id)
+                .store_flags(account, mbid, &unseen, FlagOp::Add, &seen, None)
                 .await?;
             now_seen.extend(r.updated.into_iter().map(|(u, f, m)| (u, (f, m))));
         }

@@ -150,7 +150,7 @@ pub async fn store(
     // MODSEQs above this were given by this STORE (writers of one account are serialised).
     let before = store.mailbox_by_id(mbid)?.map_or(0, |m| m.highestmodseq);
     let res = store
-        .store_flags(account, mbid, &uids, op, &flags, unchanged_since, s.id)
+        .store_flags(account, mbid, &uids, op, &flags, unchanged_since)
         .await?;
     let (_, sel) = selected(s)?;
     let mut out = Vec::new();

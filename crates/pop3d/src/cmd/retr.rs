@@ -11,12 +11,7 @@ const STREAM_CHUNK: u64 = 256 * 1024;
 
 /// RFC 1939 §5 RETR. With `pop3_policy = mark-seen` the message gets \Seen (visible to IMAP);
 /// with `delete` it is remembered for removal at QUIT.
-pub async fn retr(
-    store: &store::Store,
-    md: &mut Maildrop,
-    n: u32,
-    session: u64,
-) -> Result<Reply, CmdError> {
+pub async fn retr(store: &store::Store, md: &mut Maildrop, n: u32) -> Result<Reply, CmdError> {
     let (uid, blob, size) = still_there(store, md, n)?;
     match md.account.pop3_policy {
         Pop3Policy::MarkSeen => {
@@ -25,15 +20,7 @@ pub async fn retr(
                 keywords: vec![],
             };
             store
-                .store_flags(
-                    md.account.id,
-                    md.mailbox,
-                    &[uid],
-                    FlagOp::Add,
-                    &seen,
-                    None,
-                    session,
-                )
+                .store_flags(md.account.id, md.mailbox, &[uid], FlagOp::Add, &seen, None)
                 .await?;
         }
         Pop3Policy::Delete => md.get_mut(n)?.retrieved = true,
