@@ -466,6 +466,8 @@ fn bad_input() {
         reason
     };
     assert_eq!(reason("t1 FROBNICATE\r\n"), "unknown command FROBNICATE");
+    // RFC 7162 §3.1.4.1: mod-sequence-value in CHANGEDSINCE is positive.
+    assert!(!reason("t1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 0)\r\n").is_empty());
     assert_eq!(reason("t1 UID FROB 1\r\n"), "unknown UID command FROB");
     assert_eq!(reason("t1\r\n"), "missing command");
     // In imap-codec's grammar, not served.
