@@ -45,8 +45,12 @@
 //! - [`search`]: SEARCH keys and their evaluation, MODSEQ included.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
 //!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
-//! - `events`: store change events → untagged EXISTS/RECENT, EXPUNGE or VANISHED, FETCH
-//!   (FLAGS, MODSEQ), BYE when the selected mailbox is deleted. Commands and IDLE share it.
+//! - [`selected`]: what a session knows of its selected mailbox and the one rule for what it
+//!   is told (cursor in the mailbox's change sequence, keywords announced, expunges pending):
+//!   store changes → untagged EXISTS/RECENT, EXPUNGE or VANISHED, FETCH (FLAGS, MODSEQ),
+//!   FLAGS, BYE when the selected mailbox is deleted.
+//! - `events`: the session's end of the change feed (pull from the channel, apply at command
+//!   boundaries and while idling).
 //! - `cmd/*`: handlers per family: auth, select (SELECT/EXAMINE with CONDSTORE/QRESYNC,
 //!   CLOSE, UNSELECT), mailbox (CREATE/DELETE/RENAME/SUBSCRIBE), list (LIST/LSUB/STATUS),
 //!   message (APPEND/STORE/COPY/MOVE/EXPUNGE), fetch, search (SEARCH/ESEARCH), quota, idle
@@ -60,8 +64,11 @@
 //!   VANISHED; other sessions' changes arrive as store events and are applied at command
 //!   boundaries or while idling, and no EXPUNGE/VANISHED is sent during FETCH, STORE or
 //!   SEARCH (RFC 3501 §7.4.1, RFC 7162 §3.2.10).
-//! - New messages are numbered in UID order read from the store, whatever order change
-//!   events arrive in.
+//! - The ordering rule ([`selected`]): untagged responses come from the mailbox's change
+//!   sequence after the session's cursor, in order; per message, the MODSEQ and flags a
+//!   session is told never go back; a keyword is announced by FLAGS before a FETCH carries it;
+//!   a message expunged elsewhere stays readable with its real data until the session has
+//!   been told (RFC 2180 §4.1.1).
 //! - An idling session waits on its socket, its change channel and two timers: no polling.
 //!   The autologout counts from the last client input; DONE resets it.
 //! - Once QRESYNC is enabled, VANISHED replaces EXPUNGE; once a CONDSTORE enabling command
@@ -122,6 +129,7 @@ mod events;
 pub mod mutf7;
 pub mod response;
 pub mod search;
+pub mod selected;
 pub mod session;
 
 /// Everything a session needs; cheap to clone.

@@ -24,6 +24,8 @@ pub enum Code {
     Closed,
     /// RFC 5530 §3.
     NoPerm,
+    /// RFC 5530 §3: a message asked for was expunged.
+    ExpungeIssued,
     /// RFC 6154 §5: CREATE USE with an attribute we do not support.
     UseAttr,
     /// Free-form (APPENDUID …, COPYUID …, CAPABILITY …).
@@ -49,6 +51,7 @@ impl Code {
             Code::ClientBug => "CLIENTBUG",
             Code::Closed => "CLOSED",
             Code::NoPerm => "NOPERM",
+            Code::ExpungeIssued => "EXPUNGEISSUED",
             Code::UseAttr => "USEATTR",
             Code::Other(s) => s,
         }

@@ -1,15 +1,15 @@
 //! One IMAP session: state, the command read loop (lines and literals), the per-state command
 //! table, dispatch, and turning store change events into untagged responses (RFC 3501 §7).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use net::{Connection, LineError};
-use store::{Account, Change, Mailbox, Uid};
+use store::{Account, Change};
 use tokio::sync::broadcast;
 
 use crate::command::{self, Command, Kind, ParseError};
 use crate::response::Code;
+pub use crate::selected::Selected;
 use crate::Ctx;
 
 /// Longest command line without its literals (SPEC.md §8: 64 KiB).
@@ -52,29 +52,14 @@ impl Default for Limits {
 /// Session state (RFC 3501 §3).
 pub enum State {
     NotAuthenticated,
-    Authenticated { account: Account },
-    Selected { account: Account, sel: Selected },
+    Authenticated {
+        account: Account,
+    },
+    Selected {
+        account: Account,
+        sel: Box<Selected>,
+    },
     Logout,
-}
-
-/// What a session knows of its selected mailbox.
-pub struct Selected {
-    pub mailbox: Mailbox,
-    /// EXAMINE, or SELECT of a mailbox we may not change.
-    pub read_only: bool,
-    /// UIDs in message-sequence order as the client knows them (seq = index + 1).
-    pub uids: Vec<Uid>,
-    /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
-    pub recent: BTreeSet<Uid>,
-    /// Expunges seen during FETCH/STORE/SEARCH, announced at the next allowed point
-    /// (RFC 3501 §7.4.1).
-    pub pending_expunge: Vec<Uid>,
-}
-
-impl Selected {
-    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
-        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
-    }
 }
 
 /// How a command failed (STYLE.md rule 4).
@@ -139,6 +124,13 @@ pub struct Session {
     pub shutdown: net::Shutdown,
     /// The account's change channel (after login).
     pub rx: Option<broadcast::Receiver<Change>>,
+    /// Changes taken from `rx` and not yet applied to the selected mailbox.
+    pub pending: Vec<Change>,
+    /// `rx` lost changes: the next apply resynchronises from the store.
+    pub lagged: bool,
+    /// RFC 7162 §3.1: the first CONDSTORE enabling command on a selected mailbox is answered
+    /// with `OK [HIGHESTMODSEQ]`, written after its untagged updates.
+    pub tell_highestmodseq: bool,
     pub bad: u32,
     /// Set by LOGOUT, fatal errors: end after this command.
     pub closing: bool,
@@ -175,6 +167,9 @@ impl Session {
             state: State::NotAuthenticated,
             shutdown,
             rx: None,
+            pending: Vec::new(),
+            lagged: false,
+            tell_highestmodseq: false,
             bad: 0,
             closing: false,
         }
@@ -182,6 +177,15 @@ impl Session {
 
     pub fn store(&self) -> &store::Store {
         self.ctx.auth.store()
+    }
+
+    /// RFC 7162 §3.1: a CONDSTORE enabling command ran. The first one while a mailbox is
+    /// selected makes the server report that mailbox's HIGHESTMODSEQ.
+    pub fn enable_condstore(&mut self) {
+        if !self.condstore && matches!(self.state, State::Selected { .. }) {
+            self.tell_highestmodseq = true;
+        }
+        self.condstore = true;
     }
 
     /// RFC 3501 §6.2 / SPEC.md §4: plaintext login only over TLS or from loopback.
@@ -423,6 +427,7 @@ impl Session {
         match result {
             Ok((code, text)) => {
                 self.sync_events(!forbid_expunge);
+                self.write_highestmodseq();
                 let code = code
                     .map(|c| format!("[{}] ", c.as_str()))
                     .unwrap_or_default();
@@ -431,6 +436,7 @@ impl Session {
             }
             Err(CmdError::No(code, text)) => {
                 self.sync_events(!forbid_expunge);
+                self.write_highestmodseq();
                 let code = code
                     .map(|c| format!("[{}] ", c.as_str()))
                     .unwrap_or_default();
@@ -454,6 +460,20 @@ impl Session {
             Err(CmdError::Closed) => self.closing = true,
         }
         Ok(())
+    }
+}
+
+impl Session {
+    /// RFC 7162 §3.1: after the first CONDSTORE enabling command on a selected mailbox, the
+    /// HIGHESTMODSEQ the client now knows (never above a change it has not been told).
+    fn write_highestmodseq(&mut self) {
+        if !std::mem::take(&mut self.tell_highestmodseq) {
+            return;
+        }
+        if let State::Selected { sel, .. } = &self.state {
+            let line = format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.known_modseq());
+            self.conn.write(line.as_bytes());
+        }
     }
 }
 

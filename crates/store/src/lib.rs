@@ -11,6 +11,8 @@
 //! - [`notify`]: per-account change channels that drive IMAP untagged responses, and one
 //!   channel of every account's changes tagged with the session that made them (dashboard).
 //! - `maildrop`: the POP3 exclusive lock per account.
+//! - `views`: sessions' views of a mailbox; expunged messages stay readable until every view
+//!   that may address them has been told (RFC 2180 §4.1.1), then their blobs are released.
 //!
 //! # Invariants
 //! - Every write method returns only after the change is on disk: `sled::Db::flush` (which uses
@@ -39,15 +41,17 @@ pub mod mime;
 pub mod model;
 pub mod notify;
 mod tx;
+mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use maildrop::MaildropLock;
-pub use message::{AppendRequest, FlagOp, StoreResult};
+pub use message::{AppendRequest, FlagOp, StoreResult, Updated};
 pub use model::*;
 pub use notify::{current_origin, with_origin, Activity, Change};
+pub use views::View;
 
 /// Errors of the store. User errors (a name that exists, a quota that is full) are distinct
 /// variants so protocol servers can map each one to its wire code.
@@ -106,9 +110,12 @@ pub(crate) struct Inner {
     pub(crate) refs: sled::Tree,
     pub(crate) usage: sled::Tree,
     pub(crate) expunged: sled::Tree,
+    /// Blob references kept for sessions that may still read an expunged message (`views`).
+    pub(crate) pinned: sled::Tree,
     pub(crate) durable: durable::GroupCommit,
     pub(crate) notify: notify::Hub,
     pub(crate) maildrops: Mutex<std::collections::HashSet<AccountId>>,
+    pub(crate) views: Mutex<views::Registry>,
     writers: Mutex<HashMap<AccountId, Arc<Mutex<()>>>>,
 }
 
@@ -153,16 +160,20 @@ impl Store {
             refs: db.open_tree("refs")?,
             usage: db.open_tree("usage")?,
             expunged: db.open_tree("expunged")?,
+            pinned: db.open_tree("pinned")?,
             durable,
             notify: notify::Hub::default(),
             maildrops: Mutex::default(),
+            views: Mutex::default(),
             writers: Mutex::default(),
             path,
             db,
         };
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(inner),
-        })
+        };
+        store.release_all_pinned()?;
+        Ok(store)
     }
 
     /// The folder the database lives in.

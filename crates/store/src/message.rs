@@ -25,12 +25,24 @@ pub enum FlagOp {
     Remove,
 }
 
+/// One message a flag change looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Updated {
+    pub uid: Uid,
+    /// Its flags after the change.
+    pub flags: Flags,
+    /// Its MODSEQ after the change (unchanged when `changed` is false).
+    pub modseq: u64,
+    /// Whether this call changed its flags (and gave it a new MODSEQ).
+    pub changed: bool,
+}
+
 /// Outcome of a flag change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreResult {
-    /// Messages whose flags were evaluated: (uid, flags now, modseq now). Includes messages
-    /// whose flags did not change (their modseq is unchanged), so FETCH responses can be sent.
-    pub updated: Vec<(Uid, Flags, u64)>,
+    /// Messages whose flags were evaluated, in the order asked. Includes messages whose flags
+    /// did not change, so FETCH responses can be sent (RFC 3501 §6.4.6).
+    pub updated: Vec<Updated>,
     /// RFC 7162 §3.1.3: UIDs that failed the UNCHANGEDSINCE test.
     pub modified: Vec<Uid>,
 }
@@ -180,8 +192,6 @@ impl Store {
         flags: &Flags,
         unchanged_since: Option<u64>,
     ) -> Result<StoreResult> {
-        // The session of the calling task (`with_origin`), so it can skip its own echo.
-        let origin = crate::notify::current_origin();
         let w = self.writer(account);
         let (result, changed) = {
             let _g = crate::lock(&w);
@@ -207,7 +217,12 @@ impl Store {
                         FlagOp::Remove => new.subtract(flags),
                     }
                     if same_flags(&new, &meta.flags) {
-                        res.updated.push((uid, meta.flags.clone(), meta.modseq));
+                        res.updated.push(Updated {
+                            uid,
+                            flags: meta.flags.clone(),
+                            modseq: meta.modseq,
+                            changed: false,
+                        });
                         continue;
                     }
                     match (meta.flags.has(Flags::SEEN), new.has(Flags::SEEN)) {
@@ -219,7 +234,12 @@ impl Store {
                     meta.flags = new;
                     meta.modseq = mb.highestmodseq;
                     put(tx.messages, &mkey, &meta)?;
-                    res.updated.push((uid, meta.flags.clone(), meta.modseq));
+                    res.updated.push(Updated {
+                        uid,
+                        flags: meta.flags.clone(),
+                        modseq: meta.modseq,
+                        changed: true,
+                    });
                     events.push((
                         account,
                         Change::FlagsChanged {
@@ -227,7 +247,6 @@ impl Store {
                             uid,
                             flags: meta.flags.clone(),
                             modseq: meta.modseq,
-                            origin,
                         },
                     ));
                 }
@@ -254,11 +273,13 @@ impl Store {
         let w = self.writer(account);
         let removed = {
             let _g = crate::lock(&w);
-            self.transact_events(|tx| {
+            // RFC 2180 §4.1.1: sessions that have the mailbox open keep reading these.
+            let pin = self.watched(mailbox);
+            let (removed, modseq) = self.transact_events(|tx| {
                 let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
                     return abort(Error::NoSuchMailbox);
                 };
-                let removed = remove_messages(tx, account, mailbox, &mut mb, uids)?;
+                let removed = remove_messages(tx, account, mailbox, &mut mb, uids, pin)?;
                 put(tx.mailboxes, &key, &mb)?;
                 let events = if removed.is_empty() {
                     vec![]
@@ -267,13 +288,18 @@ impl Store {
                         account,
                         Change::Expunged {
                             mailbox,
-                            uids: removed.clone(),
+                            uids: removed.iter().map(|m| m.uid).collect(),
                             modseq: mb.highestmodseq,
                         },
                     )]
                 };
-                Ok((removed, events))
-            })?
+                Ok(((removed, mb.highestmodseq), events))
+            })?;
+            let uids: Vec<Uid> = removed.iter().map(|m| m.uid).collect();
+            if pin {
+                self.bury(mailbox, modseq, removed);
+            }
+            uids
         };
         if !removed.is_empty() {
             self.sync().await?;
@@ -316,7 +342,9 @@ impl Store {
         let w = self.writer(account);
         let (validity, pairs) = {
             let _g = crate::lock(&w);
-            self.transact_events(|tx| {
+            // RFC 2180 §4.1.1 (see `views`): a MOVE expunges from the source.
+            let pin = is_move && self.watched(from);
+            let (validity, pairs, removed, modseq) = self.transact_events(|tx| {
                 let Some((src_key, mut src)) = load_mailbox(tx, from)? else {
                     return abort(Error::NoSuchMailbox);
                 };
@@ -369,26 +397,31 @@ impl Store {
                 }
                 add_usage(tx, account, bytes as i64, metas.len() as i64)?;
                 put(tx.mailboxes, &dst_key, &dst)?;
+                let mut removed = Vec::new();
                 if is_move {
                     if from == to {
                         src = dst.clone();
                     }
                     let moved: Vec<Uid> = metas.iter().map(|m| m.uid).collect();
-                    let removed = remove_messages(tx, account, from, &mut src, &moved)?;
+                    removed = remove_messages(tx, account, from, &mut src, &moved, pin)?;
                     put(tx.mailboxes, &src_key, &src)?;
                     if !removed.is_empty() {
                         events.push((
                             account,
                             Change::Expunged {
                                 mailbox: from,
-                                uids: removed,
+                                uids: removed.iter().map(|m| m.uid).collect(),
                                 modseq: src.highestmodseq,
                             },
                         ));
                     }
                 }
-                Ok(((dst.uidvalidity, pairs), events))
-            })?
+                Ok(((dst.uidvalidity, pairs, removed, src.highestmodseq), events))
+            })?;
+            if pin {
+                self.bury(from, modseq, removed);
+            }
+            (validity, pairs)
         };
         self.sync().await?;
         self.publish_durable();
@@ -415,14 +448,17 @@ fn same_flags(a: &Flags, b: &Flags) -> bool {
 }
 
 /// Removes messages from `mb` (in the transaction), updating counters, usage, blob refs and
-/// the expunged log. Returns the UIDs actually removed.
+/// the expunged log. Returns the records actually removed. With `pin`, the blob references
+/// are kept (and recorded in `pinned`) for the sessions that may still read the messages
+/// (`views`, RFC 2180 §4.1.1).
 fn remove_messages(
     tx: &Tx<'_>,
     account: AccountId,
     mailbox: MailboxId,
     mb: &mut Mailbox,
     uids: &[Uid],
-) -> TxResult<Vec<Uid>> {
+    pin: bool,
+) -> TxResult<Vec<MessageMeta>> {
     let mut removed = Vec::new();
     let mut bytes = 0u64;
     for &uid in uids {
@@ -431,20 +467,24 @@ fn remove_messages(
             continue;
         };
         tx.messages.remove(&key[..])?;
-        release_blob(tx, meta.blob, meta.size)?;
+        if pin {
+            put(tx.pinned, &key, &(meta.blob, meta.size))?;
+        } else {
+            release_blob(tx, meta.blob, meta.size)?;
+        }
         mb.exists = mb.exists.saturating_sub(1);
         mb.size = mb.size.saturating_sub(meta.size);
         if !meta.flags.has(Flags::SEEN) {
             mb.unseen = mb.unseen.saturating_sub(1);
         }
         bytes += meta.size;
-        removed.push(uid);
+        removed.push(meta);
     }
     if !removed.is_empty() {
         mb.highestmodseq += 1;
-        for &uid in &removed {
+        for m in &removed {
             tx.expunged.insert(
-                &keys::message(mailbox, uid)[..],
+                &keys::message(mailbox, m.uid)[..],
                 &keys::id(mb.highestmodseq),
             )?;
         }

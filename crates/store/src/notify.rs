@@ -17,14 +17,13 @@ pub enum Change {
         uid: Uid,
         modseq: u64,
     },
-    /// A message's flags changed; `origin` is the session that did it (0 = none), so it can
-    /// skip the echo it already reported.
+    /// A message's flags changed. Which session did it is in [`Activity::origin`]; IMAP
+    /// sessions do not need it (they compare MODSEQs, see imapd's `view` module).
     FlagsChanged {
         mailbox: MailboxId,
         uid: Uid,
         flags: Flags,
         modseq: u64,
-        origin: u64,
     },
     /// Messages were removed (EXPUNGE, POP3 QUIT, MOVE source).
     Expunged {

@@ -25,6 +25,7 @@ pub(crate) struct Tx<'a> {
     pub refs: &'a TransactionalTree,
     pub usage: &'a TransactionalTree,
     pub expunged: &'a TransactionalTree,
+    pub pinned: &'a TransactionalTree,
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Error>;
@@ -72,6 +73,7 @@ impl Store {
             i.refs.clone(),
             i.usage.clone(),
             i.expunged.clone(),
+            i.pinned.clone(),
         ];
         let r = trees[..].transaction(|v| {
             let tx = Tx {
@@ -86,6 +88,7 @@ impl Store {
                 refs: &v[8],
                 usage: &v[9],
                 expunged: &v[10],
+                pinned: &v[11],
             };
             f(&tx)
         });

@@ -216,7 +216,8 @@ async fn flags_modseq_expunge_copy_move_and_events() {
         assert!(matches!(rx.recv().await, Ok(Change::Appended { uid: u, .. }) if u == uid));
     }
     let seen = Flags::from_names(["\\Seen"]);
-    // Changes carry the session of the task that made them.
+    // Changes carry the session of the task that made them (on the all-accounts feed).
+    let mut all = store.subscribe_all();
     let r = store::with_origin(
         7,
         store.store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None),
@@ -224,14 +225,15 @@ async fn flags_modseq_expunge_copy_move_and_events() {
     .await
     .expect("store");
     assert_eq!(r.updated.len(), 2);
-    let m1 = r.updated[0].2;
+    assert!(r.updated.iter().all(|u| u.changed));
+    let m1 = r.updated[0].modseq;
     assert!(matches!(
         rx.recv().await,
-        Ok(Change::FlagsChanged {
-            uid: 1,
-            origin: 7,
-            ..
-        })
+        Ok(Change::FlagsChanged { uid: 1, modseq, .. }) if modseq == m1
+    ));
+    assert!(matches!(
+        all.recv().await,
+        Ok(store::Activity { origin: 7, .. })
     ));
     // RFC 7162 §3.1.3: UNCHANGEDSINCE older than the message's MODSEQ fails.
     let r = store

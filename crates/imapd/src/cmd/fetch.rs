@@ -10,8 +10,8 @@ use store::{FlagOp, Flags, MessageMeta};
 use crate::bodystructure;
 use crate::cmd::message::{resolve, selected};
 use crate::command::{FetchAtt, Section, SectionText, SeqSet};
-use crate::response::{self, format_date_time};
-use crate::session::{ok, CmdError, CmdResult, Session};
+use crate::response::{self, format_date_time, Code};
+use crate::session::{no, ok, CmdError, CmdResult, Session, State};
 
 pub async fn fetch(
     s: &mut Session,
@@ -29,7 +29,7 @@ pub async fn fetch(
     }
     if changed_since.is_some() || items.contains(&FetchAtt::ModSeq) {
         // RFC 7162 §3.1: FETCH MODSEQ / CHANGEDSINCE are CONDSTORE enabling commands.
-        s.condstore = true;
+        s.enable_condstore();
     }
     let mut items = items.to_vec();
     let flags_asked = items.contains(&FetchAtt::Flags);
@@ -65,17 +65,26 @@ pub async fn fetch(
     }
     let (account, sel) = selected(s)?;
     let read_only = sel.read_only;
-    let recent = sel.recent.clone();
+    // RFC 2180 §4.1.1: a message expunged elsewhere but not yet announced is still served
+    // with its real data (the view keeps it).
     let metas: HashMap<u32, MessageMeta> = if pairs.len() > 16 {
-        store
+        let mut m: HashMap<u32, MessageMeta> = store
             .messages(mbid)?
             .into_iter()
             .map(|m| (m.uid, m))
-            .collect()
+            .collect();
+        for &(_, u) in &pairs {
+            if let std::collections::hash_map::Entry::Vacant(e) = m.entry(u) {
+                if let Some(g) = sel.view.expunged(u) {
+                    e.insert(g);
+                }
+            }
+        }
+        m
     } else {
         let mut m = HashMap::new();
         for &(_, u) in &pairs {
-            if let Some(meta) = store.message(mbid, u)? {
+            if let Some(meta) = sel.message(u)? {
                 m.insert(u, meta);
             }
         }
@@ -109,6 +118,7 @@ pub async fn fetch(
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
         pairs.retain(|(_, u)| metas.get(u).is_some_and(|m| m.modseq > since));
     }
+    let mut missing: Vec<u32> = Vec::new();
     // One transaction (one durable flush) sets \Seen on every unseen message fetched.
     let mut now_seen: HashMap<u32, (Flags, u64)> = HashMap::new();
     if sets_seen {
@@ -122,12 +132,18 @@ pub async fn fetch(
             let r = store
                 .store_flags(account, mbid, &unseen, FlagOp::Add, &seen, None)
                 .await?;
-            now_seen.extend(r.updated.into_iter().map(|(u, f, m)| (u, (f, m))));
+            now_seen.extend(r.updated.into_iter().map(|u| (u.uid, (u.flags, u.modseq))));
         }
     }
+    let has_flags = items.contains(&FetchAtt::Flags);
+    let has_modseq = items.contains(&FetchAtt::ModSeq);
+    // RFC 3501 §6.4.8: UID FETCH always includes UID; RFC 7162 §3.2.4: so does every FETCH
+    // once QRESYNC is on.
+    let add_uid = (uid || qresync) && !items.contains(&FetchAtt::Uid);
     for (seq, u) in pairs {
-        // Expunged by another session and not yet announced: nothing to send (RFC 3501 §7.4.1).
         let Some(mut meta) = metas.get(&u).cloned() else {
+            // Expunged and no longer kept (only after a lost change feed): RFC 2180 §4.1.2.
+            missing.push(u);
             continue;
         };
         let mut flags_changed = false;
@@ -146,7 +162,25 @@ pub async fn fetch(
         } else {
             None
         };
-        let mut out = format!("* {seq} FETCH (").into_bytes();
+        let State::Selected { sel, .. } = &mut s.state else {
+            return Err(CmdError::Bad("no mailbox selected".into()));
+        };
+        // The ordering rule (crate::selected): a FETCH that shows this message's state
+        // (FLAGS or MODSEQ) newer than what the session was told shows all of it, FLAGS
+        // included, so a pending older change is never told after it.
+        let fresh = meta.modseq > sel.told(u);
+        let tells_state = has_flags || has_modseq || flags_changed;
+        let extra_flags = !has_flags && (flags_changed || (has_modseq && fresh));
+        let mut out = Vec::new();
+        if has_flags || extra_flags {
+            // RFC 3501 §7.2.6: keywords are announced before a FETCH carries them.
+            sel.announce(&meta.flags, &mut out);
+        }
+        if tells_state {
+            sel.mark_told(u, meta.modseq);
+        }
+        let recent = sel.recent.contains(&u);
+        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
             if !first {
@@ -154,37 +188,29 @@ pub async fn fetch(
             }
             first = false;
         };
-        // RFC 3501 §6.4.8: UID FETCH always includes UID.
-        let has_uid = items.contains(&FetchAtt::Uid);
-        // RFC 7162 §3.2.4: once QRESYNC is on, FETCH responses carry the UID.
-        if (uid || qresync) && !has_uid {
+        if add_uid {
             sep(&mut out);
             out.extend_from_slice(format!("UID {u}").as_bytes());
         }
-        let has_flags = items.contains(&FetchAtt::Flags);
         for item in items {
             sep(&mut out);
             item_data(
                 &mut out,
                 item,
                 &meta,
-                recent.contains(&u),
+                recent,
                 raw.as_deref(),
                 parsed.as_ref(),
             );
         }
-        if flags_changed && !has_flags {
+        if extra_flags {
             sep(&mut out);
             out.extend_from_slice(
-                format!(
-                    "FLAGS {}",
-                    response::flags(&meta.flags, recent.contains(&u))
-                )
-                .as_bytes(),
+                format!("FLAGS {}", response::flags(&meta.flags, recent)).as_bytes(),
             );
         }
-        if flags_changed && condstore && !items.contains(&FetchAtt::ModSeq) {
-            // RFC 7162 §3.1: the implicit \Seen change carries its MODSEQ.
+        if (flags_changed || extra_flags) && condstore && !has_modseq {
+            // RFC 7162 §3.1: a flag change told carries its MODSEQ.
             sep(&mut out);
             out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes());
         }
@@ -194,6 +220,13 @@ pub async fn fetch(
         if out.len() > 256 * 1024 {
             s.conn.flush().await?;
         }
+    }
+    if !missing.is_empty() {
+        // RFC 2180 §4.1.2: the data of an expunged message can no longer be returned.
+        return Err(no(
+            Some(Code::ExpungeIssued),
+            "some of the requested messages were expunged",
+        ));
     }
     ok("FETCH completed")
 }

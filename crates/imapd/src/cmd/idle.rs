@@ -21,13 +21,13 @@ pub fn enable(s: &mut Session, caps: &[String]) -> CmdResult {
     for c in caps {
         match c.as_str() {
             "CONDSTORE" => {
-                s.condstore = true;
+                s.enable_condstore();
                 enabled.push("CONDSTORE");
             }
             "QRESYNC" => {
                 // RFC 7162 §3.2.3: enabling QRESYNC also enables CONDSTORE.
                 s.qresync = true;
-                s.condstore = true;
+                s.enable_condstore();
                 enabled.push("QRESYNC");
             }
             // RFC 5161 §3.1: unknown or unsupported names are ignored.
@@ -109,16 +109,15 @@ pub async fn idle(s: &mut Session) -> CmdResult {
             }
             Ev::Line(Err(e)) => break Err(CmdError::Io(std::io::Error::other(e.to_string()))),
             Ev::Change(c) => {
-                let (changes, lagged) = match c {
-                    Ok(c) => (vec![c], false),
-                    Err(RecvError::Lagged(_)) => (vec![], true),
-                    Err(RecvError::Closed) => {
-                        s.rx = None;
-                        (vec![], false)
-                    }
-                };
+                match c {
+                    Ok(c) => s.pending.push(c),
+                    Err(RecvError::Lagged(_)) => s.lagged = true,
+                    Err(RecvError::Closed) => s.rx = None,
+                }
+                // Everything else published by now goes out in the same write.
+                s.pull_changes();
                 // RFC 2177 §3: untagged updates while idling.
-                let out = s.apply_changes(changes, lagged, true);
+                let out = s.apply_pending(true, false);
                 if !out.is_empty() {
                     s.conn.write(&out);
                     s.conn.flush().await?;
@@ -132,7 +131,8 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                 // remind the client that the autologout is near (RFC 2177 §3: re-issue IDLE
                 // at least every 29 minutes).
                 recheck_at = None;
-                let mut out = s.apply_changes(vec![], true, true);
+                s.pull_changes();
+                let mut out = s.apply_pending(true, true);
                 out.extend_from_slice(b"* OK still here; send DONE and IDLE again to stay\r\n");
                 s.conn.write(&out);
                 s.conn.flush().await?;

@@ -1,7 +1,7 @@
 //! APPEND, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE (RFC 3501 §6.3.11, §6.4.3, §6.4.6–7;
 //! RFC 4315 UIDPLUS; RFC 6851 MOVE).
 
-use store::{AppendRequest, FlagOp, Flags};
+use store::{AppendRequest, Change, FlagOp, Flags};
 
 use crate::command::{SeqSet, StoreOp};
 use crate::response::{self, Code};
@@ -79,12 +79,10 @@ pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
         .map(|m| m.uid)
         .collect();
     let mbid = sel.mailbox.id;
-    let removed = store.expunge(account, mbid, &deleted).await?;
-    // The EXPUNGE responses come from our own change events (sync_events before the OK);
-    // add them directly so they are never lost.
-    if let State::Selected { sel, .. } = &mut s.state {
-        sel.pending_expunge.extend(removed);
-    }
+    // The EXPUNGE responses come from the change feed like everyone else's (the ordering
+    // rule, crate::selected): the store publishes our change before it returns, and the
+    // session applies it before the tagged OK.
+    store.expunge(account, mbid, &deleted).await?;
     ok("EXPUNGE completed")
 }
 
@@ -132,7 +130,7 @@ pub async fn store(
 ) -> CmdResult {
     if unchanged_since.is_some() {
         // RFC 7162 §3.1: STORE UNCHANGEDSINCE is a CONDSTORE enabling command.
-        s.condstore = true;
+        s.enable_condstore();
     }
     let condstore = s.condstore;
     let (account, sel) = selected(s)?;
@@ -147,36 +145,59 @@ pub async fn store(
     };
     let mbid = sel.mailbox.id;
     let store = s.store().clone();
-    // MODSEQs above this were given by this STORE (writers of one account are serialised).
-    let before = store.mailbox_by_id(mbid)?.map_or(0, |m| m.highestmodseq);
     let res = store
         .store_flags(account, mbid, &uids, op, &flags, unchanged_since)
         .await?;
-    let (_, sel) = selected(s)?;
+    // Every change up to ours is published now: look at what the session has not applied.
+    s.pull_changes();
+    let State::Selected { sel, .. } = &mut s.state else {
+        return Err(CmdError::Bad("no mailbox selected".into()));
+    };
     let mut out = Vec::new();
-    for (u, f, m) in &res.updated {
-        let Some(seq) = sel.seq_of(*u) else { continue };
-        let changed = *m > before;
-        // RFC 3501 §6.4.6: untagged FETCH with the new flags (UID too for UID STORE, §6.4.8).
-        // RFC 7162 §3.1.3: with CONDSTORE a FETCH with MODSEQ goes out even for .SILENT
-        // when the message changed.
-        if silent && !(condstore && changed) {
+    for up in &res.updated {
+        let u = up.uid;
+        let Some(seq) = sel.seq_of(u) else { continue };
+        if silent {
+            // .SILENT: the client computes the new flags itself (RFC 3501 §6.4.6), unless
+            // another session changed this message since it was last told: then the echo
+            // of our change (the newest state) is told by the change feed as usual.
+            if !up.changed {
+                // Nothing changed by us; whatever changed before is told by the feed.
+                continue;
+            }
+            let told = sel.told(u);
+            let others = s.pending.iter().any(|c| {
+                matches!(c, Change::FlagsChanged { mailbox, uid, modseq, .. }
+                    if *mailbox == mbid && *uid == u && *modseq > told && *modseq < up.modseq)
+            });
+            if others {
+                continue;
+            }
+            if condstore && up.changed {
+                // RFC 7162 §3.1.3: with CONDSTORE, .SILENT still reports the new MODSEQ.
+                out.extend_from_slice(
+                    format!("* {seq} FETCH (UID {u} MODSEQ ({}))\r\n", up.modseq).as_bytes(),
+                );
+            }
+            sel.mark_told(u, up.modseq);
             continue;
         }
+        // RFC 3501 §6.4.6: untagged FETCH with the new flags (UID too for UID STORE, §6.4.8;
+        // RFC 7162 §3.1.3: MODSEQ with CONDSTORE); keywords announced first (§7.2.6).
+        sel.announce(&up.flags, &mut out);
         let mut items = Vec::new();
         if uid || condstore {
             items.push(format!("UID {u}"));
         }
-        if !silent {
-            items.push(format!(
-                "FLAGS {}",
-                response::flags(f, sel.recent.contains(u))
-            ));
-        }
+        items.push(format!(
+            "FLAGS {}",
+            response::flags(&up.flags, sel.recent.contains(&u))
+        ));
         if condstore {
-            items.push(format!("MODSEQ ({m})"));
+            items.push(format!("MODSEQ ({})", up.modseq));
         }
         out.extend_from_slice(format!("* {seq} FETCH ({})\r\n", items.join(" ")).as_bytes());
+        sel.mark_told(u, up.modseq);
     }
     let modified: Vec<u32> = if uid {
         res.modified.clone()
@@ -233,10 +254,8 @@ pub async fn copy(
     let code = format!("COPYUID {validity} {} {}", uid_set(&src), uid_set(&dstu));
     if is_move {
         s.conn.write(format!("* OK [{code}] moved\r\n").as_bytes());
-        if let State::Selected { sel, .. } = &mut s.state {
-            sel.pending_expunge.extend(src);
-        }
-        // RFC 6851 §3.3: EXPUNGE responses are part of MOVE.
+        // RFC 6851 §3.3: EXPUNGE responses are part of MOVE (from the change feed, as for
+        // EXPUNGE).
         s.sync_events(true);
         return ok("MOVE completed");
     }

@@ -20,7 +20,7 @@ pub fn search(
     let with_modseq = key.uses_modseq();
     if with_modseq {
         // RFC 7162 §3.1: SEARCH MODSEQ is a CONDSTORE enabling command.
-        s.condstore = true;
+        s.enable_condstore();
     }
     let (_, sel) = selected(s)?;
     let store = s.store().clone();
@@ -34,8 +34,19 @@ pub fn search(
     let mut hits = Vec::new();
     let mut highest = 0u64;
     for (i, u) in sel.uids.iter().enumerate() {
-        // Expunged by another session but not yet announced: cannot match (RFC 3501 §7.4.1).
-        let Some(meta) = metas.get(u) else { continue };
+        // Expunged by another session but not yet announced: the client still sees it, so it
+        // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
+        let grave;
+        let meta = match metas.get(u) {
+            Some(m) => m,
+            None => match sel.view.expunged(*u) {
+                Some(g) => {
+                    grave = g;
+                    &grave
+                }
+                None => continue,
+            },
+        };
         let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
         let blob = meta.blob;
         let st = &store;

@@ -1,7 +1,7 @@
 //! SELECT and EXAMINE with CONDSTORE / QRESYNC (RFC 3501 §6.3.1–2, RFC 7162 §3.1.8, §3.2.5,
 //! §3.2.11), CLOSE and UNSELECT (RFC 3501 §6.4.2, RFC 3691).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use store::Flags;
 
@@ -33,37 +33,65 @@ pub async fn select(
         account: account.clone(),
     };
     if params.condstore || params.qresync.is_some() {
-        // RFC 7162 §3.1.8: SELECT (CONDSTORE) is a CONDSTORE enabling command.
+        // RFC 7162 §3.1.8: SELECT (CONDSTORE) is a CONDSTORE enabling command; its
+        // HIGHESTMODSEQ is in the SELECT answer itself.
         s.condstore = true;
     }
-    let mb = find(s, &account, name)?;
+    let found = find(s, &account, name)?;
     let store = s.store().clone();
-    // Drop events that predate our snapshot.
+    // The view first (expunges from now on stay readable for us, RFC 2180 §4.1.1), then a
+    // fresh channel (changes before it are in the snapshot), then the snapshot: the mailbox
+    // record, so every change at or below its HIGHESTMODSEQ is in the message list read after.
+    let view = store.open_view(account.id, found.id)?;
     if let Some(rx) = s.rx.as_mut() {
         *rx = rx.resubscribe();
     }
+    s.pending.clear();
+    s.lagged = false;
+    let mb = store
+        .mailbox_by_id(found.id)?
+        .ok_or_else(|| CmdError::No(Some(Code::NonExistent), "no such mailbox".into()))?;
     let metas = store.messages(mb.id)?;
+    // RFC 3501 §6.3.2: EXAMINE reports the same RECENT count but claims nothing.
     let recent_from = if read_only {
-        mb.uidnext
+        mb.recent_from
     } else {
         store.claim_recent(mb.id)?
     };
     let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
     let recent: BTreeSet<u32> = uids.iter().copied().filter(|&u| u >= recent_from).collect();
-    let mut out = String::new();
-    // RFC 3501 §6.3.1 required untagged responses.
-    let mut keywords: BTreeSet<&str> = BTreeSet::new();
+    let mut keywords: BTreeSet<String> = BTreeSet::new();
     for m in &metas {
-        keywords.extend(m.flags.keywords.iter().map(String::as_str));
+        for k in &m.flags.keywords {
+            if !keywords.iter().any(|a| a.eq_ignore_ascii_case(k)) {
+                keywords.insert(k.clone());
+            }
+        }
     }
-    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
-    out.push_str(&format!(
-        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n"
-    ));
+    let mut sel = Selected {
+        mailbox: mb,
+        read_only,
+        announced: uids.len(),
+        uids,
+        recent,
+        view,
+        cursor: 0,
+        ahead: HashMap::new(),
+        keywords,
+        pending_expunge: BTreeMap::new(),
+    };
+    sel.cursor = sel.mailbox.highestmodseq;
+    sel.view.advance(sel.cursor);
+    let mb = &sel.mailbox;
+    let mut out = String::new();
+    // RFC 3501 §6.3.1 required untagged responses: FLAGS (and PERMANENTFLAGS below).
+    let flags_lines = sel.flags_lines();
+    let (flags_line, permanent) = flags_lines.split_at(flags_lines.find("* OK").unwrap_or(0));
+    out.push_str(flags_line);
     out.push_str(&format!(
         "* {} EXISTS\r\n* {} RECENT\r\n",
-        uids.len(),
-        recent.len()
+        sel.uids.len(),
+        sel.recent.len()
     ));
     if let Some(pos) = metas.iter().position(|m| !m.flags.has(Flags::SEEN)) {
         out.push_str(&format!(
@@ -85,13 +113,7 @@ pub async fn select(
         "* OK [HIGHESTMODSEQ {}] modseq\r\n",
         mb.highestmodseq
     ));
-    if read_only {
-        out.push_str("* OK [PERMANENTFLAGS ()] read-only mailbox\r\n");
-    } else {
-        out.push_str(&format!(
-            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] flags permitted\r\n"
-        ));
-    }
+    out.push_str(permanent);
     if let Some(q) = params
         .qresync
         .as_ref()
@@ -121,7 +143,7 @@ pub async fn select(
                     "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
                     i + 1,
                     m.uid,
-                    response::flags(&m.flags, recent.contains(&m.uid)),
+                    response::flags(&m.flags, sel.recent.contains(&m.uid)),
                     m.modseq
                 ));
             }
@@ -136,13 +158,7 @@ pub async fn select(
     let verb = if read_only { "EXAMINE" } else { "SELECT" };
     s.state = State::Selected {
         account,
-        sel: Selected {
-            mailbox: mb,
-            read_only,
-            uids,
-            recent,
-            pending_expunge: vec![],
-        },
+        sel: Box::new(sel),
     };
     Ok((Some(code), format!("{verb} completed")))
 }

@@ -1,0 +1,341 @@
+//! What a session knows of its selected mailbox, and the one rule for what it is told.
+//!
+//! # The ordering rule (docs/architecture.md, "Live updates and the ordering rule")
+//! Every change to a mailbox has a place in its change sequence, its MODSEQ, and the store
+//! publishes one account's changes in that order. A session keeps a **cursor**: the MODSEQ up
+//! to which it has applied the mailbox's changes. Everything it is told about other sessions'
+//! work (EXISTS, EXPUNGE / VANISHED, FETCH FLAGS / MODSEQ, FLAGS) is derived from changes
+//! after its cursor, in order. A command can also read a message's state straight from the
+//! store (FETCH, the reply to STORE), which may be ahead of the cursor; `ahead` remembers the
+//! MODSEQ told for such a message, and a change at or below it is not told again. So:
+//! - nothing older ever follows something newer: per message, the MODSEQ (and the flag state)
+//!   a session is told only moves forward;
+//! - a session's own STORE reply and the echo of that change are the same state (the echo is
+//!   dropped); several changes to one message since the last report are told once, as the
+//!   newest state;
+//! - a keyword is announced by untagged FLAGS (and PERMANENTFLAGS) before any FETCH carries
+//!   it (RFC 3501 §7.2.6): [`Selected::announce`] is called before every FLAGS item is written.
+//!
+//! Expunges are told only where RFC 3501 §7.4.1 allows; until then the message keeps its
+//! sequence number and stays readable through the store [`View`] (RFC 2180 §4.1.1). The view's
+//! cursor moves only past expunges this session has told.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use store::{Change, Flags, Mailbox, MessageMeta, Uid, View};
+
+use crate::response;
+
+/// What a session knows of its selected mailbox.
+pub struct Selected {
+    pub mailbox: Mailbox,
+    /// EXAMINE, or SELECT of a mailbox we may not change.
+    pub read_only: bool,
+    /// UIDs in message-sequence order as the client knows them (seq = index + 1), including
+    /// messages added since the last EXISTS (`announced` says how many the client knows).
+    pub uids: Vec<Uid>,
+    /// How many messages the client was told exist (last EXISTS, minus EXPUNGEs since).
+    pub announced: usize,
+    /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
+    pub recent: BTreeSet<Uid>,
+    /// The store's registration that keeps expunged messages readable until told.
+    pub view: View,
+    /// MODSEQ up to which the mailbox's changes have been applied.
+    pub cursor: u64,
+    /// Messages whose state was told at a MODSEQ above `cursor` (read from the store by a
+    /// command): uid → that MODSEQ.
+    pub ahead: HashMap<Uid, u64>,
+    /// Keywords announced in FLAGS / PERMANENTFLAGS.
+    pub keywords: BTreeSet<String>,
+    /// Expunges not yet told (RFC 3501 §7.4.1): uid → MODSEQ of the expunge.
+    pub pending_expunge: BTreeMap<Uid, u64>,
+}
+
+/// Untagged output of applying changes, and what the session must do after writing it.
+#[derive(Default)]
+pub struct Applied {
+    pub out: Vec<u8>,
+    /// The selected mailbox was deleted: the output ends with BYE, the session closes.
+    pub closed: bool,
+}
+
+/// The options of the session that shape untagged responses.
+#[derive(Clone, Copy)]
+pub struct Tell {
+    /// RFC 7162 §3.1: unsolicited FETCH carries UID and MODSEQ.
+    pub condstore: bool,
+    /// RFC 7162 §3.2.10: VANISHED instead of EXPUNGE.
+    pub qresync: bool,
+    /// EXPUNGE / VANISHED may be sent now (not during FETCH, STORE, SEARCH).
+    pub allow_expunge: bool,
+}
+
+impl Selected {
+    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    }
+
+    /// The MODSEQ up to which this session knows message `uid`'s state changes.
+    pub fn told(&self, uid: Uid) -> u64 {
+        self.ahead.get(&uid).copied().unwrap_or(0).max(self.cursor)
+    }
+
+    /// Records that `uid`'s state at `modseq` was told (a FETCH with FLAGS or MODSEQ).
+    pub fn mark_told(&mut self, uid: Uid, modseq: u64) {
+        if modseq > self.cursor {
+            let e = self.ahead.entry(uid).or_insert(modseq);
+            *e = (*e).max(modseq);
+        }
+    }
+
+    /// The MODSEQ the client may take as its HIGHESTMODSEQ: every change at or below it has
+    /// been told (expunges not yet told keep it below their MODSEQ).
+    pub fn known_modseq(&self) -> u64 {
+        match self.pending_expunge.values().min() {
+            Some(&m) => m.saturating_sub(1).min(self.cursor),
+            None => self.cursor,
+        }
+    }
+
+    /// A message the client may address: live, or expunged but not yet told.
+    pub fn message(&self, uid: Uid) -> Result<Option<MessageMeta>, store::Error> {
+        self.view.message(uid)
+    }
+
+    /// RFC 3501 §7.2.6: announces, before a FETCH carries them, keywords the client has not
+    /// been told of (FLAGS, then PERMANENTFLAGS for a read-write mailbox).
+    pub fn announce(&mut self, flags: &Flags, out: &mut Vec<u8>) {
+        let new: Vec<&String> = flags
+            .keywords
+            .iter()
+            .filter(|k| !self.keywords.iter().any(|a| a.eq_ignore_ascii_case(k)))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        for k in new {
+            self.keywords.insert(k.clone());
+        }
+        out.extend_from_slice(self.flags_lines().as_bytes());
+    }
+
+    /// The untagged FLAGS and PERMANENTFLAGS lines for the keywords known so far
+    /// (RFC 3501 §7.2.6, §7.1 PERMANENTFLAGS; `\*`: clients may create keywords).
+    pub fn flags_lines(&self) -> String {
+        let kw: String = self.keywords.iter().map(|k| format!(" {k}")).collect();
+        let mut s = format!("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})\r\n");
+        if self.read_only {
+            s.push_str("* OK [PERMANENTFLAGS ()] read-only mailbox\r\n");
+        } else {
+            s.push_str(&format!(
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] flags permitted\r\n"
+            ));
+        }
+        s
+    }
+
+    /// Applies the changes (of any of the account's mailboxes, in the order published) and
+    /// returns the untagged responses RFC 3501 §7 allows now. `resync` holds the store's
+    /// current state when changes were lost (a lagged channel, the IDLE re-check).
+    pub fn apply(
+        &mut self,
+        changes: Vec<Change>,
+        resync: Option<(Mailbox, Vec<MessageMeta>)>,
+        tell: Tell,
+    ) -> Applied {
+        let mbid = self.mailbox.id;
+        let mut applied = Applied::default();
+        // Newest state per message since the last report (several changes are told once).
+        let mut flags: BTreeMap<Uid, (Flags, u64)> = BTreeMap::new();
+        if let Some((mb, metas)) = resync {
+            self.resync(mb, metas, &mut flags);
+        }
+        for c in changes {
+            match c {
+                Change::Appended {
+                    mailbox,
+                    uid,
+                    modseq,
+                } if mailbox == mbid => {
+                    if modseq <= self.cursor {
+                        continue;
+                    }
+                    self.cursor = modseq;
+                    // UIDs are given in commit order, and changes published in commit order.
+                    if self.uids.last().is_none_or(|&l| uid > l) {
+                        self.uids.push(uid);
+                    }
+                }
+                Change::FlagsChanged {
+                    mailbox,
+                    uid,
+                    flags: f,
+                    modseq,
+                } if mailbox == mbid => {
+                    if modseq <= self.cursor {
+                        continue;
+                    }
+                    self.cursor = modseq;
+                    // Not when a command already told this state or a newer one.
+                    if self.ahead.get(&uid).is_none_or(|&a| modseq > a)
+                        && self.seq_of(uid).is_some()
+                    {
+                        flags.insert(uid, (f, modseq));
+                    }
+                }
+                Change::Expunged {
+                    mailbox,
+                    uids,
+                    modseq,
+                } if mailbox == mbid => {
+                    if modseq <= self.cursor {
+                        continue;
+                    }
+                    self.cursor = modseq;
+                    for u in uids {
+                        if self.seq_of(u).is_some() {
+                            self.pending_expunge.entry(u).or_insert(modseq);
+                        }
+                    }
+                }
+                Change::MailboxRenamed { mailbox, to, .. } if mailbox == mbid => {
+                    self.mailbox.name = to
+                }
+                Change::MailboxDeleted { mailbox, .. } if mailbox == mbid => applied.closed = true,
+                _ => {}
+            }
+        }
+        let out = &mut applied.out;
+        self.drop_unannounced_expunges();
+        if tell.allow_expunge {
+            self.tell_expunges(tell.qresync, out);
+        }
+        if self.uids.len() > self.announced {
+            // RFC 3501 §2.3.2: the first session to see a new message gets it as \Recent;
+            // EXAMINE never claims (RFC 3501 §6.3.2), it shows what nobody has claimed.
+            let from = if self.read_only {
+                self.view.peek_recent()
+            } else {
+                self.view.claim_recent()
+            };
+            match from {
+                Ok(from) => {
+                    let new = &self.uids[self.announced..];
+                    self.recent.extend(new.iter().filter(|&&u| u >= from));
+                }
+                Err(e) => tracing::warn!("claiming \\Recent: {e}"),
+            }
+        }
+        if self.uids.len() != self.announced {
+            // RFC 3501 §7.3.1 / §7.3.2.
+            out.extend_from_slice(
+                format!(
+                    "* {} EXISTS\r\n* {} RECENT\r\n",
+                    self.uids.len(),
+                    self.recent.len()
+                )
+                .as_bytes(),
+            );
+            self.announced = self.uids.len();
+        }
+        for (uid, (f, modseq)) in flags {
+            let Some(seq) = self.seq_of(uid) else {
+                continue;
+            };
+            self.announce(&f, out);
+            let fl = response::flags(&f, self.recent.contains(&uid));
+            // RFC 3501 §7.4.2 unsolicited FETCH, always with the UID (clients match it
+            // without a sequence-number map); RFC 7162 §3.1 / §3.2.4: MODSEQ once CONDSTORE
+            // (or QRESYNC) is on.
+            let line = if tell.condstore || tell.qresync {
+                format!("* {seq} FETCH (UID {uid} FLAGS {fl} MODSEQ ({modseq}))\r\n")
+            } else {
+                format!("* {seq} FETCH (UID {uid} FLAGS {fl})\r\n")
+            };
+            out.extend_from_slice(line.as_bytes());
+            self.mark_told(uid, modseq);
+        }
+        if applied.closed {
+            // Nothing in IMAP4rev1 can announce it to a selected session: say why and close
+            // (as Dovecot does) instead of answering for a mailbox that is gone.
+            out.extend_from_slice(b"* BYE selected mailbox was deleted by another session\r\n");
+        }
+        let cursor = self.cursor;
+        self.ahead.retain(|_, m| *m > cursor);
+        self.view.advance(self.known_modseq());
+        applied
+    }
+
+    /// Takes the store's state as the truth after lost changes: messages gone become pending
+    /// expunges, new ones are appended, changed flags are queued for telling.
+    fn resync(
+        &mut self,
+        mb: Mailbox,
+        metas: Vec<MessageMeta>,
+        flags: &mut BTreeMap<Uid, (Flags, u64)>,
+    ) {
+        let now: HashMap<Uid, &MessageMeta> = metas.iter().map(|m| (m.uid, m)).collect();
+        for &u in &self.uids {
+            match now.get(&u) {
+                // The expunge's MODSEQ is unknown but above the cursor: keep the view below.
+                None => {
+                    self.pending_expunge.entry(u).or_insert(self.cursor + 1);
+                }
+                Some(m) if m.modseq > self.told(u) => {
+                    flags.insert(u, (m.flags.clone(), m.modseq));
+                }
+                Some(_) => {}
+            }
+        }
+        let last = self.uids.last().copied().unwrap_or(0);
+        for m in metas.iter().filter(|m| m.uid > last) {
+            self.uids.push(m.uid);
+            flags.insert(m.uid, (m.flags.clone(), m.modseq));
+        }
+        self.cursor = self.cursor.max(mb.highestmodseq);
+    }
+
+    /// Messages added and expunged before the client heard of them vanish silently (they
+    /// are always at the end of the list, so no told sequence number moves).
+    fn drop_unannounced_expunges(&mut self) {
+        let mut i = self.announced;
+        while i < self.uids.len() {
+            if self.pending_expunge.remove(&self.uids[i]).is_some() {
+                self.uids.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// EXPUNGE (RFC 3501 §7.4.1) or, with QRESYNC, VANISHED (RFC 7162 §3.2.10) for every
+    /// pending expunge.
+    fn tell_expunges(&mut self, qresync: bool, out: &mut Vec<u8>) {
+        if self.pending_expunge.is_empty() {
+            return;
+        }
+        let gone = std::mem::take(&mut self.pending_expunge);
+        let mut vanished = Vec::new();
+        // Each EXPUNGE renumbers the messages after it: descending order keeps it simple.
+        for (&uid, _) in gone.iter().rev() {
+            let Some(seq) = self.seq_of(uid) else {
+                continue;
+            };
+            self.uids.remove(seq as usize - 1);
+            self.announced = self.announced.saturating_sub(1);
+            self.recent.remove(&uid);
+            self.ahead.remove(&uid);
+            if qresync {
+                vanished.push(uid);
+            } else {
+                out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
+            }
+        }
+        if !vanished.is_empty() {
+            vanished.sort_unstable();
+            out.extend_from_slice(
+                format!("* VANISHED {}\r\n", response::sequence_set(&vanished)).as_bytes(),
+            );
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Sessions' views of a mailbox, and the messages expunged under them.
+//!
+//! RFC 2180 §4.1.1: a session that has not yet been told of an expunge (IMAP may only say
+//! EXPUNGE at certain points, RFC 3501 §7.4.1) still addresses the message by its sequence
+//! number, and a FETCH must return the message's real data. So an expunge does not free the
+//! message's bytes while a session may still address them:
+//!
+//! - A session that selects a mailbox opens a [`View`] before it reads its snapshot. Each view
+//!   has a cursor: the MODSEQ up to which it has told its client every expunge.
+//! - An expunge (IMAP EXPUNGE, MOVE, POP3 QUIT) of a mailbox with open views removes the
+//!   message record as always (quota, counters, STATUS change at once), but keeps the blob's
+//!   reference: it writes a `pinned` record in the same transaction and keeps the message's
+//!   metadata here, in memory, as a *grave* with the expunge's MODSEQ.
+//! - [`View::message`] finds a live message or its grave. When every view of the mailbox has
+//!   moved its cursor past a grave's MODSEQ (or closed), the grave is released: the `pinned`
+//!   record goes and the blob reference is dropped (the bytes go with the last reference).
+//! - A crash loses the in-memory graves but not the `pinned` records: [`Store::open`] releases
+//!   every one of them (no session survives a restart).
+//!
+//! Lock order: an account's writer lock, then the registry lock. Views are registered and
+//! graves created under the account's writer lock, so an expunge either commits before a view
+//! exists (the view's snapshot never contains the message) or sees the view and pins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::model::{AccountId, MailboxId, MessageMeta, Uid};
+use crate::{keys, Result, Store};
+
+/// The open views and graves of every watched mailbox.
+#[derive(Default)]
+pub(crate) struct Registry {
+    mailboxes: HashMap<MailboxId, Watched>,
+}
+
+struct Watched {
+    account: AccountId,
+    /// View id → cursor (every expunge with a MODSEQ at or below it has been told).
+    views: HashMap<u64, u64>,
+    /// Expunged messages some view may still address: uid → (expunge MODSEQ, metadata).
+    graves: BTreeMap<Uid, (u64, MessageMeta)>,
+}
+
+static NEXT_VIEW: AtomicU64 = AtomicU64::new(1);
+
+/// A session's registration on a mailbox (see the module docs). Dropping it releases every
+/// grave only this view still held.
+pub struct View {
+    store: Store,
+    mailbox: MailboxId,
+    id: u64,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("mailbox", &self.mailbox)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens a view of `mailbox`; call it before reading the snapshot the view starts from.
+    /// Its cursor starts at the mailbox's HIGHESTMODSEQ now: every later expunge is kept
+    /// readable for it until [`View::advance`] passes that expunge.
+    pub fn open_view(&self, account: AccountId, mailbox: MailboxId) -> Result<View> {
+        let w = self.writer(account);
+        let _g = crate::lock(&w);
+        let start = self.mailbox_by_id(mailbox)?.map_or(0, |m| m.highestmodseq);
+        let id = NEXT_VIEW.fetch_add(1, Ordering::Relaxed);
+        let mut reg = crate::lock(&self.inner.views);
+        reg.mailboxes
+            .entry(mailbox)
+            .or_insert_with(|| Watched {
+                account,
+                views: HashMap::new(),
+                graves: BTreeMap::new(),
+            })
+            .views
+            .insert(id, start);
+        Ok(View {
+            store: self.clone(),
+            mailbox,
+            id,
+        })
+    }
+
+    /// Whether an expunge from `mailbox` must pin (some view is open). Call under the
+    /// account's writer lock, together with [`Store::bury`].
+    pub(crate) fn watched(&self, mailbox: MailboxId) -> bool {
+        crate::lock(&self.inner.views)
+            .mailboxes
+            .get(&mailbox)
+            .is_some_and(|w| !w.views.is_empty())
+    }
+
+    /// Keeps expunged messages readable for the open views (after the expunge committed,
+    /// under the account's writer lock).
+    pub(crate) fn bury(&self, mailbox: MailboxId, modseq: u64, metas: Vec<MessageMeta>) {
+        if metas.is_empty() {
+            return;
+        }
+        let mut reg = crate::lock(&self.inner.views);
+        match reg.mailboxes.get_mut(&mailbox) {
+            Some(w) => {
+                for m in metas {
+                    w.graves.insert(m.uid, (modseq, m));
+                }
+            }
+            None => {
+                // Every view closed between the pin decision and now (cannot happen under the
+                // writer lock, but a leak is worse than a check): release at once.
+                drop(reg);
+                let graves = metas.into_iter().map(|m| (mailbox, m)).collect();
+                self.release_graves(graves);
+            }
+        }
+    }
+
+    /// Drops the graves of `mailbox` that no open view can address any more.
+    fn collect(&self, mailbox: MailboxId) {
+        let (account, dead) = {
+            let mut reg = crate::lock(&self.inner.views);
+            let Some(w) = reg.mailboxes.get_mut(&mailbox) else {
+                return;
+            };
+            let floor = w.views.values().copied().min().unwrap_or(u64::MAX);
+            let mut dead = Vec::new();
+            w.graves.retain(|_, (m, meta)| {
+                let keep = *m > floor;
+                if !keep {
+                    dead.push((mailbox, meta.clone()));
+                }
+                keep
+            });
+            let account = w.account;
+            if w.views.is_empty() && w.graves.is_empty() {
+                reg.mailboxes.remove(&mailbox);
+            }
+            (account, dead)
+        };
+        if dead.is_empty() {
+            return;
+        }
+        let w = self.writer(account);
+        let _g = crate::lock(&w);
+        self.release_graves(dead);
+    }
+
+    /// Removes the `pinned` records of `graves` and drops their blob references, in one
+    /// transaction. No flush: if it is lost in a crash, [`Store::open`] releases them again.
+    fn release_graves(&self, graves: Vec<(MailboxId, MessageMeta)>) {
+        let r = self.transact(|tx| {
+            for (mailbox, m) in &graves {
+                let key = keys::message(*mailbox, m.uid);
+                if tx.pinned.remove(&key[..])?.is_some() {
+                    crate::message::release_blob(tx, m.blob, m.size)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            // The records stay; the next start releases them.
+            tracing::warn!("releasing expunged messages: {e}");
+        }
+    }
+
+    /// At start-up no session exists: releases every blob an expunge pinned for sessions
+    /// of an earlier run.
+    pub(crate) fn release_all_pinned(&self) -> Result<()> {
+        let mut batch = Vec::new();
+        for kv in self.inner.pinned.iter() {
+            let (k, v) = kv?;
+            let (blob, size): (u64, u64) = crate::blob::decode("pinned", &v)?;
+            batch.push((k, blob, size));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            "releasing {} message(s) expunged while sessions were open",
+            batch.len()
+        );
+        for chunk in batch.chunks(256) {
+            self.transact(|tx| {
+                for (k, blob, size) in chunk {
+                    tx.pinned.remove(k)?;
+                    crate::message::release_blob(tx, *blob, *size)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Number of expunged messages kept for open views (tests, dashboard).
+    pub fn graves(&self) -> usize {
+        crate::lock(&self.inner.views)
+            .mailboxes
+            .values()
+            .map(|w| w.graves.len())
+            .sum()
+    }
+}
+
+impl View {
+    /// The mailbox this view is of.
+    pub fn mailbox(&self) -> MailboxId {
+        self.mailbox
+    }
+
+    /// Tells the store that every expunge with a MODSEQ at or below `told` has been announced
+    /// to this view's client, so their graves may go.
+    pub fn advance(&self, told: u64) {
+        let changed = {
+            let mut reg = crate::lock(&self.store.inner.views);
+            match reg
+                .mailboxes
+                .get_mut(&self.mailbox)
+                .and_then(|w| w.views.get_mut(&self.id))
+            {
+                Some(c) if *c < told => {
+                    *c = told;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.store.collect(self.mailbox);
+        }
+    }
+
+    /// A message this view may address: live in the mailbox, or expunged but not yet
+    /// announced (its metadata as it was when it was expunged).
+    pub fn message(&self, uid: Uid) -> Result<Option<MessageMeta>> {
+        if let Some(m) = self.store.message(self.mailbox, uid)? {
+            return Ok(Some(m));
+        }
+        Ok(self.expunged(uid))
+    }
+
+    /// RFC 3501 §2.3.2: claims the mailbox's new messages as \Recent for this session;
+    /// returns the first UID that is recent for it (see [`Store::claim_recent`]).
+    pub fn claim_recent(&self) -> Result<Uid> {
+        self.store.claim_recent(self.mailbox)
+    }
+
+    /// The first UID no session has claimed as \Recent yet, without claiming (EXAMINE).
+    pub fn peek_recent(&self) -> Result<Uid> {
+        Ok(self
+            .store
+            .mailbox_by_id(self.mailbox)?
+            .map_or(Uid::MAX, |m| m.recent_from))
+    }
+
+    /// An expunged message still kept for open views.
+    pub fn expunged(&self, uid: Uid) -> Option<MessageMeta> {
+        crate::lock(&self.store.inner.views)
+            .mailboxes
+            .get(&self.mailbox)
+            .and_then(|w| w.graves.get(&uid))
+            .map(|(_, m)| m.clone())
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        {
+            let mut reg = crate::lock(&self.store.inner.views);
+            if let Some(w) = reg.mailboxes.get_mut(&self.mailbox) {
+                w.views.remove(&self.id);
+            }
+        }
+        self.store.collect(self.mailbox);
+    }
+}
