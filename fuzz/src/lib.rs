@@ -177,16 +177,7 @@ pub fn pop3_session(data: &[u8]) {
     let (mut input, rest) = split_prefix(data, &prefixes);
     input.extend_from_slice(rest);
     session(&input, |conn, auth| async move {
-        let ctx = pop3d::Ctx {
-            auth,
-            tls: None,
-            implicit_tls: false,
-            hostname: "fuzz".into(),
-            limiter: net::Limiter::default(),
-            trace: false,
-            allow_plaintext_from_loopback: true,
-            registry: None,
-        };
+        let ctx = pop3d::Ctx::new(auth, "fuzz");
         let s = net::Session {
             conn,
             id: 1,
@@ -257,17 +248,8 @@ pub fn imap_session(data: &[u8]) {
     let (mut input, rest) = split_prefix(data, &prefixes);
     input.extend_from_slice(rest);
     session(&input, |conn, auth| async move {
-        let ctx = imapd::Ctx {
-            auth,
-            tls: None,
-            implicit_tls: false,
-            hostname: "fuzz".into(),
-            limiter: net::Limiter::default(),
-            trace: false,
-            max_literal: 1 << 20,
-            allow_plaintext_from_loopback: true,
-            registry: None,
-        };
+        let mut ctx = imapd::Ctx::new(auth, "fuzz");
+        ctx.max_literal = 1 << 20;
         imapd::session::Session::new(
             conn,
             ctx,

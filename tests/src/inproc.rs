@@ -98,17 +98,15 @@ impl Stack {
         let acceptor = net::tls::acceptor_from_files(&cert, &key).expect("acceptor");
         let (trigger, shutdown) = net::ShutdownTrigger::new();
 
+        let mut common = net::ServiceConfig::new("localhost");
+        common.tls = Some(acceptor);
+        common.limiter = opts.limiter.clone();
+        common.allow_plaintext_from_loopback = opts.plaintext_from_loopback;
         let (l, imap) = bind().await;
         let ctx = imapd::Ctx {
             auth: auth.clone(),
-            tls: Some(acceptor.clone()),
-            implicit_tls: false,
-            hostname: "localhost".into(),
-            limiter: opts.limiter.clone(),
-            trace: false,
+            service: common.clone(),
             max_literal: opts.max_literal,
-            allow_plaintext_from_loopback: opts.plaintext_from_loopback,
-            registry: None,
         };
         tokio::spawn(imapd::serve_with_limits(
             l,
@@ -120,13 +118,7 @@ impl Stack {
         let (l, pop3) = bind().await;
         let ctx = pop3d::Ctx {
             auth: auth.clone(),
-            tls: Some(acceptor.clone()),
-            implicit_tls: false,
-            hostname: "localhost".into(),
-            limiter: opts.limiter.clone(),
-            trace: false,
-            allow_plaintext_from_loopback: opts.plaintext_from_loopback,
-            registry: None,
+            service: common.clone(),
         };
         tokio::spawn(pop3d::serve_with_limits(
             l,
@@ -136,10 +128,8 @@ impl Stack {
         ));
 
         let mut ctx = submission::Ctx::new(auth.clone(), "localhost");
-        ctx.tls = Some(acceptor);
-        ctx.limiter = opts.limiter.clone();
+        ctx.service = common;
         ctx.max_message_size = opts.max_message_size;
-        ctx.allow_plaintext_from_loopback = opts.plaintext_from_loopback;
         let smtp_opts = submission::Options {
             idle_timeout: opts.smtp_idle,
         };

@@ -136,20 +136,23 @@ pub mod session;
 #[derive(Clone)]
 pub struct Ctx {
     pub auth: auth::Auth,
-    /// For STARTTLS (and advertised only when set).
-    pub tls: Option<net::TlsAcceptor>,
-    /// Implicit TLS (imaps, 993).
-    pub implicit_tls: bool,
-    pub hostname: String,
-    pub limiter: net::Limiter,
-    /// Protocol trace (`--trace-protocol`), secrets redacted by [`redact`].
-    pub trace: bool,
+    /// What every daemon's listener shares: certificate (STARTTLS, and imaps on 993 when
+    /// `implicit_tls`), hostname, limits, trace (secrets redacted by [`redact`]), the
+    /// plaintext rule and the dashboard registry.
+    pub service: net::ServiceConfig,
     /// APPENDLIMIT and largest literal, default 50 MiB.
     pub max_literal: u64,
-    /// Allow LOGIN/AUTHENTICATE PLAIN without TLS from loopback (default true).
-    pub allow_plaintext_from_loopback: bool,
-    /// Session registry of the dashboard (`None`: not registered).
-    pub registry: Option<net::Registry>,
+}
+
+impl Ctx {
+    /// A context with the defaults: no TLS, 50 MiB APPENDLIMIT, loopback plaintext on.
+    pub fn new(auth: auth::Auth, hostname: impl Into<String>) -> Ctx {
+        Ctx {
+            auth,
+            service: net::ServiceConfig::new(hostname),
+            max_literal: DEFAULT_MAX_LITERAL,
+        }
+    }
 }
 
 /// Default APPENDLIMIT (SPEC.md §8).
@@ -178,20 +181,14 @@ pub async fn serve_with_limits(
     limits: Limits,
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
-    let cfg = net::ListenerConfig {
-        service: if ctx.implicit_tls { "imaps" } else { "imap" },
-        implicit_tls: if ctx.implicit_tls {
-            ctx.tls.clone()
-        } else {
-            None
-        },
-        limiter: ctx.limiter.clone(),
+    let protocol = net::Protocol {
+        plain: "imap",
+        implicit: "imaps",
         busy_reply: b"* BYE too many connections; try again later\r\n",
-        trace: ctx.trace,
         redactor: redact,
-        registry: ctx.registry.clone(),
     };
-    net::serve_listener(listener, cfg, shutdown, move |session: net::Session| {
+    let service = ctx.service.clone();
+    net::serve_service(listener, &service, protocol, shutdown, move |session| {
         let ctx = ctx.clone();
         let id = session.id;
         // Store changes made by this session carry its id (dashboard event feed).

@@ -190,14 +190,13 @@ impl Session {
 
     /// RFC 3501 §6.2 / SPEC.md §4: plaintext login only over TLS or from loopback.
     pub fn plaintext_ok(&self) -> bool {
-        self.conn.tls
-            || (self.ctx.allow_plaintext_from_loopback && self.conn.peer.ip().is_loopback())
+        self.ctx.service.plaintext_ok(&self.conn)
     }
 
     pub fn capabilities(&self) -> String {
         let mut c = String::from("IMAP4rev1");
         if matches!(self.state, State::NotAuthenticated) {
-            if self.ctx.tls.is_some() && !self.conn.tls {
+            if self.ctx.service.starttls_offered(&self.conn) {
                 c.push_str(" STARTTLS");
             }
             if self.plaintext_ok() {
@@ -239,7 +238,7 @@ impl Session {
         let greet = format!(
             "* OK [CAPABILITY {}] {} IMAP4rev1 ready\r\n",
             self.capabilities(),
-            self.ctx.hostname
+            self.ctx.service.hostname
         );
         if self.conn.send(greet.as_bytes()).await.is_err() {
             return;
@@ -419,11 +418,15 @@ impl Session {
         let forbid_expunge = kind.forbids_expunge();
         let result = match self.allowed(&kind) {
             Err(e) => Err(e),
+            // The TLS upgrade writes its own OK, then the session goes on over TLS.
+            Ok(()) if matches!(kind, Kind::StartTls) => {
+                match crate::cmd::auth::starttls(self, &tag).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
             Ok(()) => crate::cmd::dispatch(self, &tag, kind).await,
         };
-        if matches!(kind_is_starttls(&result), Some(true)) {
-            return Ok(());
-        }
         match result {
             Ok((code, text)) => {
                 self.sync_events(!forbid_expunge);
@@ -474,12 +477,5 @@ impl Session {
             let line = format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.known_modseq());
             self.conn.write(line.as_bytes());
         }
-    }
-}
-
-fn kind_is_starttls(r: &crate::session::CmdResult) -> Option<bool> {
-    match r {
-        Ok((Some(Code::Other(s)), _)) if s == "STARTTLS-DONE" => Some(true),
-        _ => None,
     }
 }

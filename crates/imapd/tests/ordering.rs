@@ -49,7 +49,7 @@ async fn two_on_inbox(bodies: &[&str]) -> (Server, Client, Client) {
 /// the older change another session made just before is not told afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_store_is_never_followed_by_an_older_state() {
-    let (s, mut a, mut b) = two_on_inbox(&["x"]).await;
+    let (_s, mut a, mut b) = two_on_inbox(&["x"]).await;
     // B's change is published to A, but A has not been told yet.
     b.ok("STORE 1 +FLAGS (\\Flagged)").await;
     let r = a.ok("STORE 1 +FLAGS (\\Seen)").await;
@@ -123,7 +123,7 @@ async fn modseq_never_goes_backwards_across_sessions() {
 /// told the whole new state (the client cannot compute it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_store_after_a_foreign_change_tells_the_whole_state() {
-    let (s, mut a, mut b) = two_on_inbox(&["x"]).await;
+    let (_s, mut a, mut b) = two_on_inbox(&["x"]).await;
     b.ok("STORE 1 +FLAGS (\\Flagged)").await;
     let r = a.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
     let f = fetches(&r);

@@ -275,20 +275,22 @@ fn spawn_service(
     shutdown: net::Shutdown,
     tasks: &mut JoinSet<std::io::Result<()>>,
 ) -> anyhow::Result<&'static str> {
-    let hostname = config.hostname.clone();
-    let tls = Some(tls.clone());
+    // What every daemon's listener shares (net::ServiceConfig).
+    let common = net::ServiceConfig {
+        tls: Some(tls.clone()),
+        implicit_tls: matches!(service, "pop3s" | "imaps" | "submissions"),
+        hostname: config.hostname.clone(),
+        limiter: limiter.clone(),
+        trace,
+        allow_plaintext_from_loopback: true,
+        registry: Some(registry.clone()),
+    };
+    let implicit = common.implicit_tls;
     Ok(match service {
         "pop3" | "pop3s" => {
-            let implicit = service == "pop3s";
             let ctx = pop3d::Ctx {
                 auth: auth.clone(),
-                tls,
-                implicit_tls: implicit,
-                hostname,
-                limiter: limiter.clone(),
-                trace,
-                allow_plaintext_from_loopback: true,
-                registry: Some(registry.clone()),
+                service: common,
             };
             tasks.spawn(pop3d::serve(listener, ctx, shutdown));
             if implicit {
@@ -298,17 +300,10 @@ fn spawn_service(
             }
         }
         "imap" | "imaps" => {
-            let implicit = service == "imaps";
             let ctx = imapd::Ctx {
                 auth: auth.clone(),
-                tls,
-                implicit_tls: implicit,
-                hostname,
-                limiter: limiter.clone(),
-                trace,
+                service: common,
                 max_literal: config.limits.max_message_size,
-                allow_plaintext_from_loopback: true,
-                registry: Some(registry.clone()),
             };
             tasks.spawn(imapd::serve(listener, ctx, shutdown));
             if implicit {
@@ -329,14 +324,9 @@ fn spawn_service(
             };
             let ctx = submission::Ctx {
                 auth: auth.clone(),
-                tls,
-                hostname,
-                limiter: limiter.clone(),
-                trace,
+                service: common,
                 max_message_size: config.limits.max_message_size,
                 outbound,
-                allow_plaintext_from_loopback: true,
-                registry: Some(registry.clone()),
             };
             tasks.spawn(submission::serve(listener, ctx, role, shutdown));
             match role {

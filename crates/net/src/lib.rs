@@ -7,6 +7,10 @@
 //!   (literals, BDAT), idle timeouts, the STARTTLS upgrade, and the per-session protocol trace.
 //! - [`listen`]: the accept loop with connection limits, implicit TLS and one tracing span per
 //!   session; [`Shutdown`] to stop it.
+//! - [`service`]: the skeleton every daemon runs on: [`ServiceConfig`] (certificate,
+//!   implicit TLS, hostname, limits, trace, plaintext rule, registry), [`serve_service`]
+//!   (refuses an implicit-TLS port without a certificate), the TLS upgrade
+//!   (`Connection::upgrade_tls`) and the one SASL exchange driver ([`sasl_exchange`]).
 //! - [`registry`]: the live session registry (protocol, port, TLS, user, mailbox, IDLE) and
 //!   each session's redacted trace, for the dashboard.
 //!
@@ -24,6 +28,7 @@
 pub mod conn;
 pub mod listen;
 pub mod registry;
+pub mod service;
 pub mod tls;
 
 pub use conn::{trim_eol, Redactor};
@@ -32,4 +37,7 @@ pub use listen::{
     serve_listener, ConnLimits, Limiter, ListenerConfig, Session, Shutdown, ShutdownTrigger,
 };
 pub use registry::{Registry, SessionHandle, SessionInfo};
+pub use service::{
+    sasl_exchange, serve_service, Protocol, SaslOutcome, ServiceConfig, MAX_SASL_LINE,
+};
 pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup};

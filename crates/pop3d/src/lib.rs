@@ -48,19 +48,19 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Ctx {
     pub auth: auth::Auth,
-    /// For STLS (plain port) and implicit TLS.
-    pub tls: Option<net::TlsAcceptor>,
-    /// True for pop3s (995).
-    pub implicit_tls: bool,
-    /// Shown in the greeting.
-    pub hostname: String,
-    pub limiter: net::Limiter,
-    /// `--trace-protocol`.
-    pub trace: bool,
-    /// Accept plaintext passwords from 127.0.0.1/::1 without TLS (default true; SPEC.md §4).
-    pub allow_plaintext_from_loopback: bool,
-    /// Session registry of the dashboard (`None`: not registered).
-    pub registry: Option<net::Registry>,
+    /// What every daemon's listener shares: certificate (STLS, and pop3s on 995 when
+    /// `implicit_tls`), hostname (greeting), limits, trace, plaintext rule, registry.
+    pub service: net::ServiceConfig,
+}
+
+impl Ctx {
+    /// A context with the defaults: no TLS, loopback plaintext on.
+    pub fn new(auth: auth::Auth, hostname: impl Into<String>) -> Ctx {
+        Ctx {
+            auth,
+            service: net::ServiceConfig::new(hostname),
+        }
+    }
 }
 
 /// Session limits (SPEC.md §8). [`serve`] uses the defaults; tests shorten the timeouts.
@@ -107,30 +107,15 @@ pub async fn serve_with_limits(
     limits: Limits,
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
-    let implicit_tls = if ctx.implicit_tls {
-        match &ctx.tls {
-            Some(t) => Some(t.clone()),
-            None => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "pop3s (implicit TLS) needs a TLS certificate",
-                ))
-            }
-        }
-    } else {
-        None
-    };
-    let cfg = net::ListenerConfig {
-        service: if ctx.implicit_tls { "pop3s" } else { "pop3" },
-        implicit_tls,
-        limiter: ctx.limiter.clone(),
+    let protocol = net::Protocol {
+        plain: "pop3",
+        implicit: "pop3s",
         busy_reply: BUSY,
-        trace: ctx.trace,
         redactor: redact,
-        registry: ctx.registry.clone(),
     };
+    let service = ctx.service.clone();
     let shared = Arc::new((ctx, limits));
-    net::serve_listener(listener, cfg, shutdown, move |s| {
+    net::serve_service(listener, &service, protocol, shutdown, move |s| {
         // Store changes made by this session carry its id (dashboard event feed).
         store::with_origin(s.id, session::run(shared.clone(), s))
     })

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth::sasl::{SaslError, Step};
+use auth::sasl::SaslError;
 use auth::Secret;
+use net::SaslOutcome;
 use net::{Connection, LineError};
 
 use crate::cmd;
@@ -32,9 +33,6 @@ enum Flow {
     Close,
 }
 
-/// SASL responses are not bound by the command line limit (RFC 5034 §4).
-const SASL_LINE_MAX: usize = 8192;
-
 pub struct Session {
     ctx: Arc<(Ctx, Limits)>,
     conn: Connection,
@@ -58,7 +56,10 @@ pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
     };
     s.conn.set_idle_timeout(s.limits().authorization_timeout);
     // RFC 1939 §4: the greeting.
-    let greeting = format!("+OK {} mailstack POP3 server ready\r\n", s.ctx().hostname);
+    let greeting = format!(
+        "+OK {} mailstack POP3 server ready\r\n",
+        s.ctx().service.hostname
+    );
     if s.conn.send(greeting.as_bytes()).await.is_err() {
         return;
     }
@@ -231,36 +232,29 @@ impl Session {
         if let State::Authorization { user } = &mut self.state {
             *user = None;
         }
-        let (mut exchange, mut step) =
-            match cmd::auth::start_sasl(self.ctx(), &self.conn, mechanism, initial) {
-                Ok(Ok(started)) => started,
-                Ok(Err(list)) => return self.reply(Ok(list)).await,
-                Err(e) => return self.reply(Err(e)).await,
+        let mech = match cmd::auth::start_sasl(self.ctx(), &self.conn, mechanism) {
+            Ok(Ok(m)) => m,
+            Ok(Err(list)) => return self.reply(Ok(list)).await,
+            Err(e) => return self.reply(Err(e)).await,
+        };
+        // RFC 5034 §4: challenges are "+ " and the base64 text.
+        let outcome =
+            match net::sasl_exchange(&mut self.conn, mech, initial, |c| format!("+ {c}\r\n")).await
+            {
+                Ok(o) => o,
+                Err(_) => return Ok(Flow::Close),
             };
-        let result = loop {
-            match step {
-                Step::Challenge(c) => {
-                    self.conn.send(format!("+ {c}\r\n").as_bytes()).await?;
-                    self.conn.expect_secret();
-                    let line = match self.conn.read_line(SASL_LINE_MAX).await {
-                        Ok(l) => l,
-                        Err(LineError::TooLong) => {
-                            break Err(CmdError::no("SASL response too long"))
-                        }
-                        Err(_) => return Ok(Flow::Close),
-                    };
-                    step = exchange.respond(net::trim_eol(&line));
-                }
-                Step::Done(creds) => break self.login(&creds.username, &creds.password).await,
-                // RFC 5034 §4: "*" cancels with -ERR.
-                Step::Failed(SaslError::Cancelled) => {
-                    break Err(CmdError::no("authentication cancelled"))
-                }
-                Step::Failed(e @ SaslError::Authzid) => {
-                    break Err(CmdError::code(RespCode::Auth, e.to_string()))
-                }
-                Step::Failed(e) => break Err(CmdError::no(e.to_string())),
+        let result = match outcome {
+            SaslOutcome::Credentials(creds) => self.login(&creds.username, &creds.password).await,
+            SaslOutcome::TooLong => Err(CmdError::no("SASL response too long")),
+            // RFC 5034 §4: "*" cancels with -ERR.
+            SaslOutcome::Failed(SaslError::Cancelled) => {
+                Err(CmdError::no("authentication cancelled"))
             }
+            SaslOutcome::Failed(e @ SaslError::Authzid) => {
+                Err(CmdError::code(RespCode::Auth, e.to_string()))
+            }
+            SaslOutcome::Failed(e) => Err(CmdError::no(e.to_string())),
         };
         self.reply(result).await
     }
@@ -271,17 +265,17 @@ impl Session {
         if self.conn.tls {
             return self.reply(Err(CmdError::no("TLS is already active"))).await;
         }
-        let Some(acceptor) = self.ctx().tls.clone() else {
+        let Some(acceptor) = self.ctx().service.tls.clone() else {
             return self
                 .reply(Err(CmdError::no("STLS is not available on this server")))
                 .await;
         };
-        self.conn.send(b"+OK begin TLS negotiation\r\n").await?;
-        match self.conn.start_tls(&acceptor).await {
-            Ok(dropped) => {
-                if dropped > 0 {
-                    tracing::warn!(dropped, "discarded input pipelined after STLS");
-                }
+        match self
+            .conn
+            .upgrade_tls(&acceptor, b"+OK begin TLS negotiation\r\n")
+            .await
+        {
+            Ok(()) => {
                 self.state = State::Authorization { user: None };
                 Ok(Flow::Continue)
             }

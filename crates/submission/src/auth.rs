@@ -2,15 +2,12 @@
 //! `auth::sasl`: this module only frames challenges as `334 <base64>` and maps outcomes to
 //! reply codes.
 
-use ::auth::sasl::{Exchange, Mechanism, SaslError, Step};
+use ::auth::sasl::{Mechanism, SaslError};
 use ::auth::{Auth, AuthError};
-use net::{Connection, LineError};
+use net::{Connection, LineError, SaslOutcome};
 use store::Account;
 
 use crate::codes::{self, Reply};
-
-/// Longest SASL response line we accept (RFC 4954 §4: at least 12288 octets).
-pub const MAX_SASL_LINE: usize = 12_288;
 
 /// Outcome of one AUTH command.
 pub enum AuthOutcome {
@@ -36,31 +33,19 @@ pub async fn run(
     mech: Mechanism,
     initial: Option<&[u8]>,
 ) -> Result<AuthOutcome, LineError> {
-    let (mut ex, mut step) = Exchange::start(mech, initial);
-    let creds = loop {
-        match step {
-            Step::Challenge(b64) => {
-                // RFC 4954 §4: "334" SP [base64] CRLF.
-                let line = if b64.is_empty() {
-                    "334 \r\n".to_string()
-                } else {
-                    format!("334 {b64}\r\n")
-                };
-                conn.write(line.as_bytes());
-                conn.flush().await?;
-                conn.expect_secret();
-                let response = match conn.read_line(MAX_SASL_LINE).await {
-                    Ok(l) => l,
-                    Err(LineError::TooLong) => {
-                        return Ok(AuthOutcome::Refused(codes::BAD_BASE64.reply()))
-                    }
-                    Err(e) => return Err(e),
-                };
-                step = ex.respond(net::trim_eol(&response));
-            }
-            Step::Done(creds) => break creds,
-            Step::Failed(e) => return Ok(AuthOutcome::Refused(sasl_error(e))),
+    // RFC 4954 §4: challenges are "334" SP [base64] CRLF.
+    let creds = match net::sasl_exchange(conn, mech, initial, |b64| {
+        if b64.is_empty() {
+            "334 \r\n".to_string()
+        } else {
+            format!("334 {b64}\r\n")
         }
+    })
+    .await?
+    {
+        SaslOutcome::Credentials(c) => c,
+        SaslOutcome::TooLong => return Ok(AuthOutcome::Refused(codes::BAD_BASE64.reply())),
+        SaslOutcome::Failed(e) => return Ok(AuthOutcome::Refused(sasl_error(e))),
     };
     let reply = match auth
         .authenticate(&creds.username, &creds.password, conn.peer.ip())

@@ -87,20 +87,13 @@ pub enum Outbound {
 #[derive(Clone)]
 pub struct Ctx {
     pub auth: ::auth::Auth,
-    /// Certificates for STARTTLS (and implicit TLS on [`Role::Submissions`]).
-    pub tls: Option<net::TlsAcceptor>,
-    /// Our name in the greeting, EHLO and `Received:`.
-    pub hostname: String,
-    pub limiter: net::Limiter,
-    /// Log every protocol line (`--trace-protocol`), AUTH payloads redacted.
-    pub trace: bool,
+    /// What every daemon's listener shares: certificate (STARTTLS, and the implicit TLS of
+    /// [`Role::Submissions`], which sets `implicit_tls` itself), hostname (greeting, EHLO,
+    /// `Received:`), limits, trace (AUTH payloads redacted), plaintext rule, registry.
+    pub service: net::ServiceConfig,
     /// RFC 1870 SIZE; default 50 MiB.
     pub max_message_size: u64,
     pub outbound: Outbound,
-    /// Allow AUTH PLAIN/LOGIN without TLS from 127.0.0.0/8 and ::1 (default true).
-    pub allow_plaintext_from_loopback: bool,
-    /// Session registry of the dashboard (`None`: not registered).
-    pub registry: Option<net::Registry>,
 }
 
 /// Default SIZE (SPEC.md §8).
@@ -113,14 +106,9 @@ impl Ctx {
     pub fn new(auth: ::auth::Auth, hostname: impl Into<String>) -> Ctx {
         Ctx {
             auth,
-            tls: None,
-            hostname: hostname.into(),
-            limiter: net::Limiter::default(),
-            trace: false,
+            service: net::ServiceConfig::new(hostname),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             outbound: Outbound::Reject,
-            allow_plaintext_from_loopback: true,
-            registry: None,
         }
     }
 }
@@ -158,36 +146,30 @@ pub async fn serve_with(
     shutdown: net::Shutdown,
     opts: Options,
 ) -> std::io::Result<()> {
-    let implicit_tls = match role {
-        Role::Submissions => match &ctx.tls {
-            Some(t) => Some(t.clone()),
-            None => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "submissions (implicit TLS) needs a certificate",
-                ))
-            }
-        },
-        _ => None,
-    };
-    let cfg = net::ListenerConfig {
-        service: role.service(),
-        implicit_tls,
-        limiter: ctx.limiter.clone(),
+    let protocol = net::Protocol {
+        plain: role.service(),
+        implicit: Role::Submissions.service(),
         busy_reply: codes::BUSY,
-        trace: ctx.trace,
         redactor: redact,
-        registry: ctx.registry.clone(),
     };
-    net::serve_listener(listener, cfg, shutdown, move |s: net::Session| {
-        let ctx = ctx.clone();
-        // Store changes made by this session carry its id (dashboard event feed).
-        store::with_origin(s.id, async move {
-            session::Session::new(s.conn, ctx, role, s.id, opts)
-                .run(s.shutdown)
-                .await
-        })
-    })
+    let mut service = ctx.service.clone();
+    // RFC 8314 §3.3: the submissions port is TLS from the first byte; the others never are.
+    service.implicit_tls = role == Role::Submissions;
+    net::serve_service(
+        listener,
+        &service,
+        protocol,
+        shutdown,
+        move |s: net::Session| {
+            let ctx = ctx.clone();
+            // Store changes made by this session carry its id (dashboard event feed).
+            store::with_origin(s.id, async move {
+                session::Session::new(s.conn, ctx, role, s.id, opts)
+                    .run(s.shutdown)
+                    .await
+            })
+        },
+    )
     .await
 }
 

@@ -91,7 +91,10 @@ impl Session {
     pub async fn run(mut self, mut shutdown: Shutdown) {
         self.conn.set_idle_timeout(self.opts.idle_timeout);
         // RFC 5321 §4.3.1: 220 greeting.
-        let greeting = format!("220 {} ESMTP mailstack ready\r\n", self.ctx.hostname);
+        let greeting = format!(
+            "220 {} ESMTP mailstack ready\r\n",
+            self.ctx.service.hostname
+        );
         if self.conn.send(greeting.as_bytes()).await.is_err() {
             return;
         }
@@ -269,9 +272,7 @@ impl Session {
 
     /// SPEC.md §4: AUTH is offered only after TLS, or from loopback when allowed.
     fn auth_offered(&self) -> bool {
-        self.role != Role::Inbound
-            && (self.conn.tls
-                || (self.ctx.allow_plaintext_from_loopback && self.conn.peer.ip().is_loopback()))
+        self.role != Role::Inbound && self.ctx.service.plaintext_ok(&self.conn)
     }
 
     fn ehlo(&mut self, host: String, extended: bool) {
@@ -281,11 +282,11 @@ impl Session {
         self.helo = Some((host, extended));
         if !extended {
             // RFC 5321 §4.1.1.1: HELO gets a plain 250 with our name.
-            let text = format!("{} Hello", self.ctx.hostname);
+            let text = format!("{} Hello", self.ctx.service.hostname);
             self.reply(codes::OK.with(text));
             return;
         }
-        let mut r = EhloResponse::new(self.ctx.hostname.as_str());
+        let mut r = EhloResponse::new(self.ctx.service.hostname.as_str());
         r.capabilities = smtp_proto::EXT_PIPELINING      // RFC 2920
             | smtp_proto::EXT_SIZE                       // RFC 1870
             | smtp_proto::EXT_8BIT_MIME                  // RFC 6152
@@ -293,7 +294,7 @@ impl Session {
             | smtp_proto::EXT_SMTP_UTF8                  // RFC 6531
             | smtp_proto::EXT_CHUNKING; // RFC 3030
         r.size = usize::try_from(self.ctx.max_message_size).unwrap_or(usize::MAX);
-        if self.ctx.tls.is_some() && !self.conn.tls {
+        if self.ctx.service.starttls_offered(&self.conn) {
             r.capabilities |= smtp_proto::EXT_START_TLS; // RFC 3207 §4
         }
         if self.auth_offered() {
@@ -307,21 +308,15 @@ impl Session {
     }
 
     async fn starttls(&mut self) -> Result<Next, LineError> {
-        let Some(acceptor) = self.ctx.tls.clone() else {
+        let Some(acceptor) = self.ctx.service.tls.clone() else {
             self.reply(codes::TLS_UNAVAILABLE.reply());
             return Ok(Next::Continue);
         };
-        self.reply(codes::READY_TLS.reply());
         // net discards anything pipelined after STARTTLS (RFC 3207 §6, CVE-2011-0411).
-        match self.conn.start_tls(&acceptor).await {
-            Ok(dropped) if dropped > 0 => {
-                tracing::info!("discarded {dropped} bytes pipelined after STARTTLS");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!("TLS handshake failed: {e}");
-                return Ok(Next::Close);
-            }
+        let go = codes::READY_TLS.reply().to_bytes();
+        if let Err(e) = self.conn.upgrade_tls(&acceptor, &go).await {
+            tracing::debug!("TLS handshake failed: {e}");
+            return Ok(Next::Close);
         }
         // RFC 3207 §4.2: forget everything learned before TLS; the client starts with EHLO.
         self.state = State::Connected;

@@ -202,7 +202,7 @@ impl Session {
         let origin = Origin {
             helo,
             peer: self.conn.peer.ip(),
-            hostname: &self.ctx.hostname,
+            hostname: &self.ctx.service.hostname,
             with: self.protocol(),
             session_id: self.id,
             capture,

@@ -32,7 +32,7 @@ async fn ehlo_lists_extensions_and_auth_on_loopback() {
 #[tokio::test]
 async fn auth_needs_tls_when_loopback_plaintext_is_off() {
     let s = start(Role::Submission, |ctx| {
-        ctx.allow_plaintext_from_loopback = false
+        ctx.service.allow_plaintext_from_loopback = false
     })
     .await;
     let mut c = s.client().await;
@@ -71,7 +71,7 @@ async fn submission_requires_auth() {
 #[tokio::test]
 async fn auth_plain_and_login_variants() {
     // With the protocol trace on (redaction paths run).
-    let s = start(Role::Submission, |ctx| ctx.trace = true).await;
+    let s = start(Role::Submission, |ctx| ctx.service.trace = true).await;
     let b64 = |s: &str| auth::sasl::encode_base64(s.as_bytes());
     // PLAIN without initial response: empty 334 challenge.
     let mut c = s.client().await;
@@ -272,7 +272,10 @@ async fn busy_server_greets_with_421() {
         per_address: 1,
         total: 100,
     };
-    let s = start(Role::Inbound, |ctx| ctx.limiter = net::Limiter::new(limits)).await;
+    let s = start(Role::Inbound, |ctx| {
+        ctx.service.limiter = net::Limiter::new(limits)
+    })
+    .await;
     let mut first = s.client().await;
     let mut second = Client::connect(s.addr).await;
     assert_eq!(second.reply().await.0, 421);

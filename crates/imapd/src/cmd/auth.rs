@@ -1,28 +1,25 @@
 //! STARTTLS, LOGIN, AUTHENTICATE (RFC 3501 §6.2, RFC 4959 SASL-IR, SPEC.md §4).
 
-use auth::sasl::{Exchange, Mechanism, SaslError, Step};
+use auth::sasl::{Mechanism, SaslError};
 use auth::{AuthError, Secret};
+use net::SaslOutcome;
 
 use crate::response::Code;
 use crate::session::{no, CmdError, CmdResult, Session, State};
 
-pub async fn starttls(s: &mut Session, tag: &str) -> CmdResult {
-    let Some(acceptor) = s.ctx.tls.clone() else {
+/// RFC 3501 §6.2.1 STARTTLS: the tagged OK goes out in clear, then the handshake
+/// (`net::Connection::upgrade_tls`, which discards pipelined input). `Ok` means the reply
+/// is written and TLS is up; errors before the OK are ordinary tagged replies.
+pub async fn starttls(s: &mut Session, tag: &str) -> Result<(), CmdError> {
+    let Some(acceptor) = s.ctx.service.tls.clone() else {
         return Err(CmdError::Bad("STARTTLS not available".into()));
     };
     if s.conn.tls {
         return Err(CmdError::Bad("TLS already active".into()));
     }
-    // RFC 3501 §6.2.1: the OK goes out in clear, then the handshake.
-    s.conn
-        .write(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes());
-    s.conn.flush().await?;
-    // Pipelined commands after STARTTLS are discarded, never executed (SPEC.md §8).
-    let dropped = s.conn.start_tls(&acceptor).await?;
-    if dropped > 0 {
-        tracing::info!(dropped, "discarded bytes pipelined after STARTTLS");
-    }
-    Ok((Some(Code::Other("STARTTLS-DONE".into())), String::new()))
+    let ok = format!("{tag} OK Begin TLS negotiation now\r\n");
+    s.conn.upgrade_tls(&acceptor, ok.as_bytes()).await?;
+    Ok(())
 }
 
 pub async fn login(s: &mut Session, user: &str, pass: String) -> CmdResult {
@@ -80,31 +77,21 @@ pub async fn authenticate(s: &mut Session, mechanism: &str, initial: Option<Vec<
             "plaintext mechanisms require TLS; use STARTTLS first",
         ));
     }
-    // RFC 4959 §3: "=" means an empty initial response.
-    let (mut ex, mut step) = Exchange::start(mech, initial.as_deref());
-    loop {
-        match step {
-            Step::Challenge(b64) => {
-                // RFC 3501 §7.5: "+ " then the base64 challenge.
-                s.conn.write(format!("+ {b64}\r\n").as_bytes());
-                s.conn.flush().await?;
-                s.conn.expect_secret();
-                let line = match s.conn.read_line(crate::session::MAX_LINE).await {
-                    Ok(l) => l,
-                    Err(net::LineError::TooLong) => {
-                        return Err(CmdError::Bad("SASL response too long".into()))
-                    }
-                    Err(e) => return Err(CmdError::Io(std::io::Error::other(e.to_string()))),
-                };
-                step = ex.respond(net::trim_eol(&line));
-            }
-            Step::Done(creds) => return finish(s, &creds.username, creds.password).await,
-            Step::Failed(SaslError::Cancelled) => {
-                // RFC 3501 §6.2.2: "*" cancels with BAD.
-                return Err(CmdError::Bad("authentication cancelled".into()));
-            }
-            Step::Failed(e) => return Err(CmdError::Bad(format!("invalid SASL response: {e}"))),
+    // RFC 4959 §3: "=" means an empty initial response (decoded by the command parser).
+    // RFC 3501 §7.5: challenges are "+ " and the base64 text.
+    let outcome = net::sasl_exchange(&mut s.conn, mech, initial.as_deref(), |b64| {
+        format!("+ {b64}\r\n")
+    })
+    .await
+    .map_err(|e| CmdError::Io(std::io::Error::other(e.to_string())))?;
+    match outcome {
+        SaslOutcome::Credentials(creds) => finish(s, &creds.username, creds.password).await,
+        SaslOutcome::TooLong => Err(CmdError::Bad("SASL response too long".into())),
+        // RFC 3501 §6.2.2: "*" cancels with BAD.
+        SaslOutcome::Failed(SaslError::Cancelled) => {
+            Err(CmdError::Bad("authentication cancelled".into()))
         }
+        SaslOutcome::Failed(e) => Err(CmdError::Bad(format!("invalid SASL response: {e}"))),
     }
 }
 

@@ -31,7 +31,10 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             s.state = crate::session::State::Logout;
             ok("LOGOUT completed")
         }
-        Kind::StartTls => auth::starttls(s, tag).await,
+        // A state transition, not a command with a tagged reply: the session runs it.
+        Kind::StartTls => Err(crate::session::CmdError::Bad(
+            "STARTTLS is handled by the session".into(),
+        )),
         Kind::Login { user, pass } => auth::login(s, &user, pass).await,
         Kind::Authenticate { mechanism, initial } => {
             auth::authenticate(s, &mechanism, initial).await

@@ -55,17 +55,10 @@ pub async fn start_with(opts: Options) -> Server {
     let ca = net::tls::generate_files(&cert, &key, &["localhost".to_string()]).expect("certs");
     let acceptor = net::tls::acceptor_from_files(&cert, &key).expect("acceptor");
     let (trigger, shutdown) = net::ShutdownTrigger::new();
-    let ctx = imapd::Ctx {
-        auth: auth.clone(),
-        tls: Some(acceptor),
-        implicit_tls: false,
-        hostname: "localhost".into(),
-        limiter: net::Limiter::default(),
-        trace: false,
-        max_literal: opts.max_literal,
-        allow_plaintext_from_loopback: opts.loopback_plaintext,
-        registry: None,
-    };
+    let mut ctx = imapd::Ctx::new(auth.clone(), "localhost");
+    ctx.service.tls = Some(acceptor);
+    ctx.service.allow_plaintext_from_loopback = opts.loopback_plaintext;
+    ctx.max_literal = opts.max_literal;
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -84,14 +77,9 @@ pub async fn start_with(opts: Options) -> Server {
         .await
         .expect("bind");
     let tls_port = l2.local_addr().expect("addr").port();
-    tokio::spawn(imapd::serve(
-        l2,
-        imapd::Ctx {
-            implicit_tls: true,
-            ..ctx
-        },
-        shutdown,
-    ));
+    let mut tls_ctx = ctx;
+    tls_ctx.service.implicit_tls = true;
+    tokio::spawn(imapd::serve(l2, tls_ctx, shutdown));
     Server {
         port,
         tls_port,
@@ -147,16 +135,7 @@ impl Server {
             .await
             .expect("bind");
         let port = l.local_addr().expect("addr").port();
-        let ctx = pop3d::Ctx {
-            auth: self.auth.clone(),
-            tls: None,
-            implicit_tls: false,
-            hostname: "localhost".into(),
-            limiter: net::Limiter::default(),
-            trace: false,
-            allow_plaintext_from_loopback: true,
-            registry: None,
-        };
+        let ctx = pop3d::Ctx::new(self.auth.clone(), "localhost");
         tokio::spawn(pop3d::serve(l, ctx, net::Shutdown::never()));
         port
     }

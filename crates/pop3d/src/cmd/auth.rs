@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use auth::sasl::{Exchange, Mechanism, Step};
+use auth::sasl::Mechanism;
 use auth::{AuthError, Secret};
 use net::Connection;
 
@@ -14,12 +14,12 @@ use crate::Ctx;
 
 /// SPEC.md §4: plaintext passwords only over TLS or from loopback.
 pub fn plaintext_allowed(ctx: &Ctx, conn: &Connection) -> bool {
-    conn.tls || (ctx.allow_plaintext_from_loopback && conn.peer.ip().is_loopback())
+    ctx.service.plaintext_ok(conn)
 }
 
 /// The refusal on an unencrypted, non-loopback connection (SPEC.md §4: "a clear -ERR").
 pub fn refuse_plaintext(ctx: &Ctx) -> CmdError {
-    if ctx.tls.is_some() {
+    if ctx.service.tls.is_some() {
         CmdError::no("plaintext authentication is disabled on unencrypted connections: use STLS first, or connect to port 995 (POP3 over TLS)")
     } else {
         CmdError::no("plaintext authentication is disabled on unencrypted connections: connect to port 995 (POP3 over TLS)")
@@ -42,13 +42,12 @@ pub fn user(
 }
 
 /// RFC 5034 §4: `AUTH` alone lists the mechanisms (as RFC 1734 servers did); otherwise the
-/// mechanism and the exchange's first step.
+/// mechanism to run.
 pub fn start_sasl(
     ctx: &Ctx,
     conn: &Connection,
     mechanism: Option<&str>,
-    initial: Option<&[u8]>,
-) -> Result<Result<(Exchange, Step), Reply>, CmdError> {
+) -> Result<Result<Mechanism, Reply>, CmdError> {
     let Some(name) = mechanism else {
         let mechs = Mechanism::ALL
             .iter()
@@ -64,7 +63,7 @@ pub fn start_sasl(
             "unsupported SASL mechanism {name}: use PLAIN or LOGIN"
         )));
     };
-    Ok(Ok(Exchange::start(mech, initial)))
+    Ok(Ok(mech))
 }
 
 /// Verifies the credentials and opens (locks) the maildrop. RFC 2449 §8 / RFC 3206 codes:

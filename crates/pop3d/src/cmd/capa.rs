@@ -25,7 +25,7 @@ pub fn capa(ctx: &Ctx, conn: &Connection, maildrop: Option<&Maildrop>) -> Reply 
         _ => "EXPIRE NEVER",
     };
     caps.push(expire.into());
-    if !conn.tls && ctx.tls.is_some() {
+    if ctx.service.starttls_offered(conn) {
         caps.push("STLS".into()); // RFC 2595 §4
     }
     caps.push("IMPLEMENTATION mailstack".into()); // RFC 2449 §6.9

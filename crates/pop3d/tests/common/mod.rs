@@ -58,24 +58,16 @@ pub async fn start_with(opts: Options) -> Server {
     let ca = net::tls::generate_files(&cert, &key, &["localhost".to_string()]).expect("certs");
     let acceptor = net::tls::acceptor_from_files(&cert, &key).expect("acceptor");
     let (trigger, shutdown) = net::ShutdownTrigger::new();
-    let ctx = Ctx {
-        auth: auth.clone(),
-        tls: Some(acceptor),
-        implicit_tls: false,
-        hostname: "pop.example.test".into(),
-        limiter: net::Limiter::default(),
-        trace: opts.trace,
-        allow_plaintext_from_loopback: opts.allow_plaintext_from_loopback,
-        registry: None,
-    };
+    let mut ctx = Ctx::new(auth.clone(), "pop.example.test");
+    ctx.service.tls = Some(acceptor);
+    ctx.service.trace = opts.trace;
+    ctx.service.allow_plaintext_from_loopback = opts.allow_plaintext_from_loopback;
     let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let secure = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = plain.local_addr().expect("addr");
     let tls_addr = secure.local_addr().expect("addr");
-    let tls_ctx = Ctx {
-        implicit_tls: true,
-        ..ctx.clone()
-    };
+    let mut tls_ctx = ctx.clone();
+    tls_ctx.service.implicit_tls = true;
     tokio::spawn(pop3d::serve_with_limits(
         plain,
         ctx,

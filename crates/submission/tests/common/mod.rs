@@ -49,7 +49,7 @@ pub async fn start_with(role: Role, opts: Options, tweak: impl FnOnce(&mut Ctx))
     let ca = net::tls::generate_files(&cert, &key, &[HOST.to_string()]).expect("certs");
     let acceptor = net::tls::acceptor_from_files(&cert, &key).expect("acceptor");
     let mut ctx = Ctx::new(auth.clone(), HOST);
-    ctx.tls = Some(acceptor);
+    ctx.service.tls = Some(acceptor);
     tweak(&mut ctx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
