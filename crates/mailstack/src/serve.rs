@@ -233,10 +233,16 @@ pub(crate) async fn start_listeners(
             };
             if service == "https" {
                 let acceptor = tls.clone();
-                tasks.spawn(web::serve_tls(listener, acceptor, ctx, shutdown.clone()));
+                tasks.spawn(web::serve_tls(
+                    listener,
+                    acceptor,
+                    ctx,
+                    limiter.clone(),
+                    shutdown.clone(),
+                ));
                 "HTTPS, same certificate"
             } else {
-                tasks.spawn(web::serve(listener, ctx, shutdown.clone()));
+                tasks.spawn(web::serve(listener, ctx, limiter.clone(), shutdown.clone()));
                 "HTTP"
             }
         } else {

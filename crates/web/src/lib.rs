@@ -46,6 +46,7 @@ pub mod error;
 mod messages;
 mod openapi;
 mod password;
+pub mod server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -156,106 +157,41 @@ async fn log_request(
 }
 
 /// Serves HTTP on `listener` until `shutdown` fires, then finishes in-flight requests (long
-/// polls return at once) and returns.
+/// polls return at once) and returns within [`net::listen::SHUTDOWN_GRACE`]. Connections
+/// count against `limiter`, the one the mail listeners share; headers must arrive within
+/// [`server::HEADER_TIMEOUT`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Ctx,
+    limiter: net::Limiter,
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
-    let mut stop = shutdown.clone();
-    let app = build(App { ctx, shutdown });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "http listening");
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.wait().await })
-    .await
-}
-
-/// Serves the same routes over HTTPS (`[listeners] https`), with the certificates of the mail
-/// listeners. TLS handshakes run in their own tasks (10 s limit), so a slow client cannot hold
-/// up the others.
-pub async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: net::TlsAcceptor,
-    ctx: Ctx,
-    shutdown: net::Shutdown,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let mut stop = shutdown.clone();
     let app = build(App {
         ctx,
         shutdown: shutdown.clone(),
     });
-    let local = listener.local_addr()?;
-    tracing::info!(addr = %local, "https listening");
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(tls_handshakes(listener, acceptor, tx, shutdown));
-    // `tap_io` gives the listener axum's ConnectInfo<SocketAddr> (for login throttling).
-    let tls = TlsListener { rx, local }.tap_io(|_| {});
-    axum::serve(tls, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { stop.wait().await })
-        .await
+    server::run(listener, None, app, limiter, shutdown).await
 }
 
-type TlsConn = (
-    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    SocketAddr,
-);
-
-/// Accepts TCP connections and hands finished TLS handshakes to [`TlsListener`].
-async fn tls_handshakes(
+/// [`serve`] over TLS with the mail certificate (handshakes in the connection's own task).
+pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     acceptor: net::TlsAcceptor,
-    tx: tokio::sync::mpsc::Sender<TlsConn>,
-    mut shutdown: net::Shutdown,
-) {
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.wait() => return,
-            a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("https accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let (acceptor, tx) = (acceptor.clone(), tx.clone());
-        tokio::spawn(async move {
-            let hs = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
-            if let Ok(Ok(tls)) = hs.await {
-                let _ = tx.send((tls, peer)).await;
-            }
-        });
+    ctx: Ctx,
+    limiter: net::Limiter,
+    shutdown: net::Shutdown,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "https listening");
     }
-}
-
-/// An axum listener over completed TLS handshakes.
-struct TlsListener {
-    rx: tokio::sync::mpsc::Receiver<TlsConn>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The handshake task ended (shutdown): wait for graceful shutdown to stop us.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
+    let app = build(App {
+        ctx,
+        shutdown: shutdown.clone(),
+    });
+    server::run(listener, Some(acceptor), app, limiter, shutdown).await
 }
 
 /// The client's address for login throttling: the TCP peer (proxies' `X-Forwarded-For` is not

@@ -39,7 +39,12 @@ async fn curl_against_the_real_server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (trigger, shutdown) = net::ShutdownTrigger::new();
-    let server = tokio::spawn(web::serve(listener, env.ctx.clone(), shutdown));
+    let server = tokio::spawn(web::serve(
+        listener,
+        env.ctx.clone(),
+        net::Limiter::default(),
+        shutdown,
+    ));
     let base = format!("http://{addr}");
 
     // Password change exactly as Roundcube's httpapi driver posts it.
