@@ -1,6 +1,10 @@
 //! The SMTP server: inbound mail (MX role, port 25), message submission (587, STARTTLS) and
 //! submission over implicit TLS (465), delivering into the shared store.
 //!
+//! The crate keeps the design's name (the three daemon crates are `pop3d`, `imapd` and
+//! `submission`), but it is the whole SMTP server: the inbound MX role and both submission
+//! roles run on this code, each listener choosing its [`Role`].
+//!
 //! Command parsing and the EHLO response come from `smtp-proto`; the session state machine,
 //! the DATA reader (with the SMTP smuggling defence), policy and delivery are ours.
 //!
