@@ -29,6 +29,36 @@ pub enum Bound {
 pub struct SeqSet(pub Vec<(Bound, Bound)>);
 
 impl SeqSet {
+    /// The parts of the sorted inclusive `ranges` that are in the set (`*` meaning `max`),
+    /// sorted and merged: how VANISHED (EARLIER) is limited to a client's UIDs without
+    /// visiting every UID of a large range.
+    pub fn intersect(&self, ranges: &[(u32, u32)], max: u32) -> Vec<(u32, u32)> {
+        let v = |x| match x {
+            Bound::Num(n) => n,
+            Bound::Star => max,
+        };
+        let mut mine: Vec<(u32, u32)> = self
+            .0
+            .iter()
+            .map(|&(a, b)| (v(a).min(v(b)), v(a).max(v(b))))
+            .collect();
+        mine.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for &(a, b) in ranges {
+            for &(c, d) in &mine {
+                let (lo, hi) = (a.max(c), b.min(d));
+                if lo > hi {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
+                    _ => out.push((lo, hi)),
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `n` is in the set, with `*` meaning `max`.
     pub fn contains(&self, n: u32, max: u32) -> bool {
         self.0.iter().any(|&(a, b)| {

@@ -79,6 +79,21 @@ pub fn sequence_set(nums: &[u32]) -> String {
     out.join(",")
 }
 
+/// Sorted inclusive ranges as a sequence set: `1:3,5,7:8`.
+pub fn ranges_set(ranges: &[(u32, u32)]) -> String {
+    ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}:{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Appends `s` as a quoted string (RFC 3501 §4.3: `"` and `\` escaped). The caller has
 /// checked that `s` holds no CR, LF, NUL or 8-bit octets.
 pub fn quoted(out: &mut Vec<u8>, s: &[u8]) {

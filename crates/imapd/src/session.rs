@@ -94,6 +94,14 @@ impl From<store::Error> for CmdError {
                 "mailbox is full (quota exceeded)".into(),
             ),
             E::NoSuchMessage => CmdError::No(Some(Code::NonExistent), "no such message".into()),
+            // RFC 5530 §3: a temporary failure; the store refuses writes after a disk error.
+            E::Unavailable(why) => {
+                tracing::error!("store unavailable: {why}");
+                CmdError::No(
+                    Some(Code::Unavailable),
+                    "storage temporarily unavailable; try again later".into(),
+                )
+            }
             other => CmdError::Internal(other.to_string()),
         }
     }

@@ -33,12 +33,16 @@ pub(crate) struct GroupCommit {
     written: AtomicU64,
     /// Highest `written` value known to be on disk.
     durable: AtomicU64,
+    /// Why the store refuses writes (a flush failed), if it does.
+    failed: std::sync::Mutex<Option<String>>,
     flush_lock: tokio::sync::Mutex<()>,
 }
 
 /// What the flusher thread owns.
 struct Flusher {
     db: sled::Db,
+    /// Message bytes: synced before sled, so no record points at bytes not on disk.
+    segments: Arc<crate::segments::Segments>,
     file: Arc<File>,
     blobs: PathBuf,
     /// Blob files already synced (sled never rewrites one; it deletes and makes new ones).
@@ -47,6 +51,7 @@ struct Flusher {
 
 impl Flusher {
     fn flush(&mut self) -> Result<()> {
+        self.segments.sync()?;
         self.db.flush()?;
         self.sync_blobs()?;
         self.file.sync_data()?;
@@ -88,10 +93,15 @@ impl Flusher {
             let mut waiting = vec![first];
             waiting.extend(requests.try_iter());
             let r = self.flush();
+            if let Err(e) = &r {
+                // docs/architecture.md, "Durability": after a failed fsync nothing written
+                // since is known to be on disk; the store refuses writes from now on.
+                tracing::error!("store flush failed, refusing writes from now on: {e}");
+            }
             for w in waiting {
                 let _ = w.send(match &r {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(crate::Error::Corrupt(format!("flush failed: {e}"))),
+                    Err(e) => Err(crate::Error::Unavailable(format!("flush failed: {e}"))),
                 });
             }
         }
@@ -103,11 +113,17 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(db: sled::Db, db_file: PathBuf, blobs: PathBuf) -> Result<Self> {
+    pub(crate) fn new(
+        db: sled::Db,
+        db_file: PathBuf,
+        blobs: PathBuf,
+        segments: Arc<crate::segments::Segments>,
+    ) -> Result<Self> {
         let file = File::open(db_file)?;
         let (tx, rx) = mpsc::channel();
         let flusher = Flusher {
             db,
+            segments,
             file: Arc::new(file),
             blobs,
             synced: HashSet::new(),
@@ -120,8 +136,47 @@ impl GroupCommit {
             thread: Some(thread),
             written: AtomicU64::new(0),
             durable: AtomicU64::new(0),
+            failed: std::sync::Mutex::new(None),
             flush_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// `Err(Unavailable)` once a flush has failed: the store then refuses every write.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &*crate::lock(&self.failed) {
+            Some(why) => Err(crate::Error::Unavailable(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&self, e: &crate::Error) {
+        let mut f = crate::lock(&self.failed);
+        if f.is_none() {
+            *f = Some(e.to_string());
+        }
+    }
+
+    /// [`GroupCommit::sync`] for threads outside the runtime (the compactor).
+    pub(crate) fn sync_blocking(&self) -> Result<()> {
+        self.check()?;
+        let target = self.written.load(Ordering::Acquire);
+        if self.durable.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gone = || crate::Error::Unavailable("the flush thread is gone".into());
+        self.requests
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(tx)
+            .map_err(|_| gone())?;
+        let r = rx.blocking_recv().map_err(|_| gone())?;
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r?;
+        self.durable.fetch_max(target, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Records that a write was applied; returns the sequence number to wait for.
@@ -142,6 +197,7 @@ impl GroupCommit {
 
     /// Waits until write `seq` is durable; flushes if nobody else already did.
     pub(crate) async fn wait_for(&self, seq: u64) -> Result<()> {
+        self.check()?;
         if self.durable.load(Ordering::Acquire) >= seq {
             return Ok(());
         }
@@ -151,13 +207,17 @@ impl GroupCommit {
         }
         let target = self.written.load(Ordering::Acquire);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let gone = || crate::Error::Corrupt("the flush thread is gone".into());
+        let gone = || crate::Error::Unavailable("the flush thread is gone".into());
         self.requests
             .as_ref()
             .ok_or_else(gone)?
             .send(tx)
             .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())??;
+        let r = rx.await.map_err(|_| gone())?;
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r?;
         self.durable.fetch_max(target, Ordering::AcqRel);
         Ok(())
     }
@@ -186,8 +246,15 @@ mod tests {
             .open()
             .expect("sled");
         let blobs = dir.path().join("db/blobs");
-        let gc = GroupCommit::new(db.clone(), dir.path().join("db/db"), blobs.clone())
-            .expect("group commit");
+        let (segs, _) =
+            crate::segments::Segments::open(&dir.path().join("segments")).expect("segments");
+        let gc = GroupCommit::new(
+            db.clone(),
+            dir.path().join("db/db"),
+            blobs.clone(),
+            Arc::new(segs),
+        )
+        .expect("group commit");
         // A value far over the blob threshold lands in a blob file.
         db.insert(b"big", vec![7u8; 600 * 1024]).expect("insert");
         let seq = gc.mark_written();

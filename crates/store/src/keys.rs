@@ -46,3 +46,26 @@ pub fn chunk(blob: BlobId, index: u32) -> [u8; 12] {
     k[8..].copy_from_slice(&index.to_be_bytes());
     k
 }
+
+/// `expunge_log` key: mailbox id ‖ MODSEQ of the expunge ‖ uid, so one mailbox's expunges
+/// after a MODSEQ are one range scan (RFC 7162 §3.2.5.2).
+pub fn expunge(mailbox: MailboxId, modseq: u64, uid: Uid) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..8].copy_from_slice(&mailbox.to_be_bytes());
+    k[8..16].copy_from_slice(&modseq.to_be_bytes());
+    k[16..].copy_from_slice(&uid.to_be_bytes());
+    k
+}
+
+/// (mailbox, modseq, uid) of an `expunge_log` key.
+pub fn read_expunge(key: &[u8]) -> (MailboxId, u64, Uid) {
+    let mut u = [0u8; 4];
+    if key.len() >= 20 {
+        u.copy_from_slice(&key[16..20]);
+    }
+    (
+        read_u64(key),
+        read_u64(key.get(8..).unwrap_or_default()),
+        u32::from_be_bytes(u),
+    )
+}

@@ -32,7 +32,9 @@
 
 mod accounts;
 pub mod blob;
+mod compact;
 mod durable;
+mod expunge_log;
 pub mod keys;
 mod mailbox;
 mod maildrop;
@@ -40,6 +42,7 @@ mod message;
 pub mod mime;
 pub mod model;
 pub mod notify;
+mod segments;
 mod tx;
 mod views;
 
@@ -47,6 +50,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use compact::Stats as CompactStats;
+pub use expunge_log::MAX_PER_MAILBOX as MAX_EXPUNGES_REMEMBERED;
 pub use maildrop::MaildropLock;
 pub use message::{AppendRequest, FlagOp, StoreResult, Updated};
 pub use model::*;
@@ -83,6 +88,11 @@ pub enum Error {
     Db(#[from] sled::Error),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Writing to disk failed (fsync, full disk): the store refuses writes until restarted.
+    /// Daemons answer with a temporary error (SMTP 451, IMAP NO [UNAVAILABLE], POP3
+    /// -ERR [SYS/TEMP]).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -109,10 +119,26 @@ pub(crate) struct Inner {
     pub(crate) structure: sled::Tree,
     pub(crate) refs: sled::Tree,
     pub(crate) usage: sled::Tree,
+    /// The expunge log of earlier versions (mailbox ‖ uid → modseq); migrated at open.
     pub(crate) expunged: sled::Tree,
+    /// mailbox ‖ modseq ‖ uid of every remembered expunge (`expunge_log`).
+    pub(crate) expunge_log: sled::Tree,
+    /// mailbox → highest MODSEQ the pruned log forgot.
+    pub(crate) expunge_floor: sled::Tree,
     /// Blob references kept for sessions that may still read an expunged message (`views`).
     pub(crate) pinned: sled::Tree,
-    pub(crate) durable: durable::GroupCommit,
+    /// Blob id → where its bytes are in `segments`.
+    pub(crate) blob_locs: sled::Tree,
+    pub(crate) segments: Arc<segments::Segments>,
+    /// Blob releases so far (wakes the compactor).
+    pub(crate) deletes: Arc<std::sync::atomic::AtomicU64>,
+    compactor: Mutex<
+        Option<(
+            std::sync::mpsc::Sender<compact::Wake>,
+            std::thread::JoinHandle<()>,
+        )>,
+    >,
+    pub(crate) durable: Arc<durable::GroupCommit>,
     pub(crate) notify: notify::Hub,
     pub(crate) maildrops: Mutex<std::collections::HashSet<AccountId>>,
     pub(crate) views: Mutex<views::Registry>,
@@ -146,7 +172,31 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         std::fs::write(path.join(PID_FILE), std::process::id().to_string())?;
-        let durable = durable::GroupCommit::new(db.clone(), path.join("db"), path.join("blobs"))?;
+        let (segments, last_segment) = segments::Segments::open(&path.join("segments"))?;
+        let segments = Arc::new(segments);
+        let durable = Arc::new(durable::GroupCommit::new(
+            db.clone(),
+            path.join("db"),
+            path.join("blobs"),
+            segments.clone(),
+        )?);
+        let blob_locs = db.open_tree("blob_locs")?;
+        let expunge_log = db.open_tree("expunge_log")?;
+        let expunge_floor = db.open_tree("expunge_floor")?;
+        let deletes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (wake, woken) = std::sync::mpsc::channel();
+        let worker = compact::Compactor {
+            segments: segments.clone(),
+            locs: blob_locs.clone(),
+            durable: durable.clone(),
+            deletes: deletes.clone(),
+            expunge_log: expunge_log.clone(),
+            expunge_floor: expunge_floor.clone(),
+            mailbox_ids: db.open_tree("mailbox_ids")?,
+        };
+        let thread = std::thread::Builder::new()
+            .name("store-compact".into())
+            .spawn(move || worker.run(woken))?;
         let inner = Inner {
             accounts: db.open_tree("accounts")?,
             account_ids: db.open_tree("account_ids")?,
@@ -160,7 +210,13 @@ impl Store {
             refs: db.open_tree("refs")?,
             usage: db.open_tree("usage")?,
             expunged: db.open_tree("expunged")?,
+            expunge_log: expunge_log.clone(),
+            expunge_floor: expunge_floor.clone(),
             pinned: db.open_tree("pinned")?,
+            blob_locs,
+            segments,
+            deletes,
+            compactor: Mutex::new(Some((wake, thread))),
             durable,
             notify: notify::Hub::default(),
             maildrops: Mutex::default(),
@@ -172,7 +228,11 @@ impl Store {
         let store = Store {
             inner: Arc::new(inner),
         };
+        if let Some(seg) = last_segment {
+            store.recover_segment(seg)?;
+        }
         store.release_all_pinned()?;
+        store.migrate_expunge_log()?;
         Ok(store)
     }
 
@@ -196,6 +256,32 @@ impl Store {
         self.inner.notify.subscribe_all()
     }
 
+    /// Runs the segment compactor now (it also runs by itself every few seconds after
+    /// deletions) and returns what it did.
+    pub fn compact_now(&self) -> Result<compact::Stats> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wake = lock(&self.inner.compactor).as_ref().map(|(w, _)| w.clone());
+        let gone = || Error::Unavailable("the compactor is gone".into());
+        wake.ok_or_else(gone)?
+            .send(compact::Wake::Now(tx))
+            .map_err(|_| gone())?;
+        blocking(|| rx.recv().map_err(|_| gone()))?
+    }
+
+    /// Bytes of the store's files on disk (sled's database and the message segments).
+    pub fn disk_usage(&self) -> Result<u64> {
+        fn du(p: &Path) -> std::io::Result<u64> {
+            let mut total = 0;
+            for e in std::fs::read_dir(p)? {
+                let e = e?;
+                let m = e.metadata()?;
+                total += if m.is_dir() { du(&e.path())? } else { m.len() };
+            }
+            Ok(total)
+        }
+        Ok(du(&self.inner.path)?)
+    }
+
     /// Serialises writers of one account: held only around synchronous sled work, never across
     /// an `.await`.
     pub(crate) fn writer(&self, account: AccountId) -> Arc<Mutex<()>> {
@@ -206,6 +292,12 @@ impl Store {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The compactor ends when its channel closes; it holds no store handle.
+        if let Some((wake, thread)) = lock(&self.compactor).take() {
+            drop(wake);
+            let _ = thread.join();
+        }
+        let _ = self.segments.sync();
         let _ = self.db.flush();
         let _ = std::fs::remove_file(self.path.join(PID_FILE));
     }
@@ -221,6 +313,19 @@ fn is_lock_error(e: &std::io::Error) -> bool {
 /// sled half-written: its transaction simply did not commit).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs blocking work (large parses, file writes, transactions) without stalling the other
+/// tasks of a tokio worker: on a multi-thread runtime the worker hands its tasks to another
+/// thread for the duration (`block_in_place`); elsewhere (tests on a current-thread runtime,
+/// the command line) it simply runs.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 pub(crate) fn now_secs() -> i64 {

@@ -68,8 +68,16 @@ impl Store {
         targets: &[(AccountId, MailboxId)],
         req: AppendRequest<'_>,
     ) -> Result<Vec<Result<(u32, Uid)>>> {
-        let parsed = mime::parse(req.bytes);
+        self.inner.durable.check()?;
         let blob_id = self.inner.db.generate_id()? + 1;
+        // Parsing and writing up to 50 MiB is blocking work: keep it off the async workers.
+        let (parsed, (loc, guard)) = crate::blocking(|| {
+            let parsed = mime::parse(req.bytes);
+            self.inner
+                .segments
+                .put(blob_id, req.bytes)
+                .map(|put| (parsed, put))
+        })?;
         let size = req.bytes.len() as u64;
         let (date, tz) = req.internaldate.unwrap_or((now_secs(), 0));
         let mut accounts: Vec<AccountId> = targets.iter().map(|t| t.0).collect();
@@ -127,13 +135,15 @@ impl Store {
                     results.push(Ok((mb.uidvalidity, uid)));
                 }
                 if stored > 0 {
-                    blob::write(tx.blobs, blob_id, req.bytes)?;
+                    put(tx.blob_locs, &keys::id(blob_id), &loc)?;
                     put(tx.structure, &keys::id(blob_id), &parsed)?;
                     put(tx.refs, &keys::id(blob_id), &stored)?;
                 }
                 Ok((results, events))
             })?
         };
+        // The location is committed (or the bytes are dead): the compactor may look now.
+        drop(guard);
         self.sync().await?;
         self.publish_durable();
         Ok(results)
@@ -427,18 +437,6 @@ impl Store {
         self.publish_durable();
         Ok((validity, pairs))
     }
-
-    /// UIDs expunged from `mailbox` with a MODSEQ above `modseq` (RFC 7162 §3.2.5.2 VANISHED).
-    pub fn expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Uid>> {
-        let mut out = Vec::new();
-        for kv in self.inner.expunged.scan_prefix(keys::id(mailbox)) {
-            let (k, v) = kv?;
-            if keys::read_u64(&v) > modseq {
-                out.push(keys::message_uid(&k));
-            }
-        }
-        Ok(out)
-    }
 }
 
 fn same_flags(a: &Flags, b: &Flags) -> bool {
@@ -483,9 +481,10 @@ fn remove_messages(
     if !removed.is_empty() {
         mb.highestmodseq += 1;
         for m in &removed {
-            tx.expunged.insert(
-                &keys::message(mailbox, m.uid)[..],
-                &keys::id(mb.highestmodseq),
+            // RFC 7162 §3.2.5.1: remembered for QRESYNC (`expunge_log`).
+            tx.expunge_log.insert(
+                &keys::expunge(mailbox, mb.highestmodseq, m.uid)[..],
+                &[][..],
             )?;
         }
         add_usage(tx, account, -(bytes as i64), -(removed.len() as i64))?;
@@ -544,9 +543,26 @@ pub(crate) fn release_blob(tx: &Tx<'_>, blob_id: BlobId, size: u64) -> TxResult<
     if refs <= 1 {
         tx.refs.remove(&key)?;
         tx.structure.remove(&key)?;
-        blob::remove(tx.blobs, blob_id, size)?;
+        if tx.blob_locs.remove(&key)?.is_some() {
+            // The bytes in their segment are dead now; the compactor gives the space back.
+            tx.deletes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        } else {
+            // Stored by an older version, in sled itself.
+            blob::remove(tx.blobs, blob_id, size)?;
+        }
     } else {
         put(tx.refs, &key, &(refs - 1))?;
     }
     Ok(())
+}
+
+/// Removes one message as an expunge would (counters, usage, blob reference, expunge log):
+/// recovery of a write that never became durable (`blob::recover_segment`).
+pub(crate) fn forget_message(tx: &Tx<'_>, mailbox: MailboxId, meta: &MessageMeta) -> TxResult<()> {
+    let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
+        return Ok(());
+    };
+    let account = keys::read_u64(&key);
+    remove_messages(tx, account, mailbox, &mut mb, &[meta.uid], false)?;
+    put(tx.mailboxes, &key, &mb)
 }

@@ -24,8 +24,11 @@ pub(crate) struct Tx<'a> {
     pub structure: &'a TransactionalTree,
     pub refs: &'a TransactionalTree,
     pub usage: &'a TransactionalTree,
-    pub expunged: &'a TransactionalTree,
+    pub expunge_log: &'a TransactionalTree,
     pub pinned: &'a TransactionalTree,
+    pub blob_locs: &'a TransactionalTree,
+    /// Bumped by every blob release (wakes the compactor).
+    pub deletes: &'a std::sync::atomic::AtomicU64,
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Error>;
@@ -72,8 +75,9 @@ impl Store {
             i.structure.clone(),
             i.refs.clone(),
             i.usage.clone(),
-            i.expunged.clone(),
+            i.expunge_log.clone(),
             i.pinned.clone(),
+            i.blob_locs.clone(),
         ];
         let r = trees[..].transaction(|v| {
             let tx = Tx {
@@ -87,8 +91,10 @@ impl Store {
                 structure: &v[7],
                 refs: &v[8],
                 usage: &v[9],
-                expunged: &v[10],
+                expunge_log: &v[10],
                 pinned: &v[11],
+                blob_locs: &v[12],
+                deletes: &i.deletes,
             };
             f(&tx)
         });

@@ -268,7 +268,7 @@ async fn flags_modseq_expunge_copy_move_and_events() {
     assert_eq!(removed, vec![1, 2]);
     assert_eq!(
         store.expunged_since(inbox.id, hm).expect("vanished"),
-        vec![1, 2]
+        vec![(1, 2)]
     );
     // The blob is shared with the copy in Trash, which must still read.
     let t1 = store.message(trash.id, 1).expect("q").expect("copy");

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// A server-side failure; the text is logged, never sent.
     #[error("internal error")]
     Internal(String),
+    /// The store refuses writes after a disk failure (503 with `Retry-After`).
+    #[error("storage unavailable; try again later")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -85,6 +89,10 @@ impl ApiError {
                     resp.headers_mut().insert(RETRY_AFTER, v);
                 }
             }
+            ApiError::Unavailable(_) => {
+                resp.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("60"));
+            }
             _ => {}
         }
     }
@@ -92,7 +100,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
+        if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = &self {
             tracing::error!(error = %detail, "http request failed");
         }
         let body = serde_json::json!({ "error": self.to_string() });
@@ -113,6 +121,7 @@ impl From<store::Error> for ApiError {
             E::InvalidName(_) | E::NotPermitted(_) => ApiError::BadRequest(e.to_string()),
             E::OverQuota => ApiError::OverQuota(e.to_string()),
             E::MaildropInUse => ApiError::Conflict(e.to_string()),
+            E::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             E::Locked { .. } | E::Db(_) | E::Corrupt(_) | E::Io(_) => {
                 ApiError::Internal(e.to_string())
             }

@@ -51,15 +51,10 @@ pub async fn fetch(
         let max = store
             .mailbox_by_id(mbid)?
             .map_or(0, |m| m.uidnext.saturating_sub(1));
-        let mut gone: Vec<u32> = store
-            .expunged_since(mbid, since)?
-            .into_iter()
-            .filter(|&u| set.contains(u, max))
-            .collect();
-        gone.sort_unstable();
+        let gone = set.intersect(&store.expunged_since(mbid, since)?, max);
         if !gone.is_empty() {
             s.conn.write(
-                format!("* VANISHED (EARLIER) {}\r\n", response::sequence_set(&gone)).as_bytes(),
+                format!("* VANISHED (EARLIER) {}\r\n", response::ranges_set(&gone)).as_bytes(),
             );
         }
     }

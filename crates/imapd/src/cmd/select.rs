@@ -125,16 +125,15 @@ pub async fn select(
         // expunge with its MODSEQ, so the seq-match data (§3.2.5.2) is not needed.
         let max_uid = mb.uidnext.saturating_sub(1);
         let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, max_uid));
-        let mut gone: Vec<u32> = store
-            .expunged_since(mb.id, q.modseq)?
-            .into_iter()
-            .filter(|&u| known(u))
-            .collect();
-        gone.sort_unstable();
+        let vanished = store.expunged_since(mb.id, q.modseq)?;
+        let gone = match &q.known_uids {
+            Some(k) => k.intersect(&vanished, max_uid),
+            None => vanished,
+        };
         if !gone.is_empty() {
             out.push_str(&format!(
                 "* VANISHED (EARLIER) {}\r\n",
-                response::sequence_set(&gone)
+                response::ranges_set(&gone)
             ));
         }
         for (i, m) in metas.iter().enumerate() {

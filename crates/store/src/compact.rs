@@ -1,0 +1,162 @@
+//! The segment compactor: gives back the space of deleted messages (see `segments`).
+//!
+//! One thread, woken every [`INTERVAL`] (and by [`crate::Store::compact_now`]); it works only
+//! when messages were deleted since its last pass. A pass:
+//! 1. counts the live bytes of every segment from the `blob_locs` tree;
+//! 2. makes the store durable, so every deletion it counted is on disk before a file goes;
+//! 3. deletes sealed segments with nothing live, and for each sealed segment that is less
+//!    than half live, copies its live records to the current segment, syncs them, records the
+//!    new locations (only where a record still points at the old copy), makes that durable,
+//!    then deletes the old file.
+//!
+//! 4. prunes the expunge log (`expunge_log::prune`).
+//!
+//! Segments with a write whose location is not committed yet are never touched
+//! (`Segments::busy_from`). Readers that looked up an old location retry once when its file
+//! is gone (`Store::read_blob`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use crate::blob::decode;
+use crate::durable::GroupCommit;
+use crate::segments::{Loc, Segments};
+use crate::{keys, Result};
+
+/// How often the compactor looks for work.
+pub const INTERVAL: Duration = Duration::from_secs(5);
+/// Segments smaller than this are not compacted unless entirely dead.
+const MIN_COMPACT: u64 = 1024 * 1024;
+
+/// What the compactor thread works with (no `Store`: the store's drop joins this thread).
+pub(crate) struct Compactor {
+    pub segments: Arc<Segments>,
+    pub locs: sled::Tree,
+    pub durable: Arc<GroupCommit>,
+    /// Bumped by every blob release (`message::release_blob`).
+    pub deletes: Arc<AtomicU64>,
+    pub expunge_log: sled::Tree,
+    pub expunge_floor: sled::Tree,
+    pub mailbox_ids: sled::Tree,
+}
+
+/// Messages to the compactor thread.
+pub(crate) enum Wake {
+    /// Run a pass now and report.
+    Now(mpsc::Sender<Result<Stats>>),
+}
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Segment files deleted.
+    pub removed: usize,
+    /// Live records copied out of mostly-dead segments.
+    pub moved: usize,
+    /// Expunge-log entries pruned (`expunge_log`).
+    pub pruned: usize,
+}
+
+impl Compactor {
+    pub(crate) fn run(self, wake: mpsc::Receiver<Wake>) {
+        let mut seen = u64::MAX;
+        loop {
+            let asked = match wake.recv_timeout(INTERVAL) {
+                Ok(Wake::Now(reply)) => Some(reply),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            let deletes = self.deletes.load(Ordering::Acquire);
+            if asked.is_none() && deletes == seen {
+                continue;
+            }
+            seen = deletes;
+            let r = self.pass();
+            if let Err(e) = &r {
+                tracing::warn!("segment compaction: {e}");
+            }
+            if let Some(reply) = asked {
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn pass(&self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        // First: segments below this have no write in flight now and never will (writes go
+        // to the current segment), so the scan below sees all their live records.
+        let busy = self.segments.busy_from();
+        let mut live: HashMap<u32, u64> = HashMap::new();
+        for v in self.locs.iter().values() {
+            let loc: Loc = decode("blob location", &v?)?;
+            *live.entry(loc.seg).or_default() += loc.len + 24;
+        }
+        // Every deletion counted above is durable before any file goes.
+        self.durable.sync_blocking()?;
+        for (seg, size) in self.segments.sizes()? {
+            if seg >= busy {
+                continue;
+            }
+            let l = live.get(&seg).copied().unwrap_or(0);
+            if l == 0 {
+                self.segments.remove(seg)?;
+                stats.removed += 1;
+            } else if l * 2 < size && size >= MIN_COMPACT {
+                stats.moved += self.compact(seg)?;
+                stats.removed += 1;
+            }
+        }
+        stats.pruned =
+            crate::expunge_log::prune(&self.expunge_log, &self.expunge_floor, &self.mailbox_ids)?;
+        Ok(stats)
+    }
+
+    /// Moves the live records of `seg` to the current segment, then deletes it.
+    fn compact(&self, seg: u32) -> Result<usize> {
+        let mut moved = Vec::new();
+        let mut guards = Vec::new();
+        for (id, old) in self.segments.records(seg)? {
+            let current: Option<Loc> = match self.locs.get(keys::id(id))? {
+                Some(v) => Some(decode("blob location", &v)?),
+                None => None,
+            };
+            if current != Some(old) {
+                continue; // deleted, or a copy that is not the recorded one
+            }
+            let bytes = self.segments.read(old, 0, old.len)?;
+            let (new, guard) = self.segments.put(id, &bytes)?;
+            guards.push(guard);
+            moved.push((id, old, new));
+        }
+        // The copies are on disk before any location points at them.
+        self.segments.sync()?;
+        let n = moved.len();
+        self.locs
+            .transaction(|t| {
+                for (id, old, new) in &moved {
+                    let key = keys::id(*id);
+                    let still = match t.get(key)? {
+                        Some(v) => {
+                            crate::blob::decode::<Loc>("blob location", &v).ok() == Some(*old)
+                        }
+                        None => false,
+                    };
+                    if still {
+                        t.insert(&key, crate::blob::encode(new))?;
+                    }
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<crate::Error>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => e.into(),
+            })?;
+        self.durable.mark_written();
+        self.durable.sync_blocking()?;
+        drop(guards);
+        self.segments.remove(seg)?;
+        Ok(n)
+    }
+}

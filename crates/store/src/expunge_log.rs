@@ -1,0 +1,146 @@
+//! The expunge log that QRESYNC answers from (RFC 7162 §3.2.5.1): every expunge is recorded
+//! with its MODSEQ (`expunge_log`: mailbox ‖ modseq ‖ uid), so "what vanished since MODSEQ m"
+//! is one range scan.
+//!
+//! The log is bounded: the compactor keeps at most [`MAX_PER_MAILBOX`] entries per mailbox
+//! (pruning the oldest down to half of it) and drops the entries of deleted mailboxes. A
+//! pruned mailbox remembers its *floor*, the highest MODSEQ it forgot. A client asking about
+//! changes since a MODSEQ below the floor gets every UID below UIDNEXT that is not in the
+//! mailbox now: a superset of what really vanished, which RFC 7162 §3.2.5.1 allows (a client
+//! ignores UIDs it does not have), never a wrong answer.
+
+use std::collections::HashMap;
+
+use crate::model::{MailboxId, Uid};
+use crate::{keys, Result, Store};
+
+/// Expunges remembered per mailbox before the oldest are pruned.
+pub const MAX_PER_MAILBOX: usize = 10_000;
+
+impl Store {
+    /// UIDs expunged from `mailbox` with a MODSEQ above `modseq`, as sorted inclusive ranges
+    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)). Below the pruning floor, every UID under
+    /// UIDNEXT that is not in the mailbox now (see the module docs).
+    pub fn expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<(Uid, Uid)>> {
+        let floor = match self.inner.expunge_floor.get(keys::id(mailbox))? {
+            Some(v) => keys::read_u64(&v),
+            None => 0,
+        };
+        if modseq >= floor {
+            let from = keys::expunge(mailbox, modseq.saturating_add(1), 0);
+            let to = keys::expunge(mailbox, u64::MAX, Uid::MAX);
+            let mut uids = Vec::new();
+            for k in self.inner.expunge_log.range(from..=to).keys() {
+                uids.push(keys::read_expunge(&k?).2);
+            }
+            uids.sort_unstable();
+            uids.dedup();
+            return Ok(to_ranges(&uids));
+        }
+        let Some(mb) = self.mailbox_by_id(mailbox)? else {
+            return Ok(vec![]);
+        };
+        let live: Vec<Uid> = self.messages(mailbox)?.iter().map(|m| m.uid).collect();
+        let mut out = Vec::new();
+        let mut next = 1u32;
+        for u in live.into_iter().chain(std::iter::once(mb.uidnext)) {
+            if u > next {
+                out.push((next, u - 1));
+            }
+            next = u.saturating_add(1);
+        }
+        Ok(out)
+    }
+
+    /// Moves entries of the log kept by earlier versions (`expunged`: mailbox ‖ uid → modseq)
+    /// into `expunge_log`, once, at open.
+    pub(crate) fn migrate_expunge_log(&self) -> Result<()> {
+        if self.inner.expunged.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut old = sled::Batch::default();
+        for kv in self.inner.expunged.iter() {
+            let (k, v) = kv?;
+            let key = keys::expunge(
+                keys::read_u64(&k),
+                keys::read_u64(&v),
+                keys::message_uid(&k),
+            );
+            batch.insert(&key[..], &[][..]);
+            old.remove(k);
+        }
+        self.inner.expunge_log.apply_batch(batch)?;
+        self.inner.expunged.apply_batch(old)?;
+        self.inner.durable.mark_written();
+        Ok(())
+    }
+}
+
+/// Sorted, deduplicated UIDs → inclusive ranges.
+fn to_ranges(uids: &[Uid]) -> Vec<(Uid, Uid)> {
+    let mut out: Vec<(Uid, Uid)> = Vec::new();
+    for &u in uids {
+        match out.last_mut() {
+            Some((_, hi)) if u == hi.saturating_add(1) => *hi = u,
+            _ => out.push((u, u)),
+        }
+    }
+    out
+}
+
+/// The compactor's part: prunes mailboxes over [`MAX_PER_MAILBOX`] and drops the entries of
+/// deleted mailboxes. Returns how many entries went.
+pub(crate) fn prune(
+    log: &sled::Tree,
+    floors: &sled::Tree,
+    mailbox_ids: &sled::Tree,
+) -> Result<usize> {
+    let mut per: HashMap<MailboxId, Vec<sled::IVec>> = HashMap::new();
+    for k in log.iter().keys() {
+        let k = k?;
+        per.entry(keys::read_u64(&k)).or_default().push(k);
+    }
+    let mut removed = 0;
+    for (mailbox, entries) in per {
+        let mut batch = sled::Batch::default();
+        if !mailbox_ids.contains_key(keys::id(mailbox))? {
+            for k in &entries {
+                batch.remove(k.clone());
+            }
+            batch_floor_remove(floors, mailbox)?;
+            removed += entries.len();
+        } else if entries.len() > MAX_PER_MAILBOX {
+            // Keys are in MODSEQ order: the first ones are the oldest.
+            let cut = entries.len() - MAX_PER_MAILBOX / 2;
+            let mut floor = 0;
+            for k in &entries[..cut] {
+                floor = floor.max(keys::read_expunge(k).1);
+                batch.remove(k.clone());
+            }
+            // The floor first: a reader never sees the entries gone without it.
+            floors.insert(keys::id(mailbox), &keys::id(floor))?;
+            removed += cut;
+        } else {
+            continue;
+        }
+        log.apply_batch(batch)?;
+    }
+    Ok(removed)
+}
+
+fn batch_floor_remove(floors: &sled::Tree, mailbox: MailboxId) -> Result<()> {
+    floors.remove(keys::id(mailbox))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(to_ranges(&[1, 2, 3, 5, 7, 8]), vec![(1, 3), (5, 5), (7, 8)]);
+        assert_eq!(to_ranges(&[]), vec![]);
+    }
+}
