@@ -3,39 +3,49 @@
 //!
 //! # Layout
 //! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …).
-//! - [`keys`]: big-endian key encodings so range scans return mailboxes and UIDs in order.
+//! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
+//!   order.
 //! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change.
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
-//! - `blob`: raw RFC 5322 bytes in 32 KiB chunks (see *Invariants*).
-//! - `durable`: group commit (sled flush + `fdatasync`).
+//! - `segments`: message bytes in append-only segment files outside sled (records with a
+//!   CRC; sled keeps each blob's location); `compact`: the thread that gives the space of
+//!   deleted messages back; `blob`: reading bytes (and messages stored by earlier versions
+//!   as chunks in sled), recovery of the last segment at open.
+//! - `expunge_log`: expunges by MODSEQ for QRESYNC, pruned above a floor.
+//! - `durable`: group commit (segments fdatasync, sled flush, `fdatasync`).
 //! - [`notify`]: per-account change channels that drive IMAP untagged responses, and one
 //!   channel of every account's changes tagged with the session that made them (dashboard).
 //! - `maildrop`: the POP3 exclusive lock per account.
 //! - `views`: sessions' views of a mailbox; expunged messages stay readable until every view
 //!   that may address them has been told (RFC 2180 §4.1.1), then their blobs are released.
 //!
+//! The public surface is the mail model only: key layouts, file formats and sled's types
+//! stay inside (errors are [`Error`]).
+//!
 //! # Invariants
-//! - Every write method returns only after the change is on disk: `sled::Db::flush` (which uses
-//!   `sync_file_range`) followed by `fdatasync` of the database file. Concurrent writers share one
-//!   flush (group commit).
+//! - Every write method returns only after the change is on disk: the segment files written
+//!   and sled's log are fdatasynced (sled's own `flush` uses `sync_file_range`, so the database
+//!   file is fdatasynced after it). Concurrent writers share one flush (group commit). After a
+//!   failed flush the store refuses every write ([`Error::Unavailable`]).
+//! - Message bytes reach the page cache before the transaction that records where they are,
+//!   and the disk before sled's flush; at open, records of the last segment are verified.
 //! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one sled
 //!   transaction: a crash leaves the old or the new state, never half.
-//! - Message bytes are stored in chunks of at most [`blob::CHUNK`] bytes. sled 0.34 moves values
-//!   over ~128 KiB into separate "blob" files that its flush does not fsync; small chunks keep
-//!   every byte in the one log file that we do sync.
 //! - Writers to one account are serialised by an in-process mutex, so sled transactions never
 //!   conflict and retry; readers never block.
 //! - Changes are published on the account's channel only after they are durable, and in commit
 //!   order per account (a queue keyed by write sequence number): a session never sees UID 8
 //!   appear before UID 7, whichever writer's flush finished first.
+//! - A message's bytes are released only when no mailbox and no session's view can address
+//!   it (`views`).
 #![forbid(unsafe_code)]
 
 mod accounts;
-pub mod blob;
+mod blob;
 mod compact;
 mod durable;
 mod expunge_log;
-pub mod keys;
+mod keys;
 mod mailbox;
 mod maildrop;
 mod message;
@@ -84,13 +94,15 @@ pub enum Error {
     Alias(&'static str),
     #[error("the store is in use by another process (pid {pid}); stop it first")]
     Locked { pid: String },
+    /// The embedded database failed (the backend's own error, as text: its types stay
+    /// private to the store).
     #[error("database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
     /// Writing to disk failed (fsync, full disk): the store refuses writes until restarted.
-    /// Daemons answer with a temporary error (SMTP 451, IMAP NO [UNAVAILABLE], POP3
-    /// -ERR [SYS/TEMP]).
+    /// Daemons answer with a temporary error (SMTP 451, IMAP `NO [UNAVAILABLE]`, POP3
+    /// `-ERR [SYS/TEMP]`).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     #[error("i/o error: {0}")]
@@ -98,6 +110,15 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => Error::Io(io),
+            other => Error::Db(other.to_string()),
+        }
+    }
+}
 
 /// Cheap-clone handle on the store (Arc inside). One per process; see the crate docs.
 #[derive(Clone)]
