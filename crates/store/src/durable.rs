@@ -35,6 +35,7 @@ pub(crate) struct GroupCommit {
     durable: AtomicU64,
     /// Why the store refuses writes (a flush failed), if it does.
     failed: std::sync::Mutex<Option<String>>,
+    inject_failure: Arc<std::sync::atomic::AtomicBool>,
     flush_lock: tokio::sync::Mutex<()>,
 }
 
@@ -43,6 +44,8 @@ struct Flusher {
     db: sled::Db,
     /// Message bytes: synced before sled, so no record points at bytes not on disk.
     segments: Arc<crate::segments::Segments>,
+    /// Fault injection (tests): every flush fails as a failing disk would.
+    inject_failure: Arc<std::sync::atomic::AtomicBool>,
     file: Arc<File>,
     blobs: PathBuf,
     /// Blob files already synced (sled never rewrites one; it deletes and makes new ones).
@@ -51,6 +54,9 @@ struct Flusher {
 
 impl Flusher {
     fn flush(&mut self) -> Result<()> {
+        if self.inject_failure.load(Ordering::Acquire) {
+            return Err(std::io::Error::other("injected fsync failure").into());
+        }
         self.segments.sync()?;
         self.db.flush()?;
         self.sync_blobs()?;
@@ -121,9 +127,11 @@ impl GroupCommit {
     ) -> Result<Self> {
         let file = File::open(db_file)?;
         let (tx, rx) = mpsc::channel();
+        let inject_failure = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flusher = Flusher {
             db,
             segments,
+            inject_failure: inject_failure.clone(),
             file: Arc::new(file),
             blobs,
             synced: HashSet::new(),
@@ -137,8 +145,14 @@ impl GroupCommit {
             written: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             failed: std::sync::Mutex::new(None),
+            inject_failure,
             flush_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Makes every later flush fail (tests of the "disk failed" path).
+    pub(crate) fn inject_failure(&self) {
+        self.inject_failure.store(true, Ordering::Release);
     }
 
     /// `Err(Unavailable)` once a flush has failed: the store then refuses every write.

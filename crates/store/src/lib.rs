@@ -289,6 +289,13 @@ impl Store {
         blocking(|| rx.recv().map_err(|_| gone()))?
     }
 
+    /// Fault injection for tests: from now on every flush fails as a failing disk would, so
+    /// the store refuses writes ([`Error::Unavailable`]). Not for production use.
+    #[doc(hidden)]
+    pub fn inject_flush_failure(&self) {
+        self.inner.durable.inject_failure();
+    }
+
     /// Bytes of the store's files on disk (sled's database and the message segments).
     pub fn disk_usage(&self) -> Result<u64> {
         fn du(p: &Path) -> std::io::Result<u64> {

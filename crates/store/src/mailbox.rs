@@ -6,7 +6,7 @@ use crate::blob::decode;
 use crate::keys;
 use crate::model::*;
 use crate::notify::Change;
-use crate::tx::{abort, get, put};
+use crate::tx::{abort, get, put, Tx, TxResult};
 use crate::{Error, Result, Store};
 
 /// Hierarchy separator (SPEC.md §8).
@@ -91,6 +91,20 @@ impl Store {
         if name == "INBOX" {
             return Err(Error::MailboxExists);
         }
+        let wanted = self.levels(&name)?;
+        let uidvalidity = uidvalidity_now();
+        let w = self.writer(account);
+        let created = {
+            let _g = crate::lock(&w);
+            self.transact_events(|tx| create_in_tx(tx, account, &wanted, uidvalidity, special_use))?
+        };
+        self.sync().await?;
+        self.publish_durable();
+        Ok(created)
+    }
+
+    /// The names of `name` and its missing parents, each with a fresh mailbox id.
+    fn levels(&self, name: &str) -> Result<Vec<(String, MailboxId)>> {
         let mut wanted = Vec::new();
         let mut prefix = String::new();
         for level in name.split(SEPARATOR) {
@@ -100,48 +114,7 @@ impl Store {
             prefix.push_str(level);
             wanted.push((prefix.clone(), self.inner.db.generate_id()? + 1));
         }
-        let uidvalidity = uidvalidity_now();
-        let w = self.writer(account);
-        let created = {
-            let _g = crate::lock(&w);
-            self.transact_events(|tx| {
-                if tx.account_ids.get(keys::id(account))?.is_none() {
-                    return abort(Error::NoSuchAccount);
-                }
-                let mut events = Vec::new();
-                let mut last = None;
-                for (i, (n, id)) in wanted.iter().enumerate() {
-                    let key = keys::mailbox(account, n);
-                    let leaf = i + 1 == wanted.len();
-                    if let Some(existing) = get::<Mailbox>(tx.mailboxes, &key)? {
-                        if leaf {
-                            return abort(Error::MailboxExists);
-                        }
-                        last = Some(existing);
-                        continue;
-                    }
-                    let su = if leaf { special_use } else { None };
-                    let mb = new_mailbox(*id, n, uidvalidity, su);
-                    put(tx.mailboxes, &key, &mb)?;
-                    tx.mailbox_ids.insert(&keys::id(*id), key)?;
-                    events.push((
-                        account,
-                        Change::MailboxCreated {
-                            mailbox: *id,
-                            name: n.clone(),
-                        },
-                    ));
-                    last = Some(mb);
-                }
-                match last {
-                    Some(mb) => Ok((mb, events)),
-                    None => abort(Error::InvalidName("empty name")),
-                }
-            })?
-        };
-        self.sync().await?;
-        self.publish_durable();
-        Ok(created)
+        Ok(wanted)
     }
 
     /// Deletes a mailbox and its messages. INBOX cannot be deleted (RFC 3501 §6.3.4); children
@@ -246,16 +219,32 @@ impl Store {
         Ok(())
     }
 
+    /// RFC 3501 §6.3.5: renaming INBOX creates the new mailbox and moves every message of
+    /// INBOX into it, in one transaction (a crash leaves INBOX as it was, or fully moved).
     async fn rename_inbox(&self, account: AccountId, to: &str) -> Result<()> {
-        let target = self.create_mailbox(account, to, None).await?;
-        let inbox = self
-            .mailbox(account, "INBOX")?
-            .ok_or(Error::NoSuchMailbox)?;
-        let uids: Vec<Uid> = self.messages(inbox.id)?.iter().map(|m| m.uid).collect();
-        if !uids.is_empty() {
-            self.move_messages(account, inbox.id, &uids, target.id)
-                .await?;
+        let wanted = self.levels(to)?;
+        let uidvalidity = uidvalidity_now();
+        let w = self.writer(account);
+        {
+            let _g = crate::lock(&w);
+            let inbox = self
+                .mailbox(account, "INBOX")?
+                .ok_or(Error::NoSuchMailbox)?;
+            let uids: Vec<Uid> = self.messages(inbox.id)?.iter().map(|m| m.uid).collect();
+            let pin = self.watched(inbox.id);
+            let moved = self.transact_events(|tx| {
+                let (target, mut events) = create_in_tx(tx, account, &wanted, uidvalidity, None)?;
+                let (moved, more) =
+                    crate::message::copy_in_tx(tx, account, inbox.id, &uids, target.id, true, pin)?;
+                events.extend(more);
+                Ok((moved, events))
+            })?;
+            if pin {
+                self.bury(inbox.id, moved.modseq, moved.removed);
+            }
         }
+        self.sync().await?;
+        self.publish_durable();
         Ok(())
     }
 
@@ -305,6 +294,49 @@ impl Store {
                 .insert(&key, crate::blob::encode(&mb))?;
         }
         Ok(from)
+    }
+}
+
+/// Creates `wanted` (a name and its missing parents, see `Store::levels`) inside a
+/// transaction; the last one must not exist yet. Returns it and the change events.
+fn create_in_tx(
+    tx: &Tx<'_>,
+    account: AccountId,
+    wanted: &[(String, MailboxId)],
+    uidvalidity: u32,
+    special_use: Option<SpecialUse>,
+) -> TxResult<(Mailbox, Vec<(AccountId, Change)>)> {
+    if tx.account_ids.get(keys::id(account))?.is_none() {
+        return abort(Error::NoSuchAccount);
+    }
+    let mut events = Vec::new();
+    let mut last = None;
+    for (i, (n, id)) in wanted.iter().enumerate() {
+        let key = keys::mailbox(account, n);
+        let leaf = i + 1 == wanted.len();
+        if let Some(existing) = get::<Mailbox>(tx.mailboxes, &key)? {
+            if leaf {
+                return abort(Error::MailboxExists);
+            }
+            last = Some(existing);
+            continue;
+        }
+        let su = if leaf { special_use } else { None };
+        let mb = new_mailbox(*id, n, uidvalidity, su);
+        put(tx.mailboxes, &key, &mb)?;
+        tx.mailbox_ids.insert(&keys::id(*id), key)?;
+        events.push((
+            account,
+            Change::MailboxCreated {
+                mailbox: *id,
+                name: n.clone(),
+            },
+        ));
+        last = Some(mb);
+    }
+    match last {
+        Some(mb) => Ok((mb, events)),
+        None => abort(Error::InvalidName("empty name")),
     }
 }
 

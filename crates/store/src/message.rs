@@ -354,80 +354,10 @@ impl Store {
             let _g = crate::lock(&w);
             // RFC 2180 §4.1.1 (see `views`): a MOVE expunges from the source.
             let pin = is_move && self.watched(from);
-            let (validity, pairs, removed, modseq) = self.transact_events(|tx| {
-                let Some((src_key, mut src)) = load_mailbox(tx, from)? else {
-                    return abort(Error::NoSuchMailbox);
-                };
-                let Some((dst_key, mut dst)) = load_mailbox(tx, to)? else {
-                    return abort(Error::NoSuchMailbox);
-                };
-                if keys::read_u64(&src_key) != account || keys::read_u64(&dst_key) != account {
-                    return abort(Error::NoSuchMailbox);
-                }
-                let mut metas = Vec::new();
-                for &uid in uids {
-                    if let Some(m) = get::<MessageMeta>(tx.messages, &keys::message(from, uid))? {
-                        metas.push(m);
-                    }
-                }
-                let bytes: u64 = metas.iter().map(|m| m.size).sum();
-                if !is_move || from == to {
-                    if let Err(e) = check_quota(tx, account, bytes, metas.len() as u64)? {
-                        return abort(e);
-                    }
-                }
-                let mut pairs = Vec::new();
-                let mut events = Vec::new();
-                // Same-mailbox MOVE is a copy then expunge of the originals: work on `dst`
-                // only, then reload as the source.
-                for m in &metas {
-                    let uid = dst.uidnext;
-                    dst.uidnext += 1;
-                    dst.highestmodseq += 1;
-                    dst.exists += 1;
-                    dst.size += m.size;
-                    if !m.flags.has(Flags::SEEN) {
-                        dst.unseen += 1;
-                    }
-                    let mut copy = m.clone();
-                    copy.uid = uid;
-                    copy.modseq = dst.highestmodseq;
-                    put(tx.messages, &keys::message(to, uid), &copy)?;
-                    let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
-                    put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
-                    pairs.push((m.uid, uid));
-                    events.push((
-                        account,
-                        Change::Appended {
-                            mailbox: to,
-                            uid,
-                            modseq: copy.modseq,
-                        },
-                    ));
-                }
-                add_usage(tx, account, bytes as i64, metas.len() as i64)?;
-                put(tx.mailboxes, &dst_key, &dst)?;
-                let mut removed = Vec::new();
-                if is_move {
-                    if from == to {
-                        src = dst.clone();
-                    }
-                    let moved: Vec<Uid> = metas.iter().map(|m| m.uid).collect();
-                    removed = remove_messages(tx, account, from, &mut src, &moved, pin)?;
-                    put(tx.mailboxes, &src_key, &src)?;
-                    if !removed.is_empty() {
-                        events.push((
-                            account,
-                            Change::Expunged {
-                                mailbox: from,
-                                uids: removed.iter().map(|m| m.uid).collect(),
-                                modseq: src.highestmodseq,
-                            },
-                        ));
-                    }
-                }
-                Ok(((dst.uidvalidity, pairs, removed, src.highestmodseq), events))
-            })?;
+            let moved =
+                self.transact_events(|tx| copy_in_tx(tx, account, from, uids, to, is_move, pin))?;
+            let (validity, pairs, removed, modseq) =
+                (moved.validity, moved.pairs, moved.removed, moved.modseq);
             if pin {
                 self.bury(from, modseq, removed);
             }
@@ -437,6 +367,112 @@ impl Store {
         self.publish_durable();
         Ok((validity, pairs))
     }
+}
+
+/// What a COPY or MOVE did inside its transaction.
+pub(crate) struct Moved {
+    /// UIDVALIDITY of the destination (RFC 4315 COPYUID).
+    pub validity: u32,
+    /// (source uid, destination uid).
+    pub pairs: Vec<(Uid, Uid)>,
+    /// MOVE: the source records removed (pinned for open views when `pin`).
+    pub removed: Vec<MessageMeta>,
+    /// MOVE: the source's MODSEQ of the expunge.
+    pub modseq: u64,
+}
+
+/// COPY / MOVE of `uids` from `from` to `to` inside a transaction (also the second half of
+/// renaming INBOX, RFC 3501 §6.3.5).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn copy_in_tx(
+    tx: &Tx<'_>,
+    account: AccountId,
+    from: MailboxId,
+    uids: &[Uid],
+    to: MailboxId,
+    is_move: bool,
+    pin: bool,
+) -> TxResult<(Moved, Vec<(AccountId, Change)>)> {
+    let Some((src_key, mut src)) = load_mailbox(tx, from)? else {
+        return abort(Error::NoSuchMailbox);
+    };
+    let Some((dst_key, mut dst)) = load_mailbox(tx, to)? else {
+        return abort(Error::NoSuchMailbox);
+    };
+    if keys::read_u64(&src_key) != account || keys::read_u64(&dst_key) != account {
+        return abort(Error::NoSuchMailbox);
+    }
+    let mut metas = Vec::new();
+    for &uid in uids {
+        if let Some(m) = get::<MessageMeta>(tx.messages, &keys::message(from, uid))? {
+            metas.push(m);
+        }
+    }
+    let bytes: u64 = metas.iter().map(|m| m.size).sum();
+    if !is_move || from == to {
+        if let Err(e) = check_quota(tx, account, bytes, metas.len() as u64)? {
+            return abort(e);
+        }
+    }
+    let mut pairs = Vec::new();
+    let mut events = Vec::new();
+    // Same-mailbox MOVE is a copy then expunge of the originals: work on `dst`
+    // only, then reload as the source.
+    for m in &metas {
+        let uid = dst.uidnext;
+        dst.uidnext += 1;
+        dst.highestmodseq += 1;
+        dst.exists += 1;
+        dst.size += m.size;
+        if !m.flags.has(Flags::SEEN) {
+            dst.unseen += 1;
+        }
+        let mut copy = m.clone();
+        copy.uid = uid;
+        copy.modseq = dst.highestmodseq;
+        put(tx.messages, &keys::message(to, uid), &copy)?;
+        let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
+        put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
+        pairs.push((m.uid, uid));
+        events.push((
+            account,
+            Change::Appended {
+                mailbox: to,
+                uid,
+                modseq: copy.modseq,
+            },
+        ));
+    }
+    add_usage(tx, account, bytes as i64, metas.len() as i64)?;
+    put(tx.mailboxes, &dst_key, &dst)?;
+    let mut removed = Vec::new();
+    if is_move {
+        if from == to {
+            src = dst.clone();
+        }
+        let moved: Vec<Uid> = metas.iter().map(|m| m.uid).collect();
+        removed = remove_messages(tx, account, from, &mut src, &moved, pin)?;
+        put(tx.mailboxes, &src_key, &src)?;
+        if !removed.is_empty() {
+            events.push((
+                account,
+                Change::Expunged {
+                    mailbox: from,
+                    uids: removed.iter().map(|m| m.uid).collect(),
+                    modseq: src.highestmodseq,
+                },
+            ));
+        }
+    }
+    Ok((
+        Moved {
+            validity: dst.uidvalidity,
+            pairs,
+            removed,
+            modseq: src.highestmodseq,
+        },
+        events,
+    ))
 }
 
 fn same_flags(a: &Flags, b: &Flags) -> bool {

@@ -196,3 +196,36 @@ async fn damaged_last_segment_record_is_removed_at_open() {
     assert_eq!(st.messages, 1);
     assert_eq!(store.usage(acct.id).expect("usage").messages, 1);
 }
+
+/// docs/architecture.md, "Durability": a failed flush is not "corrupt data"; the write is
+/// refused as temporarily unavailable, and so is every later one (nothing since is known to be
+/// on disk), while reads go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_flush_makes_the_store_refuse_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, acct, inbox) = setup(dir.path()).await;
+    let uid = append(&store, &acct, &inbox, &message(1, 1)).await;
+    store.inject_flush_failure();
+    let req = AppendRequest {
+        bytes: &message(2, 1),
+        ..Default::default()
+    };
+    let e = store
+        .append(acct.id, inbox.id, req)
+        .await
+        .expect_err("refused");
+    assert!(matches!(e, store::Error::Unavailable(_)), "{e}");
+    let e = store
+        .store_flags(
+            acct.id,
+            inbox.id,
+            &[uid],
+            store::FlagOp::Add,
+            &store::Flags::from_names(["\\Seen"]),
+            None,
+        )
+        .await
+        .expect_err("refused");
+    assert!(matches!(e, store::Error::Unavailable(_)), "{e}");
+    assert!(store.message(inbox.id, uid).expect("read").is_some());
+}
