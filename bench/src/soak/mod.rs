@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - this file: arguments, the server's config and accounts, starting the sessions, the
-//!   sampler (every `--sample` seconds: VmRSS, open descriptors, threads, store size, op
-//!   counts), the verdict and `bench/results/soak.md`.
+//!   verdict.
+//! - `sample`: the sampler (every `--sample` seconds: VmRSS, open descriptors, threads, store
+//!   size, op counts) and the RSS verdict.
+//! - `report`: `bench/results/soak.md` and the scan of the server log.
 //! - `stats`: op counters, expected races, protocol errors (the first 20 kept in full).
 //! - `smtp`, `imap`, `pop3`: the session loops, one task per session.
 //!

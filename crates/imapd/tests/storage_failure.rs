@@ -29,5 +29,9 @@ async fn failed_disk_gives_temporary_errors_everywhere() {
     assert!(c.cmd("DELE 1").await.starts_with("+OK"));
     let r = c.cmd("QUIT").await;
     assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
-    assert!(s.store.message(s.mailbox("INBOX").id, 1).expect("q").is_some());
+    assert!(s
+        .store
+        .message(s.mailbox("INBOX").id, 1)
+        .expect("q")
+        .is_some());
 }
