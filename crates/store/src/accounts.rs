@@ -126,10 +126,11 @@ impl Store {
                 for mb in &boxes {
                     tx.mailboxes.remove(keys::mailbox(account.id, &mb.name))?;
                     tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                    tx.dropped_mailbox(mb.id);
                 }
                 for (mid, list) in &msgs {
                     for m in list {
-                        tx.messages.remove(&keys::message(*mid, m.uid)[..])?;
+                        tx.remove_message(*mid, m.uid)?;
                         crate::message::release_blob(tx, m.blob, m.size)?;
                     }
                 }

@@ -133,8 +133,9 @@ impl Store {
             self.transact_events(|tx| {
                 tx.mailboxes.remove(keys::mailbox(account, &name))?;
                 tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                tx.dropped_mailbox(mb.id);
                 for m in &msgs {
-                    tx.messages.remove(&keys::message(mb.id, m.uid)[..])?;
+                    tx.remove_message(mb.id, m.uid)?;
                     crate::message::release_blob(tx, m.blob, m.size)?;
                 }
                 crate::message::add_usage(tx, account, -(total as i64), -(msgs.len() as i64))?;

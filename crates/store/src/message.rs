@@ -120,7 +120,7 @@ impl Store {
                         size,
                         modseq: mb.highestmodseq,
                     };
-                    put(tx.messages, &keys::message(mailbox, uid), &meta)?;
+                    tx.put_message(mailbox, &meta)?;
                     put(tx.mailboxes, &key, &mb)?;
                     add_usage(tx, account, size as i64, 1)?;
                     stored += 1;
@@ -149,8 +149,16 @@ impl Store {
         Ok(results)
     }
 
-    /// Messages of a mailbox in UID order.
+    /// Messages of a mailbox in UID order (from memory while a session has it open).
     pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        if let Some(index) = self.index(mailbox) {
+            return Ok(index.read().unwrap_or_else(|p| p.into_inner()).clone());
+        }
+        self.scan_messages(mailbox)
+    }
+
+    /// Messages of a mailbox in UID order, read from sled.
+    pub(crate) fn scan_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.inner
             .messages
             .scan_prefix(keys::id(mailbox))
@@ -163,6 +171,11 @@ impl Store {
     /// it costs what it returns). IMAP sessions use it to pick up new messages: change events
     /// of concurrent writers can be published out of UID order, the store's tree cannot.
     pub fn messages_from(&self, mailbox: MailboxId, from: Uid) -> Result<Vec<MessageMeta>> {
+        if let Some(index) = self.index(mailbox) {
+            let v = index.read().unwrap_or_else(|p| p.into_inner());
+            let start = v.partition_point(|m| m.uid < from);
+            return Ok(v[start..].to_vec());
+        }
         self.inner
             .messages
             .range(keys::message(mailbox, from)..=keys::message(mailbox, Uid::MAX))
@@ -172,6 +185,13 @@ impl Store {
     }
 
     pub fn message(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
+        if let Some(index) = self.index(mailbox) {
+            let v = index.read().unwrap_or_else(|p| p.into_inner());
+            return Ok(v
+                .binary_search_by_key(&uid, |m| m.uid)
+                .ok()
+                .map(|i| v[i].clone()));
+        }
         match self.inner.messages.get(keys::message(mailbox, uid))? {
             Some(v) => Ok(Some(decode("message", &v)?)),
             None => Ok(None),
@@ -243,7 +263,7 @@ impl Store {
                     mb.highestmodseq += 1;
                     meta.flags = new;
                     meta.modseq = mb.highestmodseq;
-                    put(tx.messages, &mkey, &meta)?;
+                    tx.put_message(mailbox, &meta)?;
                     res.updated.push(Updated {
                         uid,
                         flags: meta.flags.clone(),
@@ -430,7 +450,7 @@ pub(crate) fn copy_in_tx(
         let mut copy = m.clone();
         copy.uid = uid;
         copy.modseq = dst.highestmodseq;
-        put(tx.messages, &keys::message(to, uid), &copy)?;
+        tx.put_message(to, &copy)?;
         let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
         put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
         pairs.push((m.uid, uid));
@@ -500,7 +520,7 @@ fn remove_messages(
         let Some(meta) = get::<MessageMeta>(tx.messages, &key)? else {
             continue;
         };
-        tx.messages.remove(&key[..])?;
+        tx.remove_message(mailbox, uid)?;
         if pin {
             put(tx.pinned, &key, &(meta.blob, meta.size))?;
         } else {

@@ -8,7 +8,8 @@ use sled::transaction::{
 };
 use sled::Transactional;
 
-use crate::model::AccountId;
+use crate::keys;
+use crate::model::{AccountId, MailboxId, MessageMeta, Uid};
 use crate::notify::Change;
 use crate::{Error, Result, Store};
 
@@ -29,6 +30,41 @@ pub(crate) struct Tx<'a> {
     pub blob_locs: &'a TransactionalTree,
     /// Bumped by every blob release (wakes the compactor).
     pub deletes: &'a std::sync::atomic::AtomicU64,
+    /// Message records written or removed by this attempt, applied to the in-memory indexes
+    /// of open mailboxes once the transaction commits (`views`).
+    pub index: std::cell::RefCell<Vec<IndexOp>>,
+}
+
+/// A change to a message record, for the in-memory mailbox indexes.
+#[derive(Debug)]
+pub(crate) enum IndexOp {
+    Put(MailboxId, MessageMeta),
+    Remove(MailboxId, Uid),
+    /// The whole mailbox went (DELETE, account deletion).
+    Drop(MailboxId),
+}
+
+impl Tx<'_> {
+    /// Writes a message record (and notes it for the mailbox index).
+    pub fn put_message(&self, mailbox: MailboxId, meta: &MessageMeta) -> TxResult<()> {
+        put(self.messages, &keys::message(mailbox, meta.uid), meta)?;
+        self.index
+            .borrow_mut()
+            .push(IndexOp::Put(mailbox, meta.clone()));
+        Ok(())
+    }
+
+    /// Removes a message record (and notes it for the mailbox index).
+    pub fn remove_message(&self, mailbox: MailboxId, uid: Uid) -> TxResult<()> {
+        self.messages.remove(&keys::message(mailbox, uid)[..])?;
+        self.index.borrow_mut().push(IndexOp::Remove(mailbox, uid));
+        Ok(())
+    }
+
+    /// Notes that a mailbox is gone with all its records.
+    pub fn dropped_mailbox(&self, mailbox: MailboxId) {
+        self.index.borrow_mut().push(IndexOp::Drop(mailbox));
+    }
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Error>;
@@ -97,12 +133,19 @@ impl Store {
                 pinned: &v[11],
                 blob_locs: &v[12],
                 deletes: &i.deletes,
+                index: Default::default(),
             };
-            f(&tx)
+            let t = f(&tx)?;
+            Ok((t, tx.index.into_inner()))
         });
         match r {
-            Ok(t) => {
+            Ok((t, ops)) => {
                 let seq = self.inner.durable.mark_written();
+                // Committed: the indexes of open mailboxes follow, in commit order (callers
+                // hold the account's writer lock).
+                if !ops.is_empty() {
+                    self.apply_index(ops);
+                }
                 Ok((t, seq))
             }
             Err(TransactionError::Abort(e)) => Err(e),

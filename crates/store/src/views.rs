@@ -23,9 +23,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::model::{AccountId, MailboxId, MessageMeta, Uid};
+use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
+
+/// Message records held in memory by all mailbox indexes together, at most (about 80 bytes
+/// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from sled.
+pub const MAX_INDEXED: usize = 1_000_000;
 
 /// The open views and graves of every watched mailbox.
 #[derive(Default)]
@@ -35,6 +41,10 @@ pub(crate) struct Registry {
 
 struct Watched {
     account: AccountId,
+    /// The mailbox's message records in UID order, kept in memory while views are open
+    /// (`None` when over the memory cap): SELECT, FETCH 1:* and SEARCH on a large mailbox
+    /// read memory instead of scanning sled. Updated after every commit (`apply_index`).
+    index: Option<Arc<RwLock<Vec<MessageMeta>>>>,
     /// View id → cursor (every expunge with a MODSEQ at or below it has been told).
     views: HashMap<u64, u64>,
     /// Expunged messages some view may still address: uid → (expunge MODSEQ, metadata).
@@ -69,16 +79,30 @@ impl Store {
         let _g = crate::lock(&w);
         let start = self.mailbox_by_id(mailbox)?.map_or(0, |m| m.highestmodseq);
         let id = NEXT_VIEW.fetch_add(1, Ordering::Relaxed);
+        let needs_index = crate::lock(&self.inner.views)
+            .mailboxes
+            .get(&mailbox)
+            .is_none_or(|w| w.index.is_none());
+        // Built under the writer lock: no write to this mailbox can come between the scan
+        // and the registration that makes later commits update it.
+        let built = if needs_index {
+            let metas = self.scan_messages(mailbox)?;
+            let indexed: usize = self.indexed();
+            (indexed + metas.len() <= MAX_INDEXED).then(|| Arc::new(RwLock::new(metas)))
+        } else {
+            None
+        };
         let mut reg = crate::lock(&self.inner.views);
-        reg.mailboxes
-            .entry(mailbox)
-            .or_insert_with(|| Watched {
-                account,
-                views: HashMap::new(),
-                graves: BTreeMap::new(),
-            })
-            .views
-            .insert(id, start);
+        let w = reg.mailboxes.entry(mailbox).or_insert_with(|| Watched {
+            account,
+            index: None,
+            views: HashMap::new(),
+            graves: BTreeMap::new(),
+        });
+        if w.index.is_none() {
+            w.index = built;
+        }
+        w.views.insert(id, start);
         Ok(View {
             store: self.clone(),
             mailbox,
@@ -192,6 +216,56 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+
+    /// Message records held by the mailbox indexes.
+    fn indexed(&self) -> usize {
+        let reg = crate::lock(&self.inner.views);
+        reg.mailboxes
+            .values()
+            .filter_map(|w| w.index.as_ref())
+            .map(|i| i.read().map(|v| v.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// The in-memory index of `mailbox`, when an open view keeps one.
+    pub(crate) fn index(&self, mailbox: MailboxId) -> Option<Arc<RwLock<Vec<MessageMeta>>>> {
+        crate::lock(&self.inner.views)
+            .mailboxes
+            .get(&mailbox)
+            .and_then(|w| w.index.clone())
+    }
+
+    /// Applies committed record changes to the indexes of open mailboxes (called right after
+    /// the commit, under the account's writer lock, so in commit order).
+    pub(crate) fn apply_index(&self, ops: Vec<IndexOp>) {
+        let mut reg = crate::lock(&self.inner.views);
+        for op in ops {
+            let mailbox = match &op {
+                IndexOp::Put(m, _) | IndexOp::Remove(m, _) | IndexOp::Drop(m) => *m,
+            };
+            let Some(w) = reg.mailboxes.get_mut(&mailbox) else {
+                continue;
+            };
+            if matches!(op, IndexOp::Drop(_)) {
+                w.index = None;
+                continue;
+            }
+            let Some(index) = &w.index else { continue };
+            let mut v = index.write().unwrap_or_else(|p| p.into_inner());
+            match op {
+                IndexOp::Put(_, meta) => match v.binary_search_by_key(&meta.uid, |m| m.uid) {
+                    Ok(i) => v[i] = meta,
+                    Err(i) => v.insert(i, meta),
+                },
+                IndexOp::Remove(_, uid) => {
+                    if let Ok(i) = v.binary_search_by_key(&uid, |m| m.uid) {
+                        v.remove(i);
+                    }
+                }
+                IndexOp::Drop(_) => {}
+            }
+        }
     }
 
     /// Number of expunged messages kept for open views (tests, dashboard).
