@@ -1,7 +1,7 @@
 //! `bench`: the load generator and harness of `make bench`. It builds the accounts and mail of
 //! every scenario, starts mailstack (release binary) and the peers — Dovecot 2.3 for IMAP/POP3,
 //! Postfix → Maildir and smtp-sink for SMTP — on loopback ports from private folders, runs the
-//! scenarios of SPEC.md §9 alternately against both, and writes the Markdown table to
+//! scenarios of docs/spec.md §9 alternately against both, and writes the Markdown table to
 //! `bench/results/latest.md` (and stdout).
 //!
 //! # Layout

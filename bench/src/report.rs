@@ -18,7 +18,7 @@ pub struct Row {
     pub peer: Option<f64>,
     pub peer_name: String,
     pub better: Better,
-    /// SPEC.md §9 target as an advantage factor (≥), if any.
+    /// docs/spec.md §9 target as an advantage factor (≥), if any.
     pub target: Option<f64>,
     pub note: String,
     /// The peer's figure is a time limit it did not finish within: the real value (and so the

@@ -1,4 +1,4 @@
-//! Weak passwords and public demo accounts (SPEC.md §4), through the real CLI. `cli.rs` covers
+//! Weak passwords and public demo accounts (docs/spec.md §4), through the real CLI. `cli.rs` covers
 //! `user add` with a short password and with the user name inside; this adds `passwd`, the
 //! 1024-byte cap, control characters, case tricks, and `serve` refusing demo accounts on a
 //! public address.

@@ -1,4 +1,4 @@
-//! Brute force (SPEC.md §4, §8): 50 wrong passwords for one account from one address are
+//! Brute force (docs/spec.md §4, §8): 50 wrong passwords for one account from one address are
 //! throttled — growing delay, then temporary refusal — while the right password from another
 //! address still works on IMAP, POP3 and SMTP; a throttled attempt answers the same whether
 //! its password was right or wrong.

@@ -1,4 +1,4 @@
-//! Connection flood against the real binary (SPEC.md §8): with a per-address limit of 20,
+//! Connection flood against the real binary (docs/spec.md §8): with a per-address limit of 20,
 //! 5,000 connections from one address get the protocol's "try later" greeting and are closed,
 //! the server keeps serving other addresses (and the flooder once it lets go), and its memory
 //! stays bounded.

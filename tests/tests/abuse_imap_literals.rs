@@ -1,4 +1,4 @@
-//! IMAP literal limits beyond APPENDLIMIT (SPEC.md §8 "without allocating it"): a client that
+//! IMAP literal limits beyond APPENDLIMIT (docs/spec.md §8 "without allocating it"): a client that
 //! is not logged in must not get a `+` for a large literal, and the literals of one command
 //! must not add up past the limit (`imapd::session::Session::read_command`: 8 KiB before login,
 //! APPENDLIMIT plus one command line for the whole command after).
@@ -13,7 +13,7 @@ async fn preauth_literal_is_refused_without_continuation() {
     let mut c = Wire::connect(s.imap).await;
     c.line().await.expect("greeting");
     // 1000 unauthenticated connections × 50 MiB each would be 50 GB of buffers. A client
-    // that is not logged in needs literals only for LOGIN (SPEC.md §4 caps passwords at
+    // that is not logged in needs literals only for LOGIN (docs/spec.md §4 caps passwords at
     // 1024 bytes): the proposed pre-auth literal limit is 8 KiB.
     c.send(format!("a LOGIN {{{}}}\r\n", 50 * 1024 * 1024))
         .await

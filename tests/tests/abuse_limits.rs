@@ -1,4 +1,4 @@
-//! Input limits against the real binary (SPEC.md §8), with the server's memory watched from
+//! Input limits against the real binary (docs/spec.md §8), with the server's memory watched from
 //! /proc: a 10 MiB line without CRLF on every protocol, IMAP literal bombs (`{4294967295}`,
 //! 60 MiB, LITERAL+ over the limit). Each ends with a well-behaved session on the same server.
 
@@ -92,7 +92,7 @@ async fn imap_literal_bombs_are_refused_without_allocating() {
     let mut c = imap_login(server.port("imap")).await;
     let before = peak(&server);
     let limit = 50 * 1024 * 1024;
-    // RFC 7889 / SPEC.md §8: NO [TOOBIG] at once — no "+" continuation first.
+    // RFC 7889 / docs/spec.md §8: NO [TOOBIG] at once — no "+" continuation first.
     for size in ["4294967295", "62914560", "99999999999999999999"] {
         c.send(format!("a APPEND INBOX {{{size}}}\r\n"))
             .await

@@ -1,4 +1,4 @@
-//! Plaintext login off-loopback without TLS is refused on all three protocols (SPEC.md §4).
+//! Plaintext login off-loopback without TLS is refused on all three protocols (docs/spec.md §4).
 //! The servers run in-process with `allow_plaintext_from_loopback: false`, which makes the
 //! test's 127.0.0.1 connections count as remote. Each protocol then shows the refusal does not
 //! depend on the password, and that the same client succeeds after STARTTLS/STLS.
@@ -93,7 +93,7 @@ async fn smtp_auth_refused_without_tls() {
     let mut c = Wire::connect(s.submission).await;
     c.smtp_reply().await;
     let ehlo = c.smtp("EHLO client.test").await;
-    // SPEC.md §4: AUTH is not advertised before STARTTLS.
+    // docs/spec.md §4: AUTH is not advertised before STARTTLS.
     assert!(
         ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
         "{ehlo}"

@@ -1,4 +1,4 @@
-//! Slowloris before login (SPEC.md §8): a client trickling one byte at a time, never idle for
+//! Slowloris before login (docs/spec.md §8): a client trickling one byte at a time, never idle for
 //! a whole timeout, is still cut at the pre-auth timeout, because the timeout bounds a whole
 //! command line (`net::Connection::read_line`), not each read. The servers run in-process
 //! with a 2 s pre-auth timeout.

@@ -1,4 +1,4 @@
-//! STARTTLS / STLS command injection (CVE-2011-0411 class, SPEC.md §8): commands the client
+//! STARTTLS / STLS command injection (CVE-2011-0411 class, docs/spec.md §8): commands the client
 //! pipelines behind STARTTLS in the same packet are discarded, never executed after the TLS
 //! switch — on IMAP, POP3, SMTP port 25 and submission. Each test then runs a well-behaved
 //! session to show the server still serves.

@@ -1,4 +1,4 @@
-//! The seven scenarios of issue 8 / SPEC.md §9. Each returns table rows (mailstack, peer,
+//! The seven scenarios of issue 8 / docs/spec.md §9. Each returns table rows (mailstack, peer,
 //! advantage) plus notes on how it was measured; a failing scenario becomes a row that says
 //! so and the run goes on.
 

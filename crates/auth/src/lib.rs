@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`secret`]: `Secret<T>`, whose `Debug`/`Display` print `<redacted>`.
 //! - [`sasl`]: the one SASL PLAIN / LOGIN decoder all three protocols use.
-//! - `policy`: password rules (SPEC.md §4).
+//! - `policy`: password rules (docs/spec.md §4).
 //! - `throttle`: failed-login accounting per client address and account.
 //! - `cache`: verified-credential cache keyed by a keyed hash, never the password.
 //!
@@ -103,7 +103,7 @@ struct Inner {
     cache: cache::CredentialCache,
 }
 
-/// Normalizes an address: trimmed, angle brackets removed, lower-cased. SPEC.md §4 requires the
+/// Normalizes an address: trimmed, angle brackets removed, lower-cased. docs/spec.md §4 requires the
 /// domain to be case-insensitive; we fold the local part too, as users expect
 /// (`Alice@` and `alice@` are one mailbox) and as Postfix's lookup tables do.
 pub fn normalize_address(address: &str) -> Result<String, AuthError> {
@@ -161,7 +161,7 @@ impl Auth {
         &self.inner.config
     }
 
-    /// Normalizes the address, applies the password policy (SPEC.md §4) and hashes: the one
+    /// Normalizes the address, applies the password policy (docs/spec.md §4) and hashes: the one
     /// path every password set or change goes through.
     async fn vetted_hash(
         &self,
@@ -256,7 +256,7 @@ impl Auth {
         }
     }
 
-    /// SPEC.md §6: the envelope sender must be one of the account's addresses.
+    /// docs/spec.md §6: the envelope sender must be one of the account's addresses.
     pub fn may_send_as(&self, account: &Account, from: &str) -> bool {
         match normalize_address(from) {
             Ok(f) => f == account.address || account.aliases.contains(&f),

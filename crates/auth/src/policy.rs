@@ -1,7 +1,7 @@
-//! Password policy (SPEC.md §4): at least `min` characters, not containing the address's local
+//! Password policy (docs/spec.md §4): at least `min` characters, not containing the address's local
 //! part, at most 1024 bytes. The error names the rule that failed.
 
-/// Longest password accepted, in bytes (SPEC.md §4).
+/// Longest password accepted, in bytes (docs/spec.md §4).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Checks `password` for `address`; `Err` says which rule failed.

@@ -1,4 +1,4 @@
-//! Failed-login throttling (SPEC.md §4, §8): per client address + account, growing delay after
+//! Failed-login throttling (docs/spec.md §4, §8): per client address + account, growing delay after
 //! 3 failures, then temporary refusal; a client address failing across many accounts is
 //! refused too. Counters decay after `WINDOW`.
 

@@ -2,7 +2,7 @@
 //! crates.
 //!
 //! # Parsing and encoding: what is imap-codec's and what is ours
-//! Commands are parsed by imap-codec 2.0 (ARCHITECTURE.md; alpha, pinned in Cargo.lock):
+//! Commands are parsed by imap-codec 2.0 (docs/architecture.md §13; alpha, pinned in Cargo.lock):
 //! its grammar is complete for RFC 3501 and fuzzed upstream. `command_codec.rs` converts its
 //! `Command` into our [`command::Command`], which the handlers consume; our own session loop
 //! still drives the I/O (line and literal limits, `+` continuations, LITERAL+, STARTTLS), so
@@ -155,7 +155,7 @@ impl Ctx {
     }
 }
 
-/// Default APPENDLIMIT (SPEC.md §8).
+/// Default APPENDLIMIT (docs/spec.md §8).
 pub const DEFAULT_MAX_LITERAL: u64 = 50 * 1024 * 1024;
 
 /// Trace redactor: LOGIN passwords and AUTHENTICATE initial responses → `<redacted>`.

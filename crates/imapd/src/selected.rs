@@ -1,6 +1,6 @@
 //! What a session knows of its selected mailbox, and the one rule for what it is told.
 //!
-//! # The ordering rule (docs/architecture.md, "Live updates and the ordering rule")
+//! # The ordering rule (docs/architecture.md §7, "Live updates and the ordering rule")
 //! Every change to a mailbox has a place in its change sequence, its MODSEQ, and the store
 //! publishes one account's changes in that order. A session keeps a **cursor**: the MODSEQ up
 //! to which it has applied the mailbox's changes. Everything it is told about other sessions'

@@ -12,7 +12,7 @@ use crate::response::Code;
 pub use crate::selected::Selected;
 use crate::Ctx;
 
-/// Longest command line without its literals (SPEC.md §8: 64 KiB).
+/// Longest command line without its literals (docs/spec.md §8: 64 KiB).
 pub const MAX_LINE: usize = 64 * 1024;
 /// Largest literal accepted before login (a user name or password in LOGIN/AUTHENTICATE).
 pub const MAX_PREAUTH_LITERAL: u64 = 8 * 1024;
@@ -20,13 +20,13 @@ pub const MAX_PREAUTH_LITERAL: u64 = 8 * 1024;
 pub const MAX_BAD: u32 = 20;
 /// Autologout before login (RFC 3501 §5.4 allows a shorter one) and after.
 pub const PRELOGIN_IDLE: Duration = Duration::from_secs(60);
-/// RFC 3501 §5.4: at least 30 minutes after login (SPEC.md §8).
+/// RFC 3501 §5.4: at least 30 minutes after login (docs/spec.md §8).
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
-/// SPEC.md §8 / RFC 2177 §3: while idling, the server re-checks the mailbox and tells the
+/// docs/spec.md §8 / RFC 2177 §3: while idling, the server re-checks the mailbox and tells the
 /// client it is still there a minute before the autologout.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(29 * 60);
 
-/// Session timeouts (SPEC.md §8). [`crate::serve`] uses the defaults; tests shorten them.
+/// Session timeouts (docs/spec.md §8). [`crate::serve`] uses the defaults; tests shorten them.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Autologout before login.
@@ -62,7 +62,7 @@ pub enum State {
     Logout,
 }
 
-/// How a command failed (STYLE.md rule 4).
+/// How a command failed (docs/conventions.md §4).
 #[derive(Debug)]
 pub enum CmdError {
     /// User error → tagged NO.
@@ -196,7 +196,7 @@ impl Session {
         self.condstore = true;
     }
 
-    /// RFC 3501 §6.2 / SPEC.md §4: plaintext login only over TLS or from loopback.
+    /// RFC 3501 §6.2 / docs/spec.md §4: plaintext login only over TLS or from loopback.
     pub fn plaintext_ok(&self) -> bool {
         self.ctx.service.plaintext_ok(&self.conn)
     }
@@ -318,7 +318,7 @@ impl Session {
             let line = match self.conn.read_line(MAX_LINE).await {
                 Ok(l) => l,
                 Err(LineError::TooLong) => {
-                    // SPEC.md §8: over-long line → BAD, rest of it discarded.
+                    // docs/spec.md §8: over-long line → BAD, rest of it discarded.
                     let _ = self.conn.send(b"* BAD command line too long\r\n").await;
                     return Input::Rejected;
                 }
@@ -357,7 +357,7 @@ impl Session {
                     .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
                     .unwrap_or_else(|| "*".into());
                 let is_append = buf.windows(7).any(|w| w.eq_ignore_ascii_case(b" APPEND"));
-                // RFC 7889 §3 / SPEC.md §8: refuse before the literal, no "+" continuation.
+                // RFC 7889 §3 / docs/spec.md §8: refuse before the literal, no "+" continuation.
                 let authenticated = !matches!(self.state, State::NotAuthenticated);
                 let reply = if is_append && !plus && authenticated {
                     format!(

@@ -117,6 +117,6 @@ async fn shutdown_says_bye() {
     let s = start().await;
     let mut c = s.logged_in().await;
     s.trigger.trigger();
-    // SPEC.md §7: IMAP sessions get BYE on shutdown.
+    // docs/spec.md §7: IMAP sessions get BYE on shutdown.
     assert_eq!(c.response().await.trim_end(), "* BYE server shutting down");
 }

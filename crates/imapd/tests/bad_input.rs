@@ -1,5 +1,5 @@
 //! Bad input: over-long lines, literals over APPENDLIMIT, unknown commands, repeated errors,
-//! pipelining and literals split across reads (SPEC.md §8, RFC 3501 §7.1.3, RFC 7889).
+//! pipelining and literals split across reads (docs/spec.md §8, RFC 3501 §7.1.3, RFC 7889).
 mod common;
 use common::*;
 
@@ -10,7 +10,7 @@ async fn long_line_and_unknown() {
     c.send(&format!("a1 NOOP {}\r\n", "x".repeat(70_000))).await;
     assert!(
         c.response().await.starts_with("* BAD"),
-        "SPEC.md §8: line over 64 KiB"
+        "docs/spec.md §8: line over 64 KiB"
     );
     // The connection survives.
     c.ok("NOOP").await;
@@ -84,7 +84,7 @@ async fn pipelining_and_split_literals() {
 async fn starttls_discards_pipelined() {
     let s = start().await;
     let mut c = s.client().await;
-    // Commands after STARTTLS in the same packet must never run (SPEC.md §8).
+    // Commands after STARTTLS in the same packet must never run (docs/spec.md §8).
     c.send("s STARTTLS\r\nx LOGIN alice@example.test \"long password 123\"\r\n")
         .await;
     let r = c.response().await;

@@ -1,4 +1,4 @@
-//! IDLE timing rules (RFC 2177 §3, SPEC.md §8) with shortened limits: the autologout counts
+//! IDLE timing rules (RFC 2177 §3, docs/spec.md §8) with shortened limits: the autologout counts
 //! from the last client input and DONE resets it; a re-check `* OK` comes before the
 //! autologout. Margins are seconds wide, so a slow machine does not fail them.
 mod common;

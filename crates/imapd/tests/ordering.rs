@@ -45,7 +45,7 @@ async fn two_on_inbox(bodies: &[&str]) -> (Server, Client, Client) {
     (s, a, b)
 }
 
-/// RFC 3501 §7.4.2 / docs/architecture.md ordering rule: after a session's own STORE reply,
+/// RFC 3501 §7.4.2 / docs/architecture.md §7 ordering rule: after a session's own STORE reply,
 /// the older change another session made just before is not told afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_store_is_never_followed_by_an_older_state() {

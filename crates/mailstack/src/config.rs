@@ -164,7 +164,7 @@ impl Default for AuthSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// SMTP SIZE and IMAP APPENDLIMIT, bytes (SPEC.md §8: 50 MiB).
+    /// SMTP SIZE and IMAP APPENDLIMIT, bytes (docs/spec.md §8: 50 MiB).
     #[serde(default = "default_max_message")]
     pub max_message_size: u64,
     #[serde(default = "default_per_address")]

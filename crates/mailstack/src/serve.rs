@@ -1,5 +1,5 @@
 //! `mailstack serve`: every configured listener as tokio tasks in one process over one store
-//! (ARCHITECTURE.md "One process, one store"), and a clean stop on SIGTERM/SIGINT.
+//! (docs/architecture.md §2 "One process, one store"), and a clean stop on SIGTERM/SIGINT.
 
 use std::net::SocketAddr;
 

@@ -1,4 +1,4 @@
-//! The accept loop every listener runs: connection limits (SPEC.md §8: 1000 per client address,
+//! The accept loop every listener runs: connection limits (docs/spec.md §8: 1000 per client address,
 //! 100k in total) with the protocol's "try later" greeting, implicit TLS, one tracing span per
 //! session, and a graceful stop.
 
@@ -70,7 +70,7 @@ impl Shutdown {
     }
 }
 
-/// Connection limits (SPEC.md §8).
+/// Connection limits (docs/spec.md §8).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     pub per_address: usize,

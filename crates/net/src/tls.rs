@@ -1,6 +1,6 @@
 //! TLS server configuration. Certificates load from PEM with `rustls::pki_types::pem::PemObject`;
 //! when they are missing and generation is allowed, a local CA and a server certificate for the
-//! configured host names + localhost + 127.0.0.1 + ::1 are created with rcgen (SPEC.md §7).
+//! configured host names + localhost + 127.0.0.1 + ::1 are created with rcgen (docs/spec.md §7).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -27,10 +27,10 @@
 //! - Message numbers, sizes and UIDLs are those of the snapshot taken at login, for the whole
 //!   session (RFC 1939 §8); a message another session expunged answers `-ERR` on RETR/TOP.
 //! - Nothing is deleted before QUIT in TRANSACTION; QUIT removes the marked messages in one
-//!   durable store transaction before it answers `+OK` (RFC 1939 §6, SPEC.md §5).
+//!   durable store transaction before it answers `+OK` (RFC 1939 §6, docs/spec.md §5).
 //! - The maildrop lock is owned by the session state, so QUIT, disconnect, timeout, shutdown
 //!   and panics all release it.
-//! - Plaintext passwords are accepted only over TLS or (if allowed) from loopback (SPEC.md §4).
+//! - Plaintext passwords are accepted only over TLS or (if allowed) from loopback (docs/spec.md §4).
 //! - Input pipelined behind STLS is never executed (`net::Connection::start_tls`).
 //! - Passwords and SASL responses never reach the trace ([`redact`], `expect_secret`).
 #![forbid(unsafe_code)]
@@ -63,10 +63,10 @@ impl Ctx {
     }
 }
 
-/// Session limits (SPEC.md §8). [`serve`] uses the defaults; tests shorten the timeouts.
+/// Session limits (docs/spec.md §8). [`serve`] uses the defaults; tests shorten the timeouts.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Longest command line, terminator included (SPEC.md §8: 512).
+    /// Longest command line, terminator included (docs/spec.md §8: 512).
     pub max_line: usize,
     /// Unknown / bad commands before the connection is closed.
     pub max_errors: u32,

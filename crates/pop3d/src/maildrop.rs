@@ -118,7 +118,7 @@ impl Maildrop {
     }
 
     /// UIDs to remove at QUIT: the DELE-marked ones, plus the retrieved ones under
-    /// `pop3_policy = delete` (SPEC.md §5).
+    /// `pop3_policy = delete` (docs/spec.md §5).
     pub fn to_expunge(&self) -> Vec<Uid> {
         let policy_delete = self.account.pop3_policy == Pop3Policy::Delete;
         self.messages

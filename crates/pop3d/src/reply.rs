@@ -44,7 +44,7 @@ pub enum Reply {
     },
 }
 
-/// Why a command failed (STYLE.md rule 4).
+/// Why a command failed (docs/conventions.md §4).
 #[derive(Debug)]
 pub enum CmdError {
     /// A user error: `-ERR [code] text`; the session goes on.

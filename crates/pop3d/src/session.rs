@@ -1,5 +1,5 @@
 //! One POP3 session: the state machine of RFC 1939 §3 (AUTHORIZATION → TRANSACTION → UPDATE),
-//! which command is valid in which state ([`Session::execute`]), the limits of SPEC.md §8, and
+//! which command is valid in which state ([`Session::execute`]), the limits of docs/spec.md §8, and
 //! the only place replies are written.
 
 use std::sync::Arc;
@@ -75,7 +75,7 @@ pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
         };
         let flow = match read {
             Ok(line) => s.handle(&line).await,
-            // SPEC.md §8: protocol error, the rest of the line is dropped, the session goes on.
+            // docs/spec.md §8: protocol error, the rest of the line is dropped, the session goes on.
             Err(LineError::TooLong) => {
                 s.errors += 1;
                 let msg = format!("-ERR command line too long (at most {max} octets)\r\n");
@@ -215,7 +215,7 @@ impl Session {
         self.conn.set_user(Some(&md.account.address));
         self.conn.set_mailbox(Some("INBOX"));
         self.state = State::Transaction(Box::new(md));
-        // SPEC.md §8: 10 minutes idle in TRANSACTION.
+        // docs/spec.md §8: 10 minutes idle in TRANSACTION.
         self.conn
             .set_idle_timeout(self.limits().transaction_timeout);
         Ok(Reply::Ok(format!(
@@ -286,7 +286,7 @@ impl Session {
         }
     }
 
-    /// Writes a reply or an error (STYLE.md rule 4: only the session writes).
+    /// Writes a reply or an error (docs/conventions.md §4: only the session writes).
     async fn reply(&mut self, result: Result<Reply, CmdError>) -> std::io::Result<Flow> {
         match result {
             Ok(Reply::Ok(text)) if text.is_empty() => self.conn.write(b"+OK\r\n"),
@@ -332,6 +332,6 @@ impl Session {
     }
 }
 
-/// Default idle limits (SPEC.md §8).
+/// Default idle limits (docs/spec.md §8).
 pub const AUTHORIZATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(600);

@@ -13,7 +13,7 @@ async fn stls_discards_pipelined_commands() {
     srv.add_user(ALICE).await;
     let mut c = Client::connect(srv.addr).await;
     c.line().await;
-    // STLS and a USER in the same packet: the USER must never run (RFC 2595 §4, SPEC.md §8).
+    // STLS and a USER in the same packet: the USER must never run (RFC 2595 §4, docs/spec.md §8).
     c.send_raw(format!("STLS\r\nUSER {ALICE}\r\n").as_bytes())
         .await;
     assert_eq!(c.line().await, "+OK begin TLS negotiation");

@@ -100,7 +100,7 @@ impl Flusher {
             waiting.extend(requests.try_iter());
             let r = self.flush();
             if let Err(e) = &r {
-                // docs/architecture.md, "Durability": after a failed fsync nothing written
+                // docs/architecture.md §4, "Durability": after a failed fsync nothing written
                 // since is known to be on disk; the store refuses writes from now on.
                 tracing::error!("store flush failed, refusing writes from now on: {e}");
             }

@@ -9,7 +9,7 @@ use crate::notify::Change;
 use crate::tx::{abort, get, put, Tx, TxResult};
 use crate::{Error, Result, Store};
 
-/// Hierarchy separator (SPEC.md §8).
+/// Hierarchy separator (docs/spec.md §8).
 pub const SEPARATOR: char = '/';
 /// Longest mailbox name we accept, in bytes.
 pub const MAX_NAME: usize = 1000;

@@ -555,7 +555,7 @@ fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(sled::IVec,
     Ok(get::<Mailbox>(tx.mailboxes, &key)?.map(|m| (key, m)))
 }
 
-/// Quota check (SPEC.md §5): the one place both SMTP and IMAP hit.
+/// Quota check (docs/spec.md §5): the one place both SMTP and IMAP hit.
 fn check_quota(
     tx: &Tx<'_>,
     account: AccountId,

@@ -2,7 +2,7 @@
 //! (keyed by blob, so COPY shares it). IMAP builds ENVELOPE, BODYSTRUCTURE and BODY[section]
 //! answers from it without re-parsing.
 //!
-//! ARCHITECTURE.md names mail-parser for this job. We started with it and replaced it: IMAP
+//! The design (docs/architecture.md §3.4) first named mail-parser for this job. We started with it and replaced it: IMAP
 //! needs raw (undecoded) values and the exact octet offsets of every part, including in
 //! malformed MIME, and a differential test against Dovecot (`tests/tests/dovecot_diff.rs`,
 //! 45 messages, 675 FETCH items byte for byte) is only met by a parser that follows the

@@ -12,7 +12,7 @@ pub type BlobId = u64;
 /// IMAP UID (RFC 3501 §2.3.1.1): non-zero, strictly ascending per mailbox.
 pub type Uid = u32;
 
-/// The POP3 retrieval policy of an account (SPEC.md §5, a teaching aid).
+/// The POP3 retrieval policy of an account (docs/spec.md §5, a teaching aid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Pop3Policy {
     /// RFC 1939 behaviour: only DELE deletes.
@@ -69,7 +69,7 @@ pub struct Account {
     pub aliases: Vec<String>,
 }
 
-/// SPEC.md §4: up to 10 aliases per account.
+/// docs/spec.md §4: up to 10 aliases per account.
 pub const MAX_ALIASES: usize = 10;
 
 /// Quota usage of an account.
@@ -106,7 +106,7 @@ impl SpecialUse {
     }
 }
 
-/// Mailboxes every account is created with (SPEC.md §5).
+/// Mailboxes every account is created with (docs/spec.md §5).
 pub const DEFAULT_MAILBOXES: &[(&str, Option<SpecialUse>)] = &[
     ("INBOX", None),
     ("Sent", Some(SpecialUse::Sent)),

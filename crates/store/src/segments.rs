@@ -3,7 +3,7 @@
 //! sled 0.34 writes every page over ~128 KiB into a file of its own under `db/blobs/` and does
 //! not reliably delete them once the page is rewritten: three rounds of "deliver 1,000 ×
 //! 100 KiB, expunge all" left 224 MiB on disk for an empty mailbox, and the files survive a
-//! restart (docs/architecture.md, "Blob store"). So message bytes live here and sled keeps
+//! restart (docs/architecture.md §5, "Blob store"). So message bytes live here and sled keeps
 //! only small records (a blob's [`Loc`] in the `blob_locs` tree).
 //!
 //! # Format

@@ -99,7 +99,7 @@ impl Store {
 
     /// [`Store::transact`], also returning the write's sequence number.
     fn transact_seq<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, u64)> {
-        // After a failed flush nothing new is written (docs/architecture.md, "Durability").
+        // After a failed flush nothing new is written (docs/architecture.md §4, "Durability").
         self.inner.durable.check()?;
         let i = &self.inner;
         let trees = [

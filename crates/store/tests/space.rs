@@ -1,4 +1,4 @@
-//! Bounded disk (docs/architecture.md, "Blob store"): message bytes of deleted mail are given
+//! Bounded disk (docs/architecture.md §5, "Blob store"): message bytes of deleted mail are given
 //! back, the expunge log is pruned above a floor without ever answering QRESYNC wrongly, and
 //! a message whose bytes did not reach the disk is removed at open.
 
@@ -197,7 +197,7 @@ async fn damaged_last_segment_record_is_removed_at_open() {
     assert_eq!(store.usage(acct.id).expect("usage").messages, 1);
 }
 
-/// docs/architecture.md, "Durability": a failed flush is not "corrupt data"; the write is
+/// docs/architecture.md §4, "Durability": a failed flush is not "corrupt data"; the write is
 /// refused as temporarily unavailable, and so is every later one (nothing since is known to be
 /// on disk), while reads go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

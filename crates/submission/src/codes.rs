@@ -148,7 +148,7 @@ codes! {
     LOCAL_ERROR = 451 "4.3.0" "Local error in processing, try again later";
 }
 
-/// Sent when the connection limit is reached (SPEC.md §8), before closing.
+/// Sent when the connection limit is reached (docs/spec.md §8), before closing.
 pub const BUSY: &[u8] = b"421 4.7.0 Too many connections, try again later\r\n";
 
 #[cfg(test)]

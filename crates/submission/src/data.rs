@@ -4,7 +4,7 @@
 //! The DATA reader sits directly on [`net::Connection`] rather than smtp-proto's
 //! `DataReceiver`, because that receiver accepts bare LF and bare CR silently. Here only
 //! `CRLF . CRLF` ends the data, and any bare LF or bare CR makes the message rejected once the
-//! data has ended (the "SMTP smuggling" defence, SPEC.md §8): a message whose end-of-data
+//! data has ended (the "SMTP smuggling" defence, docs/spec.md §8): a message whose end-of-data
 //! marker other servers would read differently is never accepted.
 
 use net::{Connection, LineError};

@@ -1,5 +1,5 @@
 //! Delivery of an accepted message: trace headers (RFC 5321 §4.4), one shared stored copy in
-//! the INBOX of every local recipient, the capture of outbound mail (SPEC.md §6), and the
+//! the INBOX of every local recipient, the capture of outbound mail (docs/spec.md §6), and the
 //! optional copy into the sender's Sent mailbox. Everything is durable before it returns,
 //! so the final `250` is only sent for mail that is on disk.
 
@@ -118,7 +118,7 @@ async fn deliver_inner(
         }
     }
     if let Some(target) = capture_target {
-        // SPEC.md §6: captured mail names its real recipients; it is never sent anywhere.
+        // docs/spec.md §6: captured mail names its real recipients; it is never sent anywhere.
         let mut bytes =
             format!("X-Mailstack-Captured-For: {}\r\n", captured.join(", ")).into_bytes();
         bytes.append(&mut trace);

@@ -57,7 +57,7 @@ mod transaction;
 
 use std::time::Duration;
 
-/// Which listener a session belongs to (SPEC.md §3).
+/// Which listener a session belongs to (docs/spec.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// MX role (25 / 3025): local recipients only, no AUTH, never relays.
@@ -78,7 +78,7 @@ impl Role {
     }
 }
 
-/// What happens to mail for non-local recipients from authenticated users (SPEC.md §6).
+/// What happens to mail for non-local recipients from authenticated users (docs/spec.md §6).
 #[derive(Clone, Debug)]
 pub enum Outbound {
     /// `550 5.7.1 relaying denied`.
@@ -100,9 +100,9 @@ pub struct Ctx {
     pub outbound: Outbound,
 }
 
-/// Default SIZE (SPEC.md §8).
+/// Default SIZE (docs/spec.md §8).
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 * 1024 * 1024;
-/// SPEC.md §8: idle SMTP sessions get 421 after 5 minutes (RFC 5321 §4.5.3.2.7 says 5 too).
+/// docs/spec.md §8: idle SMTP sessions get 421 after 5 minutes (RFC 5321 §4.5.3.2.7 says 5 too).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Ctx {

@@ -1,5 +1,5 @@
 //! One SMTP session: the state machine (`Connected` → `Greeted` → `Mail` → `Rcpt`), the
-//! read–dispatch–reply loop with pipelining (RFC 2920), limits (SPEC.md §8) and the
+//! read–dispatch–reply loop with pipelining (RFC 2920), limits (docs/spec.md §8) and the
 //! command handlers for the session-level commands. Transaction commands (MAIL, RCPT, DATA,
 //! BDAT) live in `transaction.rs`.
 
@@ -12,9 +12,9 @@ use crate::codes::{self, Reply};
 use crate::deliver::Recipient;
 use crate::{Ctx, Options, Role};
 
-/// SPEC.md §8: SMTP command lines are at most 4096 bytes (CRLF included).
+/// docs/spec.md §8: SMTP command lines are at most 4096 bytes (CRLF included).
 pub const MAX_LINE: usize = 4096;
-/// SPEC.md §8: after this many error replies the server says 421 and closes.
+/// docs/spec.md §8: after this many error replies the server says 421 and closes.
 pub const MAX_ERRORS: u32 = 10;
 /// RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted; we accept exactly that.
 pub const MAX_RECIPIENTS: usize = 100;
@@ -270,7 +270,7 @@ impl Session {
         }
     }
 
-    /// SPEC.md §4: AUTH is offered only after TLS, or from loopback when allowed.
+    /// docs/spec.md §4: AUTH is offered only after TLS, or from loopback when allowed.
     fn auth_offered(&self) -> bool {
         self.role != Role::Inbound && self.ctx.service.plaintext_ok(&self.conn)
     }
@@ -332,7 +332,7 @@ impl Session {
             return Ok(());
         };
         if !self.auth_offered() {
-            // RFC 4954 §6, SPEC.md §4: no plaintext passwords without TLS.
+            // RFC 4954 §6, docs/spec.md §4: no plaintext passwords without TLS.
             self.reply(codes::ENCRYPTION_REQUIRED.reply());
             return Ok(());
         }

@@ -35,7 +35,7 @@ impl Session {
                     .with("Null sender <> is only accepted for inbound mail");
             }
         } else if let Some(account) = &self.account {
-            // SPEC.md §6: the sender must be one of the account's addresses.
+            // docs/spec.md §6: the sender must be one of the account's addresses.
             if !self.ctx.auth.may_send_as(account, &address) {
                 return codes::SENDER_NOT_OWNED.with(format!(
                     "<{address}>: sender address not owned by user {}",
@@ -131,7 +131,7 @@ impl Session {
             }));
         }
         if self.account.is_none() {
-            // SPEC.md §3: inbound never relays.
+            // docs/spec.md §3: inbound never relays.
             return Ok(Err(
                 codes::RELAY_DENIED.with(format!("<{address}>: relaying denied"))
             ));

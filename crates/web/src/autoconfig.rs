@@ -6,7 +6,7 @@
 //!   `outlook/responseschema/2006a`).
 //!
 //! Every document lists implicit TLS before STARTTLS (RFC 8314 §5.1 prefers implicit TLS), uses
-//! the full address as user name (SPEC.md §2) and plaintext passwords (over TLS).
+//! the full address as user name (docs/spec.md §2) and plaintext passwords (over TLS).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;

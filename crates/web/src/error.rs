@@ -1,6 +1,6 @@
 //! Error answers of the HTTP service and the extractors that turn axum's rejections into them.
 //!
-//! Three classes, as in the protocol crates (STYLE.md rule 4): user errors (4xx with a reason
+//! Three classes, as in the protocol crates (docs/conventions.md §4): user errors (4xx with a reason
 //! the caller can act on), malformed input (400) and server errors (logged; the client gets a
 //! generic 500 without details). Every error body is JSON `{"error": "..."}`; nothing from a
 //! panic or a `Debug` dump ever reaches a response.

@@ -98,7 +98,7 @@ pub(crate) struct App {
 
 /// Body limit of every route but message injection.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Body limit of message injection: the largest message SMTP and IMAP accept (SPEC.md §8).
+/// Body limit of message injection: the largest message SMTP and IMAP accept (docs/spec.md §8).
 pub const INJECT_LIMIT: usize = 50 * 1024 * 1024;
 
 /// The full route table (no connection info: handlers fall back to an unspecified client

@@ -5,7 +5,7 @@
 //!
 //! The current password is verified through [`auth::Auth::authenticate`], so a guessing client
 //! is throttled exactly like an IMAP/POP3/SMTP login from the same address. The new password
-//! passes the policy (SPEC.md §4) and works for every protocol at once.
+//! passes the policy (docs/spec.md §4) and works for every protocol at once.
 //!
 //! Answers are `text/plain`: `200 ok`, `403` wrong password, `400` policy (the rule that failed),
 //! `429` throttled (with `Retry-After`). A malformed form is a 400 JSON error like every other.

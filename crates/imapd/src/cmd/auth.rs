@@ -1,4 +1,4 @@
-//! STARTTLS, LOGIN, AUTHENTICATE (RFC 3501 §6.2, RFC 4959 SASL-IR, SPEC.md §4).
+//! STARTTLS, LOGIN, AUTHENTICATE (RFC 3501 §6.2, RFC 4959 SASL-IR, docs/spec.md §4).
 
 use auth::sasl::{Mechanism, SaslError};
 use auth::{AuthError, Secret};

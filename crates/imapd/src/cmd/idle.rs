@@ -127,7 +127,7 @@ pub async fn idle(s: &mut Session) -> CmdResult {
                 }
             }
             Ev::Recheck => {
-                // SPEC.md §8: re-check against the store (as after a lagged channel) and
+                // docs/spec.md §8: re-check against the store (as after a lagged channel) and
                 // remind the client that the autologout is near (RFC 2177 §3: re-issue IDLE
                 // at least every 29 minutes).
                 recheck_at = None;

@@ -3,7 +3,7 @@
 
 use store::{Account, Mailbox, SpecialUse};
 
-/// Hierarchy separator (SPEC.md §8).
+/// Hierarchy separator (docs/spec.md §8).
 pub const SEPARATOR: char = '/';
 
 use crate::response::Code;

@@ -1,5 +1,5 @@
 //! GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208 §4.2). One quota root, `""`, per account, with
-//! the STORAGE and MESSAGE resources of the account's quota (SPEC.md §5).
+//! the STORAGE and MESSAGE resources of the account's quota (docs/spec.md §5).
 
 use store::{Account, Usage};
 

@@ -1,4 +1,4 @@
-//! `mailstack demo`: the teaching demo (SPEC.md §1 "teacher / learner"). It starts its own
+//! `mailstack demo`: the teaching demo (docs/spec.md §1 "teacher / learner"). It starts its own
 //! server in this process on a temporary store with every listener on a free loopback port,
 //! creates alice@ and bob@example.test, and plays a narrated scenario with real protocol
 //! sessions over TCP, printing every client and server line.

@@ -1,4 +1,4 @@
-//! The mailbox-full step (SPEC.md §2 "a full mailbox refuses new mail with a clear error",
+//! The mailbox-full step (docs/spec.md §2 "a full mailbox refuses new mail with a clear error",
 //! §5 quota): a tiny quota, a delivery refused at RCPT with 552 5.2.2 (RFC 3463 §3.3 "mailbox
 //! full", announced size from RFC 1870 SIZE) and an APPEND refused with [OVERQUOTA]
 //! (RFC 9208 §4.4).

@@ -1,4 +1,4 @@
-//! The POP3-vs-IMAP scenario (SPEC.md §1 "teacher / learner", §2 facts): Bob submits a
+//! The POP3-vs-IMAP scenario (docs/spec.md §1 "teacher / learner", §2 facts): Bob submits a
 //! message, Alice's laptop (IMAP IDLE) and phone (IMAP) see it and its \Seen flag, a POP3
 //! client leaves a copy, another POP3 client deletes it and the IMAP sessions get EXPUNGE.
 //! `all` adds the mailbox-full case (`quota.rs`).

@@ -72,7 +72,7 @@ pub(crate) struct Transcript {
     pub conclusion: String,
 }
 
-/// The standard (production) port of a service (SPEC.md §3).
+/// The standard (production) port of a service (docs/spec.md §3).
 pub(crate) fn standard_port(service: &str) -> u16 {
     match service {
         "smtp" => 25,

@@ -1,5 +1,5 @@
 //! USER / PASS (RFC 1939 §7) and AUTH (RFC 5034 §4) in the AUTHORIZATION state: the plaintext
-//! rule (SPEC.md §4), the SASL mechanism choice, and the login that opens the maildrop.
+//! rule (docs/spec.md §4), the SASL mechanism choice, and the login that opens the maildrop.
 //! The SASL continuation loop itself reads lines, so it lives in the session.
 
 use std::net::IpAddr;
@@ -12,12 +12,12 @@ use crate::maildrop::Maildrop;
 use crate::reply::{CmdError, Reply, RespCode};
 use crate::Ctx;
 
-/// SPEC.md §4: plaintext passwords only over TLS or from loopback.
+/// docs/spec.md §4: plaintext passwords only over TLS or from loopback.
 pub fn plaintext_allowed(ctx: &Ctx, conn: &Connection) -> bool {
     ctx.service.plaintext_ok(conn)
 }
 
-/// The refusal on an unencrypted, non-loopback connection (SPEC.md §4: "a clear -ERR").
+/// The refusal on an unencrypted, non-loopback connection (docs/spec.md §4: "a clear -ERR").
 pub fn refuse_plaintext(ctx: &Ctx) -> CmdError {
     if ctx.service.tls.is_some() {
         CmdError::no("plaintext authentication is disabled on unencrypted connections: use STLS first, or connect to port 995 (POP3 over TLS)")
@@ -27,7 +27,7 @@ pub fn refuse_plaintext(ctx: &Ctx) -> CmdError {
 }
 
 /// RFC 1939 §7 USER: remembers the name for PASS. The answer is the same whether or not the
-/// account exists (SPEC.md §4).
+/// account exists (docs/spec.md §4).
 pub fn user(
     ctx: &Ctx,
     conn: &Connection,

@@ -25,7 +25,7 @@ pub fn list(md: &Maildrop, msg: Option<u32>) -> Result<Reply, CmdError> {
     }
 }
 
-/// RFC 1939 §7 UIDL [msg]: `<uidvalidity>.<uid>` (SPEC.md §6: stable for the message's life).
+/// RFC 1939 §7 UIDL [msg]: `<uidvalidity>.<uid>` (docs/spec.md §6: stable for the message's life).
 pub fn uidl(md: &Maildrop, msg: Option<u32>) -> Result<Reply, CmdError> {
     match msg {
         Some(n) => Ok(Reply::Ok(format!("{n} {}", md.unique_id(md.get(n)?)))),

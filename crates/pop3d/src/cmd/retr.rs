@@ -1,4 +1,4 @@
-//! RETR (RFC 1939 §5) and TOP (RFC 1939 §7), the `pop3_policy` side effects (SPEC.md §5), and
+//! RETR (RFC 1939 §5) and TOP (RFC 1939 §7), the `pop3_policy` side effects (docs/spec.md §5), and
 //! the writer that streams a message dot-stuffed (RFC 1939 §3) from the store in chunks.
 
 use store::{BlobId, FlagOp, Flags, Pop3Policy};
@@ -47,7 +47,7 @@ pub fn top(store: &store::Store, md: &Maildrop, n: u32, lines: u32) -> Result<Re
 }
 
 /// The message `n` of the snapshot, if the store still has it: an IMAP session may have
-/// expunged it since login (SPEC.md §5).
+/// expunged it since login (docs/spec.md §5).
 fn still_there(
     store: &store::Store,
     md: &Maildrop,
