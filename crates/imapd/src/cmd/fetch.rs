@@ -43,7 +43,7 @@ pub async fn fetch(
     let items = &items[..];
     let (condstore, qresync) = (s.condstore, s.qresync);
     let (_, sel) = selected(s)?;
-    let mut pairs = resolve(sel, set, uid)?;
+    let pairs = resolve(sel, set, uid)?;
     let store = s.store().clone();
     let mbid = sel.mailbox.id;
     if let (Some(since), true) = (changed_since, vanished) {
@@ -62,29 +62,24 @@ pub async fn fetch(
     let read_only = sel.read_only;
     // RFC 2180 §4.1.1: a message expunged elsewhere but not yet announced is still served
     // with its real data (the view keeps it).
-    let metas: HashMap<u32, MessageMeta> = if pairs.len() > 16 {
-        let mut m: HashMap<u32, MessageMeta> = store
-            .messages(mbid)?
-            .into_iter()
-            .map(|m| (m.uid, m))
-            .collect();
-        for &(_, u) in &pairs {
-            if let std::collections::hash_map::Entry::Vacant(e) = m.entry(u) {
-                if let Some(g) = sel.view.expunged(u) {
-                    e.insert(g);
-                }
-            }
+    // Each requested (seq, uid) with its record. Many messages: one pass over the mailbox's
+    // records (in memory while it is selected) merged with the UIDs, both in UID order.
+    let mut rows: Vec<(u32, u32, Option<MessageMeta>)> = Vec::with_capacity(pairs.len());
+    if pairs.len() > 16 {
+        let mut all = store.messages(mbid)?.into_iter().peekable();
+        for &(seq, u) in &pairs {
+            while all.next_if(|m| m.uid < u).is_some() {}
+            let meta = match all.next_if(|m| m.uid == u) {
+                Some(m) => Some(m),
+                None => sel.view.expunged(u),
+            };
+            rows.push((seq, u, meta));
         }
-        m
     } else {
-        let mut m = HashMap::new();
-        for &(_, u) in &pairs {
-            if let Some(meta) = sel.message(u)? {
-                m.insert(u, meta);
-            }
+        for &(seq, u) in &pairs {
+            rows.push((seq, u, sel.message(u)?));
         }
-        m
-    };
+    }
     let needs_raw = items.iter().any(|i| {
         matches!(
             i,
@@ -111,16 +106,16 @@ pub async fn fetch(
         });
     if let Some(since) = changed_since {
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
-        pairs.retain(|(_, u)| metas.get(u).is_some_and(|m| m.modseq > since));
+        rows.retain(|(_, _, m)| m.as_ref().is_some_and(|m| m.modseq > since));
     }
     let mut missing: Vec<u32> = Vec::new();
     // One transaction (one durable flush) sets \Seen on every unseen message fetched.
     let mut now_seen: HashMap<u32, (Flags, u64)> = HashMap::new();
     if sets_seen {
-        let unseen: Vec<u32> = pairs
+        let unseen: Vec<u32> = rows
             .iter()
-            .map(|&(_, u)| u)
-            .filter(|u| metas.get(u).is_some_and(|m| !m.flags.has(Flags::SEEN)))
+            .filter(|(_, _, m)| m.as_ref().is_some_and(|m| !m.flags.has(Flags::SEEN)))
+            .map(|&(_, u, _)| u)
             .collect();
         if !unseen.is_empty() {
             let seen = Flags::from_names(["\\Seen"]);
@@ -135,8 +130,8 @@ pub async fn fetch(
     // RFC 3501 §6.4.8: UID FETCH always includes UID; RFC 7162 §3.2.4: so does every FETCH
     // once QRESYNC is on.
     let add_uid = (uid || qresync) && !items.contains(&FetchAtt::Uid);
-    for (seq, u) in pairs {
-        let Some(mut meta) = metas.get(&u).cloned() else {
+    for (seq, u, meta) in rows {
+        let Some(mut meta) = meta else {
             // Expunged and no longer kept (only after a lost change feed): RFC 2180 §4.1.2.
             missing.push(u);
             continue;
