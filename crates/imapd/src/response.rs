@@ -138,11 +138,42 @@ pub fn mailbox(out: &mut Vec<u8>, name: &str) {
 
 /// `(\Seen \Flagged kw)`.
 pub fn flags(flags: &store::Flags, recent: bool) -> String {
-    let mut names: Vec<&str> = flags.names();
-    if recent {
-        names.push("\\Recent");
+    let mut out = Vec::with_capacity(32);
+    write_flags(&mut out, flags, recent);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`flags`] appended to `out` without allocating (FETCH of many messages).
+pub fn write_flags(out: &mut Vec<u8>, flags: &store::Flags, recent: bool) {
+    out.push(b'(');
+    let start = out.len();
+    for (bit, name) in [
+        (store::Flags::SEEN, &b"\\Seen"[..]),
+        (store::Flags::ANSWERED, b"\\Answered"),
+        (store::Flags::FLAGGED, b"\\Flagged"),
+        (store::Flags::DELETED, b"\\Deleted"),
+        (store::Flags::DRAFT, b"\\Draft"),
+    ] {
+        if flags.system & bit != 0 {
+            if out.len() > start {
+                out.push(b' ');
+            }
+            out.extend_from_slice(name);
+        }
     }
-    format!("({})", names.join(" "))
+    for k in &flags.keywords {
+        if out.len() > start {
+            out.push(b' ');
+        }
+        out.extend_from_slice(k.as_bytes());
+    }
+    if recent {
+        if out.len() > start {
+            out.push(b' ');
+        }
+        out.extend_from_slice(b"\\Recent");
+    }
+    out.push(b')');
 }
 
 const MONTHS: [&str; 12] = [

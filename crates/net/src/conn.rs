@@ -309,6 +309,11 @@ impl Connection {
         Ok(out)
     }
 
+    /// Bytes queued and not yet sent.
+    pub fn buffered_out(&self) -> usize {
+        self.out.len()
+    }
+
     /// Queues bytes for the client.
     pub fn write(&mut self, bytes: &[u8]) {
         if self.traced() {

@@ -3,6 +3,7 @@
 //! (RFC 7162 §3.1.4, §3.2.6).
 
 use std::collections::HashMap;
+use std::io::Write as _;
 
 use store::mime::{ParsedMessage, Part, PartKind};
 use store::{FlagOp, Flags, MessageMeta};
@@ -130,6 +131,8 @@ pub async fn fetch(
     // RFC 3501 §6.4.8: UID FETCH always includes UID; RFC 7162 §3.2.4: so does every FETCH
     // once QRESYNC is on.
     let add_uid = (uid || qresync) && !items.contains(&FetchAtt::Uid);
+    let mut out = Vec::with_capacity(256);
+    let mut batch = Vec::new();
     for (seq, u, meta) in rows {
         let Some(mut meta) = meta else {
             // Expunged and no longer kept (only after a lost change feed): RFC 2180 §4.1.2.
@@ -161,7 +164,7 @@ pub async fn fetch(
         let fresh = meta.modseq > sel.told(u);
         let tells_state = has_flags || has_modseq || flags_changed;
         let extra_flags = !has_flags && (flags_changed || (has_modseq && fresh));
-        let mut out = Vec::new();
+        out.clear();
         if has_flags || extra_flags {
             // RFC 3501 §7.2.6: keywords are announced before a FETCH carries them.
             sel.announce(&meta.flags, &mut out);
@@ -170,7 +173,7 @@ pub async fn fetch(
             sel.mark_told(u, meta.modseq);
         }
         let recent = sel.recent.contains(&u);
-        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        let _ = write!(out, "* {seq} FETCH (");
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
             if !first {
@@ -180,7 +183,7 @@ pub async fn fetch(
         };
         if add_uid {
             sep(&mut out);
-            out.extend_from_slice(format!("UID {u}").as_bytes());
+            let _ = write!(out, "UID {u}");
         }
         for item in items {
             sep(&mut out);
@@ -195,21 +198,32 @@ pub async fn fetch(
         }
         if extra_flags {
             sep(&mut out);
-            out.extend_from_slice(
-                format!("FLAGS {}", response::flags(&meta.flags, recent)).as_bytes(),
-            );
+            out.extend_from_slice(b"FLAGS ");
+            response::write_flags(&mut out, &meta.flags, recent);
         }
         if (flags_changed || extra_flags) && condstore && !has_modseq {
             // RFC 7162 §3.1: a flag change told carries its MODSEQ.
             sep(&mut out);
-            out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes());
+            let _ = write!(out, "MODSEQ ({})", meta.modseq);
         }
         out.extend_from_slice(b")\r\n");
-        // Bodies are not traced.
-        s.conn.write_data(&out);
-        if out.len() > 256 * 1024 {
+        // Bodies are not traced (write_data); flag-only answers are batched, so a FETCH of
+        // 100,000 messages is a few large writes, not 100,000 small ones.
+        if s.conn.tracing() || needs_raw {
+            s.conn.write_data(&out);
+        } else {
+            batch.extend_from_slice(&out);
+            if batch.len() >= 64 * 1024 {
+                s.conn.write_data(&batch);
+                batch.clear();
+            }
+        }
+        if s.conn.buffered_out() > 256 * 1024 {
             s.conn.flush().await?;
         }
+    }
+    if !batch.is_empty() {
+        s.conn.write_data(&batch);
     }
     if !missing.is_empty() {
         // RFC 2180 §4.1.2: the data of an expunged message can no longer be returned.
@@ -232,11 +246,16 @@ fn item_data(
     let raw = raw.unwrap_or_default();
     let hl = parsed.map_or(0, |p| p.header_len as usize).min(raw.len());
     match item {
-        FetchAtt::Flags => out.extend_from_slice(
-            format!("FLAGS {}", response::flags(&meta.flags, recent)).as_bytes(),
-        ),
-        FetchAtt::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-        FetchAtt::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
+        FetchAtt::Flags => {
+            out.extend_from_slice(b"FLAGS ");
+            response::write_flags(out, &meta.flags, recent);
+        }
+        FetchAtt::Uid => {
+            let _ = write!(out, "UID {}", meta.uid);
+        }
+        FetchAtt::ModSeq => {
+            let _ = write!(out, "MODSEQ ({})", meta.modseq);
+        }
         FetchAtt::InternalDate => out.extend_from_slice(
             format!(
                 "INTERNALDATE {}",
@@ -245,7 +264,7 @@ fn item_data(
             .as_bytes(),
         ),
         FetchAtt::Rfc822Size => {
-            out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes())
+            let _ = write!(out, "RFC822.SIZE {}", meta.size);
         }
         FetchAtt::Rfc822 => {
             out.extend_from_slice(b"RFC822 ");
