@@ -9,6 +9,7 @@
 //! extension grammar uses.
 
 use crate::search::SearchKey;
+use auth::Secret;
 
 /// A parsed command with its tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,13 +123,15 @@ pub enum Kind {
     Noop,
     Logout,
     StartTls,
+    /// The password stays a [`Secret`] from the parser to the auth call (never printed).
     Login {
         user: String,
-        pass: String,
+        pass: Secret<String>,
     },
+    /// The initial response (RFC 4959) carries credentials: a [`Secret`] as well.
     Authenticate {
         mechanism: String,
-        initial: Option<Vec<u8>>,
+        initial: Option<Secret<Vec<u8>>>,
     },
     Select {
         mailbox: String,

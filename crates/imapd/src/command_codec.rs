@@ -177,7 +177,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
         B::StartTLS => Kind::StartTls,
         B::Login { username, password } => Kind::Login {
             user: utf8(username.as_ref())?,
-            pass: utf8(password.declassify().as_ref())?,
+            pass: auth::Secret::new(utf8(password.declassify().as_ref())?),
         },
         B::Authenticate {
             mechanism,
@@ -187,7 +187,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
             // imap-codec decodes the base64; the SASL exchange takes it encoded (RFC 4959 §3:
             // "=" is an empty response, encoded as "").
             initial: initial_response
-                .map(|r| auth::sasl::encode_base64(r.declassify()).into_bytes()),
+                .map(|r| auth::Secret::new(auth::sasl::encode_base64(r.declassify()).into_bytes())),
         },
         B::Select {
             mailbox,

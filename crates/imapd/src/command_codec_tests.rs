@@ -75,14 +75,14 @@ fn any_state_and_auth() {
         ok(&format!("t1 authenticate plain {ir}\r\n")),
         Kind::Authenticate {
             mechanism: "PLAIN".into(),
-            initial: Some(ir.into_bytes())
+            initial: Some(auth::Secret::new(ir.into_bytes()))
         }
     );
     assert_eq!(
         ok("t1 AUTHENTICATE PLAIN =\r\n"),
         Kind::Authenticate {
             mechanism: "PLAIN".into(),
-            initial: Some(vec![])
+            initial: Some(auth::Secret::new(vec![]))
         }
     );
     assert_eq!(

@@ -102,7 +102,7 @@ fn valid() {
         }
     ));
     assert!(
-        matches!(ok("a AUTHENTICATE PLAIN =\r\n").kind, Kind::Authenticate { initial: Some(ref v), .. } if v.is_empty())
+        matches!(ok("a AUTHENTICATE PLAIN =\r\n").kind, Kind::Authenticate { initial: Some(ref v), .. } if v.expose().is_empty())
     );
     assert!(matches!(ok("a ID (\"name\" \"x\")\r\n").kind, Kind::Id));
     assert!(matches!(ok("a ID NIL\r\n").kind, Kind::Id));

@@ -22,7 +22,7 @@ pub async fn starttls(s: &mut Session, tag: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
-pub async fn login(s: &mut Session, user: &str, pass: String) -> CmdResult {
+pub async fn login(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult {
     if !s.plaintext_ok() {
         // RFC 3501 §6.2.3: LOGINDISABLED.
         return Err(no(
@@ -30,7 +30,7 @@ pub async fn login(s: &mut Session, user: &str, pass: String) -> CmdResult {
             "plaintext login requires TLS; use STARTTLS first",
         ));
     }
-    finish(s, user, Secret::new(pass)).await
+    finish(s, user, pass).await
 }
 
 async fn finish(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult {
@@ -64,7 +64,11 @@ async fn finish(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult 
     ))
 }
 
-pub async fn authenticate(s: &mut Session, mechanism: &str, initial: Option<Vec<u8>>) -> CmdResult {
+pub async fn authenticate(
+    s: &mut Session,
+    mechanism: &str,
+    initial: Option<Secret<Vec<u8>>>,
+) -> CmdResult {
     let Some(mech) = Mechanism::parse(mechanism) else {
         return Err(no(
             Some(Code::Cannot),
@@ -79,9 +83,12 @@ pub async fn authenticate(s: &mut Session, mechanism: &str, initial: Option<Vec<
     }
     // RFC 4959 §3: "=" means an empty initial response (decoded by the command parser).
     // RFC 3501 §7.5: challenges are "+ " and the base64 text.
-    let outcome = net::sasl_exchange(&mut s.conn, mech, initial.as_deref(), |b64| {
-        format!("+ {b64}\r\n")
-    })
+    let outcome = net::sasl_exchange(
+        &mut s.conn,
+        mech,
+        initial.as_ref().map(|i| &i.expose()[..]),
+        |b64| format!("+ {b64}\r\n"),
+    )
     .await
     .map_err(|e| CmdError::Io(std::io::Error::other(e.to_string())))?;
     match outcome {
