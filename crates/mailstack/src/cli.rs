@@ -32,6 +32,11 @@ pub enum Verb {
         /// JSON line with the ports, the CA path and the admin token (for test harnesses).
         #[arg(long)]
         ephemeral: bool,
+        /// Print the JSON line of --ephemeral (ports, CA, admin token, data dir, pid) as the
+        /// last line on stdout once every listener is bound, after the usual lines (for test
+        /// harnesses that need a config file).
+        #[arg(long)]
+        json: bool,
     },
     /// Accounts.
     #[command(subcommand)]

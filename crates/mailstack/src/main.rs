@@ -60,6 +60,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         trace_protocol,
         trace_bodies,
         ephemeral: true,
+        ..
     } = cli.verb
     {
         net::conn::set_trace_bodies(trace_bodies);
@@ -73,17 +74,18 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         } else {
             config::Config::ephemeral_default(dir.path())
         };
-        return serve::run(config, trace_protocol, Some(dir)).await;
+        return serve::run(config, trace_protocol, Some(dir), true).await;
     }
     let config = config::Config::load(&cli.config)?;
     match cli.verb {
         Verb::Serve {
             trace_protocol,
             trace_bodies,
+            json,
             ..
         } => {
             net::conn::set_trace_bodies(trace_bodies || config.log.trace_bodies);
-            serve::run(config, trace_protocol, None).await
+            serve::run(config, trace_protocol, None, json).await
         }
         Verb::Certs => serve::certs(&config),
         Verb::DnsRecords => {

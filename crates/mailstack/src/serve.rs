@@ -69,11 +69,13 @@ pub fn advertised_from_config(config: &Config) -> web::Advertised {
 }
 
 /// Runs every listener until SIGTERM/SIGINT. `ephemeral` holds the temporary folder of
-/// `--ephemeral` (deleted when this returns) and switches stdout to one JSON line.
+/// `--ephemeral` (deleted when this returns) and switches stdout to one JSON line; `json`
+/// (`--json`) adds that line after the usual ones.
 pub async fn run(
     config: Config,
     trace_flag: bool,
     ephemeral: Option<tempfile::TempDir>,
+    json: bool,
 ) -> anyhow::Result<()> {
     let trace = trace_flag || config.log.trace_protocol;
     init_logging(trace);
@@ -123,29 +125,33 @@ pub async fn run(
             "http admin token (Authorization: Bearer …): {admin_token}"
         ));
     }
-    match &ephemeral {
-        Some(dir) => {
-            let ca = config
-                .tls
-                .cert
-                .parent()
-                .unwrap_or(dir.path())
-                .join("ca.crt");
-            let line = serde_json::json!({
-                "pid": std::process::id(),
-                "host": "127.0.0.1",
-                "ports": ports,
-                "ca": ca,
-                "admin_token": admin_token,
-                "data_dir": config.data_dir,
-            });
-            println!("{line}");
-        }
-        None => say(format!(
+    if ephemeral.is_none() {
+        say(format!(
             "ready (store {}, pid {})",
             config.data_dir.display(),
             std::process::id()
-        )),
+        ));
+    }
+    if json {
+        // The CA `load_or_generate` writes next to the certificate.
+        let ca = config
+            .tls
+            .cert
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("ca.crt");
+        let line = serde_json::json!({
+            "pid": std::process::id(),
+            "host": "127.0.0.1",
+            "ports": ports,
+            "ca": ca,
+            "admin_token": admin_token,
+            "data_dir": config.data_dir,
+        });
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
 
     wait_for_signal().await;

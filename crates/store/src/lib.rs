@@ -275,6 +275,12 @@ impl Store {
         self.inner.notify.subscribe(account)
     }
 
+    /// How many subscriptions to the account's changes are open now (a long poll or an IDLE
+    /// waiting on them): tests wait for this instead of sleeping.
+    pub fn subscribers(&self, account: AccountId) -> usize {
+        self.inner.notify.subscribers(account)
+    }
+
     /// Subscribes to every account's changes, with the session that made each (dashboard).
     pub fn subscribe_all(&self) -> tokio::sync::broadcast::Receiver<Activity> {
         self.inner.notify.subscribe_all()

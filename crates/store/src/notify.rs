@@ -99,6 +99,13 @@ impl Hub {
             .subscribe()
     }
 
+    /// Open subscriptions to one account's changes.
+    pub(crate) fn subscribers(&self, account: AccountId) -> usize {
+        crate::lock(&self.channels)
+            .get(&account)
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
     /// Subscribes to every account's changes.
     pub(crate) fn subscribe_all(&self) -> broadcast::Receiver<Activity> {
         self.all.subscribe()

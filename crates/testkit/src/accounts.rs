@@ -1,0 +1,134 @@
+//! Accounts and mail on a [`Stack`]'s store: adding accounts (argon2 with the cheap test
+//! parameters of `auth::AuthConfig::for_tests()`), delivering straight into a mailbox as the
+//! MX would, and reading mailboxes back to check what a protocol session did.
+
+use store::{Account, Flags, Mailbox, Pop3Policy, Uid};
+
+use crate::{Stack, PASSWORD};
+
+impl Stack {
+    /// Adds an account with [`PASSWORD`].
+    pub async fn add_user(&self, address: &str) -> Account {
+        self.add_account(address, PASSWORD).await
+    }
+
+    /// Adds an account with `password`.
+    pub async fn add_account(&self, address: &str, password: &str) -> Account {
+        self.auth
+            .add_user(address, &auth::Secret::new(password.to_string()), None)
+            .await
+            .unwrap_or_else(|e| panic!("add {address}: {e}"))
+    }
+
+    /// The account of `address` as stored now (panics if there is none).
+    pub fn account(&self, address: &str) -> Account {
+        self.store
+            .account(address)
+            .expect("store")
+            .unwrap_or_else(|| panic!("no account {address}"))
+    }
+
+    /// Sets the account's POP3 policy (keep, delete, mark-seen).
+    pub async fn set_pop3_policy(&self, address: &str, policy: Pop3Policy) {
+        self.store
+            .update_account(address, |a| a.pop3_policy = policy)
+            .await
+            .expect("policy");
+    }
+
+    /// One of the account's mailboxes (panics if it does not exist).
+    pub fn mailbox(&self, account: &Account, name: &str) -> Mailbox {
+        self.store
+            .mailbox(account.id, name)
+            .expect("store")
+            .unwrap_or_else(|| panic!("no mailbox {name}"))
+    }
+
+    pub fn inbox(&self, account: &Account) -> Mailbox {
+        self.mailbox(account, "INBOX")
+    }
+
+    /// Appends `bytes` to a mailbox through the store (no protocol); returns the UID.
+    pub async fn append(&self, account: &Account, mailbox: &str, bytes: &[u8]) -> Uid {
+        let mb = self.mailbox(account, mailbox);
+        let req = store::AppendRequest {
+            bytes,
+            ..Default::default()
+        };
+        self.store
+            .append(account.id, mb.id, req)
+            .await
+            .expect("append")
+            .1
+    }
+
+    /// [`Stack::append`] to the INBOX.
+    pub async fn deliver(&self, account: &Account, bytes: &[u8]) -> Uid {
+        self.append(account, "INBOX", bytes).await
+    }
+
+    /// UIDs now in the account's INBOX.
+    pub fn uids(&self, account: &Account) -> Vec<Uid> {
+        let inbox = self.inbox(account);
+        self.store
+            .messages(inbox.id)
+            .expect("messages")
+            .iter()
+            .map(|m| m.uid)
+            .collect()
+    }
+
+    /// Whether a message in the INBOX has `\Seen`.
+    pub fn seen(&self, account: &Account, uid: Uid) -> bool {
+        let inbox = self.inbox(account);
+        let m = self
+            .store
+            .message(inbox.id, uid)
+            .expect("message")
+            .expect("exists");
+        m.flags.has(Flags::SEEN)
+    }
+
+    /// Messages in one of an account's mailboxes.
+    pub fn count(&self, account: &Account, mailbox: &str) -> usize {
+        let mb = self.mailbox(account, mailbox);
+        self.store.messages(mb.id).expect("messages").len()
+    }
+
+    /// Bytes and flags of every message in a mailbox of `address`, in UID order.
+    pub fn messages(&self, address: &str, mailbox: &str) -> Vec<(Vec<u8>, Flags)> {
+        let mb = self.mailbox(&self.account(address), mailbox);
+        self.store
+            .messages(mb.id)
+            .expect("messages")
+            .into_iter()
+            .map(|m| (self.store.read_blob(m.blob).expect("blob"), m.flags))
+            .collect()
+    }
+
+    /// The bytes of every message in a mailbox, in UID order.
+    pub fn bodies(&self, account: &Account, mailbox: &str) -> Vec<Vec<u8>> {
+        let mb = self.mailbox(account, mailbox);
+        self.store
+            .messages(mb.id)
+            .expect("messages")
+            .iter()
+            .map(|m| self.store.read_blob(m.blob).expect("blob"))
+            .collect()
+    }
+
+    /// The bytes of every message in the INBOX of `address`, in UID order.
+    pub fn inbox_bytes(&self, address: &str) -> Vec<Vec<u8>> {
+        self.bodies(&self.account(address), "INBOX")
+    }
+
+    /// Names of an account's mailboxes.
+    pub fn mailbox_names(&self, account: &Account) -> Vec<String> {
+        self.store
+            .mailboxes(account.id)
+            .expect("mailboxes")
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
+    }
+}
