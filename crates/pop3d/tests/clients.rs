@@ -3,17 +3,28 @@
 //! getmail6 (delete = false / true) and GNU mailutils movemail. Each is spawned on the
 //! server's ephemeral port; CI installs them (.ci/run).
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{message, Server, PASSWORD};
 use store::Account;
+use testkit::{message, Daemon, Stack, StackBuilder, PASSWORD};
 use tokio::process::Command;
 
 const ALICE: &str = "alice@example.test";
+
+/// POP3 alone (plain with STLS, and pop3s) on a temporary store, greeting as pop.example.test,
+/// every session traced.
+fn pop3() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Pop3])
+        .hostname("pop.example.test")
+        .trace(true)
+}
+
+async fn start() -> Stack {
+    pop3().start().await
+}
 
 /// Runs a client with a time limit; panics with its output when it cannot start.
 async fn run(cmd: &mut Command) -> Output {
@@ -33,8 +44,8 @@ async fn run(cmd: &mut Command) -> Output {
 }
 
 /// A mailbox with two messages, one 8-bit with a dot-stuffed line.
-async fn seeded() -> (Server, Account, Vec<Vec<u8>>) {
-    let srv = common::start().await;
+async fn seeded() -> (Stack, Account, Vec<Vec<u8>>) {
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let mut m1 = b"From: a@example.test\r\nSubject: first 8bit\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
     m1.extend_from_slice("Grüße aus Köln\r\n.leading dot\r\n..two\r\nend\r\n".as_bytes());
@@ -51,11 +62,11 @@ fn script() -> &'static Path {
     ))
 }
 
-async fn poplib(srv: &Server, mode: &str, delete: bool) -> serde_json::Value {
+async fn poplib(srv: &Stack, mode: &str, delete: bool) -> serde_json::Value {
     let port = if mode == "pop3s" {
-        srv.tls_addr.port()
+        srv.port("pop3s")
     } else {
-        srv.addr.port()
+        srv.port("pop3")
     };
     let out = run(Command::new("python3").arg(script()).args([
         mode,
@@ -122,7 +133,7 @@ async fn python_poplib_plain_stls_and_pop3s() {
     );
 }
 
-fn curl(srv: &Server, url: &str) -> Command {
+fn curl(srv: &Stack, url: &str) -> Command {
     let mut c = Command::new("curl");
     c.args(["-sS", "--max-time", "60", "--cacert"])
         .arg(&srv.ca)
@@ -134,8 +145,8 @@ fn curl(srv: &Server, url: &str) -> Command {
 #[tokio::test]
 async fn curl_pop3_stls_and_pop3s() {
     let (srv, a, msgs) = seeded().await;
-    let plain = format!("pop3://127.0.0.1:{}", srv.addr.port());
-    let secure = format!("pop3s://127.0.0.1:{}", srv.tls_addr.port());
+    let plain = format!("pop3://127.0.0.1:{}", srv.port("pop3"));
+    let secure = format!("pop3s://127.0.0.1:{}", srv.port("pop3s"));
 
     let out = run(&mut curl(&srv, &format!("{plain}/"))).await;
     assert!(out.status.success());
@@ -184,7 +195,7 @@ fn local_user() -> String {
         .unwrap_or_else(|| "root".into())
 }
 
-async fn fetchmail(srv: &Server, keep: bool, stls: bool) -> String {
+async fn fetchmail(srv: &Stack, keep: bool, stls: bool) -> String {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let out_file = dir.path().join("delivered.txt");
@@ -202,7 +213,7 @@ async fn fetchmail(srv: &Server, keep: bool, stls: bool) -> String {
          user \"{ALICE}\" there with password \"{PASSWORD}\" is \"{user}\" here\n  \
          options {keep} {tls} mda \"cat >> {out}\"\n",
         user = local_user(),
-        port = srv.addr.port(),
+        port = srv.port("pop3"),
         keep = if keep { "keep" } else { "no keep" },
         out = out_file.display(),
     );
@@ -242,20 +253,20 @@ async fn fetchmail_keep_over_stls_then_default_delete() {
     assert!(srv.uids(&a).is_empty(), "fetchmail deleted the messages");
 }
 
-async fn getmail(srv: &Server, delete: bool, ssl: bool) -> String {
+async fn getmail(srv: &Stack, delete: bool, ssl: bool) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     // MDA_external: getmail refuses mbox delivery as root, and CI runs as root.
     let mbox = dir.path().join("delivered.txt");
     let retriever = if ssl {
         format!(
             "type = SimplePOP3SSLRetriever\nserver = localhost\nport = {}\nca_certs = {}\n",
-            srv.tls_addr.port(),
+            srv.port("pop3s"),
             srv.ca.display()
         )
     } else {
         format!(
             "type = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {}\n",
-            srv.addr.port()
+            srv.port("pop3")
         )
     };
     let rc = format!(
@@ -300,7 +311,7 @@ async fn mailutils_movemail() {
         "pop://{}:{}@127.0.0.1:{}",
         ALICE.replace('@', "%40"),
         PASSWORD.replace(' ', "%20"),
-        srv.addr.port()
+        srv.port("pop3")
     );
     let out = run(Command::new("movemail")
         .arg("--preserve")

@@ -1,11 +1,22 @@
 //! Every command and every -ERR path of the AUTHORIZATION and TRANSACTION states, through a
 //! scripted line client against the server on 127.0.0.1:0.
 
-mod common;
-
-use common::{message, Client, Options, PASSWORD};
+use testkit::{message, Daemon, Pop3, Stack, StackBuilder, PASSWORD};
 
 const ALICE: &str = "alice@example.test";
+
+/// POP3 alone (plain with STLS, and pop3s) on a temporary store, greeting as pop.example.test,
+/// every session traced.
+fn pop3() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Pop3])
+        .hostname("pop.example.test")
+        .trace(true)
+}
+
+async fn start() -> Stack {
+    pop3().start().await
+}
 
 fn b64(s: &str) -> String {
     auth::sasl::encode_base64(s.as_bytes())
@@ -13,8 +24,8 @@ fn b64(s: &str) -> String {
 
 #[tokio::test]
 async fn greeting_capa_and_quit() {
-    let srv = common::start().await;
-    let mut c = Client::connect(srv.addr).await;
+    let srv = start().await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     let g = c.line().await;
     assert!(g.starts_with("+OK pop.example.test"), "{g}");
     assert!(c.cmd("CAPA").await.starts_with("+OK"));
@@ -43,14 +54,14 @@ async fn greeting_capa_and_quit() {
 
 #[tokio::test]
 async fn transaction_commands() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let m1 = message("first", "one\r\n");
     let m2 = message("second", "two\r\nlines\r\n");
     let u1 = srv.deliver(&a, &m1).await;
     let u2 = srv.deliver(&a, &m2).await;
     let validity = srv.inbox(&a).uidvalidity;
-    let mut c = srv.login(ALICE).await;
+    let mut c = srv.pop3_login(ALICE).await;
 
     let total = m1.len() + m2.len();
     assert_eq!(c.cmd("STAT").await, format!("+OK 2 {total}"));
@@ -128,9 +139,9 @@ async fn transaction_commands() {
 
 #[tokio::test]
 async fn authorization_errors() {
-    let srv = common::start().await;
+    let srv = start().await;
     srv.add_user(ALICE).await;
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     for cmd in [
         "STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 1", "UIDL",
@@ -172,12 +183,12 @@ async fn authorization_errors() {
 
 #[tokio::test]
 async fn sasl_plain_and_login() {
-    let srv = common::start().await;
+    let srv = start().await;
     srv.add_user(ALICE).await;
     let plain = b64(&format!("\0{ALICE}\0{PASSWORD}"));
 
     // AUTH alone lists the mechanisms.
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     assert!(c.cmd("AUTH").await.starts_with("+OK"));
     assert_eq!(c.multi().await, vec!["PLAIN", "LOGIN"]);
@@ -193,14 +204,14 @@ async fn sasl_plain_and_login() {
     c.cmd("QUIT").await;
 
     // Continuation with an empty challenge.
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
     assert!(c.cmd(&plain).await.starts_with("+OK maildrop has"));
     c.cmd("QUIT").await;
 
     // LOGIN, a cancel, a bad password, bad base64.
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     assert_eq!(c.cmd("AUTH LOGIN").await, "+ VXNlcm5hbWU6");
     assert_eq!(c.cmd("*").await, "-ERR authentication cancelled");
@@ -223,7 +234,7 @@ async fn sasl_plain_and_login() {
     c.cmd("QUIT").await;
 
     // LOGIN with the user name as initial response.
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     assert_eq!(
         c.cmd(&format!("AUTH LOGIN {}", b64(ALICE))).await,
@@ -234,13 +245,9 @@ async fn sasl_plain_and_login() {
 
 #[tokio::test]
 async fn plaintext_refused_without_tls() {
-    let srv = common::start_with(Options {
-        allow_plaintext_from_loopback: false,
-        ..Default::default()
-    })
-    .await;
+    let srv = pop3().plaintext_from_loopback(false).start().await;
     srv.add_user(ALICE).await;
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     assert!(c.cmd("CAPA").await.starts_with("+OK"));
     let caps = c.multi().await;
@@ -278,8 +285,8 @@ async fn plaintext_refused_without_tls() {
 
 #[tokio::test]
 async fn long_lines_and_bad_command_limit() {
-    let srv = common::start().await;
-    let mut c = Client::connect(srv.addr).await;
+    let srv = start().await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     let long = format!("USER {}", "x".repeat(600));
     assert_eq!(
@@ -303,10 +310,10 @@ async fn long_lines_and_bad_command_limit() {
 
 #[tokio::test]
 async fn pipelined_commands() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     srv.deliver(&a, &message("p", "pipelined\r\n")).await;
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     c.send_raw(
         format!("USER {ALICE}\r\nPASS {PASSWORD}\r\nSTAT\r\nRETR 1\r\nNOOP\r\nQUIT\r\n").as_bytes(),
@@ -324,9 +331,9 @@ async fn pipelined_commands() {
 
 #[tokio::test]
 async fn throttled_logins_answer_sys_temp() {
-    let srv = common::start().await;
+    let srv = start().await;
     srv.add_user(ALICE).await;
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     let mut codes = Vec::new();
     for _ in 0..11 {
@@ -353,12 +360,12 @@ async fn throttled_logins_answer_sys_temp() {
 
 #[tokio::test]
 async fn shutdown_says_goodbye() {
-    let srv = common::start().await;
+    let srv = start().await;
     srv.add_user(ALICE).await;
-    let mut c = srv.login(ALICE).await;
-    let mut idle = Client::connect(srv.addr).await;
+    let mut c = srv.pop3_login(ALICE).await;
+    let mut idle = Pop3::connect(srv.port("pop3")).await;
     idle.line().await;
-    srv.trigger.trigger();
+    srv.stop();
     assert_eq!(c.line().await, "-ERR [SYS/TEMP] server shutting down");
     assert!(c.closed().await);
     assert_eq!(idle.line().await, "-ERR [SYS/TEMP] server shutting down");

@@ -1,17 +1,28 @@
 //! STLS (with the pipelining-injection check), implicit TLS, dot-stuffing, TOP line counts and
 //! byte-exact RETR of 8-bit, long-line and large messages.
 
-mod common;
-
-use common::{message, Client, PASSWORD};
+use testkit::{message, Daemon, Pop3, Stack, StackBuilder, PASSWORD};
 
 const ALICE: &str = "alice@example.test";
 
+/// POP3 alone (plain with STLS, and pop3s) on a temporary store, greeting as pop.example.test,
+/// every session traced.
+fn pop3() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Pop3])
+        .hostname("pop.example.test")
+        .trace(true)
+}
+
+async fn start() -> Stack {
+    pop3().start().await
+}
+
 #[tokio::test]
 async fn stls_discards_pipelined_commands() {
-    let srv = common::start().await;
+    let srv = start().await;
     srv.add_user(ALICE).await;
-    let mut c = Client::connect(srv.addr).await;
+    let mut c = Pop3::connect(srv.port("pop3")).await;
     c.line().await;
     // STLS and a USER in the same packet: the USER must never run (RFC 2595 §4, docs/spec.md §8).
     c.send_raw(format!("STLS\r\nUSER {ALICE}\r\n").as_bytes())
@@ -32,11 +43,11 @@ async fn stls_discards_pipelined_commands() {
 
 #[tokio::test]
 async fn implicit_tls_port() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let m = message("secure", "over TLS\r\n");
     srv.deliver(&a, &m).await;
-    let mut c = Client::connect_tls(srv.tls_addr, &srv.ca).await;
+    let mut c = Pop3::connect_tls(srv.port("pop3s"), &srv.ca).await;
     c.line().await;
     assert!(c.cmd("CAPA").await.starts_with("+OK"));
     let caps = c.multi().await;
@@ -56,11 +67,11 @@ async fn implicit_tls_port() {
 
 #[tokio::test]
 async fn dot_stuffing_of_body_lines() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let m = message("dots", ".starts with a dot\r\n..two dots\r\n.\r\nlast\r\n");
     srv.deliver(&a, &m).await;
-    let mut c = srv.login(ALICE).await;
+    let mut c = srv.pop3_login(ALICE).await;
     assert!(c.cmd("RETR 1").await.starts_with("+OK"));
     let mut wire = Vec::new();
     loop {
@@ -81,12 +92,12 @@ async fn dot_stuffing_of_body_lines() {
 
 #[tokio::test]
 async fn top_line_counts() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let m = message("top", "l1\r\nl2\r\n\r\n.l4\r\nl5\r\n");
     srv.deliver(&a, &m).await;
     let header_end = m.windows(4).position(|w| w == b"\r\n\r\n").expect("header") + 4;
-    let mut c = srv.login(ALICE).await;
+    let mut c = srv.pop3_login(ALICE).await;
     for (n, want_body) in [
         (0, ""),
         (1, "l1\r\n"),
@@ -110,7 +121,7 @@ async fn top_line_counts() {
 
 #[tokio::test]
 async fn retr_is_byte_exact_for_8bit_long_lines_and_5_mib() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     let mut eight_bit = b"Subject: 8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
     eight_bit.extend_from_slice("Grüße, naïve café — 日本語\r\n".as_bytes());
@@ -134,7 +145,7 @@ async fn retr_is_byte_exact_for_8bit_long_lines_and_5_mib() {
     for m in &msgs {
         srv.deliver(&a, m).await;
     }
-    let mut c = srv.login(ALICE).await;
+    let mut c = srv.pop3_login(ALICE).await;
     for (i, m) in msgs.iter().enumerate() {
         assert_eq!(
             c.cmd(&format!("RETR {}", i + 1)).await,
@@ -148,11 +159,11 @@ async fn retr_is_byte_exact_for_8bit_long_lines_and_5_mib() {
 
 #[tokio::test]
 async fn message_without_final_newline_is_terminated() {
-    let srv = common::start().await;
+    let srv = start().await;
     let a = srv.add_user(ALICE).await;
     srv.deliver(&a, b"Subject: x\r\n\r\nno newline at end")
         .await;
-    let mut c = srv.login(ALICE).await;
+    let mut c = srv.pop3_login(ALICE).await;
     assert!(c.cmd("RETR 1").await.starts_with("+OK"));
     assert_eq!(
         c.multi_raw().await,
