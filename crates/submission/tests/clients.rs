@@ -5,13 +5,25 @@
 //!
 //! Needs: python3, swaks, msmtp, curl (Debian packages `python3 swaks msmtp curl`).
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
-use submission::Role;
+use testkit::mail::strip_trace;
+use testkit::{Daemon, Stack, StackBuilder, PASSWORD};
+
+const ALICE: &str = "alice@example.test";
+const BOB: &str = "bob@example.test";
+const HOST: &str = "mail.example.test";
+
+/// The SMTP server's three roles (`smtp`, `submission`, `submissions`) on a temporary store
+/// with alice and bob, as mail.example.test.
+fn smtp() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Smtp])
+        .hostname(HOST)
+        .user(ALICE)
+        .user(BOB)
+}
 
 /// The message every client sends: a dot-leading line tests transparency end to end.
 const MESSAGE: &str = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: real client\r\n\
@@ -44,8 +56,8 @@ fn write_message(dir: &Path) -> std::path::PathBuf {
 }
 
 /// The last message in bob's INBOX equals MESSAGE after the trace headers.
-fn check_delivered(s: &Server) {
-    let inbox = s.inbox(BOB);
+fn check_delivered(s: &Stack) {
+    let inbox = s.inbox_bytes(BOB);
     let msg = inbox.last().expect("a message for bob");
     assert_eq!(String::from_utf8_lossy(strip_trace(msg)), MESSAGE);
 }
@@ -80,15 +92,15 @@ print("ok")
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_smtplib_submission_starttls() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     let msg = write_message(s.dir.path());
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", PY_SUBMISSION, &s.addr.port().to_string()])
+    cmd.args(["-c", PY_SUBMISSION, &s.port("submission").to_string()])
         .arg(&s.ca)
         .arg(&msg);
     ok(&run(cmd).await);
     check_delivered(&s);
-    assert!(String::from_utf8_lossy(&s.inbox(BOB)[0]).contains("with ESMTPSA"));
+    assert!(String::from_utf8_lossy(&s.inbox_bytes(BOB)[0]).contains("with ESMTPSA"));
 }
 
 const PY_SUBMISSIONS: &str = r#"
@@ -104,10 +116,10 @@ print("ok")
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_smtplib_submissions_implicit_tls() {
-    let s = start(Role::Submissions, |_| {}).await;
+    let s = smtp().start().await;
     let msg = write_message(s.dir.path());
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", PY_SUBMISSIONS, &s.addr.port().to_string()])
+    cmd.args(["-c", PY_SUBMISSIONS, &s.port("submissions").to_string()])
         .arg(&s.ca)
         .arg(&msg);
     ok(&run(cmd).await);
@@ -132,23 +144,23 @@ print("ok")
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_smtplib_inbound() {
-    let s = start(Role::Inbound, |_| {}).await;
+    let s = smtp().start().await;
     let msg = write_message(s.dir.path());
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", PY_INBOUND, &s.addr.port().to_string()])
+    cmd.args(["-c", PY_INBOUND, &s.port("smtp").to_string()])
         .arg(&msg);
     ok(&run(cmd).await);
     check_delivered(&s);
-    assert_eq!(s.inbox(BOB).len(), 1);
+    assert_eq!(s.inbox_bytes(BOB).len(), 1);
 }
 
-fn swaks(s: &Server, mech: &str) -> Command {
+fn swaks(s: &Stack, mech: &str) -> Command {
     let mut cmd = Command::new("swaks");
     cmd.args([
         "--server",
         "127.0.0.1",
         "--port",
-        &s.addr.port().to_string(),
+        &s.port("submission").to_string(),
     ])
     .args(["--from", ALICE, "--to", BOB, "--helo", "swaks.client"])
     .args([
@@ -166,7 +178,7 @@ fn swaks(s: &Server, mech: &str) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swaks_plain_login_pipeline() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     // swaks sends --data as given, adding "\r\n.\r\n" unless the data already ends with the
     // end-of-data line: give it one so the delivered body is MESSAGE exactly.
     let msg = s.dir.path().join("swaks.eml");
@@ -183,7 +195,7 @@ async fn swaks_plain_login_pipeline() {
         .arg(format!("@{}", msg.display()));
     ok(&run(cmd).await);
     check_delivered(&s);
-    assert_eq!(s.inbox(BOB).len(), 3);
+    assert_eq!(s.inbox_bytes(BOB).len(), 3);
     // A spoofed sender makes swaks fail.
     let mut cmd = swaks(&s, "PLAIN");
     cmd.args(["--from", BOB])
@@ -196,7 +208,7 @@ async fn swaks_plain_login_pipeline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swaks_ten_mib_attachment() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     let att = s.dir.path().join("big.bin");
     let bytes: Vec<u8> = (0..10 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
@@ -209,7 +221,7 @@ async fn swaks_ten_mib_attachment() {
     cmd.arg("--attach").arg(format!("@{}", att.display()));
     cmd.arg("--suppress-data");
     ok(&run(cmd).await);
-    let inbox = s.inbox(BOB);
+    let inbox = s.inbox_bytes(BOB);
     assert_eq!(inbox.len(), 1);
     let msg = &inbox[0];
     assert!(
@@ -270,14 +282,14 @@ fn decode_b64(s: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn msmtp_starttls() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     let msg = write_message(s.dir.path());
     let conf = s.dir.path().join("msmtprc");
     let text = format!(
         "defaults\nlogfile -\naccount test\nhost 127.0.0.1\nport {}\nfrom {ALICE}\nauth plain\nuser {ALICE}\n\
          password {PASSWORD}\ntls on\ntls_starttls on\ntls_trust_file {}\ndomain msmtp.client\n\
          account default : test\n",
-        s.addr.port(),
+        s.port("submission"),
         s.ca.display()
     );
     std::fs::write(&conf, text).expect("conf");
@@ -298,13 +310,13 @@ async fn msmtp_starttls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_smtp_ssl_reqd() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     let msg = write_message(s.dir.path());
     let mut cmd = Command::new("curl");
     cmd.args([
         "-sS",
         "--url",
-        &format!("smtp://127.0.0.1:{}/curl.client", s.addr.port()),
+        &format!("smtp://127.0.0.1:{}/curl.client", s.port("submission")),
     ])
     .args(["--ssl-reqd", "--cacert"])
     .arg(&s.ca)
@@ -319,7 +331,7 @@ async fn curl_smtp_ssl_reqd() {
     cmd.args([
         "-sS",
         "--url",
-        &format!("smtp://127.0.0.1:{}", s.addr.port()),
+        &format!("smtp://127.0.0.1:{}", s.port("submission")),
     ])
     .args(["--ssl-reqd", "--cacert"])
     .arg(&s.ca)
@@ -327,5 +339,5 @@ async fn curl_smtp_ssl_reqd() {
     .arg(&msg);
     let out = run(cmd).await;
     assert!(!out.status.success());
-    assert_eq!(s.inbox(BOB).len(), 1);
+    assert_eq!(s.inbox_bytes(BOB).len(), 1);
 }

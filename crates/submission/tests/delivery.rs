@@ -1,15 +1,28 @@
 //! What lands in the store: shared copies, trace headers, capture, Sent copies, quota, size,
 //! dot transparency, 8-bit and SMTPUTF8 content, BDAT, pipelining and the smuggling defence.
 
-mod common;
+use submission::Outbound;
+use testkit::mail::strip_trace;
+use testkit::{Daemon, Stack, StackBuilder, PASSWORD};
 
-use common::*;
-use submission::{Outbound, Role};
+const ALICE: &str = "alice@example.test";
+const BOB: &str = "bob@example.test";
+const HOST: &str = "mail.example.test";
+
+/// The SMTP server's three roles (`smtp`, `submission`, `submissions`) on a temporary store
+/// with alice and bob, as mail.example.test.
+fn smtp() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Smtp])
+        .hostname(HOST)
+        .user(ALICE)
+        .user(BOB)
+}
 
 #[tokio::test]
 async fn one_shared_copy_with_trace_headers() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     let body = "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: both\r\n\r\nhi\r\n";
@@ -26,7 +39,7 @@ async fn one_shared_copy_with_trace_headers() {
         blob(b.id),
         "one stored copy shared by both INBOXes"
     );
-    let msg = &s.inbox(BOB)[0];
+    let msg = &s.inbox_bytes(BOB)[0];
     assert_eq!(strip_trace(msg), body.as_bytes());
     let text = String::from_utf8_lossy(msg);
     assert!(text.starts_with("Return-Path: <alice@example.test>\r\nReceived: from client.example"));
@@ -39,12 +52,12 @@ async fn one_shared_copy_with_trace_headers() {
 
 #[tokio::test]
 async fn dot_transparency_and_8bit_smtputf8() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     s.store
         .add_alias("jörg@example.test", BOB)
         .await
         .expect("alias");
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     // Non-ASCII address without SMTPUTF8.
@@ -62,7 +75,7 @@ async fn dot_transparency_and_8bit_smtputf8() {
     c.raw("Subject: grüße\r\n\r\n..leading dot\r\n..\r\n...\r\nünïcødé\r\n.\r\n".as_bytes())
         .await;
     c.expect(250).await;
-    let msg = &s.inbox(BOB)[0];
+    let msg = &s.inbox_bytes(BOB)[0];
     assert_eq!(
         strip_trace(msg),
         "Subject: grüße\r\n\r\n.leading dot\r\n.\r\n..\r\nünïcødé\r\n".as_bytes()
@@ -72,8 +85,8 @@ async fn dot_transparency_and_8bit_smtputf8() {
 
 #[tokio::test]
 async fn pipelined_transactions() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     c.raw(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n").await;
@@ -89,15 +102,15 @@ async fn pipelined_transactions() {
     c.raw(b"Subject: two\r\n\r\n2\r\n.\r\nQUIT\r\n").await;
     c.expect(250).await;
     c.expect(221).await;
-    let inbox = s.inbox(BOB);
+    let inbox = s.inbox_bytes(BOB);
     assert_eq!(inbox.len(), 2);
     assert!(strip_trace(&inbox[1]).starts_with(b"Subject: two"));
 }
 
 #[tokio::test]
 async fn bdat_chunks() {
-    let s = start(Role::Submission, |ctx| ctx.max_message_size = 1000).await;
-    let mut c = s.client().await;
+    let s = smtp().max_message_size(1000).start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     // BDAT out of sequence: the chunk is still consumed.
     c.raw(b"BDAT 5\r\nhelloNOOP\r\n").await;
@@ -109,7 +122,10 @@ async fn bdat_chunks() {
     c.expect(250).await;
     assert!(c.expect(250).await.contains("14 octets"));
     c.expect(250).await;
-    assert_eq!(strip_trace(&s.inbox(BOB)[0]), b"Subject: b\r\n\r\nbody\r\n");
+    assert_eq!(
+        strip_trace(&s.inbox_bytes(BOB)[0]),
+        b"Subject: b\r\n\r\nbody\r\n"
+    );
     // DATA after BDAT in the same transaction is refused.
     c.raw(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 3\r\nabcDATA\r\n")
         .await;
@@ -129,13 +145,13 @@ async fn bdat_chunks() {
     assert!(c.expect(552).await.starts_with("5.3.4"));
     c.expect(503).await;
     c.expect(250).await;
-    assert_eq!(s.inbox(BOB).len(), 1);
+    assert_eq!(s.inbox_bytes(BOB).len(), 1);
 }
 
 #[tokio::test]
 async fn size_limits() {
-    let s = start(Role::Inbound, |ctx| ctx.max_message_size = 100).await;
-    let mut c = s.client().await;
+    let s = smtp().max_message_size(100).start().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     assert!(c
         .cmd("MAIL FROM:<x@elsewhere.example> SIZE=101", 552)
@@ -148,12 +164,12 @@ async fn size_limits() {
         .await;
     assert!(c.expect(552).await.starts_with("5.3.4"));
     c.cmd("NOOP", 250).await;
-    assert!(s.inbox(BOB).is_empty());
+    assert!(s.inbox_bytes(BOB).is_empty());
 }
 
 #[tokio::test]
 async fn quota_is_checked_at_rcpt_and_delivery() {
-    let s = start(Role::Inbound, |_| {}).await;
+    let s = smtp().start().await;
     s.auth
         .add_user(
             "small@example.test",
@@ -162,7 +178,7 @@ async fn quota_is_checked_at_rcpt_and_delivery() {
         )
         .await
         .expect("user");
-    let mut c = s.client().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     c.cmd("MAIL FROM:<x@elsewhere.example> SIZE=1000", 250)
         .await;
@@ -185,13 +201,13 @@ async fn quota_is_checked_at_rcpt_and_delivery() {
         )
         .await;
     assert_eq!(code, 250);
-    assert_eq!(s.inbox("small@example.test").len(), 1);
+    assert_eq!(s.inbox_bytes("small@example.test").len(), 1);
 }
 
 #[tokio::test]
 async fn bare_lf_and_cr_are_rejected_no_smuggling() {
-    let s = start(Role::Inbound, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     for payload in [
         &b"Subject: a\r\n\r\nx\n.\nMAIL FROM:<evil@elsewhere.example>\r\nRCPT TO:<bob@example.test>\r\n"[..],
@@ -209,13 +225,13 @@ async fn bare_lf_and_cr_are_rejected_no_smuggling() {
         c.cmd("NOOP", 250).await;
         c.cmd("RCPT TO:<bob@example.test>", 503).await;
     }
-    assert!(s.inbox(BOB).is_empty());
+    assert!(s.inbox_bytes(BOB).is_empty());
 }
 
 #[tokio::test]
 async fn outbound_reject_and_capture() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     c.cmd("MAIL FROM:<alice@example.test>", 250).await;
@@ -225,11 +241,8 @@ async fn outbound_reject_and_capture() {
         "{t}"
     );
 
-    let s = start(Role::Submission, |ctx| {
-        ctx.outbound = Outbound::Capture(BOB.into())
-    })
-    .await;
-    let mut c = s.client().await;
+    let s = smtp().outbound(Outbound::Capture(BOB.into())).start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     let body = "Subject: out\r\n\r\nto the world\r\n";
@@ -241,7 +254,7 @@ async fn outbound_reject_and_capture() {
         )
         .await;
     assert_eq!(code, 250);
-    let captured = &s.inbox(BOB)[0];
+    let captured = &s.inbox_bytes(BOB)[0];
     let text = String::from_utf8_lossy(captured);
     assert!(
         text.starts_with(
@@ -250,17 +263,21 @@ async fn outbound_reject_and_capture() {
         "{text}"
     );
     assert!(text.ends_with(body));
-    assert_eq!(s.inbox(ALICE).len(), 1, "the local recipient got its copy");
+    assert_eq!(
+        s.inbox_bytes(ALICE).len(),
+        1,
+        "the local recipient got its copy"
+    );
 }
 
 #[tokio::test]
 async fn save_sent_copies_with_seen() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     s.store
         .update_account(ALICE, |a| a.save_sent = true)
         .await
         .expect("update");
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     let body = "Subject: keep\r\n\r\nmine\r\n";
@@ -270,7 +287,7 @@ async fn save_sent_copies_with_seen() {
     assert_eq!(sent[0].0, body.as_bytes());
     assert!(sent[0].1.contains("\\Seen"));
     // Bob has no save_sent: nothing in his Sent.
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(BOB).await;
     assert_eq!(c.send_mail(BOB, &[ALICE], body).await.0, 250);

@@ -1,15 +1,26 @@
 //! Session-level tests with a scripted line client: every reply path of the state machine,
 //! AUTH, limits, STARTTLS and shutdown.
 
-mod common;
+use testkit::{Daemon, Smtp, Stack, StackBuilder, PASSWORD};
 
-use common::*;
-use submission::{Options, Role};
+const ALICE: &str = "alice@example.test";
+const BOB: &str = "bob@example.test";
+const HOST: &str = "mail.example.test";
+
+/// The SMTP server's three roles (`smtp`, `submission`, `submissions`) on a temporary store
+/// with alice and bob, as mail.example.test.
+fn smtp() -> StackBuilder {
+    Stack::builder()
+        .only(&[Daemon::Smtp])
+        .hostname(HOST)
+        .user(ALICE)
+        .user(BOB)
+}
 
 #[tokio::test]
 async fn ehlo_lists_extensions_and_auth_on_loopback() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     let ehlo = c.ehlo().await;
     for ext in [
         "PIPELINING",
@@ -31,11 +42,8 @@ async fn ehlo_lists_extensions_and_auth_on_loopback() {
 
 #[tokio::test]
 async fn auth_needs_tls_when_loopback_plaintext_is_off() {
-    let s = start(Role::Submission, |ctx| {
-        ctx.service.allow_plaintext_from_loopback = false
-    })
-    .await;
-    let mut c = s.client().await;
+    let s = smtp().plaintext_from_loopback(false).start().await;
+    let mut c = s.smtp("submission").await;
     let ehlo = c.ehlo().await;
     assert!(!ehlo.contains("AUTH"), "{ehlo}");
     // RFC 4954 §6: 538 encryption required.
@@ -58,8 +66,8 @@ async fn auth_needs_tls_when_loopback_plaintext_is_off() {
 
 #[tokio::test]
 async fn submission_requires_auth() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     let text = c.cmd("MAIL FROM:<alice@example.test>", 530).await;
     assert!(
@@ -71,10 +79,10 @@ async fn submission_requires_auth() {
 #[tokio::test]
 async fn auth_plain_and_login_variants() {
     // With the protocol trace on (redaction paths run).
-    let s = start(Role::Submission, |ctx| ctx.service.trace = true).await;
+    let s = smtp().trace(true).start().await;
     let b64 = |s: &str| auth::sasl::encode_base64(s.as_bytes());
     // PLAIN without initial response: empty 334 challenge.
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.send("AUTH PLAIN").await;
     assert_eq!(c.reply().await, (334, String::new()));
@@ -83,14 +91,14 @@ async fn auth_plain_and_login_variants() {
     c.cmd("AUTH PLAIN", 503).await;
 
     // LOGIN.
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     assert_eq!(c.cmd("AUTH LOGIN", 334).await, "VXNlcm5hbWU6");
     assert_eq!(c.cmd(&b64(BOB), 334).await, "UGFzc3dvcmQ6");
     c.cmd(&b64(PASSWORD), 235).await;
     c.cmd("MAIL FROM:<bob@example.test>", 250).await;
 
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     // Wrong password.
     let t = c
@@ -109,12 +117,12 @@ async fn auth_plain_and_login_variants() {
 
 #[tokio::test]
 async fn throttled_logins_get_454() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     let bad = auth::sasl::encode_base64(format!("\0{BOB}\0not the password").as_bytes());
     let mut last = 0;
     // Failures grow the delay, then refuse; a fresh connection keeps us under the error limit.
     for _ in 0..4 {
-        let mut c = s.client().await;
+        let mut c = s.smtp("submission").await;
         c.ehlo().await;
         for _ in 0..4 {
             c.send(&format!("AUTH PLAIN {bad}")).await;
@@ -132,8 +140,8 @@ async fn throttled_logins_get_454() {
 
 #[tokio::test]
 async fn inbound_takes_local_mail_only() {
-    let s = start(Role::Inbound, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("smtp").await;
     let ehlo = c.ehlo().await;
     assert!(
         !ehlo.contains("AUTH") && ehlo.contains("STARTTLS"),
@@ -154,7 +162,7 @@ async fn inbound_takes_local_mail_only() {
     c.cmd("DATA", 354).await;
     c.raw(b"Subject: hi\r\n\r\nhello\r\n.\r\n").await;
     assert!(c.expect(250).await.starts_with("2.6.0"));
-    let inbox = s.inbox(ALICE);
+    let inbox = s.inbox_bytes(ALICE);
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].starts_with(b"Return-Path: <>\r\nReceived: from client.example ([127.0.0.1])"));
     assert!(inbox[0].ends_with(b"Subject: hi\r\n\r\nhello\r\n"));
@@ -162,12 +170,12 @@ async fn inbound_takes_local_mail_only() {
 
 #[tokio::test]
 async fn sender_must_be_owned() {
-    let s = start(Role::Submission, |_| {}).await;
+    let s = smtp().start().await;
     s.store
         .add_alias("al@example.test", ALICE)
         .await
         .expect("alias");
-    let mut c = s.client().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     c.login(ALICE).await;
     let t = c.cmd("MAIL FROM:<bob@example.test>", 553).await;
@@ -183,8 +191,8 @@ async fn sender_must_be_owned() {
 
 #[tokio::test]
 async fn sequence_errors_and_simple_commands() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.cmd("MAIL FROM:<alice@example.test>", 503).await;
     c.ehlo().await;
     c.cmd("RCPT TO:<bob@example.test>", 503).await;
@@ -209,8 +217,8 @@ async fn sequence_errors_and_simple_commands() {
 
 #[tokio::test]
 async fn long_lines_errors_and_close() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
     let long = format!("NOOP {}", "x".repeat(5000));
     assert!(c.cmd(&long, 500).await.starts_with("5.5.2"));
@@ -225,8 +233,8 @@ async fn long_lines_errors_and_close() {
 
 #[tokio::test]
 async fn recipient_limit() {
-    let s = start(Role::Inbound, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     c.cmd("MAIL FROM:<sender@elsewhere.example>", 250).await;
     let mut batch = String::new();
@@ -241,21 +249,25 @@ async fn recipient_limit() {
     c.cmd("DATA", 354).await;
     c.raw(b"x\r\n.\r\n").await;
     c.expect(250).await;
-    assert_eq!(s.inbox(BOB).len(), 1, "one copy for the repeated recipient");
+    assert_eq!(
+        s.inbox_bytes(BOB).len(),
+        1,
+        "one copy for the repeated recipient"
+    );
 }
 
 #[tokio::test]
 async fn idle_timeout_says_421() {
-    let opts = Options {
-        idle_timeout: std::time::Duration::from_millis(300),
-    };
-    let s = start_with(Role::Inbound, opts, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp()
+        .smtp_idle(std::time::Duration::from_millis(300))
+        .start()
+        .await;
+    let mut c = s.smtp("smtp").await;
     let t = c.expect(421).await;
     assert!(t.starts_with("4.4.2"), "{t}");
     assert!(c.closed().await);
     // Also in the middle of DATA.
-    let mut c = s.client().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     c.cmd("MAIL FROM:<x@elsewhere.example>", 250).await;
     c.cmd("RCPT TO:<bob@example.test>", 250).await;
@@ -263,7 +275,7 @@ async fn idle_timeout_says_421() {
     c.raw(b"Subject: half\r\n").await;
     assert!(c.expect(421).await.starts_with("4.4.2"));
     assert!(c.closed().await);
-    assert!(s.inbox(BOB).is_empty());
+    assert!(s.inbox_bytes(BOB).is_empty());
 }
 
 #[tokio::test]
@@ -272,32 +284,29 @@ async fn busy_server_greets_with_421() {
         per_address: 1,
         total: 100,
     };
-    let s = start(Role::Inbound, |ctx| {
-        ctx.service.limiter = net::Limiter::new(limits)
-    })
-    .await;
-    let mut first = s.client().await;
-    let mut second = Client::connect(s.addr).await;
+    let s = smtp().limiter(net::Limiter::new(limits)).start().await;
+    let mut first = s.smtp("smtp").await;
+    let mut second = Smtp::connect(s.port("smtp")).await;
     assert_eq!(second.reply().await.0, 421);
     first.cmd("NOOP", 250).await;
 }
 
 #[tokio::test]
 async fn shutdown_says_421() {
-    let s = start(Role::Submission, |_| {}).await;
-    let mut c = s.client().await;
+    let mut s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
     c.ehlo().await;
-    s.trigger.trigger();
+    s.stop();
     let t = c.expect(421).await;
     assert!(t.starts_with("4.3.2"), "{t}");
     assert!(c.closed().await);
-    s.task.await.expect("join").expect("serve");
+    s.stopped().await;
 }
 
 #[tokio::test]
 async fn commands_pipelined_after_starttls_are_discarded() {
-    let s = start(Role::Inbound, |_| {}).await;
-    let mut c = s.client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("smtp").await;
     c.ehlo().await;
     // STARTTLS and a command in one packet: the NOOP must never be answered.
     c.raw(b"STARTTLS\r\nMAIL FROM:<evil@example.test>\r\n")
@@ -315,8 +324,8 @@ async fn commands_pipelined_after_starttls_are_discarded() {
 
 #[tokio::test]
 async fn submissions_is_implicit_tls() {
-    let s = start(Role::Submissions, |_| {}).await;
-    let mut c = s.tls_client().await;
+    let s = smtp().start().await;
+    let mut c = s.smtp("submissions").await;
     let ehlo = c.ehlo().await;
     assert!(
         ehlo.contains("AUTH PLAIN LOGIN") && !ehlo.contains("STARTTLS"),
@@ -328,6 +337,6 @@ async fn submissions_is_implicit_tls() {
         .send_mail(ALICE, &[BOB], "Subject: tls\r\n\r\nover TLS\r\n")
         .await;
     assert_eq!(code, 250);
-    let msg = &s.inbox(BOB)[0];
+    let msg = &s.inbox_bytes(BOB)[0];
     assert!(String::from_utf8_lossy(msg).contains("with ESMTPSA"));
 }

@@ -75,6 +75,35 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     Message::new(subject).body(&body).bytes()
 }
 
+/// What follows the trace header fields the SMTP server added to a stored message
+/// (`Return-Path:`, then a `Received:` folded over lines that start with a TAB): the message
+/// as the client sent it.
+pub fn strip_trace(msg: &[u8]) -> &[u8] {
+    assert!(
+        msg.starts_with(b"Return-Path: <"),
+        "no Return-Path: {:?}",
+        String::from_utf8_lossy(&msg[..msg.len().min(200)])
+    );
+    let mut pos = 0;
+    let mut seen_received = false;
+    loop {
+        let end = msg[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| pos + i + 1)
+            .expect("line");
+        let line = &msg[pos..end];
+        if line.starts_with(b"Received: ") {
+            seen_received = true;
+        } else if !(line.starts_with(b"Return-Path: ") || line.starts_with(b"\t")) {
+            break;
+        }
+        pos = end;
+    }
+    assert!(seen_received, "no Received header");
+    &msg[pos..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
