@@ -67,6 +67,17 @@ impl Stack {
         self.append(account, "INBOX", bytes).await
     }
 
+    /// Delivers `bytes` to the INBOX of whoever `address` is (an account or an alias), as
+    /// the MX would after RCPT; returns the UID.
+    pub async fn deliver_to(&self, address: &str, bytes: impl AsRef<[u8]>) -> Uid {
+        let account = self
+            .store
+            .resolve(address)
+            .expect("resolve")
+            .unwrap_or_else(|| panic!("no account for {address}"));
+        self.deliver(&account, bytes.as_ref()).await
+    }
+
     /// UIDs now in the account's INBOX.
     pub fn uids(&self, account: &Account) -> Vec<Uid> {
         let inbox = self.inbox(account);

@@ -11,7 +11,7 @@ use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
-use crate::{Stack, TOKEN};
+use crate::{Stack, StackBuilder, TOKEN};
 
 /// A whole response.
 pub struct Resp {
@@ -50,6 +50,21 @@ impl Stack {
         let peer = SocketAddr::from((ip, 40000));
         web::router(self.web.clone()).layer(MockConnectInfo(peer))
     }
+}
+
+/// The host name [`stack`] advertises.
+pub const HOST: &str = "mail.example.test";
+
+/// The stack of the HTTP service's own tests: no listeners (requests go through
+/// [`Stack::router`]; add `.only(&[Daemon::Http])` for a real one), the domains example.test
+/// and other.test, the standard ports of [`HOST`] advertised, `/api/captured` reading
+/// capture@example.test.
+pub fn stack() -> StackBuilder {
+    Stack::builder()
+        .only(&[])
+        .domains(&[crate::DOMAIN, "other.test"])
+        .advertised(standard_ports(HOST))
+        .capture_account("capture@example.test")
 }
 
 /// The standard ports of all seven mail listeners under `hostname`, for autoconfig tests

@@ -75,6 +75,19 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     Message::new(subject).body(&body).bytes()
 }
 
+/// A message from `Sender <sender@remote.test>` with a fixed Date and a Message-ID and body
+/// made from `subject`: what the REST API and dashboard tests read back field by field.
+pub fn remote(subject: &str) -> String {
+    let m = Message::new(subject)
+        .from("Sender <sender@remote.test>")
+        .to(&format!("someone@{}", crate::DOMAIN))
+        .date("Mon, 1 Jan 2024 10:00:00 +0000")
+        .message_id(&format!("<{subject}@remote.test>"))
+        .body(&format!("body of {subject}\r\n"))
+        .bytes();
+    String::from_utf8(m).expect("UTF-8 subject")
+}
+
 /// What follows the trace header fields the SMTP server added to a stored message
 /// (`Return-Path:`, then a `Received:` folded over lines that start with a TAB): the message
 /// as the client sent it.

@@ -56,6 +56,14 @@ where
     }
 }
 
+/// Whether `fut` is still pending after `window` (it is polled meanwhile, so one that
+/// completes early is seen at once). For checks that something does *not* happen: there is no
+/// event to wait for, so the window is the claim; wait for the real event that comes before
+/// it (a subscription, a login) with [`eventually`] first.
+pub async fn pending_for<F: Future + Unpin>(fut: &mut F, window: Duration) -> bool {
+    tokio::time::timeout(window, fut).await.is_err()
+}
+
 /// [`eventually`] for tests without a runtime (blocking probes: a process's log, a file).
 pub fn eventually_blocking<T, D, F>(within: Duration, mut probe: F) -> T
 where

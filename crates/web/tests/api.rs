@@ -2,15 +2,15 @@
 //! and error answers.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
 use axum::body::Body;
-use common::*;
 use serde_json::json;
+use testkit::http::{call, get, send_json, stack};
+use testkit::mail::remote as message;
+use testkit::{python, PASSWORD, TOKEN};
 
 #[tokio::test]
 async fn admin_routes_need_the_token() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     for (method, path) in web::ROUTES {
         if !path.starts_with("/api/accounts") && *path != "/api/captured" {
@@ -64,7 +64,7 @@ async fn admin_routes_need_the_token() {
     );
 
     // An empty configured token refuses everyone, including an empty bearer.
-    let mut ctx = env.ctx.clone();
+    let mut ctx = env.web.clone();
     ctx.admin_token = auth::Secret::new(String::new());
     let r = web::router(ctx);
     let req = axum::http::Request::builder()
@@ -80,7 +80,7 @@ async fn admin_routes_need_the_token() {
 
 #[tokio::test]
 async fn account_lifecycle() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     let resp = send_json(
         &r,
@@ -258,8 +258,8 @@ async fn account_lifecycle() {
 
 #[tokio::test]
 async fn messages_inject_list_raw_delete_purge() {
-    let env = env().await;
-    env.add_user("alice").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
     let r = env.router();
     let base = "/api/accounts/alice@example.test/messages";
 
@@ -440,7 +440,7 @@ async fn messages_inject_list_raw_delete_purge() {
 
 #[tokio::test]
 async fn inject_over_quota_and_aliases() {
-    let env = env().await;
+    let env = stack().start().await;
     let pw = auth::Secret::new(PASSWORD.to_string());
     env.auth
         .add_user("small@example.test", &pw, Some(100))
@@ -473,9 +473,10 @@ async fn inject_over_quota_and_aliases() {
 
 #[tokio::test]
 async fn captured_mail() {
-    let env = env().await;
-    env.add_user("capture").await;
-    env.deliver("capture@example.test", "held outbound").await;
+    let env = stack().start().await;
+    env.add_user("capture@example.test").await;
+    env.deliver_to("capture@example.test", message("held outbound"))
+        .await;
     let r = env.router();
     let resp = get(&r, "/api/captured").await;
     assert_eq!(resp.status, 200);
@@ -485,7 +486,7 @@ async fn captured_mail() {
         json!([])
     );
 
-    let mut ctx = env.ctx.clone();
+    let mut ctx = env.web.clone();
     ctx.capture_account = None;
     let resp = get(&web::router(ctx), "/api/captured").await;
     assert_eq!(resp.status, 404);
@@ -494,7 +495,7 @@ async fn captured_mail() {
 
 #[tokio::test]
 async fn limits_unknown_routes_and_openapi() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     let big = json!({"address": "a@example.test", "password": "x".repeat(70 * 1024)});
     let resp = send_json(&r, "POST", "/api/accounts", big).await;
@@ -502,7 +503,7 @@ async fn limits_unknown_routes_and_openapi() {
     assert!(resp.error().contains("too large"));
 
     // Injection accepts up to 50 MiB, not more.
-    env.add_user("alice").await;
+    env.add_user("alice@example.test").await;
     let huge = vec![b'x'; web::INJECT_LIMIT + 1];
     let resp = call(
         &r,
@@ -561,7 +562,7 @@ async fn openapi_document_is_valid() {
         eprintln!("SKIPPED: pip install openapi-spec-validator to validate the OpenAPI document");
         return;
     }
-    let env = env().await;
+    let env = stack().start().await;
     let doc = get(&env.router(), "/api/openapi.json").await;
     let out = python(
         "import sys, json\nfrom openapi_spec_validator import validate\n\

@@ -2,10 +2,9 @@
 //! with Python's xml.etree / plistlib and compared to the advertised listeners.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
 use axum::body::Body;
-use common::*;
+use testkit::http::{call, get, stack, standard_ports, HOST};
+use testkit::{python, DOMAIN};
 
 /// Python: prints one line per server: `domain kind type host port socket auth username`.
 const PARSE_MOZILLA: &str = r#"
@@ -40,7 +39,7 @@ fn expected_servers(domain: &str, adv: &web::Advertised) -> Vec<String> {
 
 #[tokio::test]
 async fn mozilla_lists_every_listener_for_every_domain() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     for path in [
         "/.well-known/autoconfig/mail/config-v1.1.xml",
@@ -56,8 +55,8 @@ async fn mozilla_lists_every_listener_for_every_domain() {
             .lines()
             .map(String::from)
             .collect();
-        let mut expected = expected_servers(DOMAIN, &env.ctx.advertised);
-        expected.extend(expected_servers("other.test", &env.ctx.advertised));
+        let mut expected = expected_servers(DOMAIN, &env.web.advertised);
+        expected.extend(expected_servers("other.test", &env.web.advertised));
         // Domains come sorted from the store: example.test < other.test.
         assert_eq!(lines, expected);
         // The MX listener (port 25) is not a client endpoint.
@@ -73,7 +72,7 @@ async fn mozilla_for_one_address_and_listeners_that_are_off() {
     };
     adv.ports.insert("imaps".into(), 3993);
     adv.ports.insert("submission".into(), 3587);
-    let env = env_with(adv).await;
+    let env = stack().advertised(adv).start().await;
     let r = env.router();
     let resp = get(&r, "/mail/config-v1.1.xml?emailaddress=Bob%40Other.Test").await;
     assert_eq!(resp.status, 200);
@@ -81,7 +80,7 @@ async fn mozilla_for_one_address_and_listeners_that_are_off() {
         .lines()
         .map(String::from)
         .collect();
-    assert_eq!(lines, expected_servers("other.test", &env.ctx.advertised));
+    assert_eq!(lines, expected_servers("other.test", &env.web.advertised));
     assert_eq!(lines.len(), 2);
     assert!(!resp.text().contains("pop3"));
 
@@ -118,7 +117,7 @@ for p in acc.findall("r:Protocol", ns):
 
 #[tokio::test]
 async fn autodiscover_answers_preferred_endpoints() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     for path in [
         "/autodiscover/autodiscover.xml",
@@ -150,7 +149,7 @@ async fn autodiscover_answers_preferred_endpoints() {
     };
     adv.ports.insert("imap".into(), 3143);
     adv.ports.insert("submission".into(), 3587);
-    let env = env_with(adv).await;
+    let env = stack().advertised(adv).start().await;
     let resp = call(
         &env.router(),
         "POST",
@@ -168,7 +167,7 @@ async fn autodiscover_answers_preferred_endpoints() {
 
 #[tokio::test]
 async fn autodiscover_bad_requests() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     let resp = call(
         &r,
@@ -229,7 +228,7 @@ print(a["EmailAccountType"], a["EmailAddress"], a["IncomingMailServerHostName"],
 
 #[tokio::test]
 async fn apple_mobileconfig() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router();
     let resp = get(
         &r,
@@ -282,7 +281,7 @@ async fn apple_mobileconfig() {
     };
     adv.ports.insert("imap".into(), 3143);
     adv.ports.insert("submission".into(), 3587);
-    let env2 = env_with(adv).await;
+    let env2 = stack().advertised(adv).start().await;
     let resp = get(
         &env2.router(),
         "/apple/mailstack.mobileconfig?email=alice%40example.test",
@@ -293,11 +292,13 @@ async fn apple_mobileconfig() {
             && resp.text().contains("<integer>3587</integer>")
     );
     // No incoming listener at all: a clear 404.
-    let env3 = env_with(web::Advertised {
-        hostname: HOST.into(),
-        ..Default::default()
-    })
-    .await;
+    let env3 = stack()
+        .advertised(web::Advertised {
+            hostname: HOST.into(),
+            ..Default::default()
+        })
+        .start()
+        .await;
     let resp = get(
         &env3.router(),
         "/apple/mailstack.mobileconfig?email=alice%40example.test",
@@ -309,7 +310,7 @@ async fn apple_mobileconfig() {
 
 #[test]
 fn dns_records_match_listeners() {
-    let adv = advertised_all();
+    let adv = standard_ports(HOST);
     let out = web::dns_records(&adv, &[DOMAIN.to_string()]);
     for (service, port, prio) in [
         ("imaps", 993, 0),

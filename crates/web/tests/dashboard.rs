@@ -1,17 +1,17 @@
 //! The dashboard routes: access rule, page headers, state snapshot, plain-text message view,
 //! and the SSE feed naming the session behind each change.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 use http_body_util::BodyExt;
+use testkit::http::{call, stack};
+use testkit::mail::remote as message;
+use testkit::TOKEN;
 use tower::ServiceExt;
 
 #[tokio::test]
 async fn page_is_served_with_a_strict_content_security_policy() {
-    let env = env().await;
+    let env = stack().start().await;
     let r = env.router_from([127, 0, 0, 1]);
     for (path, ctype) in [
         ("/", "text/html"),
@@ -33,9 +33,11 @@ async fn page_is_served_with_a_strict_content_security_policy() {
 
 #[tokio::test]
 async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
-    let env = env().await;
-    env.add_user("alice").await;
-    let uid = env.deliver("alice@example.test", "hello-dashboard").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
+    let uid = env
+        .deliver_to("alice@example.test", message("hello-dashboard"))
+        .await;
 
     // Loopback, no token: readable, not admin.
     let local = env.router_from([127, 0, 0, 1]);
@@ -121,8 +123,8 @@ async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
 
 #[tokio::test]
 async fn message_view_is_plain_text() {
-    let env = env().await;
-    let a = env.add_user("alice").await;
+    let env = stack().start().await;
+    let a = env.add_user("alice@example.test").await;
     let mb = env
         .store
         .mailbox(a.id, "INBOX")
@@ -241,8 +243,8 @@ async fn next_event(
 
 #[tokio::test]
 async fn feed_names_the_session_behind_each_change() {
-    let env = env().await;
-    let a = env.add_user("alice").await;
+    let env = stack().start().await;
+    let a = env.add_user("alice@example.test").await;
     let r = env.router_from([127, 0, 0, 1]);
     let req = Request::builder()
         .uri("/api/dashboard/events")
@@ -258,7 +260,7 @@ async fn feed_names_the_session_behind_each_change() {
     let mut buf = String::new();
 
     // A session appears in the registry: `session` events.
-    let reg = env.ctx.registry.clone();
+    let reg = env.web.registry.clone();
     let pop = reg.open(
         4242,
         "pop3s",
@@ -282,7 +284,9 @@ async fn feed_names_the_session_behind_each_change() {
     assert_eq!(opened["session"]["protocol"], "pop3s");
 
     // A delivery with no session behind it (REST API, CLI).
-    let uid = env.deliver("alice@example.test", "feed-test").await;
+    let uid = env
+        .deliver_to("alice@example.test", message("feed-test"))
+        .await;
     let ch = next_event(&mut body, &mut buf, "change", |v| v["kind"] == "appended").await;
     assert_eq!(ch["uid"], uid);
     assert_eq!(ch["row"]["subject"], "feed-test");

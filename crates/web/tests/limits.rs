@@ -3,29 +3,16 @@
 //! shutdown closes even a never-ending event stream within the grace period.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use testkit::http::stack;
+use testkit::{Daemon, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Starts the real listener; returns its address, the shutdown trigger and the serve task.
-async fn start(
-    limiter: net::Limiter,
-) -> (
-    std::net::SocketAddr,
-    net::ShutdownTrigger,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-    Env,
-) {
-    let env = env().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (trigger, shutdown) = net::ShutdownTrigger::new();
-    let task = tokio::spawn(web::serve(listener, env.ctx.clone(), limiter, shutdown));
-    (addr, trigger, task, env)
+/// Starts the real listener with `limiter`.
+async fn start(limiter: net::Limiter) -> Stack {
+    stack().only(&[Daemon::Http]).limiter(limiter).start().await
 }
 
 /// Reads until EOF (or 4 KiB), with a generous limit so a slow machine does not fail it.
@@ -47,7 +34,8 @@ async fn read_to_close(s: &mut TcpStream) -> String {
 /// Slowloris: headers that never end are cut after web::server::HEADER_TIMEOUT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unfinished_headers_are_cut() {
-    let (addr, _trigger, _task, _env) = start(net::Limiter::default()).await;
+    let env = start(net::Limiter::default()).await;
+    let addr = env.addr("http");
     let mut s = TcpStream::connect(addr).await.unwrap();
     let started = std::time::Instant::now();
     s.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nX-Slow: a")
@@ -68,7 +56,8 @@ async fn connections_count_against_the_shared_limiter() {
         per_address: 1,
         total: 10,
     });
-    let (addr, _trigger, _task, _env) = start(limiter.clone()).await;
+    let env = start(limiter.clone()).await;
+    let addr = env.addr("http");
     let mut first = TcpStream::connect(addr).await.unwrap();
     first
         .write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -91,7 +80,8 @@ async fn connections_count_against_the_shared_limiter() {
 /// One shutdown deadline for every listener: an open event stream does not hold it up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_an_open_event_stream() {
-    let (addr, trigger, task, _env) = start(net::Limiter::default()).await;
+    let mut env = start(net::Limiter::default()).await;
+    let addr = env.addr("http");
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /api/dashboard/events HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -101,12 +91,8 @@ async fn shutdown_closes_an_open_event_stream() {
     let head = String::from_utf8_lossy(&buf[..n]);
     assert!(head.contains("text/event-stream"), "{head}");
     let stopping = std::time::Instant::now();
-    trigger.trigger();
-    tokio::time::timeout(Duration::from_secs(60), task)
-        .await
-        .expect("serve returned")
-        .unwrap()
-        .unwrap();
+    // Every accept loop returns (within 60 s, or the test fails).
+    env.stopped().await;
     // Well under the 60 s a stuck stream used to cost (grace period plus scheduling slack).
     assert!(
         stopping.elapsed() < net::listen::SHUTDOWN_GRACE + Duration::from_secs(20),

@@ -2,9 +2,8 @@
 //! policy, malformed form, throttling.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
-use common::*;
+use testkit::http::{call, get, stack};
+use testkit::{Stack, DOMAIN, PASSWORD};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -23,7 +22,7 @@ fn form(user: &str, cur: &str, new: &str) -> String {
     )
 }
 
-async fn login(env: &Env, pw: &str) -> bool {
+async fn login(env: &Stack, pw: &str) -> bool {
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
     env.auth
         .authenticate(
@@ -37,8 +36,8 @@ async fn login(env: &Env, pw: &str) -> bool {
 
 #[tokio::test]
 async fn change_then_only_the_new_password_works() {
-    let env = env().await;
-    env.add_user("alice").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
     let r = env.router_from([127, 0, 0, 1]);
     let new = "a brand new passphrase";
     let resp = call(
@@ -62,8 +61,8 @@ async fn change_then_only_the_new_password_works() {
 
 #[tokio::test]
 async fn wrong_password_policy_and_bad_forms() {
-    let env = env().await;
-    env.add_user("alice").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
     let r = env.router_from([127, 0, 0, 2]);
     let user = format!("alice@{DOMAIN}");
 
@@ -163,8 +162,8 @@ async fn wrong_password_policy_and_bad_forms() {
 
 #[tokio::test]
 async fn throttled_like_a_login() {
-    let env = env().await;
-    env.add_user("alice").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
     // One client address failing against many accounts gets refused (auth's per-address limit);
     // each (address, account) pair fails once, so no growing delays slow this test down.
     let r = env.router_from([10, 9, 8, 7]);

@@ -3,12 +3,12 @@
 //! poll at once.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use testkit::http::stack;
+use testkit::mail::remote as message;
+use testkit::{eventually, python, Daemon, PASSWORD, TOKEN};
 
 async fn curl(args: &[&str]) -> (String, String) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -34,17 +34,9 @@ async fn curl(args: &[&str]) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_against_the_real_server() {
-    let env = env().await;
-    env.add_user("alice").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (trigger, shutdown) = net::ShutdownTrigger::new();
-    let server = tokio::spawn(web::serve(
-        listener,
-        env.ctx.clone(),
-        net::Limiter::default(),
-        shutdown,
-    ));
+    let mut env = stack().only(&[Daemon::Http]).start().await;
+    env.add_user("alice@example.test").await;
+    let addr: SocketAddr = env.addr("http");
     let base = format!("http://{addr}");
 
     // Password change exactly as Roundcube's httpapi driver posts it.
@@ -134,16 +126,21 @@ async fn curl_against_the_real_server() {
         let h = auth_header.clone();
         async move { curl(&["-H", &h, &url]).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    trigger.trigger();
+    // The poll is in flight once it has subscribed to bob's changes.
+    let bob = env.account("bob@example.test");
+    eventually(Duration::from_secs(60), || async {
+        match env.store.subscribers(bob.id) {
+            0 => Err("the long poll has not subscribed yet"),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    env.stop();
     let (code, body) = tokio::time::timeout(Duration::from_secs(60), poll)
         .await
         .expect("poll ended")
         .unwrap();
     assert_eq!((code.as_str(), body.as_str()), ("200", "[]"));
-    tokio::time::timeout(Duration::from_secs(60), server)
-        .await
-        .expect("serve returned")
-        .unwrap()
-        .unwrap();
+    // serve() returned (within 60 s, or the test fails).
+    env.stopped().await;
 }

@@ -2,20 +2,34 @@
 //! another task, and returns an empty list when the time is up.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
+use testkit::http::{get, stack};
+use testkit::mail::remote as message;
+use testkit::{eventually, pending_for, Stack};
+
+/// Waits until a long poll on `address` has subscribed to its changes (it looks only after
+/// subscribing, so what is delivered from now on wakes it).
+async fn subscribed(env: &Stack, address: &str) {
+    let account = env.account(address);
+    eventually(Duration::from_secs(60), || async {
+        match env.store.subscribers(account.id) {
+            0 => Err(format!("no subscription to {address} yet")),
+            n => Ok(n),
+        }
+    })
+    .await;
+}
 
 #[tokio::test]
 async fn wait_returns_when_a_matching_message_arrives() {
-    let env = env().await;
-    env.add_user("alice").await;
-    env.deliver("alice@example.test", "unrelated").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
+    env.deliver_to("alice@example.test", message("unrelated"))
+        .await;
     let r = env.router();
-    let waiter = {
+    let mut waiter = {
         let r = r.clone();
         tokio::spawn(async move {
             get(
@@ -25,17 +39,18 @@ async fn wait_returns_when_a_matching_message_arrives() {
             .await
         })
     };
-    // Let the waiter subscribe and look; then deliver a non-matching and a matching message.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once the waiter has subscribed, deliver a non-matching and a matching message.
+    subscribed(&env, "alice@example.test").await;
     assert!(
-        !waiter.is_finished(),
+        pending_for(&mut waiter, Duration::from_millis(100)).await,
         "an unrelated message does not end the wait"
     );
-    env.deliver("alice@example.test", "still unrelated").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!waiter.is_finished());
+    env.deliver_to("alice@example.test", message("still unrelated"))
+        .await;
+    assert!(pending_for(&mut waiter, Duration::from_millis(100)).await);
     let started = Instant::now();
-    env.deliver("alice@example.test", "Welcome aboard").await;
+    env.deliver_to("alice@example.test", message("Welcome aboard"))
+        .await;
     let resp = tokio::time::timeout(Duration::from_secs(60), waiter)
         .await
         .expect("wait ended")
@@ -50,9 +65,10 @@ async fn wait_returns_when_a_matching_message_arrives() {
 
 #[tokio::test]
 async fn wait_returns_at_once_when_a_match_exists_and_empty_after_timeout() {
-    let env = env().await;
-    env.add_user("alice").await;
-    env.deliver("alice@example.test", "present").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
+    env.deliver_to("alice@example.test", message("present"))
+        .await;
     let r = env.router();
     let started = Instant::now();
     let resp = get(
@@ -76,20 +92,21 @@ async fn wait_returns_at_once_when_a_match_exists_and_empty_after_timeout() {
 
 #[tokio::test]
 async fn wait_in_another_mailbox_and_on_captured() {
-    let env = env().await;
-    env.add_user("alice").await;
-    env.add_user("capture").await;
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
+    env.add_user("capture@example.test").await;
     let r = env.router();
-    let waiter = {
+    let mut waiter = {
         let r = r.clone();
         tokio::spawn(async move { get(&r, "/api/captured?wait=100s").await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    subscribed(&env, "capture@example.test").await;
     // Mail for another account does not end the wait on the capture account.
-    env.deliver("alice@example.test", "for alice").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!waiter.is_finished());
-    env.deliver("capture@example.test", "captured").await;
+    env.deliver_to("alice@example.test", message("for alice"))
+        .await;
+    assert!(pending_for(&mut waiter, Duration::from_millis(100)).await);
+    env.deliver_to("capture@example.test", message("captured"))
+        .await;
     let resp = tokio::time::timeout(Duration::from_secs(60), waiter)
         .await
         .expect("ended")
