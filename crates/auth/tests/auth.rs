@@ -4,17 +4,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use auth::{Auth, AuthConfig, AuthError, Secret};
-use store::Store;
 
 const PW: &str = "correct horse battery staple";
 
 fn setup() -> (tempfile::TempDir, Auth) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
-    (
-        dir,
-        Auth::new(store, AuthConfig::for_tests()).expect("auth"),
-    )
+    testkit::accounts::temp_auth()
 }
 
 fn ip(n: u8) -> IpAddr {
@@ -171,8 +165,7 @@ async fn throttling_refuses_without_revealing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_user_costs_like_wrong_password() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = testkit::accounts::temp_store();
     // Realistic cost so the hash dominates the measurement.
     let cfg = AuthConfig {
         argon2_memory_kib: 8192,

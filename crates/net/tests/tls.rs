@@ -3,11 +3,8 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 
 use net::Connection;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -111,21 +108,8 @@ async fn starttls_discards_pipelined_bytes() {
         .expect("write");
     let mut buf = [0u8; 14];
     tcp.read_exact(&mut buf).await.expect("220");
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(&ca).expect("ca") {
-        roots.add(c.expect("cert")).expect("add");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let mut tls = connector
-        .connect(ServerName::try_from("localhost").expect("name"), tcp)
-        .await
-        .expect("handshake");
+    // The client trusts only the generated CA (the test kit's trust store).
+    let mut tls = testkit::tls::connect(tcp, &ca).await;
     tls.write_all(b"NOOP\r\n").await.expect("write");
     let (dropped, next) = server.await.expect("server");
     assert_eq!(dropped, b"RCPT TO:<evil@example.test>\r\n".len());

@@ -1,12 +1,12 @@
 //! The in-memory mailbox index (kept while a session has the mailbox open) always answers
 //! what sled holds: after appends, flag changes, expunges, COPY and MOVE, and a delete.
 
-use store::{AppendRequest, FlagOp, Flags, Store};
+use store::{AppendRequest, FlagOp, Flags};
+use testkit::accounts::temp_store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_follows_every_write() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = store
         .create_account("idx@example.test", "$argon2id$fake", None)
         .await

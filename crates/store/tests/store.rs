@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use store::{AppendRequest, Change, Error, FlagOp, Flags, Store};
+use testkit::accounts::temp_store;
 
 fn msg(i: usize) -> Vec<u8> {
     format!("From: a@example.test\r\nSubject: message {i}\r\n\r\nbody {i}\r\n").into_bytes()
@@ -34,8 +35,7 @@ fn mime_parse_survives_mail_parser_panic() {
 /// n from its view, and answered OK to a STORE on n that changed nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn appended_events_arrive_in_uid_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = account(&store, "alice@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let mut rx = store.subscribe(acct.id);
@@ -70,8 +70,7 @@ async fn appended_events_arrive_in_uid_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliveries_get_unique_increasing_uids() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = account(&store, "alice@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let mut tasks = Vec::new();
@@ -192,8 +191,7 @@ async fn second_open_reports_lock() {
 
 #[tokio::test]
 async fn flags_modseq_expunge_copy_move_and_events() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = account(&store, "carol@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let trash = store.mailbox(acct.id, "Trash").expect("q").expect("trash");
@@ -286,8 +284,7 @@ async fn flags_modseq_expunge_copy_move_and_events() {
 
 #[tokio::test]
 async fn quota_refuses_delivery() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = store
         .create_account("dan@example.test", "x", Some(100))
         .await
@@ -321,8 +318,7 @@ async fn quota_refuses_delivery() {
 
 #[tokio::test]
 async fn mailbox_create_rename_delete() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let acct = account(&store, "erin@example.test").await;
     store
         .create_mailbox(acct.id, "a/b/c", None)
@@ -386,8 +382,7 @@ async fn mailbox_create_rename_delete() {
 
 #[tokio::test]
 async fn maildrop_lock_is_exclusive_and_released_on_drop() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let (_dir, store) = temp_store();
     let lock = store.lock_maildrop(1).expect("first");
     assert!(matches!(store.lock_maildrop(1), Err(Error::MaildropInUse)));
     assert!(store.lock_maildrop(2).is_ok());

@@ -6,6 +6,22 @@ use store::{Account, Flags, Mailbox, Pop3Policy, Uid};
 
 use crate::{Stack, PASSWORD};
 
+/// A store in a new temporary folder (the folder goes with the `TempDir`), for tests of the
+/// store itself and of `auth` that need no daemon.
+pub fn temp_store() -> (tempfile::TempDir, store::Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::Store::open(dir.path()).expect("open store");
+    (dir, store)
+}
+
+/// `Auth` over [`temp_store`], with the cheap argon2 parameters of
+/// `auth::AuthConfig::for_tests()`.
+pub fn temp_auth() -> (tempfile::TempDir, auth::Auth) {
+    let (dir, store) = temp_store();
+    let auth = auth::Auth::new(store, auth::AuthConfig::for_tests()).expect("auth");
+    (dir, auth)
+}
+
 impl Stack {
     /// Adds an account with [`PASSWORD`].
     pub async fn add_user(&self, address: &str) -> Account {
