@@ -4,9 +4,10 @@
 //! public address.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{binary, cli, test_config};
+use testkit::process::{binary, cli, test_config};
+use testkit::try_eventually_blocking;
 
 fn out(o: &std::process::Output) -> String {
     format!(
@@ -87,20 +88,17 @@ fn serve_refuses(extra: &str, listeners: &str, needle: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let o = child.wait_with_output().expect("output");
-            assert_eq!(status.code(), Some(1), "{}", out(&o));
-            assert!(out(&o).contains(needle), "{}", out(&o));
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve started with demo accounts on a public address");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let exited = try_eventually_blocking(Duration::from_secs(60), || {
+        child.try_wait().expect("wait").ok_or("still running")
+    });
+    let Ok(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve started with demo accounts on a public address");
+    };
+    let o = child.wait_with_output().expect("output");
+    assert_eq!(status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains(needle), "{}", out(&o));
 }
 
 #[test]

@@ -6,9 +6,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use e2e::inproc::Stack;
-use e2e::wire::Wire;
-use e2e::ALICE;
+use testkit::{Line, Stack, ALICE};
 
 const ATTACKER: [u8; 4] = [127, 0, 0, 5];
 
@@ -21,8 +19,8 @@ fn shape(s: &str) -> String {
     s.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
-async fn imap_from(ip: IpAddr, port: u16) -> Wire {
-    let mut c = Wire::connect_from(ip, port).await;
+async fn imap_from(ip: IpAddr, port: u16) -> Line {
+    let mut c = Line::connect_from(ip, port).await;
     assert!(c.line().await.expect("greeting").starts_with("* OK"));
     c
 }
@@ -31,7 +29,7 @@ async fn imap_from(ip: IpAddr, port: u16) -> Wire {
 async fn fifty_wrong_passwords_are_throttled_per_address() {
     let s = Stack::start().await;
     let attacker: IpAddr = ATTACKER.into();
-    let mut c = imap_from(attacker, s.imap).await;
+    let mut c = imap_from(attacker, s.port("imap")).await;
     // The first failures answer at once, then each answer is held back longer (250 ms, 500 ms,
     // 1 s …): lower bounds only, so a slow machine cannot fail this.
     let mut took = Vec::new();
@@ -52,7 +50,7 @@ async fn fifty_wrong_passwords_are_throttled_per_address() {
     // The other 44 guesses, in parallel on 11 connections.
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..11 {
-        let port = s.imap;
+        let port = s.port("imap");
         tasks.spawn(async move {
             let mut c = imap_from(attacker, port).await;
             let mut answers = Vec::new();
@@ -91,7 +89,7 @@ async fn fifty_wrong_passwords_are_throttled_per_address() {
         "a throttled answer reveals the password"
     );
     // Same on POP3 and SMTP from the throttled address (the throttle is shared).
-    let mut p = Wire::connect_from(attacker, s.pop3).await;
+    let mut p = Line::connect_from(attacker, s.port("pop3")).await;
     p.line().await.expect("greeting");
     let mut pop3 = Vec::new();
     for pw in ["nope-nope-nope", ALICE.1] {
@@ -100,7 +98,7 @@ async fn fifty_wrong_passwords_are_throttled_per_address() {
     }
     assert!(pop3[0].starts_with("-ERR [SYS/TEMP]"), "{pop3:?}");
     assert_eq!(shape(&pop3[0]), shape(&pop3[1]), "{pop3:?}");
-    let mut m = Wire::connect_from(attacker, s.submission).await;
+    let mut m = Line::connect_from(attacker, s.port("submission")).await;
     m.smtp_reply().await;
     m.smtp("EHLO attacker.test").await;
     let mut smtp = Vec::new();
@@ -118,15 +116,15 @@ async fn fifty_wrong_passwords_are_throttled_per_address() {
 
     // The owner, from another address, logs in on all three.
     let owner: IpAddr = [127, 0, 0, 6].into();
-    let mut c = imap_from(owner, s.imap).await;
+    let mut c = imap_from(owner, s.port("imap")).await;
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(t.starts_with("t1 OK"), "{t}");
-    let mut p = Wire::connect_from(owner, s.pop3).await;
+    let mut p = Line::connect_from(owner, s.port("pop3")).await;
     p.line().await.expect("greeting");
     p.pop3(&format!("USER {}", ALICE.0)).await;
     let r = p.pop3(&format!("PASS {}", ALICE.1)).await;
     assert!(r.starts_with("+OK maildrop has"), "{r}");
-    let mut m = Wire::connect_from(owner, s.submission).await;
+    let mut m = Line::connect_from(owner, s.port("submission")).await;
     m.smtp_reply().await;
     m.smtp("EHLO owner.test").await;
     let r = m

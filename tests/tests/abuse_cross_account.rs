@@ -3,9 +3,7 @@
 //! address in the name, modified UTF-7 spellings of those, NUL. Mailbox names are keys
 //! inside the logged-in account (store), so every trick resolves in alice's own namespace.
 
-use e2e::inproc::Stack;
-use e2e::wire::Wire;
-use e2e::{ALICE, BOB};
+use testkit::{Line, Stack, ALICE, BOB};
 
 /// Names that would reach bob's "Secret" (or INBOX) on a path-based or shared-namespace store.
 const TRICKS: &[&str] = &[
@@ -36,9 +34,9 @@ fn quoted(name: &str) -> String {
 
 async fn bobs_state(s: &Stack) -> (Vec<String>, usize, usize) {
     (
-        s.mailbox_names(&s.bob),
-        s.count(&s.bob, "INBOX"),
-        s.count(&s.bob, "Secret"),
+        s.mailbox_names(&s.account(BOB.0)),
+        s.count(&s.account(BOB.0), "INBOX"),
+        s.count(&s.account(BOB.0), "Secret"),
     )
 }
 
@@ -48,7 +46,7 @@ async fn alice_cannot_reach_bobs_mailboxes() {
     // Bob's data: a private folder with 3 messages, 2 in INBOX.
     let secret = s
         .store
-        .create_mailbox(s.bob.id, "Secret", None)
+        .create_mailbox(s.account(BOB.0).id, "Secret", None)
         .await
         .expect("create");
     for i in 0..3 {
@@ -58,11 +56,15 @@ async fn alice_cannot_reach_bobs_mailboxes() {
             ..Default::default()
         };
         s.store
-            .append(s.bob.id, secret.id, req)
+            .append(s.account(BOB.0).id, secret.id, req)
             .await
             .expect("append");
     }
-    let inbox = s.store.mailbox(s.bob.id, "INBOX").expect("s").expect("m");
+    let inbox = s
+        .store
+        .mailbox(s.account(BOB.0).id, "INBOX")
+        .expect("s")
+        .expect("m");
     for i in 0..2 {
         let body = format!("Subject: hi {i}\r\n\r\nfor bob\r\n");
         let req = store::AppendRequest {
@@ -70,23 +72,27 @@ async fn alice_cannot_reach_bobs_mailboxes() {
             ..Default::default()
         };
         s.store
-            .append(s.bob.id, inbox.id, req)
+            .append(s.account(BOB.0).id, inbox.id, req)
             .await
             .expect("append");
     }
     // Alice has one message of her own, to COPY.
-    let ainbox = s.store.mailbox(s.alice.id, "INBOX").expect("s").expect("m");
+    let ainbox = s
+        .store
+        .mailbox(s.account(ALICE.0).id, "INBOX")
+        .expect("s")
+        .expect("m");
     let req = store::AppendRequest {
         bytes: b"Subject: alice\r\n\r\nmine\r\n",
         ..Default::default()
     };
     s.store
-        .append(s.alice.id, ainbox.id, req)
+        .append(s.account(ALICE.0).id, ainbox.id, req)
         .await
         .expect("append");
     let bob_before = bobs_state(&s).await;
 
-    let mut c = Wire::connect(s.imap).await;
+    let mut c = Line::connect(s.port("imap")).await;
     c.line().await.expect("greeting");
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(t.contains(" OK "), "{t}");
@@ -154,7 +160,7 @@ async fn alice_cannot_reach_bobs_mailboxes() {
     }
     assert_eq!(bobs_state(&s).await, bob_before, "bob's mailboxes changed");
     // Bob still sees exactly his own data, and alice her own.
-    let mut b = Wire::connect(s.imap).await;
+    let mut b = Line::connect(s.port("imap")).await;
     b.line().await.expect("greeting");
     let (_, t) = b.imap(&format!("LOGIN {} \"{}\"", BOB.0, BOB.1)).await;
     assert!(t.contains(" OK "), "{t}");

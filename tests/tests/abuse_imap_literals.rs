@@ -3,14 +3,12 @@
 //! must not add up past the limit (`imapd::session::Session::read_command`: 8 KiB before login,
 //! APPENDLIMIT plus one command line for the whole command after).
 
-use e2e::inproc::{Options, Stack};
-use e2e::wire::Wire;
-use e2e::ALICE;
+use testkit::{Line, Stack, ALICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preauth_literal_is_refused_without_continuation() {
     let s = Stack::start().await;
-    let mut c = Wire::connect(s.imap).await;
+    let mut c = Line::connect(s.port("imap")).await;
     c.line().await.expect("greeting");
     // 1000 unauthenticated connections × 50 MiB each would be 50 GB of buffers. A client
     // that is not logged in needs literals only for LOGIN (docs/spec.md §4 caps passwords at
@@ -36,12 +34,12 @@ async fn preauth_literal_is_refused_without_continuation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literals_of_one_command_cannot_add_up_past_the_limit() {
-    let s = Stack::start_with(Options {
-        max_literal: 1024 * 1024,
-        ..Default::default()
-    })
-    .await;
-    let mut c = Wire::connect(s.imap).await;
+    let s = Stack::builder()
+        .demo_accounts()
+        .max_literal(1024 * 1024)
+        .start()
+        .await;
+    let mut c = Line::connect(s.port("imap")).await;
     c.line().await.expect("greeting");
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(t.starts_with("t1 OK"), "{t}");

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use e2e::wire::{memory_kib, Wire};
-use e2e::{Server, ALICE};
+use testkit::{Line, Mailstack, ALICE};
 
 /// Peak resident memory the abuse may add to the server (KiB). The line reader keeps at most
 /// one line limit plus one read chunk per connection; a server that buffered a 10 MiB line or
@@ -14,14 +13,14 @@ const GROWTH_LIMIT_KIB: u64 = 8 * 1024;
 
 const TEN_MIB: usize = 10 * 1024 * 1024;
 
-fn peak(server: &Server) -> u64 {
-    let (_, hwm) = memory_kib(server.pid());
+fn peak(server: &Mailstack) -> u64 {
+    let (_, hwm) = server.memory_kib();
     assert!(hwm > 0, "no /proc/{}/status", server.pid());
     hwm
 }
 
-async fn imap_login(port: u16) -> Wire {
-    let mut c = Wire::connect(port).await;
+async fn imap_login(port: u16) -> Line {
+    let mut c = Line::connect(port).await;
     assert!(c.line().await.expect("greeting").starts_with("* OK"));
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(t.starts_with("t1 OK"), "{t}");
@@ -30,7 +29,7 @@ async fn imap_login(port: u16) -> Wire {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_mib_line_without_crlf_on_every_protocol() {
-    let server = Server::start();
+    let server = Mailstack::start();
     // Warm up every listener once so the baseline includes their normal working set.
     imap_login(server.port("imap")).await;
     let before = peak(&server);
@@ -59,7 +58,7 @@ async fn ten_mib_line_without_crlf_on_every_protocol() {
         ),
     ];
     for (service, want) in cases {
-        let mut c = Wire::connect(server.port(service)).await;
+        let mut c = Line::connect(server.port(service)).await;
         c.line().await.expect("greeting");
         let (lines, closed) = c.flood(TEN_MIB, b'x', Duration::from_secs(60)).await;
         assert!(closed, "{service}: connection left open after {lines:?}");
@@ -74,21 +73,21 @@ async fn ten_mib_line_without_crlf_on_every_protocol() {
     let mut c = imap_login(server.port("imap")).await;
     let (_, t) = c.imap("SELECT INBOX").await;
     assert!(t.starts_with("t2 OK"), "{t}");
-    let mut p = Wire::connect(server.port("pop3")).await;
+    let mut p = Line::connect(server.port("pop3")).await;
     p.line().await.expect("greeting");
     assert_eq!(p.pop3(&format!("USER {}", ALICE.0)).await, "+OK send PASS");
     assert!(p
         .pop3(&format!("PASS {}", ALICE.1))
         .await
         .starts_with("+OK"));
-    let mut s = Wire::connect(server.port("smtp")).await;
+    let mut s = Line::connect(server.port("smtp")).await;
     s.smtp_reply().await;
     assert!(s.smtp("EHLO client.test").await.starts_with("250"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_literal_bombs_are_refused_without_allocating() {
-    let server = Server::start();
+    let server = Mailstack::start();
     let mut c = imap_login(server.port("imap")).await;
     let before = peak(&server);
     let limit = 50 * 1024 * 1024;

@@ -3,15 +3,13 @@
 //! test's 127.0.0.1 connections count as remote. Each protocol then shows the refusal does not
 //! depend on the password, and that the same client succeeds after STARTTLS/STLS.
 
-use e2e::inproc::{Options, Stack};
-use e2e::wire::Wire;
-use e2e::ALICE;
+use testkit::{Line, Stack, StackBuilder, ALICE};
 
-fn remote() -> Options {
-    Options {
-        plaintext_from_loopback: false,
-        ..Default::default()
-    }
+/// Every daemon with the demo accounts, the test's 127.0.0.1 connections counted as remote.
+fn remote() -> StackBuilder {
+    Stack::builder()
+        .demo_accounts()
+        .plaintext_from_loopback(false)
 }
 
 fn plain_b64(user: &str, pass: &str) -> String {
@@ -20,8 +18,8 @@ fn plain_b64(user: &str, pass: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_plaintext_login_refused_without_tls() {
-    let s = Stack::start_with(remote()).await;
-    let mut c = Wire::connect(s.imap).await;
+    let s = remote().start().await;
+    let mut c = Line::connect(s.port("imap")).await;
     let greeting = c.line().await.expect("greeting");
     // RFC 3501 §6.2.3: LOGINDISABLED, and no plaintext SASL advertised.
     assert!(greeting.contains("LOGINDISABLED"), "{greeting}");
@@ -59,8 +57,8 @@ async fn imap_plaintext_login_refused_without_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pop3_plaintext_login_refused_without_tls() {
-    let s = Stack::start_with(remote()).await;
-    let mut c = Wire::connect(s.pop3).await;
+    let s = remote().start().await;
+    let mut c = Line::connect(s.port("pop3")).await;
     c.line().await.expect("greeting");
     assert!(c.pop3("CAPA").await.starts_with("+OK"));
     let caps = c.pop3_body().await;
@@ -89,8 +87,8 @@ async fn pop3_plaintext_login_refused_without_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_auth_refused_without_tls() {
-    let s = Stack::start_with(remote()).await;
-    let mut c = Wire::connect(s.submission).await;
+    let s = remote().start().await;
+    let mut c = Line::connect(s.port("submission")).await;
     c.smtp_reply().await;
     let ehlo = c.smtp("EHLO client.test").await;
     // docs/spec.md §4: AUTH is not advertised before STARTTLS.

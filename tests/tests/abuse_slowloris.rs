@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use e2e::inproc::{Options, Stack};
-use e2e::wire::Wire;
-use e2e::ALICE;
+use testkit::{Line, Stack, StackBuilder, ALICE};
 
 /// Trickles `line` one byte every `gap` until the server answers or closes; returns the
 /// server's lines up to the close.
-async fn trickle(c: &mut Wire, line: &str, gap: Duration) -> Vec<String> {
+async fn trickle(c: &mut Line, line: &str, gap: Duration) -> Vec<String> {
     let mut out = Vec::new();
     for b in line.bytes() {
         if c.send([b]).await.is_err() {
@@ -30,25 +28,25 @@ async fn trickle(c: &mut Wire, line: &str, gap: Duration) -> Vec<String> {
     out
 }
 
-fn short() -> Options {
-    Options {
-        pop3: pop3d::Limits {
+/// Every daemon with the demo accounts and 2 s idle limits before login.
+fn short() -> StackBuilder {
+    Stack::builder()
+        .demo_accounts()
+        .pop3_limits(pop3d::Limits {
             authorization_timeout: Duration::from_secs(2),
             ..Default::default()
-        },
-        smtp_idle: Duration::from_secs(2),
-        imap: imapd::Limits {
+        })
+        .smtp_idle(Duration::from_secs(2))
+        .imap_limits(imapd::Limits {
             prelogin_idle: Duration::from_secs(2),
             ..Default::default()
-        },
-        ..Default::default()
-    }
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pop3_slowloris_is_cut_before_login() {
-    let s = Stack::start_with(short()).await;
-    let mut c = Wire::connect(s.pop3).await;
+    let s = short().start().await;
+    let mut c = Line::connect(s.port("pop3")).await;
     c.line().await.expect("greeting");
     // 26 bytes at one per 500 ms would take 13 s; the line must be whole within 2 s.
     let got = trickle(
@@ -62,7 +60,7 @@ async fn pop3_slowloris_is_cut_before_login() {
         ["-ERR autologout: idle for too long; closing connection"]
     );
     // A normal client is served.
-    let mut c = Wire::connect(s.pop3).await;
+    let mut c = Line::connect(s.port("pop3")).await;
     c.line().await.expect("greeting");
     assert_eq!(c.pop3(&format!("USER {}", ALICE.0)).await, "+OK send PASS");
     assert!(c
@@ -74,9 +72,9 @@ async fn pop3_slowloris_is_cut_before_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_slowloris_is_cut_on_both_roles() {
-    let s = Stack::start_with(short()).await;
-    for port in [s.smtp, s.submission] {
-        let mut c = Wire::connect(port).await;
+    let s = short().start().await;
+    for port in [s.port("smtp"), s.port("submission")] {
+        let mut c = Line::connect(port).await;
         c.smtp_reply().await;
         let got = trickle(
             &mut c,
@@ -85,7 +83,7 @@ async fn smtp_slowloris_is_cut_on_both_roles() {
         )
         .await;
         assert_eq!(got, ["421 4.4.2 Idle timeout, closing connection"]);
-        let mut c = Wire::connect(port).await;
+        let mut c = Line::connect(port).await;
         c.smtp_reply().await;
         assert!(c.smtp("EHLO client.test").await.starts_with("250"));
         assert_eq!(c.smtp("QUIT").await, "221 2.0.0 Bye");
@@ -94,8 +92,8 @@ async fn smtp_slowloris_is_cut_on_both_roles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_slowloris_is_cut_at_the_prelogin_timeout() {
-    let s = Stack::start_with(short()).await;
-    let mut c = Wire::connect(s.imap).await;
+    let s = short().start().await;
+    let mut c = Line::connect(s.port("imap")).await;
     c.line().await.expect("greeting");
     let started = std::time::Instant::now();
     let got = trickle(
@@ -106,7 +104,7 @@ async fn imap_slowloris_is_cut_at_the_prelogin_timeout() {
     .await;
     assert_eq!(got, ["* BYE autologout; idle for too long"]);
     assert!(started.elapsed() >= Duration::from_secs(2), "cut too early");
-    let mut c = Wire::connect(s.imap).await;
+    let mut c = Line::connect(s.port("imap")).await;
     c.line().await.expect("greeting");
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(t.starts_with("t1 OK"), "{t}");

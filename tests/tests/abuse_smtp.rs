@@ -2,23 +2,21 @@
 //! 25 and on submission without AUTH, spoofed MAIL FROM, the null sender on submission and the
 //! recipient limit (RFC 5321 §4.5.3.1.8). Each test ends with a well-behaved delivery.
 
-use e2e::inproc::Stack;
-use e2e::wire::Wire;
-use e2e::{ALICE, BOB};
+use testkit::{Line, Stack, ALICE, BOB};
 
 fn plain_b64(user: &str, pass: &str) -> String {
     auth::sasl::encode_base64(format!("\0{user}\0{pass}").as_bytes())
 }
 
-async fn greeted(port: u16) -> Wire {
-    let mut c = Wire::connect(port).await;
+async fn greeted(port: u16) -> Line {
+    let mut c = Line::connect(port).await;
     assert!(c.smtp_reply().await.starts_with("220 "));
     assert!(c.smtp("EHLO client.test").await.starts_with("250"));
     c
 }
 
 /// A normal message from a well-behaved client on port 25 is accepted.
-async fn deliver_ok(c: &mut Wire, subject: &str) {
+async fn deliver_ok(c: &mut Line, subject: &str) {
     assert!(c
         .smtp("MAIL FROM:<friend@remote.test>")
         .await
@@ -48,7 +46,7 @@ async fn smuggling_variants_never_split_a_message() {
         b"\r\n.\r",
         b"\r\n.\r\r\n",
     ];
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     for fake in fakes {
         assert!(c.smtp("MAIL FROM:<a@remote.test>").await.starts_with("250"));
         assert!(c
@@ -90,19 +88,23 @@ async fn smuggling_variants_never_split_a_message() {
         let r = c.smtp(&format!("Subject: x\r\n\r\n{body}.")).await;
         assert!(r.starts_with("550 5.6.0"), "{body:?}: {r}");
     }
-    assert_eq!(s.count(&s.alice, "INBOX"), 0);
-    assert_eq!(s.count(&s.bob, "INBOX"), 0, "a smuggled message arrived");
+    assert_eq!(s.count(&s.account(ALICE.0), "INBOX"), 0);
+    assert_eq!(
+        s.count(&s.account(BOB.0), "INBOX"),
+        0,
+        "a smuggled message arrived"
+    );
     // Each refusal counted toward the error limit; a fresh session delivers normally.
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     deliver_ok(&mut c, "after smuggling").await;
-    assert_eq!(s.count(&s.alice, "INBOX"), 1);
-    assert_eq!(s.count(&s.bob, "INBOX"), 0);
+    assert_eq!(s.count(&s.account(ALICE.0), "INBOX"), 1);
+    assert_eq!(s.count(&s.account(BOB.0), "INBOX"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn port_25_is_not_an_open_relay() {
     let s = Stack::start().await;
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     assert!(c
         .smtp("MAIL FROM:<spammer@remote.test>")
         .await
@@ -131,16 +133,16 @@ async fn port_25_is_not_an_open_relay() {
         .smtp(&format!("AUTH PLAIN {}", plain_b64(ALICE.0, ALICE.1)))
         .await;
     assert!(r.starts_with("503"), "{r}");
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     deliver_ok(&mut c, "local mail still arrives").await;
-    assert_eq!(s.count(&s.alice, "INBOX"), 1);
+    assert_eq!(s.count(&s.account(ALICE.0), "INBOX"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submission_requires_auth_and_owned_sender() {
     let s = Stack::start().await;
     // Without AUTH nothing can be sent, not even to a local user.
-    let mut c = greeted(s.submission).await;
+    let mut c = greeted(s.port("submission")).await;
     assert_eq!(
         c.smtp(&format!("MAIL FROM:<{}>", ALICE.0)).await,
         "530 5.7.0 Authentication required (POP-before-SMTP is not supported)"
@@ -152,7 +154,7 @@ async fn submission_requires_auth_and_owned_sender() {
     assert!(c.smtp("DATA").await.starts_with("503"));
 
     // With AUTH: the sender must be one of the account's addresses.
-    let mut c = greeted(s.submission).await;
+    let mut c = greeted(s.port("submission")).await;
     let r = c
         .smtp(&format!("AUTH PLAIN {}", plain_b64(ALICE.0, ALICE.1)))
         .await;
@@ -189,7 +191,7 @@ async fn submission_requires_auth_and_owned_sender() {
     assert!(c.smtp("DATA").await.starts_with("354"));
     let r = c.smtp("Subject: real\r\n\r\nfrom alice\r\n.").await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    let bodies = s.bodies(&s.bob, "INBOX");
+    let bodies = s.bodies(&s.account(BOB.0), "INBOX");
     assert_eq!(bodies.len(), 1);
     assert!(String::from_utf8_lossy(&bodies[0]).contains(&format!("Return-Path: <{}>", ALICE.0)));
 }
@@ -197,7 +199,7 @@ async fn submission_requires_auth_and_owned_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipient_limit() {
     let s = Stack::start().await;
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     assert!(c
         .smtp("MAIL FROM:<list@remote.test>")
         .await
@@ -219,10 +221,14 @@ async fn recipient_limit() {
     assert!(c.smtp("DATA").await.starts_with("354"));
     let r = c.smtp("Subject: many\r\n\r\nhello\r\n.").await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    assert_eq!(s.count(&s.bob, "INBOX"), 0, "the refused recipient got it");
-    assert!(s.count(&s.alice, "INBOX") >= 1);
+    assert_eq!(
+        s.count(&s.account(BOB.0), "INBOX"),
+        0,
+        "the refused recipient got it"
+    );
+    assert!(s.count(&s.account(ALICE.0), "INBOX") >= 1);
     // A well-behaved client afterwards.
-    let mut c = greeted(s.smtp).await;
+    let mut c = greeted(s.port("smtp")).await;
     assert!(c.smtp("MAIL FROM:<x@remote.test>").await.starts_with("250"));
     assert!(c
         .smtp(&format!("RCPT TO:<{}>", BOB.0))
@@ -230,5 +236,5 @@ async fn recipient_limit() {
         .starts_with("250"));
     assert!(c.smtp("DATA").await.starts_with("354"));
     assert!(c.smtp("Subject: y\r\n\r\ny\r\n.").await.starts_with("250"));
-    assert_eq!(s.count(&s.bob, "INBOX"), 1);
+    assert_eq!(s.count(&s.account(BOB.0), "INBOX"), 1);
 }

@@ -3,9 +3,7 @@
 //! switch — on IMAP, POP3, SMTP port 25 and submission. Each test then runs a well-behaved
 //! session to show the server still serves.
 
-use e2e::inproc::Stack;
-use e2e::wire::Wire;
-use e2e::{ALICE, BOB};
+use testkit::{Line, Stack, ALICE, BOB};
 
 fn plain_b64(user: &str, pass: &str) -> String {
     auth::sasl::encode_base64(format!("\0{user}\0{pass}").as_bytes())
@@ -14,7 +12,7 @@ fn plain_b64(user: &str, pass: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imap_commands_after_starttls_are_not_executed() {
     let s = Stack::start().await;
-    let mut c = Wire::connect(s.imap).await;
+    let mut c = Line::connect(s.port("imap")).await;
     assert!(c.line().await.expect("greeting").starts_with("* OK"));
     c.send(format!(
         "a STARTTLS\r\nb LOGIN {} \"{}\"\r\nc SELECT INBOX\r\n",
@@ -49,7 +47,7 @@ async fn imap_commands_after_starttls_are_not_executed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pop3_commands_after_stls_are_not_executed() {
     let s = Stack::start().await;
-    let mut c = Wire::connect(s.pop3).await;
+    let mut c = Line::connect(s.port("pop3")).await;
     assert!(c.line().await.expect("greeting").starts_with("+OK"));
     c.send(format!(
         "STLS\r\nUSER {}\r\nPASS {}\r\nDELE 1\r\nQUIT\r\n",
@@ -73,7 +71,7 @@ async fn pop3_commands_after_stls_are_not_executed() {
 async fn smtp_commands_after_starttls_are_not_executed() {
     let s = Stack::start().await;
     // Port 25: an injected transaction must not survive the switch.
-    let mut c = Wire::connect(s.smtp).await;
+    let mut c = Line::connect(s.port("smtp")).await;
     assert!(c.smtp_reply().await.starts_with("220 "));
     assert!(c.smtp("EHLO attacker.test").await.contains("STARTTLS"));
     c.send(format!(
@@ -96,13 +94,13 @@ async fn smtp_commands_after_starttls_are_not_executed() {
     assert!(c.smtp("DATA").await.starts_with("354"));
     let r = c.smtp("Subject: fine\r\n\r\nhello\r\n.").await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    assert_eq!(s.count(&s.alice, "INBOX"), 1);
+    assert_eq!(s.count(&s.account(ALICE.0), "INBOX"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submission_auth_after_starttls_is_not_executed() {
     let s = Stack::start().await;
-    let mut c = Wire::connect(s.submission).await;
+    let mut c = Line::connect(s.port("submission")).await;
     assert!(c.smtp_reply().await.starts_with("220 "));
     assert!(c.smtp("EHLO client.test").await.contains("STARTTLS"));
     c.send(format!(
@@ -132,5 +130,5 @@ async fn submission_auth_after_starttls_is_not_executed() {
     assert!(c.smtp("DATA").await.starts_with("354"));
     let r = c.smtp("Subject: hi\r\n\r\nhello bob\r\n.").await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    assert_eq!(s.count(&s.bob, "INBOX"), 1);
+    assert_eq!(s.count(&s.account(BOB.0), "INBOX"), 1);
 }

@@ -1,6 +1,7 @@
 //! Every CLI verb against a temporary store, with its exit codes (0 ok, 1 user error, 2 usage).
 
-use e2e::{cli, test_config, Server};
+use testkit::process::{cli, test_config};
+use testkit::Mailstack;
 
 fn out(o: &std::process::Output) -> String {
     format!(
@@ -223,7 +224,7 @@ fn malformed_config_names_file_line_and_key() {
 
 #[test]
 fn serve_reports_listeners_locks_store_and_stops_cleanly() {
-    let mut server = Server::start();
+    let mut server = Mailstack::builder().persistent().start();
     for s in [
         "smtp",
         "submission",

@@ -17,8 +17,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::wire::Wire;
-use e2e::{Server, ALICE, BOB};
+use testkit::{Line, Mailstack, ALICE, BOB};
 
 const SMTP_CLIENTS: usize = 16;
 const IMAP_CLIENTS: usize = 4;
@@ -60,7 +59,7 @@ async fn smtp_client(port: u16, round: usize, k: usize, l: Shared) {
         1 => vec![ALICE.0],
         _ => vec![BOB.0],
     };
-    let mut c = Wire::connect(port).await;
+    let mut c = Line::connect(port).await;
     if c.smtp_reply().await.is_empty() || !c.smtp("EHLO load.test").await.starts_with("250") {
         return;
     }
@@ -113,7 +112,7 @@ fn appenduid(t: &str) -> Option<u32> {
 async fn imap_client(port: u16, round: usize, k: usize, floor: u32, l: Shared) {
     let account = if k < IMAP_CLIENTS / 2 { ALICE } else { BOB };
     let keyword = format!("$K{k}");
-    let mut c = Wire::connect(port).await;
+    let mut c = Line::connect(port).await;
     if c.line().await.is_none() {
         return;
     }
@@ -203,7 +202,7 @@ async fn imap_client(port: u16, round: usize, k: usize, floor: u32, l: Shared) {
 
 /// Checks the store the killed server left behind; returns each account's UIDVALIDITY and
 /// UIDNEXT.
-fn verify(server: &Server, l: &Ledger, round: usize) -> HashMap<&'static str, (u32, u32)> {
+fn verify(server: &Mailstack, l: &Ledger, round: usize) -> HashMap<&'static str, (u32, u32)> {
     let dir = server.data_dir();
     // Opened on its own thread and closed before the server starts again.
     let result = std::thread::scope(|scope| {
@@ -300,7 +299,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let mut server = Server::start();
+    let mut server = Mailstack::builder().persistent().start();
     let l: Shared = Arc::default();
     let mut validity: Option<HashMap<&'static str, (u32, u32)>> = None;
     let mut seed = random_u64();
@@ -350,7 +349,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged() {
         server.restart();
     }
     // After the last restart the server answers and stops cleanly.
-    let mut c = Wire::connect(server.port("imap")).await;
+    let mut c = Line::connect(server.port("imap")).await;
     c.line().await.expect("greeting");
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", ALICE.0, ALICE.1)).await;
     assert!(tagged_ok(&t), "{t}");

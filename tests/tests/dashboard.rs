@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use e2e::wire::Wire;
-use e2e::{Server, ALICE};
 use serde_json::Value;
+use testkit::{Line, Mailstack, ALICE};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -73,30 +72,12 @@ impl Sse {
 }
 
 async fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect http");
-    let req = format!("GET {path} HTTP/1.0\r\n\r\n");
-    tcp.write_all(req.as_bytes()).await.expect("request");
-    let mut out = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut out)
-        .await
-        .expect("response");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let r = testkit::http::request(port, "GET", path, None, None).await;
+    (r.status.as_u16(), r.text())
 }
 
-async fn imap_login(server: &Server) -> Wire {
-    let mut w = Wire::connect(server.port("imap")).await;
+async fn imap_login(server: &Mailstack) -> Line {
+    let mut w = Line::connect(server.port("imap")).await;
     assert!(w.line().await.is_some_and(|l| l.starts_with("* OK")));
     let (_, ok) = w.imap(&format!("LOGIN {} {}", ALICE.0, ALICE.1)).await;
     assert!(ok.contains("OK"), "{ok}");
@@ -107,7 +88,7 @@ async fn imap_login(server: &Server) -> Wire {
 
 #[tokio::test]
 async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
-    let server = Server::start();
+    let server = Mailstack::start();
     let http = server.port("http");
     let mut feed = Sse::open(http, "/api/dashboard/events").await;
 
@@ -122,7 +103,7 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
     .await;
 
     // SMTP delivery → `appended`, both IMAP sessions told.
-    let smtp = Wire::smtp_deliver(
+    let smtp = Line::smtp_deliver(
         server.port("smtp"),
         "x@example.org",
         ALICE.0,
@@ -169,7 +150,7 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
     assert_eq!(ch["notified"], 1, "{ch}");
 
     // POP3 DELE + QUIT → `expunged`, named as the POP3 session, both IMAP sessions told.
-    let mut pop = Wire::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
+    let mut pop = Line::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
     let opened = feed
         .wait("session", |v| {
             v["session"]["protocol"] == "pop3" && v["session"]["user"] == ALICE.0
@@ -256,10 +237,10 @@ async fn feed_follows_smtp_imap_and_pop3_on_one_mailbox() {
 
 #[tokio::test]
 async fn idle_and_starttls_show_in_the_session_list() {
-    let server = Server::start();
+    let server = Mailstack::start();
     let http = server.port("http");
     let mut feed = Sse::open(http, "/api/dashboard/events").await;
-    let mut w = Wire::connect(server.port("imap")).await;
+    let mut w = Line::connect(server.port("imap")).await;
     assert!(w.line().await.is_some_and(|l| l.starts_with("* OK")));
     let (_, ok) = w.imap("STARTTLS").await;
     assert!(ok.contains("OK"), "{ok}");

@@ -8,15 +8,12 @@
 //! Needs `node`, the `chromium` package and `npm ci --prefix tests/browser` (`.ci/run` does
 //! all three); fails naming what is missing, unless `MAILSTACK_SKIP_BROWSER=1`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use e2e::Server;
+use testkit::Mailstack;
 
-const TOKEN: &str = "dashboard-browser-test-token";
 const ACCOUNT: (&str, &str) = ("carol@example.test", "browser-test-secret-2026");
 
 fn workspace_root() -> PathBuf {
@@ -26,25 +23,8 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// One HTTP/1.1 request with the admin token; returns the whole response.
-fn http(port: u16, method: &str, path: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect http");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read response");
-    out
-}
-
-#[test]
-fn dashboard_browser_in_headless_chromium() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_browser_in_headless_chromium() {
     if std::env::var("MAILSTACK_SKIP_BROWSER").is_ok_and(|v| v == "1") {
         eprintln!("dashboard_browser: skipped (MAILSTACK_SKIP_BROWSER=1)");
         return;
@@ -52,7 +32,7 @@ fn dashboard_browser_in_headless_chromium() {
     let root = workspace_root();
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
-        e2e::have("node"),
+        testkit::have("node"),
         "dashboard_browser needs node: apt-get install nodejs npm (or MAILSTACK_SKIP_BROWSER=1)"
     );
     assert!(
@@ -67,21 +47,21 @@ fn dashboard_browser_in_headless_chromium() {
          (or MAILSTACK_SKIP_BROWSER=1)"
     );
 
-    let server = Server::start_with(&format!("[http]\nadmin_token = \"{TOKEN}\"\n"), &[]);
+    // Ports and the admin token come from the server's JSON line.
+    let server = Mailstack::start();
     let http_port = server.port("http");
-    let created = http(
+    let created = testkit::http::request_json(
         http_port,
         "POST",
         "/api/accounts",
-        &format!(
-            r#"{{"address":"{}","password":"{}"}}"#,
-            ACCOUNT.0, ACCOUNT.1
-        ),
-    );
-    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+        Some(server.admin_token()),
+        &serde_json::json!({ "address": ACCOUNT.0, "password": ACCOUNT.1 }),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
 
     // target/<profile>/mailstack → target/
-    let target = e2e::binary()
+    let target = testkit::process::binary()
         .parent()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
@@ -99,7 +79,7 @@ fn dashboard_browser_in_headless_chromium() {
         .env("POP3_PORT", server.port("pop3").to_string())
         .env("ACCOUNT", ACCOUNT.0)
         .env("PASSWORD", ACCOUNT.1)
-        .env("ADMIN_TOKEN", TOKEN)
+        .env("ADMIN_TOKEN", server.admin_token())
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", &chromium)
         .output()

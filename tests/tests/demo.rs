@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn demo(args: &[&str]) -> Output {
-    let out = Command::new(e2e::binary())
+    let out = Command::new(testkit::process::binary())
         .arg("demo")
         .args(args)
         .output()
@@ -226,7 +226,7 @@ fn keep_leaves_an_inspectable_folder() {
     assert!(dir.join("data").is_dir(), "{} has no store", dir.display());
     assert!(dir.join("certs/ca.crt").is_file());
     let config = dir.join("mailstack.toml");
-    let listed = e2e::cli(&config, &["mailbox", "list", "alice@example.test"], "");
+    let listed = testkit::process::cli(&config, &["mailbox", "list", "alice@example.test"], "");
     let text = String::from_utf8_lossy(&listed.stdout).to_string();
     std::fs::remove_dir_all(&dir).expect("clean up the kept folder");
     assert!(listed.status.success(), "{text}");

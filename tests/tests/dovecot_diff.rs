@@ -21,10 +21,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::inproc::Stack;
-use e2e::ALICE;
+use testkit::{try_eventually_blocking, Stack, ALICE};
 
 /// Why `19-lf-only.eml` differs: Dovecot turns bare LF into CRLF when it serves a message
 /// (sizes count the CRs it adds); mailstack serves the octets the client APPENDed, and its
@@ -331,15 +330,14 @@ impl Dovecot {
             port,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let log = std::fs::read_to_string(d._dir.path().join("dovecot.log"));
-            assert!(
-                Instant::now() < deadline,
-                "dovecot is not listening on {port}: {log:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let listening = try_eventually_blocking(Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).map(drop)
+        });
+        let log = std::fs::read_to_string(d._dir.path().join("dovecot.log"));
+        assert!(
+            listening.is_ok(),
+            "dovecot is not listening on {port}: {listening:?} {log:?}"
+        );
         d
     }
 }
@@ -497,7 +495,7 @@ async fn fetch_answers_match_dovecot() {
     }
     let dovecot = Dovecot::start();
     let stack = Stack::start().await;
-    let (dp, op) = (dovecot.port, stack.imap);
+    let (dp, op) = (dovecot.port, stack.port("imap"));
     let (compared, matching, report) = tokio::task::spawn_blocking(move || run(dp, op))
         .await
         .expect("diff run");

@@ -7,7 +7,7 @@ fn python_harness_uses_ephemeral_server() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/ephemeral.py");
     let out = Command::new("python3")
         .arg(script)
-        .arg(e2e::binary())
+        .arg(testkit::process::binary())
         .output()
         .expect("python3");
     let text = format!(

@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
-use e2e::Server;
+use testkit::Mailstack;
 
-fn curl(server: &Server, args: &[&str]) -> (bool, String) {
+fn curl(server: &Mailstack, args: &[&str]) -> (bool, String) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "30", "--cacert"])
         .arg(server.ca())
@@ -22,7 +22,8 @@ fn curl(server: &Server, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn https_serves_autoconfig_and_password_change() {
-    let server = Server::start();
+    // The generated config lists https (--ephemeral serves every listener but https).
+    let server = Mailstack::builder().persistent().start();
     let port = server.port("https");
     let base = format!("https://localhost:{port}");
     let (ok, xml) = curl(
@@ -50,7 +51,7 @@ fn https_serves_autoconfig_and_password_change() {
     assert!(body.ends_with(" 403"), "{body}");
     let form = format!(
         "user=bob@example.test&curpass={}&newpass=a-brand-new-secret",
-        e2e::BOB.1
+        testkit::BOB.1
     );
     let (ok, body) = curl(&server, &["-d", &form, &format!("{base}/api/password")]);
     assert!(ok && body.trim() == "ok", "{body}");

@@ -18,7 +18,7 @@ const ROUNDCUBE: &str = "/var/lib/roundcube";
 /// What is missing to run Roundcube here, if anything.
 fn missing_prerequisites() -> Vec<&'static str> {
     let mut missing = Vec::new();
-    if !e2e::have("php") {
+    if !testkit::have("php") {
         missing.push("php (package php-cli)");
     }
     if !Path::new(ROUNDCUBE).join("public_html/index.php").exists() {
@@ -27,7 +27,7 @@ fn missing_prerequisites() -> Vec<&'static str> {
     if !Path::new(ROUNDCUBE).join("plugins/password").exists() {
         missing.push("Roundcube's password plugin (package roundcube-plugins)");
     }
-    if !e2e::have("python3") {
+    if !testkit::have("python3") {
         missing.push("python3");
     }
     missing
@@ -46,7 +46,7 @@ fn roundcube_logs_in_lists_sends_and_changes_the_password() {
         return;
     }
 
-    let server = e2e::Server::start();
+    let server = testkit::Mailstack::start();
     let work = tempfile::tempdir().expect("tempdir");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/roundcube/drive.py");
     let mut cmd = Command::new("python3");

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::wire::Wire;
-use e2e::{Server, ALICE, BOB};
+use testkit::{eventually, Line, Mailstack, ALICE, BOB};
 
 #[derive(Default)]
 struct Acked {
@@ -31,7 +30,7 @@ fn acked(a: &Shared) -> std::sync::MutexGuard<'_, Acked> {
 
 async fn smtp_load(port: u16, k: usize, a: Shared) {
     let rcpt = if k.is_multiple_of(2) { ALICE.0 } else { BOB.0 };
-    let mut c = Wire::connect(port).await;
+    let mut c = Line::connect(port).await;
     c.smtp_reply().await;
     c.smtp("EHLO load.test").await;
     for n in 0.. {
@@ -61,7 +60,7 @@ async fn smtp_load(port: u16, k: usize, a: Shared) {
 
 async fn imap_load(port: u16, k: usize, a: Shared) {
     let account = if k == 0 { ALICE } else { BOB };
-    let mut c = Wire::connect(port).await;
+    let mut c = Line::connect(port).await;
     c.line().await;
     c.imap(&format!("LOGIN {} \"{}\"", account.0, account.1))
         .await;
@@ -98,8 +97,8 @@ async fn imap_load(port: u16, k: usize, a: Shared) {
     }
 }
 
-async fn imap_logged_in(port: u16, who: (&str, &str)) -> Wire {
-    let mut c = Wire::connect(port).await;
+async fn imap_logged_in(port: u16, who: (&str, &str)) -> Line {
+    let mut c = Line::connect(port).await;
     c.line().await.expect("greeting");
     let (_, t) = c.imap(&format!("LOGIN {} \"{}\"", who.0, who.1)).await;
     assert!(t.contains(" OK "), "{t}");
@@ -110,7 +109,8 @@ async fn imap_logged_in(port: u16, who: (&str, &str)) -> Wire {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
-    let server = Server::start();
+    // Persistent: the store is opened after the server stopped.
+    let server = Mailstack::builder().persistent().start();
     let (smtp, imap, pop3) = (
         server.port("smtp"),
         server.port("imap"),
@@ -118,7 +118,7 @@ async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
     );
     // Bob has three messages; his POP3 session will DELE one and never QUIT.
     for i in 0..3 {
-        let mut c = Wire::connect(smtp).await;
+        let mut c = Line::connect(smtp).await;
         c.smtp_reply().await;
         c.smtp("EHLO x").await;
         c.smtp("MAIL FROM:<x@remote.test>").await;
@@ -129,7 +129,7 @@ async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
             .await
             .starts_with("250"));
     }
-    let mut pop = Wire::connect(pop3).await;
+    let mut pop = Line::connect(pop3).await;
     pop.line().await.expect("greeting");
     pop.pop3(&format!("USER {}", BOB.0)).await;
     let r = pop.pop3(&format!("PASS {}", BOB.1)).await;
@@ -140,7 +140,7 @@ async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
     let mut in_idle = imap_logged_in(imap, BOB).await;
     in_idle.send("i IDLE\r\n").await.expect("send");
     assert!(in_idle.line().await.expect("+").starts_with('+'));
-    let mut idle_smtp = Wire::connect(smtp).await;
+    let mut idle_smtp = Line::connect(smtp).await;
     idle_smtp.smtp_reply().await;
     assert!(idle_smtp.smtp("EHLO idle.test").await.starts_with("250"));
 
@@ -152,7 +152,29 @@ async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
     for k in 0..2 {
         load.spawn(imap_load(imap, k, a.clone()));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIGTERM once the load is flowing: every client has had something acknowledged.
+    eventually(Duration::from_secs(60), || async {
+        let a = acked(&a);
+        let clients = |tokens: Vec<&String>| {
+            let mut k: Vec<&str> = tokens
+                .iter()
+                .filter_map(|t| t.rsplit_once('-').map(|(c, _)| c))
+                .collect();
+            k.sort_unstable();
+            k.dedup();
+            k.len()
+        };
+        let smtp = clients(a.smtp.iter().map(|(t, _)| t).collect());
+        let imap = clients(a.appended.iter().map(|(_, t, _)| t).collect());
+        if smtp == 8 && imap == 2 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{smtp} of 8 SMTP and {imap} of 2 IMAP clients acknowledged"
+            ))
+        }
+    })
+    .await;
 
     let stopper = tokio::task::spawn_blocking(move || {
         let mut server = server;

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{Server, ALICE};
+use testkit::{try_eventually_blocking, Mailstack, ALICE};
 
 /// Thunderbird's first start (profile creation, first sync) on a loaded machine.
 const FIRST_SYNC: Duration = Duration::from_secs(120);
@@ -60,7 +60,7 @@ fn prerequisites() -> Option<String> {
         ("pwdecrypt", "libnss3-tools"),
         ("python3", "python3"),
     ] {
-        if !e2e::have(program) {
+        if !testkit::have(program) {
             missing.push(format!("{program} (package {package})"));
         }
     }
@@ -132,13 +132,10 @@ impl Thunderbird {
 impl Drop for Thunderbird {
     fn drop(&mut self) {
         self.signal_group("TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let _ = try_eventually_blocking(Duration::from_secs(10), || match self.child.try_wait() {
+            Ok(Some(_)) => Ok(()),
+            _ => Err("still running"),
+        });
         // Whatever is left of the group (content processes, or Thunderbird itself).
         self.signal_group("KILL");
         let _ = self.child.kill();
@@ -195,18 +192,15 @@ fn deliver(port: u16, to: &str, subject: &str, body: &str) {
 
 /// Waits until `file` contains every needle; returns whether it did before `limit`.
 fn wait_for_store(file: &Path, needles: &[&str], limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
+    try_eventually_blocking(limit, || {
         let text = std::fs::read(file).unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
-        if needles.iter().all(|n| text.contains(n)) {
-            return true;
+        match needles.iter().find(|n| !text.contains(**n)) {
+            None => Ok(()),
+            Some(missing) => Err(*missing),
         }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    })
+    .is_ok()
 }
 
 /// One line of the protocol trace: `session{id=N …}: mailstack::protocol: C: … tls=B`.
@@ -384,7 +378,7 @@ fn run(starttls: bool) {
     }
     let started = Instant::now();
     let mode = if starttls { "starttls" } else { "plain" };
-    let server = Server::start_with("", &["--trace-protocol"]);
+    let server = Mailstack::builder().args(&["--trace-protocol"]).start();
     let first = format!("tb-{mode}-first-{}", std::process::id());
     let second = format!("tb-{mode}-second-{}", std::process::id());
     let first_body = format!("body line of {first}");
@@ -461,11 +455,12 @@ fn run(starttls: bool) {
     // Deliver the second message once Thunderbird idles on INBOX (its startup goes on to the
     // other folders for a few seconds); if it never does, deliver anyway: its one-minute
     // new-mail check must find the message then.
-    let settle = Instant::now() + SETTLE;
-    while !idle_on_inbox(&server.stderr()) && Instant::now() < settle {
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let idling = idle_on_inbox(&server.stderr());
+    let idling = try_eventually_blocking(SETTLE, || {
+        idle_on_inbox(&server.stderr())
+            .then_some(())
+            .ok_or("not idling on INBOX")
+    })
+    .is_ok();
     deliver(server.port("smtp"), ALICE.0, &second, &second_body);
     let delivered = Instant::now();
     assert!(

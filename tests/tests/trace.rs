@@ -1,36 +1,38 @@
 //! `serve --trace-protocol`: every line with the session's TLS state, passwords redacted,
 //! message bodies elided to their first line unless `--trace-bodies`.
 
-use e2e::wire::Wire;
-use e2e::{Server, ALICE};
+use std::time::Duration;
+
+use testkit::{eventually_blocking, Line, Mailstack, ALICE};
 
 const BODY_LINE: &str = "second line of the body, only with --trace-bodies";
 
 /// Delivers one message over inbound SMTP, then logs in over POP3 and RETRs it.
-async fn deliver_and_retrieve(server: &Server) {
+async fn deliver_and_retrieve(server: &Mailstack) {
     let msg = format!("Subject: traced\r\n\r\nfirst line\r\n{BODY_LINE}");
-    Wire::smtp_deliver(server.port("smtp"), "x@example.org", ALICE.0, &msg).await;
-    let mut pop = Wire::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
+    Line::smtp_deliver(server.port("smtp"), "x@example.org", ALICE.0, &msg).await;
+    let mut pop = Line::pop3_login(server.port("pop3"), ALICE.0, ALICE.1).await;
     assert!(pop.pop3("RETR 1").await.starts_with("+OK"));
     let body = pop.pop3_body().await;
     assert!(body.iter().any(|l| l == BODY_LINE), "{body:?}");
     assert!(pop.pop3("QUIT").await.starts_with("+OK"));
 }
 
-fn wait_for(server: &Server, needle: &str) -> String {
-    for _ in 0..100 {
+/// The log once it contains `needle` (the server writes it after answering).
+fn wait_for(server: &Mailstack, needle: &str) -> String {
+    eventually_blocking(Duration::from_secs(60), || {
         let log = server.stderr();
         if log.contains(needle) {
-            return log;
+            Ok(log)
+        } else {
+            Err(format!("no {needle:?} in the log yet:\n{log}"))
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    server.stderr()
+    })
 }
 
 #[tokio::test]
 async fn trace_redacts_and_elides_bodies() {
-    let server = Server::start_with("", &["--trace-protocol"]);
+    let server = Mailstack::builder().args(&["--trace-protocol"]).start();
     deliver_and_retrieve(&server).await;
     let log = wait_for(&server, "C: QUIT");
     assert!(log.contains("C: PASS <redacted>"), "{log}");
@@ -48,7 +50,9 @@ async fn trace_redacts_and_elides_bodies() {
 
 #[tokio::test]
 async fn trace_bodies_shows_message_data() {
-    let server = Server::start_with("", &["--trace-protocol", "--trace-bodies"]);
+    let server = Mailstack::builder()
+        .args(&["--trace-protocol", "--trace-bodies"])
+        .start();
     deliver_and_retrieve(&server).await;
     let log = wait_for(&server, "C: QUIT");
     assert!(log.contains(BODY_LINE), "{log}");

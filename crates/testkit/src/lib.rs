@@ -51,7 +51,9 @@ pub use client::{Imap, Line, Pop3, Smtp};
 pub use inproc::{Daemon, Stack, StackBuilder};
 pub use mail::{message, Message};
 pub use process::Mailstack;
-pub use wait::{eventually, eventually_blocking, pending_for, try_eventually};
+pub use wait::{
+    eventually, eventually_blocking, pending_for, try_eventually, try_eventually_blocking,
+};
 
 /// The password of every account a test adds with [`Stack::add_user`] or
 /// [`StackBuilder::user`].

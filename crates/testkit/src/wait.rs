@@ -64,21 +64,32 @@ pub async fn pending_for<F: Future + Unpin>(fut: &mut F, window: Duration) -> bo
     tokio::time::timeout(window, fut).await.is_err()
 }
 
-/// [`eventually`] for tests without a runtime (blocking probes: a process's log, a file).
-pub fn eventually_blocking<T, D, F>(within: Duration, mut probe: F) -> T
+/// [`eventually`] for tests without a runtime (blocking probes: a process's log, its exit).
+pub fn eventually_blocking<T, D, F>(within: Duration, probe: F) -> T
 where
     D: Debug,
+    F: FnMut() -> Result<T, D>,
+{
+    match try_eventually_blocking(within, probe) {
+        Ok(v) => v,
+        Err(seen) => panic!("condition not met within {within:?}; last saw: {seen:?}"),
+    }
+}
+
+/// [`eventually_blocking`] that returns the last observation instead of panicking.
+pub fn try_eventually_blocking<T, D, F>(within: Duration, mut probe: F) -> Result<T, D>
+where
     F: FnMut() -> Result<T, D>,
 {
     let deadline = Instant::now() + within;
     let mut pause = FIRST_PAUSE;
     loop {
         let seen = match probe() {
-            Ok(v) => return v,
+            Ok(v) => return Ok(v),
             Err(seen) => seen,
         };
         if Instant::now() + pause > deadline {
-            panic!("condition not met within {within:?}; last saw: {seen:?}");
+            return Err(seen);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_PAUSE);
