@@ -8,9 +8,9 @@ import os
 import re
 import textwrap
 import threading
-import time
 
 from harness import PASSWORD, check
+from mailstack_test import eventually
 
 FETCH = re.compile(rb"^\* (\d+) FETCH \((.*)\)$")
 
@@ -92,14 +92,13 @@ class Idler:
         return out, gone
 
     def wait_for(self, what, cond, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if cond(*self.flags()):
-                return
-            if not self.thread.is_alive():
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"idler never saw {what}; it saw {self.lines[-10:]!r}")
+        """Until the idler has seen `what` (or its connection ended)."""
+        try:
+            eventually(lambda: cond(*self.flags()) or not self.thread.is_alive(), timeout, what)
+        except AssertionError:
+            pass
+        if not cond(*self.flags()):
+            raise AssertionError(f"idler never saw {what}; it saw {self.lines[-10:]!r}")
 
     def done(self):
         self.m.send(b"DONE\r\n")

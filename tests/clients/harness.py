@@ -1,86 +1,48 @@
-"""The client matrix's harness: a fresh `mailstack serve` on a temporary folder with every
-listener on an ephemeral loopback port (`Server`), one account and work folder per check
+"""The client matrix's harness: a fresh `mailstack serve --ephemeral` through the test kit's
+Python module (`Server`, ports from its JSON line), one account and work folder per check
 (`Check`), and the `@check` registry the check modules fill."""
 import os
-import re
 import smtplib
-import ssl
 import subprocess
 import tempfile
 import textwrap
-import threading
-import time
+
+import mailstack_test
 
 PASSWORD = "client-matrix-secret"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Server:
-    """`mailstack serve` on a temporary folder, one account per check."""
+    """`mailstack serve --ephemeral` (mailstack_test.Server) with the matrix's config: outbound
+    mail rejected, cheap argon2, the protocol trace on (checked for passwords afterwards); one
+    account per check, created through the admin API."""
 
     def __init__(self, binary, accounts):
-        self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="mailstack-matrix-")
-        self.config = os.path.join(self.dir, "mailstack.toml")
-        with open(self.config, "w") as f:
+        config = os.path.join(self.dir, "mailstack.toml")
+        with open(config, "w") as f:
             f.write(textwrap.dedent("""\
                 hostname = "localhost"
-                data_dir = "data"
                 domains = ["example.test"]
                 outbound = "reject"
-                [tls]
-                cert = "certs/server.crt"
-                key = "certs/server.key"
-                generate = true
-                [listeners]
-                smtp = "127.0.0.1:0"
-                submission = "127.0.0.1:0"
-                submissions = "127.0.0.1:0"
-                pop3 = "127.0.0.1:0"
-                pop3s = "127.0.0.1:0"
-                imap = "127.0.0.1:0"
-                imaps = "127.0.0.1:0"
                 [auth]
                 argon2_memory_kib = 64
                 argon2_iterations = 1
                 """))
+        self.srv = mailstack_test.Server.start(
+            binary, config=config, args=["--trace-protocol"],
+            log_path=os.path.join(self.dir, "server.log"))
+        self.ports = self.srv.ports
+        self.ca = self.srv.ca
         for a in accounts:
-            self.cli("user", "add", a, "--password-stdin", stdin=PASSWORD + "\n")
-        self.log = open(os.path.join(self.dir, "server.log"), "w")
-        self.proc = subprocess.Popen(
-            [binary, "--config", self.config, "serve", "--trace-protocol"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.ports = {}
-        deadline = time.time() + 120
-        for line in self.proc.stdout:
-            m = re.match(r"mailstack: (\S+) listening on \S+:(\d+)", line)
-            if m:
-                self.ports[m.group(1)] = int(m.group(2))
-            if line.startswith("mailstack: ready") or time.time() > deadline:
-                break
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-        if len(self.ports) != 7:
-            raise RuntimeError(f"server did not start: {self.ports}")
-        self.ca = os.path.join(self.dir, "certs", "ca.crt")
-
-    def cli(self, *args, stdin=""):
-        r = subprocess.run([self.binary, "--config", self.config, *args], input=stdin,
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError(f"mailstack {' '.join(args)}: {r.stderr.strip()}")
-        return r.stdout
+            self.srv.add_account(a, PASSWORD)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        self.srv.stop()
 
     def trace(self):
-        with open(os.path.join(self.dir, "server.log")) as f:
-            return f.read()
+        return self.srv.log()
 
 
 class Check:
@@ -113,7 +75,7 @@ class Check:
         return r.stdout
 
     def tls(self):
-        return ssl.create_default_context(cafile=self.srv.ca)
+        return mailstack_test.tls_context(self.srv.ca)
 
     def expect(self, cond, what):
         if not cond:

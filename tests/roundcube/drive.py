@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives Debian's Roundcube webmail against a running mailstack, like a browser would.
 
-Called by tests/tests/roundcube.rs with the ports of an `e2e::Server` (every listener on
-127.0.0.1) and its generated CA. It writes a private Roundcube configuration (SQLite database,
+Called by tests/tests/roundcube.rs with the JSON line of the server it started through the test
+kit (`testkit::Mailstack`: ports, generated CA, admin token), read with the kit's Python module
+(tests/clients/mailstack_test.py); standalone, `--bin PATH` starts such a server itself. It writes a private Roundcube configuration (SQLite database,
 IMAPS + submission with certificate verification against the CA, the `password` plugin with
 the `httpapi` driver pointed at mailstack's POST /api/password) into --workdir, runs Roundcube
 with `php -S` on a free loopback port, and then, over HTTP with a cookie jar:
@@ -31,13 +32,15 @@ import signal
 import smtplib
 import socket
 import sqlite3
-import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients"))
+from mailstack_test import Server, eventually  # noqa: E402
+from mailstack_test import tls_context as trusting  # noqa: E402
 
 ALICE = ("alice@example.test", "rabbit-hole-2026")
 BOB = ("bob@example.test", "builder-of-things")
@@ -181,20 +184,26 @@ def start_php(args, workdir, conf_dir):
         )
         log.close()
         base = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
+
+        def serving():
+            """True once Roundcube's login page answers 200; "exited" if php died."""
             if proc.poll() is not None:
-                break
+                return "exited"
             try:
                 with urllib.request.urlopen(base + "?_task=login", timeout=HTTP_TIMEOUT) as r:
-                    if r.status == 200:
-                        return proc, base, log_path
+                    return r.status == 200
             except urllib.error.HTTPError as e:
                 body = e.read().decode("utf-8", "replace")[:2000]
                 stop_php(proc)
                 fail(f"Roundcube answered HTTP {e.code}: {body}\nphp log:\n{read(log_path)[-4000:]}")
             except (urllib.error.URLError, ConnectionError, socket.timeout):
-                time.sleep(0.2)
+                return False
+
+        try:
+            if eventually(serving, WAIT_SECONDS, "php -S serving Roundcube") is True:
+                return proc, base, log_path
+        except AssertionError:
+            pass
         stop_php(proc)
     fail(f"php -S did not serve Roundcube; its log:\n{read(log_path)}")
 
@@ -312,7 +321,7 @@ def display_messages(page):
 
 
 def tls_context(ca):
-    ctx = ssl.create_default_context(cafile=ca)
+    ctx = trusting(ca)
     ctx.check_hostname = True
     return ctx
 
@@ -332,8 +341,8 @@ def imap_login(ports, ca, user, password):
 
 def imap_find(ports, ca, user, password, mailbox, subject):
     """Polls (no fixed sleep assertion: a generous deadline) until `subject` is in `mailbox`."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
+
+    def found():
         conn = imap_login(ports, ca, user, password)
         try:
             typ, _ = conn.select(f'"{mailbox}"', readonly=True)
@@ -345,9 +354,12 @@ def imap_find(ports, ca, user, password, mailbox, subject):
                     return b"".join(p[1] for p in msg if isinstance(p, tuple))
         finally:
             conn.logout()
-        if time.monotonic() > deadline:
-            fail(f"no message with subject {subject!r} in {user}'s {mailbox}")
-        time.sleep(0.5)
+        return None
+
+    try:
+        return eventually(found, WAIT_SECONDS, f"{subject!r} in {user}'s {mailbox}")
+    except AssertionError:
+        fail(f"no message with subject {subject!r} in {user}'s {mailbox}")
 
 
 def check_imap(ports, ca, user, password):
@@ -414,21 +426,24 @@ def drive(base, ports, ca, inbox_subject, sent_subject):
     browser.login(*ALICE)
 
     step("2: list INBOX through Roundcube")
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
+    listed = {}
+
+    def in_list():
         _, _, body = browser.request(
             {"_task": "mail", "_action": "list", "_mbox": "INBOX", "_remote": "1", "_page": "1"},
             ajax=True,
         )
+        listed["body"] = body
         try:
             reply = json.loads(body)
         except ValueError:
             fail(f"list answer is not JSON: {body[:2000]}")
-        if inbox_subject in reply.get("exec", ""):
-            break
-        if time.monotonic() > deadline:
-            fail(f"{inbox_subject!r} not in Roundcube's INBOX list: {body[:3000]}")
-        time.sleep(0.5)
+        return inbox_subject in reply.get("exec", "")
+
+    try:
+        eventually(in_list, WAIT_SECONDS, "the delivered message in Roundcube's INBOX list")
+    except AssertionError:
+        fail(f"{inbox_subject!r} not in Roundcube's INBOX list: {listed.get('body', '')[:3000]}")
 
     step("3: compose and send a message to bob (submission + STARTTLS, saved to Sent)")
     _, url, page = browser.request({"_task": "mail", "_action": "compose"})
@@ -515,18 +530,21 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--php", default="php")
     p.add_argument("--roundcube", default="/var/lib/roundcube", help="Debian's INSTALL_PATH")
-    p.add_argument("--ca", required=True, help="CA certificate of the mailstack server")
+    p.add_argument("--server", help="the JSON line of a running mailstack (testkit::Mailstack)")
+    p.add_argument("--bin", help="start `mailstack serve --ephemeral` from this binary instead")
     p.add_argument("--workdir", required=True, help="an empty temporary folder")
-    p.add_argument("--port", action="append", default=[], help="service=port, repeated")
     args = p.parse_args()
-    ports = {}
-    for item in args.port:
-        name, _, port = item.partition("=")
-        ports[name] = int(port)
-    missing = {"smtp", "submission", "imaps", "pop3s", "http"} - ports.keys()
-    if missing:
-        print(f"roundcube: missing --port for {sorted(missing)}", file=sys.stderr)
+    if args.server:
+        server = Server.attach(args.server)
+    elif args.bin:
+        server = Server.start(args.bin)
+        for account in (ALICE, BOB):
+            server.add_account(*account)
+    else:
+        print("roundcube: give --server JSON or --bin PATH", file=sys.stderr)
         return 2
+    args.ca = server.ca
+    ports = server.ports
     # A SIGTERM (test runner timeout) still runs the `finally` that stops php.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Absolute: Roundcube resolves paths from its own install folder, not our cwd.
@@ -541,6 +559,8 @@ def main():
         print(f"roundcube: FAILED [{STEP[0]}] {e!r}", file=sys.stderr)
         dump_logs(workdir)
         return 1
+    finally:
+        server.stop()  # only a server this driver started
     print("roundcube: ok", flush=True)
     return 0
 

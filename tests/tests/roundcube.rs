@@ -53,14 +53,10 @@ fn roundcube_logs_in_lists_sends_and_changes_the_password() {
     cmd.arg(script)
         .arg("--roundcube")
         .arg(ROUNDCUBE)
-        .arg("--ca")
-        .arg(server.ca())
+        .arg("--server")
+        .arg(&server.ready.json)
         .arg("--workdir")
         .arg(work.path());
-    for service in ["smtp", "submission", "imaps", "pop3s", "http"] {
-        cmd.arg("--port")
-            .arg(format!("{service}={}", server.port(service)));
-    }
     let out = cmd.output().expect("run python3 tests/roundcube/drive.py");
     let text = format!(
         "{}{}",

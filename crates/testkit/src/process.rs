@@ -128,6 +128,8 @@ pub struct Ready {
     pub ca: PathBuf,
     pub admin_token: String,
     pub data_dir: PathBuf,
+    /// The line itself, for a helper in another language (`mailstack_test.Server.attach`).
+    pub json: String,
 }
 
 impl Ready {
@@ -153,6 +155,7 @@ impl Ready {
             ca: text("ca").into(),
             admin_token: text("admin_token"),
             data_dir: text("data_dir").into(),
+            json: line.to_string(),
         }
     }
 }
