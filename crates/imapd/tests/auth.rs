@@ -1,11 +1,18 @@
 //! CAPABILITY, LOGIN, AUTHENTICATE, STARTTLS, LOGINDISABLED, LOGOUT, shutdown (RFC 3501 §6.1–6.2).
-mod common;
-use common::*;
+use testkit::{Imap, Stack};
+
+const USER: &str = "alice@example.test";
+const PASS: &str = testkit::PASSWORD;
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greeting_capability_login_logout() {
     let s = start().await;
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     // RFC 3501 §7.1.1: greeting is an untagged OK.
     assert!(
         c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
@@ -36,7 +43,7 @@ async fn greeting_capability_login_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_literal_and_authenticate() {
     let s = start().await;
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     c.send(&format!("a1 LOGIN {{{}}}\r\n", USER.len())).await;
     assert!(
         c.response().await.starts_with("+ "),
@@ -49,11 +56,11 @@ async fn login_with_literal_and_authenticate() {
 
     // RFC 4959 SASL-IR.
     let ir = auth::sasl::encode_base64(format!("\0{USER}\0{PASS}").as_bytes());
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     c.ok(&format!("AUTHENTICATE PLAIN {ir}")).await;
 
     // RFC 3501 §6.2.2 continuation with "+ " framing; LOGIN mechanism.
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     c.send("a AUTHENTICATE LOGIN\r\n").await;
     assert_eq!(c.response().await.trim_end(), "+ VXNlcm5hbWU6");
     c.send(&format!(
@@ -71,7 +78,7 @@ async fn login_with_literal_and_authenticate() {
     assert!(t.starts_with("a OK"), "{t}");
 
     // "*" cancels → BAD (RFC 3501 §6.2.2).
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     c.send("b AUTHENTICATE PLAIN\r\n").await;
     assert_eq!(c.response().await.trim_end(), "+");
     c.send("*\r\n").await;
@@ -81,12 +88,12 @@ async fn login_with_literal_and_authenticate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logindisabled_without_tls() {
-    let s = start_with(Options {
-        loopback_plaintext: false,
-        ..Default::default()
-    })
-    .await;
-    let mut c = s.client().await;
+    let s = Stack::builder()
+        .user(USER)
+        .plaintext_from_loopback(false)
+        .start()
+        .await;
+    let mut c = Imap::connect(s.port("imap")).await;
     // RFC 3501 §6.2.3 LOGINDISABLED.
     assert!(
         c.greeting.contains("LOGINDISABLED") && !c.greeting.contains("AUTH=PLAIN"),
@@ -115,8 +122,8 @@ async fn redaction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_bye() {
     let s = start().await;
-    let mut c = s.logged_in().await;
-    s.trigger.trigger();
+    let mut c = s.imap_login(USER).await;
+    s.stop();
     // docs/spec.md §7: IMAP sessions get BYE on shutdown.
     assert_eq!(c.response().await.trim_end(), "* BYE server shutting down");
 }

@@ -1,12 +1,18 @@
 //! Bad input: over-long lines, literals over APPENDLIMIT, unknown commands, repeated errors,
 //! pipelining and literals split across reads (docs/spec.md §8, RFC 3501 §7.1.3, RFC 7889).
-mod common;
-use common::*;
+use testkit::{Imap, Stack};
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_line_and_unknown() {
     let s = start().await;
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.send(&format!("a1 NOOP {}\r\n", "x".repeat(70_000))).await;
     assert!(
         c.response().await.starts_with("* BAD"),
@@ -23,7 +29,7 @@ async fn long_line_and_unknown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_bad_commands() {
     let s = start().await;
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     for _ in 0..19 {
         let (_, t) = c.cmd("BOGUS").await;
         assert!(t.contains("BAD"));
@@ -42,12 +48,8 @@ async fn too_many_bad_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appendlimit() {
-    let s = start_with(Options {
-        max_literal: 100,
-        ..Default::default()
-    })
-    .await;
-    let mut c = s.logged_in().await;
+    let s = Stack::builder().user(USER).max_literal(100).start().await;
+    let mut c = s.imap_login(USER).await;
     let caps = c.ok("CAPABILITY").await;
     assert!(caps[0].contains("APPENDLIMIT=100"));
     // RFC 7889: NO [TOOBIG] without a "+" continuation.
@@ -64,7 +66,7 @@ async fn appendlimit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelining_and_split_literals() {
     let s = start().await;
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.send("p1 NOOP\r\np2 SELECT INBOX\r\np3 APPEND INBOX {3+}\r\nabc\r\np4 NOOP\r\n")
         .await;
     let (_, t) = c.until("p4").await;
@@ -83,7 +85,7 @@ async fn pipelining_and_split_literals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_discards_pipelined() {
     let s = start().await;
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     // Commands after STARTTLS in the same packet must never run (docs/spec.md §8).
     c.send("s STARTTLS\r\nx LOGIN alice@example.test \"long password 123\"\r\n")
         .await;

@@ -1,7 +1,16 @@
 //! Real third-party clients against the in-process server: Python imaplib (plain, STARTTLS,
 //! IMAPS), curl imap://. Skipped with a message when the client binary is missing.
-mod common;
-use common::*;
+use testkit::client::{pop3_dele_quit, smtp_send};
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+const PASS: &str = testkit::PASSWORD;
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 fn have(bin: &str) -> bool {
     std::process::Command::new("sh")
@@ -28,9 +37,13 @@ async fn python_imaplib() {
         return;
     }
     let s = start().await;
-    s.append("INBOX", &message("seed", "x")).await;
+    s.append(USER, "INBOX", &message("seed", "x")).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/imaplib_client.py");
-    for (mode, port) in [("plain", s.port), ("starttls", s.port), ("ssl", s.tls_port)] {
+    for (mode, port) in [
+        ("plain", s.port("imap")),
+        ("starttls", s.port("imap")),
+        ("ssl", s.port("imaps")),
+    ] {
         let ca = s.ca.to_string_lossy().to_string();
         let (ok, out) = run(tokio::process::Command::new("python3").args([
             script,
@@ -52,8 +65,9 @@ async fn curl_imap() {
         return;
     }
     let s = start().await;
-    s.append("INBOX", &message("curl-one", "first body")).await;
-    let base = format!("imap://127.0.0.1:{}", s.port);
+    s.append(USER, "INBOX", &message("curl-one", "first body"))
+        .await;
+    let base = format!("imap://127.0.0.1:{}", s.port("imap"));
     let user = format!("{USER}:{PASS}");
     let curl = |args: &[&str]| {
         let mut c = tokio::process::Command::new("curl");
@@ -79,7 +93,7 @@ async fn curl_imap() {
     ]))
     .await;
     assert!(ok, "{out}");
-    assert_eq!(s.mailbox("Drafts").exists, 1);
+    assert_eq!(s.mailbox(USER, "Drafts").exists, 1);
     // Custom command.
     let (ok, out) = run(&mut curl(&[
         "-X",
@@ -107,16 +121,16 @@ async fn python_imaplib_idle_quota() {
         return;
     }
     let s = start().await;
-    let smtp = s.start_smtp().await;
-    let pop3 = s.start_pop3().await;
+    let smtp = s.port("smtp");
+    let pop3 = s.port("pop3");
     s.store
         .update_account(USER, |a| a.quota_bytes = Some(1024 * 1024))
         .await
         .expect("quota");
-    s.append("INBOX", &message("first", "x")).await;
+    s.append(USER, "INBOX", &message("first", "x")).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/imaplib_idle.py");
     let mut child = tokio::process::Command::new("python3")
-        .args([script, &s.port.to_string(), USER, PASS])
+        .args([script, &s.port("imap").to_string(), USER, PASS])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -142,7 +156,7 @@ async fn python_imaplib_idle_quota() {
     let r = smtp_send(smtp, USER, &message("second", "y")).await;
     assert!(r.starts_with("250"), "{r}");
     assert_eq!(next(&mut lines).await, "GOT-EXISTS");
-    pop3_dele_quit(pop3, &[1]).await;
+    pop3_dele_quit(pop3, USER, PASS, &[1]).await;
     let l = next(&mut lines).await;
     let out = child.wait_with_output().await.expect("wait");
     assert_eq!(
@@ -169,9 +183,10 @@ async fn curl_quota_esearch() {
         .await
         .expect("quota");
     for i in 1..=3 {
-        s.append("INBOX", &message(&format!("c{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("c{i}"), "x"))
+            .await;
     }
-    let base = format!("imap://127.0.0.1:{}", s.port);
+    let base = format!("imap://127.0.0.1:{}", s.port("imap"));
     let user = format!("{USER}:{PASS}");
     let curl = |args: &[&str]| {
         let mut c = tokio::process::Command::new("curl");

@@ -1,7 +1,15 @@
 //! RFC 4978 COMPRESS=DEFLATE: offered after login, the OK goes out in clear, then both
 //! directions are raw deflate; a second COMPRESS is NO [COMPRESSIONACTIVE]; over TLS too.
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::{Imap, Stack};
+
+const USER: &str = "alice@example.test";
+const PASS: &str = testkit::PASSWORD;
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -68,10 +76,10 @@ async fn compressed_session<S: AsyncRead + AsyncWrite + Unpin + Send>(stream: S)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deflate_on_plain_and_tls() {
     let s = start().await;
-    s.append("INBOX", &message("one", "first")).await;
-    s.append("INBOX", &message("two", "second")).await;
+    s.append(USER, "INBOX", &message("one", "first")).await;
+    s.append(USER, "INBOX", &message("two", "second")).await;
     // Plain.
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port("imap")))
         .await
         .expect("connect");
     compressed_session(tcp).await;
@@ -89,7 +97,7 @@ async fn deflate_on_plain_and_tls() {
     .expect("versions")
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.tls_port))
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port("imaps")))
         .await
         .expect("connect");
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
@@ -106,7 +114,7 @@ async fn deflate_on_plain_and_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compress_before_login_is_refused() {
     let s = start().await;
-    let mut c = s.client().await;
+    let mut c = Imap::connect(s.port("imap")).await;
     let (_, t) = c.cmd("COMPRESS DEFLATE").await;
     assert!(t.contains(" BAD "), "{t}");
 }

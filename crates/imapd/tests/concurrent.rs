@@ -1,16 +1,24 @@
 //! Two sessions on one mailbox: EXISTS / EXPUNGE / FETCH FLAGS only where RFC 3501 §7 allows,
 //! and IDLE (RFC 2177).
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_session_updates() {
     let s = start().await;
     for i in 0..3 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut a = s.logged_in().await;
-    let mut b = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     b.ok("SELECT INBOX").await;
     b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
@@ -41,18 +49,18 @@ async fn cross_session_updates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_pushes_changes() {
     let s = start().await;
-    s.append("INBOX", &message("a", "x")).await;
-    let mut a = s.logged_in().await;
+    s.append(USER, "INBOX", &message("a", "x")).await;
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     a.send("i1 IDLE\r\n").await;
     assert!(
         a.response().await.starts_with("+ "),
         "RFC 2177 §3 continuation"
     );
-    s.append("INBOX", &message("b", "x")).await;
+    s.append(USER, "INBOX", &message("b", "x")).await;
     assert_eq!(a.response().await.trim_end(), "* 2 EXISTS");
     assert!(a.response().await.starts_with("* "));
-    let mut b = s.logged_in().await;
+    let mut b = s.imap_login(USER).await;
     b.ok("SELECT INBOX").await;
     b.ok("STORE 1 +FLAGS (\\Deleted)").await;
     assert!(a.response().await.contains("FETCH (UID 1 FLAGS (\\Deleted"));

@@ -1,16 +1,25 @@
 //! CONDSTORE and QRESYNC (RFC 7162): resync on SELECT, CHANGEDSINCE/VANISHED, UNCHANGEDSINCE
 //! with [MODIFIED], SEARCH MODSEQ, CLOSED, ENABLE.
-mod common;
-use common::*;
+use testkit::client::code_value;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qresync_reselect_gets_exactly_the_changes() {
     let s = start().await;
     for i in 1..=6 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
     // The client's last session: remember UIDVALIDITY and HIGHESTMODSEQ.
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     a.ok("ENABLE QRESYNC").await;
     let sel = a.ok("SELECT INBOX").await;
     let uidvalidity = code_value(&sel, "UIDVALIDITY");
@@ -18,17 +27,17 @@ async fn qresync_reselect_gets_exactly_the_changes() {
     a.ok("LOGOUT").await;
 
     // Meanwhile another session changes flags and expunges.
-    let mut b = s.logged_in().await;
+    let mut b = s.imap_login(USER).await;
     b.ok("SELECT INBOX").await;
     b.ok("UID STORE 2 +FLAGS.SILENT (\\Flagged)").await;
     b.ok("UID STORE 5 +FLAGS.SILENT ($Work)").await;
     // Changed, then expunged: only VANISHED may report it.
     b.ok("UID STORE 3,4 +FLAGS.SILENT (\\Deleted)").await;
     b.ok("EXPUNGE").await;
-    s.append("INBOX", &message("new", "x")).await;
+    s.append(USER, "INBOX", &message("new", "x")).await;
     b.ok("LOGOUT").await;
 
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     a.ok("ENABLE QRESYNC").await;
     let r = a
         .ok(&format!(
@@ -36,7 +45,7 @@ async fn qresync_reselect_gets_exactly_the_changes() {
         ))
         .await;
     let store = &s.store;
-    let mb = s.mailbox("INBOX");
+    let mb = s.mailbox(USER, "INBOX");
     let ms = |uid| {
         store
             .message(mb.id, uid)
@@ -95,10 +104,11 @@ async fn qresync_reselect_gets_exactly_the_changes() {
 async fn condstore_store_fetch_search() {
     let s = start().await;
     for i in 1..=3 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut a = s.logged_in().await;
-    let mut b = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
     // QRESYNC parameter without ENABLE QRESYNC → BAD (RFC 7162 §3.2.5).
     let (_, t) = a.cmd("SELECT INBOX (QRESYNC (1 1))").await;
     assert!(t.contains(" BAD "), "{t}");
@@ -121,7 +131,7 @@ async fn condstore_store_fetch_search() {
     );
     let m1 = s
         .store
-        .message(s.mailbox("INBOX").id, 1)
+        .message(s.mailbox(USER, "INBOX").id, 1)
         .expect("store")
         .expect("msg");
     assert!(!m1.flags.has(store::Flags::SEEN));
@@ -136,7 +146,7 @@ async fn condstore_store_fetch_search() {
     assert_eq!(u.len(), 3, "{u:?}");
     let m3 = s
         .store
-        .message(s.mailbox("INBOX").id, 3)
+        .message(s.mailbox(USER, "INBOX").id, 3)
         .expect("store")
         .expect("msg")
         .modseq;

@@ -1,12 +1,19 @@
 //! ESEARCH (RFC 4731), LIST-EXTENDED basics (RFC 5258), LIST-STATUS (RFC 5819), STATUS=SIZE
 //! (RFC 8438), CREATE-SPECIAL-USE (RFC 6154 §3) and the advertised capabilities.
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capabilities_after_login() {
     let s = start().await;
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     let r = a.ok("CAPABILITY").await;
     for cap in [
         "IDLE",
@@ -34,9 +41,10 @@ async fn capabilities_after_login() {
 async fn esearch_return_options() {
     let s = start().await;
     for i in 1..=5 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     a.ok("STORE 2,3,5 +FLAGS (\\Seen)").await;
     let (u, t) = a.cmd("SEARCH RETURN (MIN MAX COUNT ALL) SEEN").await;
@@ -64,9 +72,9 @@ async fn esearch_return_options() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_extended_and_status() {
     let s = start().await;
-    s.append("INBOX", &message("a", "12345")).await;
-    s.append("INBOX", &message("b", "67890")).await;
-    let mut a = s.logged_in().await;
+    s.append(USER, "INBOX", &message("a", "12345")).await;
+    s.append(USER, "INBOX", &message("b", "67890")).await;
+    let mut a = s.imap_login(USER).await;
     a.ok("CREATE Work/Reports").await;
     // RFC 6154 §3 CREATE USE.
     a.ok("CREATE Outbox (USE (\\Sent))").await;
@@ -108,7 +116,7 @@ async fn list_extended_and_status() {
     // RFC 5819 LIST-STATUS with RFC 8438 SIZE; no STATUS for the \Noselect parent left
     // behind by deleting Work (its child stays, RFC 3501 §6.3.4).
     a.ok("DELETE Work").await;
-    let size = s.mailbox("INBOX").size;
+    let size = s.mailbox(USER, "INBOX").size;
     let r = a
         .ok("LIST \"\" (INBOX Work Work/%) RETURN (STATUS (MESSAGES SIZE UNSEEN))")
         .await;

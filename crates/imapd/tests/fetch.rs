@@ -1,15 +1,22 @@
 //! FETCH / UID FETCH items, BODY[section]<partial>, ENVELOPE, BODYSTRUCTURE (RFC 3501 §6.4.5, §7.4.2).
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 const MULTI: &str = "From: \"Doe, John\" <john@example.test>\r\nTo: a@x, friends: b@y;\r\nSubject: multi\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\nMessage-ID: <m@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello part one\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nFrom: in@x\r\n\r\ninner body\r\n--XX--\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_items() {
     let s = start().await;
-    s.append("INBOX", &message("one", "hello")).await;
-    s.append("INBOX", MULTI.as_bytes()).await;
-    let mut c = s.logged_in().await;
+    s.append(USER, "INBOX", &message("one", "hello")).await;
+    s.append(USER, "INBOX", MULTI.as_bytes()).await;
+    let mut c = s.imap_login(USER).await;
     c.ok("SELECT INBOX").await;
     let r = c.ok("FETCH 1 (FLAGS UID RFC822.SIZE INTERNALDATE)").await;
     assert!(
@@ -86,9 +93,10 @@ async fn fetch_items() {
 async fn body_fetch_sets_seen_on_every_message() {
     let s = start().await;
     for i in 0..4 {
-        s.append("INBOX", &message(&format!("m{i}"), "body")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "body"))
+            .await;
     }
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("SELECT INBOX").await;
     c.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
     let r = c.ok("FETCH 1:4 (BODY[TEXT])").await;
@@ -99,7 +107,7 @@ async fn body_fetch_sets_seen_on_every_message() {
         let was_seen = l.starts_with("* 2 FETCH");
         assert_eq!(l.contains("FLAGS (\\Seen"), !was_seen, "{l}");
     }
-    let inbox = s.mailbox("INBOX");
+    let inbox = s.mailbox(USER, "INBOX");
     let metas = s.store.messages(inbox.id).expect("messages");
     assert!(
         metas.iter().all(|m| m.flags.has(store::Flags::SEEN)),
@@ -107,7 +115,7 @@ async fn body_fetch_sets_seen_on_every_message() {
     );
     assert_eq!(
         s.store
-            .status(s.account.id, "INBOX")
+            .status(s.account(USER).id, "INBOX")
             .expect("status")
             .unseen,
         0

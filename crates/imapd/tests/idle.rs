@@ -1,31 +1,32 @@
 //! IDLE timing rules (RFC 2177 §3, docs/spec.md §8) with shortened limits: the autologout counts
 //! from the last client input and DONE resets it; a re-check `* OK` comes before the
 //! autologout. Margins are seconds wide, so a slow machine does not fail them.
-mod common;
 use std::time::Duration;
 
-use common::*;
+use testkit::{Stack, StackBuilder};
 
-fn short() -> Options {
-    Options {
-        limits: imapd::Limits {
-            prelogin_idle: Duration::from_secs(60),
-            autologout: Duration::from_secs(6),
-            idle_recheck: Duration::from_secs(3),
-        },
-        ..Options::default()
-    }
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP with a 6 s autologout and a 3 s IDLE
+/// re-check.
+fn short() -> StackBuilder {
+    Stack::builder().user(USER).imap_limits(imapd::Limits {
+        prelogin_idle: Duration::from_secs(60),
+        autologout: Duration::from_secs(6),
+        idle_recheck: Duration::from_secs(3),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn done_resets_autologout_and_reidle_works() {
-    let s = start_with(short()).await;
-    let mut a = s.logged_in().await;
+    let s = short().start().await;
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     // Three IDLEs of 2.5 s with DONE between: 7.5 s in total (over the 6 s autologout),
     // each stretch well under it. The 3 s re-check `* OK` may or may not come; either is fine.
     for _ in 0..3 {
         let tag = a.idle().await;
+        // Time itself is what is tested here: 2.5 s idling, no event to wait for.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let (_, t) = a.done(&tag).await;
         assert!(t.ends_with("OK IDLE terminated"), "{t}");
@@ -35,8 +36,8 @@ async fn done_resets_autologout_and_reidle_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_recheck_then_autologout() {
-    let s = start_with(short()).await;
-    let mut a = s.logged_in().await;
+    let s = short().start().await;
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     let _tag = a.idle().await;
     // Nothing sent by the client: first the re-check, then the autologout.

@@ -1,13 +1,20 @@
 //! SELECT/EXAMINE, LIST/LSUB, CREATE/DELETE/RENAME, SUBSCRIBE, STATUS, NAMESPACE (RFC 3501 §6.3).
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_and_status() {
     let s = start().await;
-    s.append("INBOX", &message("one", "hello")).await;
-    s.append("INBOX", &message("two", "world")).await;
-    let mut c = s.logged_in().await;
+    s.append(USER, "INBOX", &message("one", "hello")).await;
+    s.append(USER, "INBOX", &message("two", "world")).await;
+    let mut c = s.imap_login(USER).await;
     let u = c.ok("SELECT inbox").await.join("\n");
     // RFC 3501 §6.3.1 required responses.
     for want in [
@@ -22,7 +29,7 @@ async fn select_and_status() {
         assert!(u.contains(want), "missing {want} in {u}");
     }
     // \Recent belongs to one session (RFC 3501 §2.3.2).
-    let mut c2 = s.logged_in().await;
+    let mut c2 = s.imap_login(USER).await;
     let (u2, t2) = c2.cmd("EXAMINE INBOX").await;
     assert!(
         u2.iter().any(|l| l == "* 0 RECENT") && t2.contains("[READ-ONLY]"),
@@ -47,7 +54,7 @@ async fn select_and_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_create_rename_delete() {
     let s = start().await;
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("CREATE Work/Projects/Alpha").await;
     let (_, t) = c.cmd("CREATE Work").await;
     assert!(t.contains("[ALREADYEXISTS]"), "{t}");

@@ -1,7 +1,15 @@
 //! mbsync (isync) two-way sync against the server: IMAP → Maildir, a new local folder and a
 //! new local message go back up. Skipped when mbsync is missing.
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+const PASS: &str = testkit::PASSWORD;
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mbsync_two_way() {
@@ -13,7 +21,7 @@ async fn mbsync_two_way() {
         return;
     }
     let s = start().await;
-    s.append("INBOX", &message("for-mbsync", "synced body"))
+    s.append(USER, "INBOX", &message("for-mbsync", "synced body"))
         .await;
     let d = s.dir.path();
     let mail = d.join("mail");
@@ -33,7 +41,7 @@ async fn mbsync_two_way() {
         "IMAPAccount acc\nHost 127.0.0.1\nPort {}\nUser {USER}\nPass \"{PASS}\"\n{tls_kw} None\nAuthMechs LOGIN\n\n\
          IMAPStore remote\nAccount acc\n\nMaildirStore local\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
          Channel ch\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\nSyncState *\n",
-        s.port,
+        s.port("imap"),
         mail.display(),
         mail.display()
     );
@@ -75,6 +83,6 @@ async fn mbsync_two_way() {
     )
     .expect("msg");
     sync().await;
-    let mb = s.mailbox("Local");
+    let mb = s.mailbox(USER, "Local");
     assert_eq!(mb.exists, 1, "pushed to the server");
 }

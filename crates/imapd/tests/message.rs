@@ -1,12 +1,19 @@
 //! APPEND, STORE, COPY, MOVE, EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT, SEARCH (RFC 3501 §6.3.11,
 //! §6.4; RFC 4315; RFC 6851).
-mod common;
-use common::*;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_store_expunge() {
     let s = start().await;
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     let msg = message("app", "body text");
     c.send(&format!(
         "a1 APPEND INBOX (\\Flagged) \"17-Jul-1996 02:44:25 -0700\" {{{}}}\r\n",
@@ -30,8 +37,8 @@ async fn append_store_expunge() {
         r[0].contains("\\Flagged") && r[0].contains("\"17-Jul-1996 02:44:25 -0700\""),
         "{r:?}"
     );
-    s.append("INBOX", &message("b", "x")).await;
-    s.append("INBOX", &message("c", "y")).await;
+    s.append(USER, "INBOX", &message("b", "x")).await;
+    s.append(USER, "INBOX", &message("c", "y")).await;
     let u = c.ok("NOOP").await;
     assert!(u.contains(&"* 3 EXISTS".to_string()), "{u:?}");
     // RFC 3501 §6.4.6.
@@ -61,9 +68,10 @@ async fn append_store_expunge() {
 async fn copy_move_close() {
     let s = start().await;
     for i in 0..4 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("SELECT INBOX").await;
     let (_, t) = c.cmd("COPY 1:2 Archive").await;
     // RFC 4315 §3 COPYUID.
@@ -87,18 +95,19 @@ async fn copy_move_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_keys() {
     let s = start().await;
-    s.append("INBOX", &message("Hello World", "apples and pears"))
+    s.append(USER, "INBOX", &message("Hello World", "apples and pears"))
         .await;
-    s.append("INBOX", &message("second", "Grüße aus Köln"))
+    s.append(USER, "INBOX", &message("second", "Grüße aus Köln"))
         .await;
     s.append(
+        USER,
         "INBOX",
         "From: carol@x\r\nSubject: big\r\n\r\n"
             .repeat(20)
             .as_bytes(),
     )
     .await;
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("SELECT INBOX").await;
     c.ok("STORE 2 +FLAGS (\\Seen \\Flagged)").await;
     let q = |k: &str| format!("SEARCH {k}");

@@ -1,8 +1,16 @@
 //! Several sessions on one mailbox: the ordering rule (nothing older follows something newer),
 //! expunged messages readable until told (RFC 2180 §4.1.1), keywords announced before use
 //! (RFC 3501 §7.2.6), HIGHESTMODSEQ on the first CONDSTORE enabling command (RFC 7162 §3.1).
-mod common;
-use common::*;
+use testkit::client::{code_value, pop3_dele_quit};
+use testkit::mail::dated as message;
+use testkit::{Imap, Stack};
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 /// (uid, flags text, modseq) of every FETCH line that carries FLAGS or MODSEQ.
 fn fetches(lines: &[String]) -> Vec<(u32, String, Option<u64>)> {
@@ -33,13 +41,14 @@ fn fetches(lines: &[String]) -> Vec<(u32, String, Option<u64>)> {
 
 /// A server with one INBOX message per body (subjects m0, m1, …) and two sessions that
 /// selected it.
-async fn two_on_inbox(bodies: &[&str]) -> (Server, Client, Client) {
+async fn two_on_inbox(bodies: &[&str]) -> (Stack, Imap, Imap) {
     let s = start().await;
     for (i, body) in bodies.iter().enumerate() {
-        s.append("INBOX", &message(&format!("m{i}"), body)).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), body))
+            .await;
     }
-    let mut a = s.logged_in().await;
-    let mut b = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     b.ok("SELECT INBOX").await;
     (s, a, b)
@@ -71,10 +80,11 @@ async fn own_store_is_never_followed_by_an_older_state() {
 async fn modseq_never_goes_backwards_across_sessions() {
     let s = start().await;
     for i in 0..3 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut a = s.logged_in().await;
-    let mut b = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
     a.ok("ENABLE CONDSTORE").await;
     b.ok("ENABLE CONDSTORE").await;
     a.ok("SELECT INBOX").await;
@@ -103,7 +113,7 @@ async fn modseq_never_goes_backwards_across_sessions() {
         }
     }
     // Both end with the same view as a fresh session (\Recent is per session).
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("ENABLE CONDSTORE").await;
     c.ok("EXAMINE INBOX").await;
     let view = |lines: Vec<String>| {
@@ -170,11 +180,11 @@ async fn expunged_elsewhere_stays_readable_until_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pop3_delete_keeps_message_readable_for_imap_until_told() {
     let s = start().await;
-    s.append("INBOX", &message("p", "pop body")).await;
-    let pop = s.start_pop3().await;
-    let mut a = s.logged_in().await;
+    s.append(USER, "INBOX", &message("p", "pop body")).await;
+    let pop = s.port("pop3");
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
-    pop3_dele_quit(pop, &[1]).await;
+    pop3_dele_quit(pop, USER, testkit::PASSWORD, &[1]).await;
     let r = a.ok("FETCH 1 BODY.PEEK[TEXT]").await;
     assert!(r[0].contains("pop body"), "{r:?}");
     let r = a.ok("NOOP").await;
@@ -198,9 +208,9 @@ async fn closing_a_view_releases_expunged_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_keywords_are_announced_before_use() {
     let s = start().await;
-    s.append("INBOX", &message("a", "x")).await;
-    let mut a = s.logged_in().await;
-    let mut b = s.logged_in().await;
+    s.append(USER, "INBOX", &message("a", "x")).await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
     let r = a.ok("SELECT INBOX").await;
     assert!(!r.iter().any(|l| l.contains("$Work")));
     b.ok("SELECT INBOX").await;
@@ -236,10 +246,10 @@ async fn new_keywords_are_announced_before_use() {
         .position(|l| l.contains("FETCH (") && l.contains("Project-X"));
     assert!(flags.is_some() && flags < fetch, "{r:?}");
     // A new message delivered with a keyword: announced before the FETCH of it.
-    let mb = s.mailbox("INBOX");
+    let mb = s.mailbox(USER, "INBOX");
     s.store
         .append(
-            s.account.id,
+            s.account(USER).id,
             mb.id,
             store::AppendRequest {
                 bytes: &message("b", "y"),
@@ -266,8 +276,8 @@ async fn new_keywords_are_announced_before_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_condstore_command_reports_highestmodseq() {
     let s = start().await;
-    s.append("INBOX", &message("a", "x")).await;
-    let mut a = s.logged_in().await;
+    s.append(USER, "INBOX", &message("a", "x")).await;
+    let mut a = s.imap_login(USER).await;
     let r = a.ok("SELECT INBOX").await;
     let h = code_value(&r, "HIGHESTMODSEQ");
     let r = a.ok("FETCH 1 (MODSEQ)").await;
@@ -275,11 +285,11 @@ async fn first_condstore_command_reports_highestmodseq() {
     let r = a.ok("FETCH 1 (MODSEQ)").await;
     assert!(!r.iter().any(|l| l.contains("HIGHESTMODSEQ")), "{r:?}");
     // The same for SEARCH MODSEQ and STORE UNCHANGEDSINCE on a new session.
-    let mut b = s.logged_in().await;
+    let mut b = s.imap_login(USER).await;
     b.ok("SELECT INBOX").await;
     let r = b.ok("SEARCH MODSEQ 1").await;
     assert!(r.iter().any(|l| l.contains("[HIGHESTMODSEQ ")), "{r:?}");
-    let mut c = s.logged_in().await;
+    let mut c = s.imap_login(USER).await;
     c.ok("SELECT INBOX").await;
     let r = c.ok("STORE 1 (UNCHANGEDSINCE 100) +FLAGS (\\Seen)").await;
     let fetch = r.iter().position(|l| l.contains("FETCH"));
@@ -293,12 +303,13 @@ async fn first_condstore_command_reports_highestmodseq() {
 async fn examine_reports_recent_like_select() {
     let s = start().await;
     for i in 0..2 {
-        s.append("INBOX", &message(&format!("m{i}"), "x")).await;
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
     }
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     let r = a.ok("EXAMINE INBOX").await;
     assert!(r.contains(&"* 2 RECENT".to_string()), "{r:?}");
-    let mut b = s.logged_in().await;
+    let mut b = s.imap_login(USER).await;
     let r = b.ok("SELECT INBOX").await;
     assert!(
         r.contains(&"* 2 RECENT".to_string()),

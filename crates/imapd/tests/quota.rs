@@ -1,7 +1,15 @@
 //! QUOTA (RFC 9208): GETQUOTAROOT / GETQUOTA report the store's usage; APPEND, COPY and SMTP
 //! over quota are refused ([OVERQUOTA], 552 5.2.2).
-mod common;
-use common::*;
+use testkit::client::smtp_send;
+use testkit::mail::dated as message;
+use testkit::Stack;
+
+const USER: &str = "alice@example.test";
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 fn quota_of(lines: &[String]) -> (u64, u64) {
     let q = lines
@@ -19,8 +27,8 @@ fn quota_of(lines: &[String]) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_fills_up_via_append_and_smtp() {
     let s = start().await;
-    let smtp = s.start_smtp().await;
-    let mut a = s.logged_in().await;
+    let smtp = s.port("smtp");
+    let mut a = s.imap_login(USER).await;
     // Unlimited: no quota root (RFC 9208 §4.3.2), GETQUOTA "" → NO.
     let r = a.ok("GETQUOTAROOT INBOX").await;
     assert_eq!(r, vec!["* QUOTAROOT \"INBOX\""]);
@@ -50,7 +58,7 @@ async fn quota_fills_up_via_append_and_smtp() {
     assert!(n >= 3, "{n} appends fit");
     assert!(t.contains("NO [OVERQUOTA]"), "{t}");
     // GETQUOTAROOT reports the store's usage in KiB (RFC 9208 §5.1).
-    let usage = s.store.usage(s.account.id).expect("usage");
+    let usage = s.store.usage(s.account(USER).id).expect("usage");
     let r = a.ok("GETQUOTAROOT INBOX").await;
     assert_eq!(r[0], "* QUOTAROOT \"INBOX\" \"\"");
     assert_eq!(quota_of(&r), (usage.bytes.div_ceil(1024), 4));
@@ -64,7 +72,7 @@ async fn quota_fills_up_via_append_and_smtp() {
     // SMTP delivery over quota → 552 5.2.2 (the shared store check).
     let r = smtp_send(smtp, USER, &message("smtp", &"y".repeat(2000))).await;
     assert!(r.starts_with("552 5.2.2"), "{r}");
-    assert_eq!(s.store.usage(s.account.id).expect("usage"), usage);
+    assert_eq!(s.store.usage(s.account(USER).id).expect("usage"), usage);
     // SETQUOTA is the administrator's job.
     let (_, t) = a.cmd("SETQUOTA \"\" (STORAGE 100)").await;
     assert!(t.contains("NO [NOPERM]"), "{t}");
@@ -73,12 +81,12 @@ async fn quota_fills_up_via_append_and_smtp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_count_quota() {
     let s = start().await;
-    let smtp = s.start_smtp().await;
+    let smtp = s.port("smtp");
     s.store
         .update_account(USER, |acct| acct.quota_messages = Some(2))
         .await
         .expect("quota");
-    let mut a = s.logged_in().await;
+    let mut a = s.imap_login(USER).await;
     for i in 0..2 {
         let r = smtp_send(smtp, USER, &message(&format!("m{i}"), "x")).await;
         assert!(r.starts_with("250"), "{r}");

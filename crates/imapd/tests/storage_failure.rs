@@ -1,15 +1,24 @@
 //! A disk that fails (fsync error): the store refuses writes, and every daemon says "try
 //! again later" in its own words instead of claiming success or reporting corruption.
-mod common;
-use common::*;
+use testkit::client::smtp_send;
+use testkit::mail::dated as message;
+use testkit::{Pop3, Stack};
+
+const USER: &str = "alice@example.test";
+const PASS: &str = testkit::PASSWORD;
+
+/// Every daemon on a temporary store with alice; IMAP greets as `localhost`.
+async fn start() -> Stack {
+    Stack::builder().user(USER).start().await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_disk_gives_temporary_errors_everywhere() {
     let s = start().await;
-    s.append("INBOX", &message("a", "x")).await;
-    let smtp = s.start_smtp().await;
-    let pop3 = s.start_pop3().await;
-    let mut a = s.logged_in().await;
+    s.append(USER, "INBOX", &message("a", "x")).await;
+    let smtp = s.port("smtp");
+    let pop3 = s.port("pop3");
+    let mut a = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     s.store.inject_flush_failure();
     // IMAP: RFC 5530 §3 UNAVAILABLE, reads still work.
@@ -23,7 +32,8 @@ async fn failed_disk_gives_temporary_errors_everywhere() {
     let r = smtp_send(smtp, USER, &message("b", "y")).await;
     assert!(r.starts_with("451"), "{r}");
     // POP3: RFC 3206 [SYS/TEMP] at QUIT (the deletion is not done).
-    let mut c = LineClient::connect(pop3).await;
+    let mut c = Pop3::connect(pop3).await;
+    assert!(c.line().await.starts_with("+OK"));
     assert!(c.cmd(&format!("USER {USER}")).await.starts_with("+OK"));
     assert!(c.cmd(&format!("PASS {PASS}")).await.starts_with("+OK"));
     assert!(c.cmd("DELE 1").await.starts_with("+OK"));
@@ -31,7 +41,7 @@ async fn failed_disk_gives_temporary_errors_everywhere() {
     assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
     assert!(s
         .store
-        .message(s.mailbox("INBOX").id, 1)
+        .message(s.mailbox(USER, "INBOX").id, 1)
         .expect("q")
         .is_some());
 }

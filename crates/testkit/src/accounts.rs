@@ -22,6 +22,29 @@ pub fn temp_auth() -> (tempfile::TempDir, auth::Auth) {
     (dir, auth)
 }
 
+/// An account, named by its address or given as the `store::Account` a test holds.
+pub trait AccountRef {
+    fn resolve(&self, stack: &Stack) -> Account;
+}
+
+impl AccountRef for &str {
+    fn resolve(&self, stack: &Stack) -> Account {
+        stack.account(self)
+    }
+}
+
+impl AccountRef for &String {
+    fn resolve(&self, stack: &Stack) -> Account {
+        stack.account(self)
+    }
+}
+
+impl AccountRef for &Account {
+    fn resolve(&self, _: &Stack) -> Account {
+        (*self).clone()
+    }
+}
+
 impl Stack {
     /// Adds an account with [`PASSWORD`].
     pub async fn add_user(&self, address: &str) -> Account {
@@ -53,20 +76,22 @@ impl Stack {
     }
 
     /// One of the account's mailboxes (panics if it does not exist).
-    pub fn mailbox(&self, account: &Account, name: &str) -> Mailbox {
+    pub fn mailbox(&self, account: impl AccountRef, name: &str) -> Mailbox {
+        let account = account.resolve(self);
         self.store
             .mailbox(account.id, name)
             .expect("store")
             .unwrap_or_else(|| panic!("no mailbox {name}"))
     }
 
-    pub fn inbox(&self, account: &Account) -> Mailbox {
+    pub fn inbox(&self, account: impl AccountRef) -> Mailbox {
         self.mailbox(account, "INBOX")
     }
 
     /// Appends `bytes` to a mailbox through the store (no protocol); returns the UID.
-    pub async fn append(&self, account: &Account, mailbox: &str, bytes: &[u8]) -> Uid {
-        let mb = self.mailbox(account, mailbox);
+    pub async fn append(&self, account: impl AccountRef, mailbox: &str, bytes: &[u8]) -> Uid {
+        let account = account.resolve(self);
+        let mb = self.mailbox(&account, mailbox);
         let req = store::AppendRequest {
             bytes,
             ..Default::default()
@@ -79,7 +104,7 @@ impl Stack {
     }
 
     /// [`Stack::append`] to the INBOX.
-    pub async fn deliver(&self, account: &Account, bytes: &[u8]) -> Uid {
+    pub async fn deliver(&self, account: impl AccountRef, bytes: &[u8]) -> Uid {
         self.append(account, "INBOX", bytes).await
     }
 
@@ -95,7 +120,7 @@ impl Stack {
     }
 
     /// UIDs now in the account's INBOX.
-    pub fn uids(&self, account: &Account) -> Vec<Uid> {
+    pub fn uids(&self, account: impl AccountRef) -> Vec<Uid> {
         let inbox = self.inbox(account);
         self.store
             .messages(inbox.id)
@@ -106,7 +131,7 @@ impl Stack {
     }
 
     /// Whether a message in the INBOX has `\Seen`.
-    pub fn seen(&self, account: &Account, uid: Uid) -> bool {
+    pub fn seen(&self, account: impl AccountRef, uid: Uid) -> bool {
         let inbox = self.inbox(account);
         let m = self
             .store
@@ -117,14 +142,14 @@ impl Stack {
     }
 
     /// Messages in one of an account's mailboxes.
-    pub fn count(&self, account: &Account, mailbox: &str) -> usize {
+    pub fn count(&self, account: impl AccountRef, mailbox: &str) -> usize {
         let mb = self.mailbox(account, mailbox);
         self.store.messages(mb.id).expect("messages").len()
     }
 
-    /// Bytes and flags of every message in a mailbox of `address`, in UID order.
-    pub fn messages(&self, address: &str, mailbox: &str) -> Vec<(Vec<u8>, Flags)> {
-        let mb = self.mailbox(&self.account(address), mailbox);
+    /// Bytes and flags of every message in a mailbox, in UID order.
+    pub fn messages(&self, account: impl AccountRef, mailbox: &str) -> Vec<(Vec<u8>, Flags)> {
+        let mb = self.mailbox(account, mailbox);
         self.store
             .messages(mb.id)
             .expect("messages")
@@ -134,7 +159,7 @@ impl Stack {
     }
 
     /// The bytes of every message in a mailbox, in UID order.
-    pub fn bodies(&self, account: &Account, mailbox: &str) -> Vec<Vec<u8>> {
+    pub fn bodies(&self, account: impl AccountRef, mailbox: &str) -> Vec<Vec<u8>> {
         let mb = self.mailbox(account, mailbox);
         self.store
             .messages(mb.id)
@@ -144,13 +169,14 @@ impl Stack {
             .collect()
     }
 
-    /// The bytes of every message in the INBOX of `address`, in UID order.
-    pub fn inbox_bytes(&self, address: &str) -> Vec<Vec<u8>> {
-        self.bodies(&self.account(address), "INBOX")
+    /// The bytes of every message in the INBOX, in UID order.
+    pub fn inbox_bytes(&self, account: impl AccountRef) -> Vec<Vec<u8>> {
+        self.bodies(account, "INBOX")
     }
 
     /// Names of an account's mailboxes.
-    pub fn mailbox_names(&self, account: &Account) -> Vec<String> {
+    pub fn mailbox_names(&self, account: impl AccountRef) -> Vec<String> {
+        let account = account.resolve(self);
         self.store
             .mailboxes(account.id)
             .expect("mailboxes")

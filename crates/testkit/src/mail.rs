@@ -75,6 +75,19 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     Message::new(subject).body(&body).bytes()
 }
 
+/// A message from `Bob <bob@example.test>` to alice, dated Tue, 1 Jul 2003 10:52:37 +0200, with
+/// Message-ID `<subject@x>` and `body` plus a final CRLF: what IMAP tests search, FETCH and
+/// compare ENVELOPEs on.
+pub fn dated(subject: &str, body: &str) -> Vec<u8> {
+    Message::new(subject)
+        .from("Bob <bob@example.test>")
+        .to("alice@example.test")
+        .date("Tue, 1 Jul 2003 10:52:37 +0200")
+        .message_id(&format!("<{subject}@x>"))
+        .body(&format!("{body}\r\n"))
+        .bytes()
+}
+
 /// A message from `Sender <sender@remote.test>` with a fixed Date and a Message-ID and body
 /// made from `subject`: what the REST API and dashboard tests read back field by field.
 pub fn remote(subject: &str) -> String {
