@@ -50,6 +50,9 @@ impl Daemon {
     }
 }
 
+/// The listeners that speak TLS from the first byte.
+const IMPLICIT_TLS: [&str; 4] = ["imaps", "pop3s", "submissions", "https"];
+
 /// What a test changes from the defaults; [`StackBuilder::start`] runs it.
 #[must_use]
 pub struct StackBuilder {
@@ -65,6 +68,8 @@ pub struct StackBuilder {
     outbound: submission::Outbound,
     advertised: Option<web::Advertised>,
     capture_account: Option<String>,
+    tls: bool,
+    registry: net::Registry,
 }
 
 impl StackBuilder {
@@ -112,6 +117,21 @@ impl StackBuilder {
     /// The protocol trace of every session (`--trace-protocol`; default off).
     pub fn trace(mut self, on: bool) -> Self {
         self.service.trace = on;
+        self
+    }
+
+    /// TLS on (default): a generated certificate, STARTTLS on the plain ports and the
+    /// implicit-TLS listeners. Off: no certificate, no STARTTLS, and no imaps, pop3s,
+    /// submissions or https listener.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    /// The session registry the daemons register with and the dashboard reads (default: a
+    /// new one, [`Stack::registry`]).
+    pub fn registry(mut self, registry: net::Registry) -> Self {
+        self.registry = registry;
         self
     }
 
@@ -187,18 +207,21 @@ impl StackBuilder {
                 .await
                 .unwrap_or_else(|e| panic!("add {address}: {e}"));
         }
-        let certs = crate::tls::generate(
-            &dir.path().join("certs"),
-            std::slice::from_ref(&self.service.hostname),
-        );
-        let registry = net::Registry::new();
+        let certs_dir = dir.path().join("certs");
+        let certs = self.tls.then(|| {
+            crate::tls::generate(&certs_dir, std::slice::from_ref(&self.service.hostname))
+        });
+        let registry = self.registry.clone();
         let mut service = self.service.clone();
-        service.tls = Some(certs.acceptor.clone());
+        service.tls = certs.as_ref().map(|c| c.acceptor.clone());
         service.registry = Some(registry.clone());
 
         let mut listeners = Vec::new();
         for daemon in &self.daemons {
             for name in daemon.services() {
+                if certs.is_none() && IMPLICIT_TLS.contains(name) {
+                    continue;
+                }
                 let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 listeners.push((*name, l));
             }
@@ -226,13 +249,13 @@ impl StackBuilder {
         let mut tasks = Vec::new();
         for (name, l) in listeners {
             let down = shutdown.clone();
-            let task = self.spawn(name, l, &auth, &service, &web, &certs.acceptor, down);
+            let task = self.spawn(name, l, &auth, &service, &web, down);
             tasks.push((name, task));
         }
         Stack {
             store,
             auth,
-            ca: certs.ca,
+            ca: certs.map_or_else(|| certs_dir.join("ca.crt"), |c| c.ca),
             registry,
             limiter: service.limiter.clone(),
             web,
@@ -252,7 +275,6 @@ impl StackBuilder {
         auth: &Auth,
         service: &net::ServiceConfig,
         web: &web::Ctx,
-        acceptor: &net::TlsAcceptor,
         down: net::Shutdown,
     ) -> JoinHandle<std::io::Result<()>> {
         let mut service = service.clone();
@@ -289,7 +311,7 @@ impl StackBuilder {
             "http" => tokio::spawn(web::serve(l, web.clone(), service.limiter, down)),
             "https" => tokio::spawn(web::serve_tls(
                 l,
-                acceptor.clone(),
+                service.tls.clone().expect("https only with TLS"),
                 web.clone(),
                 service.limiter,
                 down,
@@ -303,7 +325,7 @@ impl StackBuilder {
 pub struct Stack {
     pub store: store::Store,
     pub auth: Auth,
-    /// The CA certificate the servers' certificate chains to.
+    /// The CA certificate the servers' certificate chains to (no file with `tls(false)`).
     pub ca: PathBuf,
     /// Sessions of the mail listeners (what the dashboard shows).
     pub registry: net::Registry,
@@ -334,6 +356,8 @@ impl Stack {
             outbound: submission::Outbound::Reject,
             advertised: None,
             capture_account: Some(format!("catchall@{DOMAIN}")),
+            tls: true,
+            registry: net::Registry::new(),
         }
     }
 
@@ -349,6 +373,11 @@ impl Stack {
             .addrs
             .get(service)
             .unwrap_or_else(|| panic!("no {service} listener in this stack"))
+    }
+
+    /// Whether a listener of that name runs.
+    pub fn serves(&self, service: &str) -> bool {
+        self.addrs.contains_key(service)
     }
 
     /// The bound port of a listener (see [`Stack::addr`]).

@@ -10,7 +10,9 @@
 //!   literal, …). Every daemon's `Ctx` gets the same `net::ServiceConfig`, as in
 //!   `mailstack serve`.
 //! - [`accounts`]: accounts (cheap argon2: `auth::AuthConfig::for_tests()`), delivery straight
-//!   into the store and reading mailboxes back, on a [`Stack`].
+//!   into the store and reading mailboxes back, on a [`Stack`] (an account by address or as
+//!   `store::Account`: [`accounts::AccountRef`]); a bare temporary store or `Auth` for the
+//!   store's and auth's own tests.
 //! - [`process`]: [`Mailstack`] — the real binary (`mailstack serve --ephemeral`, or `serve
 //!   --json` on a generated config when a test needs config options, a restart or CLI verbs on
 //!   the same store); ports, CA, admin token and data dir come from its JSON line; SIGTERM,
@@ -22,7 +24,8 @@
 //!   [`Imap`] client, and the SMTP-send / POP3 DELE+QUIT helpers.
 //! - [`http`]: one response type for requests through a `web` router in memory and over TCP to
 //!   a running server (admin API with the bearer token).
-//! - [`mail`]: test messages.
+//! - [`mail`]: test messages ([`message`], [`Message`], the dated IMAP one, the REST API's
+//!   remote one) and `strip_trace` for what SMTP stored.
 //! - [`wait`]: [`eventually`] — poll a condition until a deadline and report what it last saw.
 //!
 //! # Invariants
