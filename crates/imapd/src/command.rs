@@ -276,7 +276,8 @@ pub const STATUS_ITEMS: &[&str] = &[
 fn invalid_name() -> (Option<Code>, String) {
     (
         Some(Code::Cannot),
-        "invalid mailbox name: not modified UTF-7 (RFC 3501 §5.1.3)".into(),
+        // Response text is 7-bit (RFC 3501 §9 TEXT-CHAR): no "§" here.
+        "invalid mailbox name: not modified UTF-7".into(),
     )
 }
 
