@@ -420,7 +420,8 @@ pub fn well_formed(input: &[u8]) -> bool {
                 i = q.pos;
                 continue;
             }
-            b'~' | b'{' => {
+            // A literal, or an RFC 3516 literal8 (`~{n}`; a lone "~" is an atom character).
+            b'{' | b'~' if b == b'{' || input.get(i + 1) == Some(&b'{') => {
                 let at = i + usize::from(b == b'~');
                 let Some(len) = input.get(at..).and_then(literal_prefix) else {
                     return false;

@@ -761,6 +761,7 @@ fn unknown_or_garbage() {
     ));
     assert!(well_formed(b"t1 LOGIN a]b {2}\r\n\0x\r\n"));
     assert!(!well_formed(b"t1 X {5}\r\nab\r\n"));
+    assert!(well_formed(b"t1 X ~/mail ~{1}\r\n\0\r\n"));
     assert!(!well_formed(b"t1 X [a)\r\n"));
     assert!(!well_formed(b"t1 X\r\nt2 NOOP\r\n"));
 }

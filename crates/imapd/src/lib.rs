@@ -46,9 +46,11 @@
 //!
 //! # Layout
 //! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
-//!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, CREATE
-//!   USE, SEARCH RETURN).
-//! - [`search`]: SEARCH keys and their evaluation, MODSEQ included.
+//!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, XLIST,
+//!   CREATE USE, STATUS APPENDLIMIT, SEARCH RETURN), `command_cursor.rs` (the byte cursor
+//!   `command_ext.rs` reads with).
+//! - [`search`]: SEARCH keys and their evaluation, MODSEQ included; RFC 2047 decoding of
+//!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
 //!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
 //! - [`selected`]: what a session knows of its selected mailbox and the one rule for what it
