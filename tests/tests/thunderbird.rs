@@ -457,6 +457,13 @@ fn run(starttls: bool) {
     if let Err(e) = check_trace(&server.stderr(), starttls) {
         panic!("{}", failure(&e));
     }
+    // RFC 4978: Thunderbird turns on COMPRESS=DEFLATE when offered, and the sync above ran
+    // over it.
+    assert!(
+        server.stderr().contains("COMPRESS=DEFLATE active"),
+        "{}",
+        failure("Thunderbird did not use COMPRESS=DEFLATE")
+    );
 
     // Deliver the second message once Thunderbird idles on INBOX (its startup goes on to the
     // other folders for a few seconds); if it never does, deliver anyway: its one-minute

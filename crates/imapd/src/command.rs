@@ -125,6 +125,8 @@ pub enum Kind {
     Noop,
     Logout,
     StartTls,
+    /// RFC 4978 COMPRESS DEFLATE.
+    Compress,
     /// The password stays a [`Secret`] from the parser to the auth call (never printed).
     Login {
         user: String,

@@ -419,10 +419,11 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
         B::GetQuota { root } => Kind::GetQuota(utf8(root.as_ref())?),
         B::GetQuotaRoot { mailbox } => Kind::GetQuotaRoot(mailbox_name(mailbox)?),
         B::SetQuota { root, .. } => Kind::SetQuota(utf8(root.as_ref())?),
-        // In imap-codec's grammar, not served here (no SORT, THREAD, COMPRESS capability).
+        // RFC 4978 §3: DEFLATE is the only algorithm imap-codec knows (and the only one).
+        B::Compress { .. } => Kind::Compress,
+        // In imap-codec's grammar, not served here (no SORT, THREAD capability).
         B::Sort { .. } => return Err(Conv::Unknown("unknown command SORT".into())),
         B::Thread { .. } => return Err(Conv::Unknown("unknown command THREAD".into())),
-        B::Compress { .. } => return Err(Conv::Unknown("unknown command COMPRESS".into())),
     })
 }
 

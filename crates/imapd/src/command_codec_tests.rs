@@ -700,7 +700,7 @@ fn unknown_or_garbage() {
         "t1 GETMETADATA \"\" /private/vendor\r\n",
         "t1 GETMETADATA (DEPTH 1) \"\" (/shared/comment /private/comment)\r\n",
         "t1 SETMETADATA INBOX (/private/comment \"x\")\r\n",
-        "t1 COMPRESS DEFLATE\r\n",
+        "t1 ESEARCH IN (mailboxes INBOX) ALL\r\n",
         "t1 SORT (DATE) UTF-8 ALL\r\n",
         "t1 UID THREAD REFERENCES UTF-8 ALL\r\n",
         "t1 MYRIGHTS INBOX\r\n",

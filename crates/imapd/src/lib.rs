@@ -24,7 +24,7 @@
 //! a SEARCH charset other than UTF-8/US-ASCII make valid commands that are answered NO
 //! (RFC 3501 §5.1.3, §6.4.4; `command::Kind::Refused`); a LIST pattern that is not
 //! modified UTF-7 matches nothing. Commands in imap-codec's grammar we do not serve (SORT,
-//! THREAD, COMPRESS) are answered as unknown. imap-codec reports no error position, so a
+//! THREAD) are answered as unknown. imap-codec reports no error position, so a
 //! syntax error's BAD reason names the token where the command stops being valid, found by
 //! re-decoding prefixes (its parsers are streaming: every prefix of a valid command is
 //! "incomplete"); LOGIN/AUTHENTICATE reasons never quote the input. A BAD for a
@@ -109,6 +109,7 @@
 //! | 5258 | LIST-EXTENDED | Yes: SUBSCRIBED (subscribed names that are no mailbox as \NonExistent), RECURSIVEMATCH with CHILDINFO, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored |
 //! | 5819 | LIST-STATUS | Yes |
 //! | 8438 | STATUS=SIZE | Yes |
+//! | 4978 | COMPRESS=DEFLATE | Yes: after login, plain and TLS (`net::compress`); the trace shows commands inflated |
 //!
 //! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot
 //! `tests/tests/dovecot_diff.rs` appends every message of `tests/corpus/` to Debian's

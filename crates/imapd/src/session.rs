@@ -225,6 +225,10 @@ impl Session {
              QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
         );
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
+        if !matches!(self.state, State::NotAuthenticated) {
+            // RFC 4978: after login, as Dovecot offers it.
+            c.push_str(" COMPRESS=DEFLATE");
+        }
         c
     }
 
@@ -433,6 +437,12 @@ impl Session {
             // The TLS upgrade writes its own OK, then the session goes on over TLS.
             Ok(()) if matches!(kind, Kind::StartTls) => {
                 match crate::cmd::auth::starttls(self, &tag).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(()) if matches!(kind, Kind::Compress) => {
+                match crate::cmd::auth::compress(self, &tag).await {
                     Ok(()) => return Ok(()),
                     Err(e) => Err(e),
                 }

@@ -131,7 +131,7 @@ async fn rfc3501_7_1_3_unknown_commands_count_half() {
     let mut c = s.logged_in().await;
     let probes = [
         "GETMETADATA \"\" /private/vendor",
-        "COMPRESS DEFLATE",
+        "GETACL INBOX",
         "SORT (DATE) UTF-8 ALL",
         "UID SEARCH X-GM-RAW \"has:attachment\"",
         "STATUS INBOX (MAILBOXID)",

@@ -74,6 +74,8 @@ pub struct Connection {
     pub local: SocketAddr,
     /// Whether the connection is encrypted (implicit TLS or after STARTTLS).
     pub tls: bool,
+    /// Deflate is on (RFC 4978); it stays on for the connection's life.
+    compressed: bool,
     idle: Duration,
     /// Bytes of an over-long line still to be dropped (the reader is inside that line).
     discarding: Option<usize>,
@@ -109,6 +111,7 @@ impl Connection {
             redactor: no_redaction,
             secret_next: false,
             session: None,
+            compressed: false,
         }
     }
 
@@ -408,6 +411,30 @@ impl Connection {
             );
         }
         Ok(dropped)
+    }
+
+    /// Starts deflate on both directions (RFC 4978 COMPRESS=DEFLATE), after the command's OK
+    /// was sent in clear. Input already buffered is compressed data and is inflated first.
+    pub async fn start_deflate(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        let pending = self.buf.split_off(self.pos);
+        self.buf.clear();
+        self.pos = 0;
+        let inner = self
+            .stream
+            .take()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotConnected, "stream gone"))?;
+        self.stream = Some(Box::new(crate::compress::Deflate::new(inner, pending)));
+        self.compressed = true;
+        if self.traced() {
+            self.emit(Dir::Note, "COMPRESS=DEFLATE active".to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether deflate is on (RFC 4978).
+    pub fn compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Closes the write side (best effort).

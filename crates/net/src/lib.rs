@@ -5,6 +5,7 @@
 //!   certificate with rcgen when the files are missing.
 //! - [`conn`]: [`Connection`], a buffered stream with a bounded line reader, exact-length reads
 //!   (literals, BDAT), idle timeouts, the STARTTLS upgrade, and the per-session protocol trace.
+//! - [`compress`]: raw deflate over a connection (IMAP COMPRESS=DEFLATE, RFC 4978).
 //! - [`listen`]: the accept loop with connection limits, implicit TLS and one tracing span per
 //!   session; [`Shutdown`] to stop it.
 //! - [`service`]: the skeleton every daemon runs on: [`ServiceConfig`] (certificate,
@@ -25,6 +26,7 @@
 //!   rewrites command lines that carry passwords.
 #![forbid(unsafe_code)]
 
+pub mod compress;
 pub mod conn;
 pub mod listen;
 pub mod registry;

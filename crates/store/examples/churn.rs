@@ -1,5 +1,6 @@
 //! Measures disk use under churn: rounds of "append N messages of S KiB, expunge them all".
-//! `cargo run --release -p store --example churn -- DIR ROUNDS N KIB`
+//! `cargo run --release -p store --example churn -- DIR ROUNDS N KIB`; with `LAT=1` it first
+//! measures the latency of 200 sequential durable appends.
 #![allow(clippy::unwrap_used)]
 
 fn du(p: &std::path::Path) -> u64 {
@@ -28,6 +29,27 @@ async fn main() {
             .unwrap(),
     };
     let inbox = store.mailbox(acct.id, "INBOX").unwrap().unwrap();
+    if std::env::var("LAT").is_ok() {
+        let b = format!("Subject: x\r\n\r\n{}\r\n", "x".repeat(kib * 1024));
+        let t = std::time::Instant::now();
+        for _ in 0..200 {
+            store
+                .append(
+                    acct.id,
+                    inbox.id,
+                    store::AppendRequest {
+                        bytes: b.as_bytes(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        println!(
+            "sequential append latency: {:.2} ms",
+            t.elapsed().as_secs_f64() * 1000.0 / 200.0
+        );
+    }
     let body = format!("Subject: churn\r\n\r\n{}\r\n", "x".repeat(kib * 1024));
     for r in 0..rounds {
         let t = std::time::Instant::now();

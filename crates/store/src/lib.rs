@@ -276,6 +276,15 @@ impl Store {
         self.inner.durable.sync().await
     }
 
+    /// Waits until every change committed so far (by anyone) is durable and published: a
+    /// session that read the store's state can then be told everything it saw before it
+    /// answers (IMAP EXPUNGE reports messages another session's commit removed first).
+    pub async fn settle(&self) -> Result<()> {
+        self.sync().await?;
+        self.publish_durable();
+        Ok(())
+    }
+
     /// Subscribes to the account's changes (only durable changes are published).
     pub fn subscribe(&self, account: AccountId) -> tokio::sync::broadcast::Receiver<Change> {
         self.inner.notify.subscribe(account)

@@ -22,6 +22,22 @@ pub async fn starttls(s: &mut Session, tag: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// RFC 4978 COMPRESS DEFLATE: the tagged OK goes out uncompressed, then both directions are
+/// deflated for the rest of the connection. A second COMPRESS is `NO [COMPRESSIONACTIVE]`
+/// (RFC 4978 §3).
+pub async fn compress(s: &mut Session, tag: &str) -> Result<(), CmdError> {
+    if s.conn.compressed() {
+        return Err(no(
+            Some(Code::Other("COMPRESSIONACTIVE".into())),
+            "DEFLATE is already active",
+        ));
+    }
+    s.conn
+        .write(format!("{tag} OK DEFLATE active\r\n").as_bytes());
+    s.conn.start_deflate().await?;
+    Ok(())
+}
+
 pub async fn login(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult {
     if !s.plaintext_ok() {
         // RFC 3501 §6.2.3: LOGINDISABLED.

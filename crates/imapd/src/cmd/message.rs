@@ -83,6 +83,10 @@ pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
     // rule, crate::selected): the store publishes our change before it returns, and the
     // session applies it before the tagged OK.
     store.expunge(account, mbid, &deleted).await?;
+    // A message of ours may have been removed (or its \Deleted cleared) by a commit that is
+    // not published yet: wait for it, so the EXPUNGE responses before our OK account for
+    // every \Deleted message the client knew of (RFC 3501 §6.4.3, RFC 4315 §2.1).
+    store.settle().await?;
     ok("EXPUNGE completed")
 }
 

@@ -31,9 +31,9 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             s.state = crate::session::State::Logout;
             ok("LOGOUT completed")
         }
-        // A state transition, not a command with a tagged reply: the session runs it.
-        Kind::StartTls => Err(crate::session::CmdError::Bad(
-            "STARTTLS is handled by the session".into(),
+        // State transitions, not commands with a tagged reply: the session runs them.
+        Kind::StartTls | Kind::Compress => Err(crate::session::CmdError::Bad(
+            "handled by the session".into(),
         )),
         Kind::Login { user, pass } => auth::login(s, &user, pass).await,
         Kind::Authenticate { mechanism, initial } => {
