@@ -99,7 +99,7 @@ pub fn list(
                 .is_some_and(|(k, _)| k.starts_with(&prefix)),
         };
         // A subscribed name below that no pattern matches (what `%` hides).
-        let hidden_below = n.subscribed_below.iter().any(|d| !matched(d));
+        let hidden_below = || n.subscribed_below.iter().any(|d| !matched(d));
         let mut attrs: Vec<&str> = Vec::new();
         // RFC 3348 CHILDREN, always (RFC 5258 §3.2 RETURN (CHILDREN) asks for it).
         attrs.push(if n.has_children {
@@ -112,7 +112,7 @@ pub fn list(
             // RFC 3501 §6.3.9: subscribed names, existing or not; a name that is not
             // subscribed but hides subscribed names below it from "%" is listed \Noselect.
             if !n.subscribed {
-                if !hidden_below {
+                if !hidden_below() {
                     continue;
                 }
                 attrs.push("\\Noselect");
@@ -124,7 +124,7 @@ pub fn list(
             // them does not match the pattern (RFC 5258 §3 on \NonExistent).
             let recursive = opts.recursive_match && !n.subscribed_below.is_empty();
             childinfo = recursive;
-            if !n.subscribed && !(recursive && (n.mailbox.is_some() || hidden_below)) {
+            if !n.subscribed && !(recursive && (n.mailbox.is_some() || hidden_below())) {
                 continue;
             }
             if n.mailbox.is_none() {
