@@ -1,13 +1,15 @@
 //! IMAP commands: bytes of one complete command (literals inline) → [`Command`], the type the
 //! handlers consume. No I/O. Returns [`ParseError::Incomplete`] when the input stops early,
-//! whatever byte it is cut at, and [`ParseError::Syntax`] with a reason otherwise.
+//! whatever byte it is cut at, and [`ParseError::Syntax`] or [`ParseError::Unknown`] with a
+//! reason otherwise.
 //!
 //! Layout: `command_codec.rs` runs imap-codec (RFC 3501 §9 and most extensions) and converts
 //! its `Command` into ours; `command_ext.rs` parses the extension grammar imap-codec lacks
 //! (LIST-EXTENDED and XLIST, CREATE parameters, SEARCH RETURN, STATUS items of RFC 7889 and
-//! RFC 9208); `command_cursor.rs` is the byte cursor that grammar uses. This file: our types,
-//! [`parse`] (which picks between the two and classifies a failure as a syntax error or an
-//! unknown-but-well-formed command, [`well_formed`]), [`literal_suffix`] for the read loop.
+//! RFC 9208); `command_cursor.rs` is the byte cursor that grammar uses; `command_failure.rs`
+//! says where a command failed and whether it is a syntax error or a well-formed command we
+//! do not know ([`well_formed`]). This file: our types, [`parse`] (which picks between the
+//! parsers), [`literal_suffix`] for the read loop.
 
 use crate::response::Code;
 use crate::search::SearchKey;
@@ -380,87 +382,6 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
     Err(failed(input, tag, &name, name_end))
 }
 
-/// The error for a command imap-codec could not parse: [`ParseError::Unknown`] when it is
-/// well formed and what stops it is a keyword (an unknown command name, search key, FETCH
-/// or STATUS item, SELECT parameter), [`ParseError::Syntax`] otherwise.
-fn failed(input: &[u8], tag: String, name: &str, name_end: usize) -> ParseError {
-    let (reason, keyword) = command_codec::failure_reason(input, name, name_end);
-    if keyword && well_formed(input) {
-        ParseError::Unknown { tag, reason }
-    } else {
-        ParseError::Syntax {
-            tag: Some(tag),
-            reason,
-        }
-    }
-}
-
-/// Whether `input`, one command with its literals inline, has the shape every IMAP command
-/// has (RFC 3501 §9, RFC 4466 §2.1 tagged-ext-val): a tag, a command name starting with a
-/// letter, then atoms, quoted strings, literals and balanced parentheses and brackets up to
-/// the line end. What tells a well-formed command we do not know from garbage.
-pub fn well_formed(input: &[u8]) -> bool {
-    let mut p = Parser { s: input, pos: 0 };
-    if p.tag().is_err() || !p.eat(b' ') || !p.peek().is_ok_and(|b| b.is_ascii_alphabetic()) {
-        return false;
-    }
-    let mut open: Vec<u8> = Vec::new();
-    let mut i = p.pos;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'\r' | b'\n' => {
-                let end = if b == b'\r' { i + 2 } else { i + 1 };
-                return open.is_empty()
-                    && end == input.len()
-                    && (b == b'\n' || input.get(i + 1) == Some(&b'\n'));
-            }
-            b'"' => {
-                let mut q = Parser { s: input, pos: i };
-                if q.quoted_raw().is_err() {
-                    return false;
-                }
-                i = q.pos;
-                continue;
-            }
-            // A literal, or an RFC 3516 literal8 (`~{n}`; a lone "~" is an atom character).
-            b'{' | b'~' if b == b'{' || input.get(i + 1) == Some(&b'{') => {
-                let at = i + usize::from(b == b'~');
-                let Some(len) = input.get(at..).and_then(literal_prefix) else {
-                    return false;
-                };
-                i = at + len;
-                continue;
-            }
-            b'(' => open.push(b')'),
-            b'[' => open.push(b']'),
-            b')' if open.pop() != Some(b')') => return false,
-            // RFC 3501 §9: "]" is an ASTRING-CHAR when no "[" is open.
-            b']' if open.last() == Some(&b']') => {
-                open.pop();
-            }
-            _ if !(0x20..0x7f).contains(&b) => return false,
-            _ => {}
-        }
-        i += 1;
-    }
-    false
-}
-
-/// At `{n}` / `{n+}` CRLF and n octets: the length of all of it.
-fn literal_prefix(s: &[u8]) -> Option<usize> {
-    let close = s.iter().position(|&b| b == b'}')?;
-    let (n, _) = literal_suffix(&s[..=close])?;
-    let mut at = close + 1;
-    if s.get(at) == Some(&b'\r') {
-        at += 1;
-    }
-    if s.get(at) != Some(&b'\n') {
-        return None;
-    }
-    let end = (at as u64 + 1).checked_add(n)?;
-    (end <= s.len() as u64).then_some(end as usize)
-}
-
 /// The command name after the tag, upper case (`UID FETCH` etc. for UID commands), and
 /// where it ends.
 fn command_name(input: &[u8], tag_end: usize) -> (String, usize) {
@@ -483,6 +404,10 @@ fn command_name(input: &[u8], tag_end: usize) -> (String, usize) {
     (name, end)
 }
 
+#[path = "command_failure.rs"]
+mod command_failure;
+use command_failure::failed;
+pub use command_failure::well_formed;
 #[path = "command_cursor.rs"]
 mod command_cursor;
 use command_cursor::{Fail, Parser};
@@ -494,6 +419,9 @@ mod command_ext;
 #[cfg(test)]
 #[path = "command_codec_tests.rs"]
 mod codec_tests;
+#[cfg(test)]
+#[path = "command_failure_tests.rs"]
+mod failure_tests;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;

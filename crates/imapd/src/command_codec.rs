@@ -5,10 +5,8 @@
 //! [`ParseError::Syntax`]; commands imap-codec knows but we do not serve become
 //! [`ParseError::Unknown`]; mailbox names that are not modified UTF-7 (RFC 3501 §5.1.3) and
 //! SEARCH charsets we lack (RFC 3501 §6.4.4) are valid commands that become
-//! [`Kind::Refused`] (answered NO). imap-codec reports a failed parse without a position, so
-//! [`failure_reason`] finds the offending byte itself: the grammar is streaming, so every
-//! prefix of a valid command is `Incomplete` and the first byte that makes it `Failed` is
-//! where the command went wrong.
+//! [`Kind::Refused`] (answered NO). A command imap-codec cannot parse at all goes to
+//! `command_failure.rs`, which finds where and how badly it failed.
 
 use std::borrow::Cow;
 
@@ -27,7 +25,6 @@ use imap_codec::imap_types::status::StatusDataItemName;
 use imap_codec::CommandCodec;
 use store::Flags;
 
-use super::command_cursor::is_atom_char;
 use super::*;
 use crate::search::{DateCmp, SearchKey};
 
@@ -91,131 +88,6 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
         }
         Err(CommandDecodeError::Failed) => Outcome::Failed,
     }
-}
-
-/// Commands longer than this get a reason without the position (the search re-parses).
-const LOCATE_MAX: usize = 1 << 20;
-
-/// Why imap-codec failed on `input`: an unknown command, or the token holding the first byte
-/// that no valid command can continue with. `name_end` is where the command name ends in
-/// `input`. The flag says whether that is a keyword (an unknown command name, or a token that
-/// starts with a letter, such as a search key, FETCH or STATUS item or SELECT parameter of an
-/// extension we do not serve) rather than a malformed argument.
-pub(super) fn failure_reason(input: &[u8], name: &str, name_end: usize) -> (String, bool) {
-    if !is_served(name) {
-        let keyword = name.starts_with(|c: char| c.is_ascii_alphabetic());
-        let reason = match name.strip_prefix("UID ") {
-            Some(sub) => format!("unknown UID command {sub}"),
-            None if name.is_empty() => "missing command".into(),
-            None => format!("unknown command {name}"),
-        };
-        return (reason, keyword);
-    }
-    if input.len() > LOCATE_MAX {
-        return (format!("invalid {name} arguments"), false);
-    }
-    let fails = |n: usize| {
-        matches!(
-            CommandCodec::default().decode(&input[..n]),
-            Err(CommandDecodeError::Failed)
-        )
-    };
-    // Binary search for the shortest failing prefix; `input` itself fails.
-    let (mut ok, mut bad) = (0usize, input.len());
-    while bad - ok > 1 {
-        let mid = ok + (bad - ok) / 2;
-        if fails(mid) {
-            bad = mid;
-        } else {
-            ok = mid;
-        }
-    }
-    let line_end = |from: usize| {
-        input[from..]
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .map_or(input.len(), |n| from + n)
-    };
-    if line_end(ok) == ok {
-        return (
-            format!("invalid {name} arguments: unexpected end of command"),
-            false,
-        );
-    }
-    // Show the whole token the bad byte is in (`1:x`, not `x`), never the command name.
-    while ok > name_end && !b" ()".contains(&input[ok - 1]) {
-        ok -= 1;
-    }
-    let at = &input[ok..line_end(ok)];
-    let token = at
-        .iter()
-        .position(|b| b" ()[]".contains(b))
-        .map_or(at, |n| &at[..n]);
-    let keyword = token.first().is_some_and(u8::is_ascii_alphabetic)
-        && token.iter().all(|&b| is_atom_char(b));
-    if matches!(name, "LOGIN" | "AUTHENTICATE") {
-        // Never echo credentials (they would reach protocol traces).
-        return (format!("invalid {name} arguments"), false);
-    }
-    let near: String = at
-        .iter()
-        .take(24)
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    (format!("invalid {name} arguments near \"{near}\""), keyword)
-}
-
-/// The command names we serve (RFC 3501 §6 and the extensions in the crate docs).
-fn is_served(name: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "CAPABILITY",
-        "NOOP",
-        "LOGOUT",
-        "STARTTLS",
-        "LOGIN",
-        "AUTHENTICATE",
-        "SELECT",
-        "EXAMINE",
-        "CREATE",
-        "DELETE",
-        "RENAME",
-        "SUBSCRIBE",
-        "UNSUBSCRIBE",
-        "LIST",
-        "LSUB",
-        "STATUS",
-        "APPEND",
-        "NAMESPACE",
-        "ENABLE",
-        "ID",
-        "IDLE",
-        "CHECK",
-        "CLOSE",
-        "UNSELECT",
-        "EXPUNGE",
-        "SEARCH",
-        "FETCH",
-        "STORE",
-        "COPY",
-        "MOVE",
-        "GETQUOTA",
-        "GETQUOTAROOT",
-        "SETQUOTA",
-        "UID SEARCH",
-        "UID FETCH",
-        "UID STORE",
-        "UID COPY",
-        "UID MOVE",
-        "UID EXPUNGE",
-        "XLIST",
-    ];
-    NAMES.contains(&name)
 }
 
 fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {

@@ -48,7 +48,8 @@
 //! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
 //!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, XLIST,
 //!   CREATE USE, STATUS APPENDLIMIT, SEARCH RETURN), `command_cursor.rs` (the byte cursor
-//!   `command_ext.rs` reads with).
+//!   `command_ext.rs` reads with), `command_failure.rs` (BAD reasons; unknown command or
+//!   garbage).
 //! - [`search`]: SEARCH keys and their evaluation, MODSEQ included; RFC 2047 decoding of
 //!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
