@@ -357,10 +357,19 @@ fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, Conv> {
                 known_uids,
                 seq_match_data,
             } => {
+                let known_uids = known_uids.map(seq_set);
+                // RFC 7162 §7: known-uids is a sequence-set where "*" is not allowed (Dovecot
+                // rejects it too).
+                if known_uids.as_ref().is_some_and(|k| {
+                    k.0.iter()
+                        .any(|(a, b)| *a == Bound::Star || *b == Bound::Star)
+                }) {
+                    return Err(Conv::Bad("QRESYNC known-uids may not contain *".into()));
+                }
                 p.qresync = Some(Qresync {
                     uidvalidity: uid_validity.get(),
                     modseq: mod_sequence_value.get(),
-                    known_uids: known_uids.map(seq_set),
+                    known_uids,
                     seq_match: seq_match_data.map(|(a, b)| (seq_set(a), seq_set(b))),
                 })
             }

@@ -396,3 +396,26 @@ async fn rfc3501_7_4_2_envelope_of_null_address() {
         "{r:?}"
     );
 }
+
+/// RFC 7162 §7: `*` is not allowed in QRESYNC known-uids (Dovecot answers BAD as well).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qresync_known_uids_without_star() {
+    let s = start().await;
+    s.append("INBOX", &message("a", "x")).await;
+    let mut c = s.logged_in().await;
+    c.ok("ENABLE QRESYNC").await;
+    let v = s.mailbox("INBOX").uidvalidity;
+    let (_, t) = c.cmd(&format!("SELECT INBOX (QRESYNC ({v} 1 1:*))")).await;
+    assert!(t.contains(" BAD "), "{t}");
+    c.ok(&format!("SELECT INBOX (QRESYNC ({v} 1 1:5))")).await;
+}
+
+/// RFC 3501 §6.3.11: APPEND of an empty literal is a valid command; the message cannot be
+/// stored, so the answer is NO (as Dovecot), not BAD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_append_is_no() {
+    let s = start().await;
+    let mut c = s.logged_in().await;
+    let (_, t) = c.cmd("APPEND INBOX {0+}\r\n").await;
+    assert!(t.contains(" NO "), "{t}");
+}
