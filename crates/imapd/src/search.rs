@@ -41,7 +41,9 @@ pub enum DateCmp {
     Since,
 }
 
-/// What one message offers to the evaluator. `raw` is loaded only when a key needs it.
+/// What one message offers to the evaluator. `raw` (the whole message) and `header` (its
+/// header block, cached by the store while the mailbox is open) are loaded only when a key
+/// needs them.
 pub struct Candidate<'a> {
     pub seq: u32,
     pub meta: &'a MessageMeta,
@@ -49,6 +51,7 @@ pub struct Candidate<'a> {
     pub max_seq: u32,
     pub max_uid: u32,
     pub raw: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
+    pub header: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl SearchKey {
@@ -94,9 +97,8 @@ impl SearchKey {
             K::ModSeq(n) => c.meta.modseq >= *n,
             K::Date(cmp, day, sent) => {
                 let d = if *sent {
-                    let Some(raw) = (c.raw)() else { return false };
-                    let hl = store::mime::header_length(&raw);
-                    match store::mime::raw_header(&raw, 0, hl, "Date")
+                    let Some(h) = (c.header)() else { return false };
+                    match store::mime::raw_header(&h, 0, h.len(), "Date")
                         .and_then(|v| crate::response::parse_rfc5322_date(&v))
                     {
                         Some(d) => d,
@@ -113,9 +115,8 @@ impl SearchKey {
                 }
             }
             K::Header(name, value) => {
-                let Some(raw) = (c.raw)() else { return false };
-                let hl = store::mime::header_length(&raw);
-                header_contains(&raw[..hl], name, value)
+                let Some(h) = (c.header)() else { return false };
+                header_contains(&h, name, value)
             }
             K::Body(s) => {
                 let Some(raw) = (c.raw)() else { return false };

@@ -1,7 +1,6 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8); RFC 4731 ESEARCH when RETURN is given;
 //! RFC 7162 §3.1.5 / §3.1.6 MODSEQ in the answer when the MODSEQ key is used.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::cmd::message::selected;
@@ -24,36 +23,38 @@ pub fn search(
     }
     let (_, sel) = selected(s)?;
     let store = s.store().clone();
-    let metas: HashMap<u32, store::MessageMeta> = store
-        .messages(sel.mailbox.id)?
-        .into_iter()
-        .map(|m| (m.uid, m))
-        .collect();
+    // One pass over the mailbox's records (in memory while it is selected) merged with the
+    // session's UIDs, both in UID order.
+    let mbid = sel.mailbox.id;
+    let mut all = store.messages(mbid)?.into_iter().peekable();
     let max_seq = sel.uids.len() as u32;
     let max_uid = sel.uids.last().copied().unwrap_or(0);
     let mut hits = Vec::new();
     // The MODSEQ of each hit, in step with `hits`.
     let mut modseqs = Vec::new();
     for (i, u) in sel.uids.iter().enumerate() {
+        while all.next_if(|m| m.uid < *u).is_some() {}
         // Expunged by another session but not yet announced: the client still sees it, so it
         // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
-        let grave;
-        let meta = match metas.get(u) {
-            Some(m) => m,
-            None => match sel.view.expunged(*u) {
-                Some(g) => {
-                    grave = g;
-                    &grave
-                }
-                None => continue,
-            },
+        let Some(meta) = all
+            .next_if(|m| m.uid == *u)
+            .or_else(|| sel.view.expunged(*u))
+        else {
+            continue;
         };
+        let meta = &meta;
         let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
         let blob = meta.blob;
         let st = &store;
         let mut raw = move || {
             cache
                 .get_or_insert_with(|| st.read_blob(blob).ok().map(Arc::new))
+                .clone()
+        };
+        let mut hcache: Option<Option<Arc<Vec<u8>>>> = None;
+        let mut header = move || {
+            hcache
+                .get_or_insert_with(|| st.message_header(mbid, meta).ok())
                 .clone()
         };
         let mut c = Candidate {
@@ -63,6 +64,7 @@ pub fn search(
             max_seq,
             max_uid,
             raw: &mut raw,
+            header: &mut header,
         };
         if key.matches(&mut c) {
             hits.push(if uid { *u } else { i as u32 + 1 });
