@@ -102,8 +102,8 @@ fn masking_rules() {
     );
     assert_eq!(mask("x S: 1 1795388878.1"), "x S: 1 N.1\n");
     assert_eq!(
-        mask("S: +OK maildrop has 1 messages (279 octets)"),
-        "S: +OK maildrop has 1 messages (N octets)\n"
+        mask("S: +OK maildrop has 1 message (279 octets)"),
+        "S: +OK maildrop has 1 message (N octets)\n"
     );
     assert_eq!(
         mask("-- connected to 127.0.0.1:40123 (imap)"),
