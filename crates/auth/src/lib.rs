@@ -261,7 +261,11 @@ impl Auth {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let account = self.inner.store.account(&address).map_err(LoginFailure::other)?;
+        let account = self
+            .inner
+            .store
+            .account(&address)
+            .map_err(LoginFailure::other)?;
         if let Some(a) = &account {
             if self.inner.cache.check(&address, password.expose(), a) {
                 throttle.success(client, &address);

@@ -99,9 +99,10 @@ async fn every_attempt_is_logged_once_without_the_password() {
         .await;
     let text = log.text();
     assert!(
-        text.lines().any(|l| l.contains("address=\"nobody@example.test\"")
-            && l.contains("reason=\"no such account\"")
-            && l.contains("mechanism=\"USER/PASS\"")),
+        text.lines()
+            .any(|l| l.contains("address=\"nobody@example.test\"")
+                && l.contains("reason=\"no such account\"")
+                && l.contains("mechanism=\"USER/PASS\"")),
         "{text}"
     );
 

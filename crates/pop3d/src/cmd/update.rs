@@ -18,7 +18,10 @@ pub fn rset(md: &mut Maildrop) -> Reply {
         e.retrieved = false;
     }
     let (n, size) = md.stat();
-    Reply::Ok(format!("maildrop has {} ({size} octets)", count(n, "message")))
+    Reply::Ok(format!(
+        "maildrop has {} ({size} octets)",
+        count(n, "message")
+    ))
 }
 
 /// RFC 1939 §5 NOOP.
