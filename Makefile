@@ -11,10 +11,11 @@ export PATH := $(CURDIR)/tests/browser/.node/bin:$(HOME)/.cargo/bin:$(PATH)
 
 all: build
 
-## What building, linting and testing need on Debian 12, installed when missing (scripts/deps.sh:
-## idempotent; apt-get as root, otherwise it names what is missing). `make test` runs it.
+## What `make run` and `make test` need on Debian 12, installed when missing (scripts/deps.sh:
+## idempotent; apt-get as root, otherwise it names what is missing). `make test` runs it;
+## `make lint` runs deps-lint (Rust with rustfmt, clippy and cargo-deny).
 deps:
-	@bash scripts/deps.sh all
+	@bash scripts/deps.sh test
 deps-build:
 	@bash scripts/deps.sh build
 deps-lint:

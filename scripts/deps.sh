@@ -2,10 +2,12 @@
 # What building, linting and testing mailstack needs, on Debian 12 (bookworm).
 #
 #   scripts/deps.sh build   a C compiler (ring) and Rust >= the workspace's rust-version (rustup)
-#   scripts/deps.sh lint    build + rustfmt, clippy and cargo-deny
+#                           (`make build`, `make run`)
+#   scripts/deps.sh lint    build + rustfmt, clippy and cargo-deny (`make lint`)
 #   scripts/deps.sh test    build + the third-party clients, Chromium, Thunderbird, Roundcube,
-#                           Dovecot and playwright-core that `make test` drives
-#   scripts/deps.sh all     all of them (`make deps`)
+#                           Dovecot, Node.js 20 and playwright-core that `make test` drives
+#                           (`make deps`, which `make test` runs first)
+#   scripts/deps.sh all     lint + test
 #   scripts/deps.sh ... --check   only say what is missing (exit 1 if anything is)
 #
 # Idempotent: it looks first and installs only what is missing, so a second run does nothing
