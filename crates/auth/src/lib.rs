@@ -15,6 +15,8 @@
 //!   reveals whether the password was right.
 //! - Changing a password invalidates cached credentials at once (the cache also re-checks the
 //!   stored hash on every hit).
+//! - Every attempt through [`Auth::login`] is logged once, under target [`LOG_TARGET`], with
+//!   address, client IP, protocol and mechanism, never the password (docs/spec.md §7.4).
 #![forbid(unsafe_code)]
 
 mod cache;

@@ -151,7 +151,7 @@ pub async fn run(
         _ => {
             let (token, made) = crate::token::load_or_create(&config.data_dir)?;
             let note = if made {
-                // docs/spec.md §6.4: shown once, when it is made.
+                // docs/spec.md §7.1: shown once, when it is made.
                 format!(
                     "http admin token (Authorization: Bearer …): {token} (saved in {}; \
                      `mailstack admin-token` shows it, `--rotate` replaces it)",
