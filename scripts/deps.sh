@@ -174,9 +174,13 @@ fi
 started=$(date +%s)
 if [ ${#apt_all[@]} -gt 0 ]; then
     if [ "${as_root[*]}" = none ]; then
-        how="apt-get install ${missing_apt[*]} ${missing_apt_full[*]}"
-        [ "$need_dovecot" = 1 ] && how="$how dovecot-imapd"
-        [ "$need_roundcube" = 1 ] && how="$how; sh tests/roundcube/install.sh"
+        pkgs=("${missing_apt[@]}" "${missing_apt_full[@]}")
+        [ "$need_dovecot" = 1 ] && pkgs+=(dovecot-imapd)
+        steps=()
+        [ ${#pkgs[@]} -gt 0 ] && steps+=("apt-get install ${pkgs[*]}")
+        [ "$need_roundcube" = 1 ] && steps+=("sh tests/roundcube/install.sh")
+        how=$(printf '%s; ' "${steps[@]}")
+        how=${how%; }
         problems+=("missing Debian packages: ${apt_all[*]}")
         problems+=("install them as root: $how")
     else
@@ -223,9 +227,11 @@ if [ "$need_rust" = 1 ]; then
         problems+=("Rust >= $RUST_MIN is missing and curl is needed to install it")
     else
         say "installing Rust (>= $RUST_MIN) with rustup into ~/.cargo"
-        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        if ! curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
             sh -s -- -y --no-modify-path --profile minimal --default-toolchain stable \
-                --component rustfmt,clippy
+                --component rustfmt,clippy; then
+            problems+=("could not install Rust with rustup (https://rustup.rs); install Rust >= $RUST_MIN yourself")
+        fi
     fi
 fi
 
