@@ -4,17 +4,31 @@ CONFIG  ?= config/mailstack.toml
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 
 .PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data bench soak fuzz audit
+.PHONY: deps deps-build deps-lint
+# What `make deps` installed is found without a new shell: Rust from rustup, and Node.js 20
+# for the browser test where the system's is older (Debian 12 has 18).
+export PATH := $(CURDIR)/tests/browser/.node/bin:$(HOME)/.cargo/bin:$(PATH)
 
 all: build
 
-build:
+## What `make run` and `make test` need on Debian 12, installed when missing (scripts/deps.sh:
+## idempotent; apt-get as root, otherwise it names what is missing). `make test` runs it;
+## `make lint` runs deps-lint (Rust with rustfmt, clippy and cargo-deny).
+deps:
+	@bash scripts/deps.sh test
+deps-build:
+	@bash scripts/deps.sh build
+deps-lint:
+	@bash scripts/deps.sh lint
+
+build: deps-build
 	$(CARGO) build --release -p mailstack
 
 ## Start every listener of the development config (demo accounts alice/bob, generated certs).
 run: build
 	./target/release/mailstack --config $(CONFIG) serve
 
-build-debug:
+build-debug: deps-build
 	$(CARGO) build -p mailstack
 
 ## playwright-core for the dashboard's browser test, exactly as package-lock.json pins it.
@@ -22,7 +36,7 @@ tests/browser/node_modules: tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 
 ## Everything CI runs: the real-client matrix, then unit, protocol and end-to-end tests.
-test: build-debug
+test: deps build-debug
 	@status=0; \
 	$(MAKE) --no-print-directory clients || status=1; \
 	$(MAKE) --no-print-directory test-rust || status=1; \
@@ -40,7 +54,7 @@ endif
 clients: build-debug
 	python3 tests/clients/matrix.py --bin target/debug/mailstack
 
-lint:
+lint: deps-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@$(MAKE) --no-print-directory audit

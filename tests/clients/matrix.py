@@ -39,7 +39,7 @@ def main():
             if shutil.which(client.replace("imaplib", "python3").replace("poplib", "python3")
                             .replace("smtplib", "python3").replace("getmail6", "getmail")
                             .replace("mailutils", "movemail")) is None:
-                results.append((client, proto, mode, False, "not installed (see .ci/run)"))
+                results.append((client, proto, mode, False, "not installed (run make deps)"))
                 continue
             try:
                 fn(c)

@@ -65,7 +65,7 @@ fn user_alias_deliver_mailbox_verbs() {
         &["user", "passwd", "nobody@example.test", "--password-stdin"],
         "another long secret\n",
         1,
-        "no such account",
+        "nobody@example.test: no such account",
     );
     let s = ok(
         &[
@@ -138,7 +138,7 @@ fn user_alias_deliver_mailbox_verbs() {
         &["deliver", "--to", "ghost@example.test"],
         "x",
         1,
-        "no account",
+        "ghost@example.test: no such account or alias",
     );
     let s = ok(&["mailbox", "list", "carol@example.test"], "");
     let inbox = s
@@ -166,14 +166,14 @@ fn user_alias_deliver_mailbox_verbs() {
         &["alias", "del", "sales@example.test"],
         "",
         1,
-        "no such alias",
+        "sales@example.test: alias error: no such alias",
     );
     ok(&["user", "del", "carol@example.test"], "");
     fail(
         &["mailbox", "list", "carol@example.test"],
         "",
         1,
-        "no account",
+        "carol@example.test: no such account",
     );
     fail(&["user", "frobnicate"], "", 2, "unrecognized subcommand");
 }
@@ -260,5 +260,264 @@ fn serve_reports_listeners_locks_store_and_stops_cleanly() {
     assert!(
         s.contains("alice@example.test") && s.contains("catchall@example.test"),
         "{s}"
+    );
+}
+
+#[test]
+fn errors_name_the_address_and_say_each_cause_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = test_config(dir.path(), "");
+    for (args, needle) in [
+        (
+            &["user", "del", "Ghost@Example.test"][..],
+            "ghost@example.test: no such account",
+        ),
+        (
+            &["user", "set", "ghost@example.test", "--save-sent", "true"][..],
+            "ghost@example.test: no such account",
+        ),
+        (
+            &["alias", "add", "a@example.test", "ghost@example.test"][..],
+            "alias a@example.test → ghost@example.test: no such account",
+        ),
+        (
+            &["user", "del", "no-domain"][..],
+            "no-domain: invalid address",
+        ),
+    ] {
+        let o = cli(&cfg, args, "");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", out(&o));
+        assert!(out(&o).contains(needle), "{args:?}: {}", out(&o));
+    }
+    // An i/o error whose text the message already includes is said once.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(dir.path().join("datafile"), "").expect("file");
+    std::fs::write(&bad, "outbound = \"reject\"\ndata_dir = \"datafile\"\n").expect("cfg");
+    let o = cli(&bad, &["user", "list"], "");
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("(os error"), "{text}");
+    assert_eq!(text.matches("(os error").count(), 1, "said twice: {text}");
+}
+
+#[test]
+fn quota_takes_the_units_people_type() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = test_config(dir.path(), "");
+    let run = |args: &[&str], stdin: &str| {
+        let o = cli(&cfg, args, stdin);
+        (o.status.code(), out(&o))
+    };
+    let (code, text) = run(
+        &[
+            "user",
+            "add",
+            "q@example.test",
+            "--password-stdin",
+            "--quota",
+            "10MB",
+        ],
+        "a long enough secret\n",
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("quota 10000000 bytes (10 MB)"), "{text}");
+    for (quota, shown) in [
+        ("2GiB", "quota 2147483648 bytes (2 GiB)"),
+        ("512 KiB", "quota 524288 bytes (512 KiB)"),
+        ("1.5GB", "quota 1500000000 bytes (1500 MB)"),
+        ("0", "quota unlimited"),
+        ("unlimited", "quota unlimited"),
+    ] {
+        let (code, text) = run(&["user", "set", "q@example.test", "--quota", quota], "");
+        assert_eq!(code, Some(0), "{quota}: {text}");
+        assert!(text.contains(shown), "{quota}: {text}");
+    }
+    // A unit nobody uses: a usage error that lists the ones that work.
+    let (code, text) = run(&["user", "set", "q@example.test", "--quota", "10XB"], "");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("500MB or 2GiB") && text.contains("unlimited"),
+        "{text}"
+    );
+    // `user add --quota 0` is an account without a limit, as `user set --quota 0`.
+    let (code, text) = run(
+        &[
+            "user",
+            "add",
+            "z@example.test",
+            "--password-stdin",
+            "--quota",
+            "0",
+        ],
+        "a long enough secret\n",
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("quota unlimited"), "{text}");
+    // The help says what 0 means.
+    let (_, help) = run(&["user", "set", "--help"], "");
+    assert!(help.contains("0 or `unlimited` for no limit"), "{help}");
+}
+
+#[test]
+fn a_host_name_as_listener_address_gets_a_hint() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = test_config(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .expect("cfg")
+        .replace("smtp = \"127.0.0.1:0\"", "smtp = \"localhost:4025\"");
+    std::fs::write(&cfg, text).expect("write");
+    let o = cli(&cfg, &["serve"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("localhost:4025") && text.contains("write \"127.0.0.1:4025\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn serve_on_a_busy_port_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = test_config(dir.path(), "");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let text = std::fs::read_to_string(&cfg).expect("cfg").replace(
+        "imaps = \"127.0.0.1:0\"",
+        &format!("imaps = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let o = cli(&cfg, &["serve"], "");
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("cannot listen on 127.0.0.1:{port} for imaps"))
+            && text.contains("change [listeners] imaps in")
+            && text.contains("mailstack.toml"),
+        "{text}"
+    );
+    // No demo account, no certificate, no admin token was made.
+    assert!(!dir.path().join("certs").exists(), "certificates made");
+    assert!(!dir.path().join("data/admin-token").exists(), "token made");
+    drop(busy);
+    let o = cli(&cfg, &["user", "list"], "");
+    assert!(!out(&o).contains("alice@example.test"), "{}", out(&o));
+}
+
+/// One HTTP/1.1 GET with a bearer token; returns the status code.
+fn http_status(port: u16, path: &str, token: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut head = String::new();
+    let _ = s.read_to_string(&mut head);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_admin_token_survives_a_restart_and_rotates() {
+    let mut server = Mailstack::builder().persistent().start();
+    let said = server.stdout.join("\n");
+    let token = said
+        .lines()
+        .find_map(|l| l.strip_prefix("mailstack: http admin token (Authorization: Bearer …): "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no token line: {said}"))
+        .to_string();
+    let file = server.data_dir().join("admin-token");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)
+        .expect("token file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        http_status(server.port("http"), "/api/accounts", &token),
+        200
+    );
+    // Printing it works while the server runs; replacing it does not.
+    let o = server.cli(&["admin-token"], "");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), token);
+    let o = server.cli(&["admin-token", "--rotate"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("in use"), "{}", out(&o));
+
+    // After a restart the same token works, and it is not printed again.
+    server.stop();
+    server.restart();
+    let said = server.stdout.join("\n");
+    assert!(!said.contains(&token), "token shown again: {said}");
+    assert!(said.contains("admin-token"), "{said}");
+    assert_eq!(
+        http_status(server.port("http"), "/api/accounts", &token),
+        200
+    );
+
+    // Rotation: a new token; the old one stops working.
+    server.stop();
+    let o = server.cli(&["admin-token", "--rotate"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let new = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(new.len() >= 32 && new != token, "{new}");
+    server.restart();
+    assert_eq!(http_status(server.port("http"), "/api/accounts", &new), 200);
+    assert_eq!(
+        http_status(server.port("http"), "/api/accounts", &token),
+        401
+    );
+}
+
+#[test]
+fn certs_honours_generate_false_and_shows_canonical_paths() {
+    // The repository's layout: config/ beside certs/, paths relative with "..".
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().canonicalize().expect("canonical");
+    std::fs::create_dir(root.join("config")).expect("mkdir");
+    let cfg = root.join("config/m.toml");
+    let write = |generate: bool| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "outbound = \"reject\"\ndata_dir = \"../data\"\n[tls]\ncert = \"../certs/server.crt\"\n\
+                 key = \"../certs/server.key\"\ngenerate = {generate}\n"
+            ),
+        )
+        .expect("write");
+    };
+    // generate = false (config/production.toml): nothing is written, and it says why.
+    write(false);
+    let o = cli(&cfg, &["certs"], "");
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("generate = false"), "{text}");
+    assert!(!root.join("certs").exists(), "certs/ written: {text}");
+    // generate = true: made, and every path is shown without "..".
+    write(true);
+    let o = cli(&cfg, &["certs"], "");
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(!text.contains(".."), "{text}");
+    assert!(
+        text.contains(&root.join("certs/ca.crt").display().to_string())
+            && text.contains("valid until"),
+        "{text}"
+    );
+    // Now that they exist, generate = false checks them and writes nothing.
+    write(false);
+    let before = std::fs::read(root.join("certs/server.crt")).expect("cert");
+    let o = cli(&cfg, &["certs"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("are in place"), "{}", out(&o));
+    assert_eq!(
+        std::fs::read(root.join("certs/server.crt")).expect("cert"),
+        before
     );
 }

@@ -5,8 +5,8 @@
 //! protocol trace, and acts only with the admin token. Its output is printed; a screenshot
 //! lands in `target/dashboard-screenshot.png`.
 //!
-//! Needs `node`, the `chromium` package and `npm ci --prefix tests/browser` (`.ci/run` does
-//! all three); fails naming what is missing, unless `MAILSTACK_SKIP_BROWSER=1`.
+//! Needs `node` (20 or later), the `chromium` package and `npm ci --prefix tests/browser`
+//! (`make deps` does all three); fails naming what is missing, unless `MAILSTACK_SKIP_BROWSER=1`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,9 +31,18 @@ async fn dashboard_browser_in_headless_chromium() {
     }
     let root = workspace_root();
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    // playwright-core needs Node.js 20; where the system's is older (Debian 12: 18),
+    // `make deps` (scripts/deps.sh) puts one in tests/browser/.node.
+    let local_node = root.join("tests/browser/.node/bin/node");
+    let node = if local_node.exists() {
+        local_node.into_os_string()
+    } else {
+        "node".into()
+    };
     assert!(
-        testkit::have("node"),
-        "dashboard_browser needs node: apt-get install nodejs npm (or MAILSTACK_SKIP_BROWSER=1)"
+        testkit::have("node") || Path::new(&node).exists(),
+        "dashboard_browser needs node: `make deps`, or apt-get install nodejs npm (or \
+         MAILSTACK_SKIP_BROWSER=1)"
     );
     assert!(
         Path::new(&chromium).exists(),
@@ -70,7 +79,7 @@ async fn dashboard_browser_in_headless_chromium() {
     let _ = std::fs::remove_file(&screenshot);
 
     let t0 = Instant::now();
-    let out = Command::new("node")
+    let out = Command::new(&node)
         .arg(root.join("tests/browser/dashboard.test.mjs"))
         .current_dir(&root)
         .env("DASHBOARD_URL", format!("http://127.0.0.1:{http_port}/"))

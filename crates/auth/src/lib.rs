@@ -15,6 +15,8 @@
 //!   reveals whether the password was right.
 //! - Changing a password invalidates cached credentials at once (the cache also re-checks the
 //!   stored hash on every hit).
+//! - Every attempt through [`Auth::login`] is logged once, under target [`LOG_TARGET`], with
+//!   address, client IP, protocol and mechanism, never the password (docs/spec.md §7.4).
 #![forbid(unsafe_code)]
 
 mod cache;
@@ -210,26 +212,62 @@ impl Auth {
         Ok(())
     }
 
-    /// Verifies a login. `client` is the peer address, for throttling.
+    /// Verifies a login for a caller that has no protocol to name (tests, tools); daemons call
+    /// [`Auth::login`] so the log line says which protocol and mechanism failed.
     pub async fn authenticate(
         &self,
         username: &str,
         password: &Secret<String>,
         client: IpAddr,
     ) -> Result<Account, AuthError> {
+        let from = LoginFrom {
+            ip: client,
+            protocol: "unspecified",
+            mechanism: "unspecified",
+        };
+        self.login(username, password, &from).await
+    }
+
+    /// Verifies a login from `from` (throttled per client address + account, docs/spec.md
+    /// §4.5) and logs its outcome: the one place every protocol's login is logged, so the
+    /// line is the same for IMAP, POP3, SMTP and HTTP (docs/spec.md §7.4). Failures are INFO,
+    /// lockouts and refused attempts WARN, successes DEBUG; the password never appears.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &Secret<String>,
+        from: &LoginFrom,
+    ) -> Result<Account, AuthError> {
+        let result = self.verify_login(username, password, from.ip).await;
+        log_login(username, from, &result);
+        result.map_err(|f| f.error)
+    }
+
+    /// The login itself: throttle, cache, argon2. A failure carries what the log says about
+    /// it.
+    async fn verify_login(
+        &self,
+        username: &str,
+        password: &Secret<String>,
+        client: IpAddr,
+    ) -> Result<Account, LoginFailure> {
         // Bounded key: an invalid name cannot be an account, and must not bloat the table.
         let address = throttle::account_key(username);
         let throttle = &self.inner.throttle;
         if let Some(wait) = throttle.refused(client, &address) {
             // Never check the password of a throttled attempt.
             tokio::time::sleep(Duration::from_secs(1)).await;
-            return Err(AuthError::Throttled(wait));
+            return Err(LoginFailure::throttled(wait));
         }
         let delay = throttle.delay(client, &address);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let account = self.inner.store.account(&address)?;
+        let account = self
+            .inner
+            .store
+            .account(&address)
+            .map_err(LoginFailure::other)?;
         if let Some(a) = &account {
             if self.inner.cache.check(&address, password.expose(), a) {
                 throttle.success(client, &address);
@@ -242,17 +280,19 @@ impl Auth {
                 stored.unwrap_or_else(|| self.inner.dummy_hash.clone()),
                 password,
             )
-            .await?;
+            .await
+            .map_err(LoginFailure::other)?;
         match account {
             Some(a) if ok => {
                 throttle.success(client, &address);
                 self.inner.cache.insert(&address, password.expose(), &a);
                 Ok(a)
             }
-            _ => {
-                throttle.failure(client, &address);
-                Err(AuthError::Failed)
-            }
+            known => Err(LoginFailure {
+                error: AuthError::Failed,
+                unknown_user: known.is_none(),
+                lockout: throttle.failure(client, &address),
+            }),
         }
     }
 
@@ -284,6 +324,126 @@ impl Auth {
         })
         .await
         .map_err(|e| AuthError::Hash(e.to_string()))
+    }
+}
+
+/// Where a login comes from: the client address (throttling) and, for the log line, the
+/// protocol and mechanism (docs/spec.md §7.4).
+#[derive(Debug, Clone, Copy)]
+pub struct LoginFrom {
+    pub ip: IpAddr,
+    /// `imap`, `pop3`, `smtp`, `http`.
+    pub protocol: &'static str,
+    /// `PLAIN` or `LOGIN` (SASL), `LOGIN command` (IMAP), `USER/PASS` (POP3), `password
+    /// change` (HTTP).
+    pub mechanism: &'static str,
+}
+
+/// A failed login with what the log says about it (never sent to the client: the client
+/// gets the same answer for an unknown user and a wrong password).
+struct LoginFailure {
+    error: AuthError,
+    unknown_user: bool,
+    lockout: Option<throttle::Lockout>,
+}
+
+impl LoginFailure {
+    fn throttled(wait: Duration) -> LoginFailure {
+        LoginFailure {
+            error: AuthError::Throttled(wait),
+            unknown_user: false,
+            lockout: None,
+        }
+    }
+
+    fn other(e: impl Into<AuthError>) -> LoginFailure {
+        LoginFailure {
+            error: e.into(),
+            unknown_user: false,
+            lockout: None,
+        }
+    }
+}
+
+/// The log target of login lines: `RUST_LOG=mailstack::auth=debug` shows successes too.
+pub const LOG_TARGET: &str = "mailstack::auth";
+
+/// Longest user name shown in a log line; what a client sends is cut there (and escaped by
+/// the formatter), so junk names cannot flood or forge log lines.
+const LOGGED_NAME_MAX: usize = 100;
+
+/// One line per login attempt (docs/spec.md §7.4): address, client IP, protocol, mechanism;
+/// never the password.
+fn log_login(username: &str, from: &LoginFrom, result: &Result<Account, LoginFailure>) {
+    let (ip, protocol, mechanism) = (from.ip, from.protocol, from.mechanism);
+    let shown = match normalize_address(username) {
+        Ok(a) => a,
+        Err(_) => username.chars().take(LOGGED_NAME_MAX).collect(),
+    };
+    let address = shown.as_str();
+    match result {
+        Ok(account) => tracing::debug!(
+            target: LOG_TARGET,
+            address = account.address.as_str(),
+            %ip,
+            protocol,
+            mechanism,
+            "login succeeded"
+        ),
+        Err(LoginFailure {
+            error: AuthError::Throttled(wait),
+            ..
+        }) => tracing::warn!(
+            target: LOG_TARGET,
+            address,
+            %ip,
+            protocol,
+            mechanism,
+            retry_after_secs = wait.as_secs().max(1),
+            "login refused: too many failed logins from this address (password not checked)"
+        ),
+        Err(LoginFailure {
+            error: AuthError::Failed,
+            unknown_user,
+            lockout,
+        }) => {
+            let reason = if *unknown_user {
+                "no such account"
+            } else {
+                "wrong password"
+            };
+            tracing::info!(target: LOG_TARGET, address, %ip, protocol, mechanism, reason, "login failed");
+            let minutes = throttle::WINDOW.as_secs() / 60;
+            match lockout {
+                Some(throttle::Lockout::Account) => tracing::warn!(
+                    target: LOG_TARGET,
+                    address,
+                    %ip,
+                    protocol,
+                    mechanism,
+                    failures = throttle::REFUSE_AFTER,
+                    "locked out: {ip} may not log in as {address} for {minutes} minutes"
+                ),
+                Some(throttle::Lockout::Address) => tracing::warn!(
+                    target: LOG_TARGET,
+                    address,
+                    %ip,
+                    protocol,
+                    mechanism,
+                    failures = throttle::REFUSE_ADDRESS_AFTER,
+                    "locked out: {ip} failed across accounts and may not log in for {minutes} minutes"
+                ),
+                None => {}
+            }
+        }
+        Err(LoginFailure { error, .. }) => tracing::error!(
+            target: LOG_TARGET,
+            address,
+            %ip,
+            protocol,
+            mechanism,
+            "login could not be checked: {error}"
+        ),
     }
 }
 

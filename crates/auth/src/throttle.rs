@@ -27,6 +27,15 @@ pub(crate) struct Throttle {
     addrs: Mutex<HashMap<IpAddr, Entry>>,
 }
 
+/// What a failure just locked out (docs/spec.md §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lockout {
+    /// This client address, for this account ([`REFUSE_AFTER`] failures).
+    Account,
+    /// This client address, for every account ([`REFUSE_ADDRESS_AFTER`] failures).
+    Address,
+}
+
 #[derive(Clone, Copy)]
 struct Entry {
     failures: u32,
@@ -74,30 +83,39 @@ impl Throttle {
         Duration::from_millis(ms).min(MAX_DELAY)
     }
 
-    pub(crate) fn failure(&self, ip: IpAddr, account: &str) {
+    /// Counts a failure; says whether this one locked the pair or the whole client address
+    /// out (once, at the failure that reached the threshold), for the log.
+    pub(crate) fn failure(&self, ip: IpAddr, account: &str) -> Option<Lockout> {
         let now = Instant::now();
         let mut pairs = lock(&self.pairs);
         prune(&mut pairs);
         let key = (ip, account.to_string());
-        let n = live(pairs.get(&key)) + 1;
+        let pair_failures = live(pairs.get(&key)) + 1;
         pairs.insert(
             key,
             Entry {
-                failures: n,
+                failures: pair_failures,
                 last: now,
             },
         );
         drop(pairs);
         let mut addrs = lock(&self.addrs);
         prune(&mut addrs);
-        let n = live(addrs.get(&ip)) + 1;
+        let addr_failures = live(addrs.get(&ip)) + 1;
         addrs.insert(
             ip,
             Entry {
-                failures: n,
+                failures: addr_failures,
                 last: now,
             },
         );
+        if addr_failures == REFUSE_ADDRESS_AFTER {
+            Some(Lockout::Address)
+        } else if pair_failures == REFUSE_AFTER {
+            Some(Lockout::Account)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn success(&self, ip: IpAddr, account: &str) {
@@ -143,9 +161,10 @@ mod tests {
         let d1 = t.delay(ip, "a@x");
         t.failure(ip, "a@x");
         assert!(t.delay(ip, "a@x") > d1);
-        for _ in 0..REFUSE_AFTER {
-            t.failure(ip, "a@x");
-        }
+        let lockouts: Vec<_> = (0..REFUSE_AFTER)
+            .filter_map(|_| t.failure(ip, "a@x"))
+            .collect();
+        assert_eq!(lockouts, [Lockout::Account], "told once, at the threshold");
         assert!(t.refused(ip, "a@x").is_some());
         assert!(
             t.refused(other, "a@x").is_none(),
@@ -154,6 +173,17 @@ mod tests {
         assert!(t.refused(ip, "b@x").is_none());
         t.success(ip, "a@x");
         assert!(t.refused(ip, "a@x").is_none());
+    }
+
+    #[test]
+    fn an_address_failing_across_accounts_is_locked_out_once() {
+        let t = Throttle::default();
+        let ip: IpAddr = [10, 0, 0, 3].into();
+        let lockouts: Vec<_> = (0..REFUSE_ADDRESS_AFTER + 5)
+            .filter_map(|i| t.failure(ip, &format!("user{i}@x")))
+            .collect();
+        assert_eq!(lockouts, [Lockout::Address]);
+        assert!(t.refused(ip, "new@x").is_some());
     }
 
     #[test]

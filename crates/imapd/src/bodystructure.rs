@@ -49,7 +49,7 @@ impl AddrParser<'_> {
         let r = if self.l.at(b'"') {
             self.l.quoted(&mut s)
         } else {
-            self.l.dot_atom(&mut s)
+            self.l.local_atom(&mut s)
         };
         if r != Step::Err {
             self.cur.mailbox = Some(s);
@@ -92,35 +92,39 @@ impl AddrParser<'_> {
         Step::More
     }
 
+    /// angle-addr at "<" (RFC 5322 §3.4, obs-route included), read as Dovecot reads it: a
+    /// route without its ":" is named INVALID_ROUTE and reading goes on; `<>` is an address
+    /// with neither mailbox nor domain (the null reverse-path of bounces), not an error; the
+    /// input ending inside the brackets is one (`Err`: the caller names the domain
+    /// SYNTAX_ERROR).
     fn angle_addr(&mut self) -> Step {
         self.l.pos += 1;
-        let r = self.l.skip_cfws();
-        if r != Step::More {
-            return r;
+        if self.l.skip_cfws() != Step::More {
+            return Step::Err;
         }
         if self.l.at(b'@') {
-            if self.route() != Step::More || !self.l.at(b':') {
+            if self.route() == Step::More && self.l.at(b':') {
+                self.l.pos += 1;
+            } else {
                 self.cur.route = Some(b"INVALID_ROUTE".to_vec());
+                if self.l.more() == Step::End {
+                    return Step::Err;
+                }
+            }
+            if self.l.skip_cfws() != Step::More {
                 return Step::Err;
-            }
-            self.l.pos += 1;
-            let r = self.l.skip_cfws();
-            if r != Step::More {
-                return r;
-            }
-        }
-        let r = self.local_part();
-        if r != Step::More {
-            return r;
-        }
-        if self.l.at(b'@') {
-            let r = self.domain();
-            if r != Step::More {
-                return r;
             }
         }
         if !self.l.at(b'>') {
-            return Step::Err;
+            if self.local_part() != Step::More {
+                return Step::Err;
+            }
+            if self.l.at(b'@') && self.domain() != Step::More {
+                return Step::Err;
+            }
+            if !self.l.at(b'>') {
+                return Step::Err;
+            }
         }
         self.l.pos += 1;
         self.l.skip_cfws()
@@ -547,3 +551,7 @@ mod tests {
         assert_eq!(s(human, "   "), "\"\"");
     }
 }
+
+#[cfg(test)]
+#[path = "bodystructure_tests.rs"]
+mod dovecot_tests;

@@ -1,13 +1,17 @@
 //! IMAP commands: bytes of one complete command (literals inline) → [`Command`], the type the
 //! handlers consume. No I/O. Returns [`ParseError::Incomplete`] when the input stops early,
-//! whatever byte it is cut at, and [`ParseError::Syntax`] with a reason otherwise.
+//! whatever byte it is cut at, and [`ParseError::Syntax`] or [`ParseError::Unknown`] with a
+//! reason otherwise.
 //!
 //! Layout: `command_codec.rs` runs imap-codec (RFC 3501 §9 and most extensions) and converts
 //! its `Command` into ours; `command_ext.rs` parses the extension grammar imap-codec lacks
-//! (LIST-EXTENDED, CREATE parameters, SEARCH RETURN). This file: our types, [`parse`] (which
-//! picks between the two), [`literal_suffix`] for the read loop, and the small byte cursor the
-//! extension grammar uses.
+//! (LIST-EXTENDED and XLIST, CREATE parameters, SEARCH RETURN, STATUS items of RFC 7889 and
+//! RFC 9208); `command_cursor.rs` is the byte cursor that grammar uses; `command_failure.rs`
+//! says where a command failed and whether it is a syntax error or a well-formed command we
+//! do not know ([`well_formed`]). This file: our types, [`parse`] (which picks between the
+//! parsers), [`literal_suffix`] for the read loop.
 
+use crate::response::Code;
 use crate::search::SearchKey;
 use auth::Secret;
 
@@ -212,6 +216,15 @@ pub enum Kind {
     GetQuotaRoot(String),
     /// RFC 9208 §4.2.3 (refused: quotas are set by the administrator).
     SetQuota(String),
+    /// A well-formed command that can only fail, answered NO (not BAD) once the session's
+    /// state allows the command: a mailbox name that is not modified UTF-7 (RFC 3501
+    /// §5.1.3), a SEARCH charset we do not have (RFC 3501 §6.4.4).
+    Refused {
+        code: Option<Code>,
+        text: String,
+        /// The command is valid only in the selected state (SEARCH, COPY, MOVE).
+        selected_only: bool,
+    },
 }
 
 /// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
@@ -246,6 +259,32 @@ pub struct ListOpts {
     pub return_status: Option<Vec<String>>,
 }
 
+/// The STATUS items we answer (RFC 3501 §6.3.10, RFC 8438 §3 SIZE, RFC 7162 §3.1.7
+/// HIGHESTMODSEQ, RFC 9051 §6.3.11 / RFC 9208 §4.1.4 DELETED and DELETED-STORAGE, RFC 7889
+/// §3 APPENDLIMIT).
+pub const STATUS_ITEMS: &[&str] = &[
+    "MESSAGES",
+    "RECENT",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "SIZE",
+    "HIGHESTMODSEQ",
+    "DELETED",
+    "DELETED-STORAGE",
+    "APPENDLIMIT",
+];
+
+/// The answer to a command naming a mailbox that is not modified UTF-7 (RFC 3501 §5.1.3):
+/// NO [CANNOT] (RFC 5530 §3: such a name can never exist), as Dovecot answers NO.
+fn invalid_name() -> (Option<Code>, String) {
+    (
+        Some(Code::Cannot),
+        // Response text is 7-bit (RFC 3501 §9 TEXT-CHAR): no "§" here.
+        "invalid mailbox name: not modified UTF-7".into(),
+    )
+}
+
 /// RFC 4731 §3.1 search return options; none set means ALL.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchReturn {
@@ -260,7 +299,13 @@ impl Kind {
     pub fn forbids_expunge(&self) -> bool {
         matches!(
             self,
-            Kind::Fetch { .. } | Kind::Store { .. } | Kind::Search { .. }
+            Kind::Fetch { .. }
+                | Kind::Store { .. }
+                | Kind::Search { .. }
+                | Kind::Refused {
+                    selected_only: true,
+                    ..
+                }
         )
     }
 }
@@ -271,6 +316,21 @@ pub enum ParseError {
     Incomplete,
     /// Not valid: the tag (if one could be read) and why.
     Syntax { tag: Option<String>, reason: String },
+    /// Well formed (a tag, a command name, balanced arguments: [`well_formed`]) but a command,
+    /// key, item or option we do not serve, such as an extension we do not advertise. Still
+    /// BAD (RFC 3501 §7.1.3), but a client probing for extensions is not sending garbage.
+    Unknown { tag: String, reason: String },
+}
+
+impl ParseError {
+    /// Strikes toward the disconnect limit (`session::MAX_BAD` syntax errors in a row): a
+    /// syntax error counts 2, a well-formed command we do not know 1.
+    pub fn strikes(&self) -> u32 {
+        match self {
+            ParseError::Unknown { .. } => 1,
+            ParseError::Incomplete | ParseError::Syntax { .. } => 2,
+        }
+    }
 }
 
 /// A literal announced at the end of a line: `{n}` or `{n+}` (RFC 7888).
@@ -299,16 +359,13 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
     let tag = match p.tag() {
         Ok(t) => t,
         Err(Fail::Incomplete) => return Err(ParseError::Incomplete),
-        Err(Fail::Syntax(reason)) => return Err(ParseError::Syntax { tag: None, reason }),
+        Err(Fail::Syntax(reason) | Fail::Unknown(reason)) => {
+            return Err(ParseError::Syntax { tag: None, reason })
+        }
     };
     let incomplete = match command_codec::parse(input) {
         command_codec::Outcome::Parsed(cmd, used) => return Ok((cmd, used)),
-        command_codec::Outcome::Invalid(tag, reason) => {
-            return Err(ParseError::Syntax {
-                tag: Some(tag),
-                reason,
-            })
-        }
+        command_codec::Outcome::Invalid(e) => return Err(e),
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
@@ -321,13 +378,8 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
     if incomplete {
         return Err(ParseError::Incomplete);
     }
-    Err(ParseError::Syntax {
-        reason: {
-            let (name, name_end) = command_name(input, p.pos);
-            command_codec::failure_reason(input, &name, name_end)
-        },
-        tag: Some(tag),
-    })
+    let (name, name_end) = command_name(input, p.pos);
+    Err(failed(input, tag, &name, name_end))
 }
 
 /// The command name after the tag, upper case (`UID FETCH` etc. for UID commands), and
@@ -352,238 +404,13 @@ fn command_name(input: &[u8], tag_end: usize) -> (String, usize) {
     (name, end)
 }
 
-enum Fail {
-    Incomplete,
-    Syntax(String),
-}
-
-type R<T> = Result<T, Fail>;
-
-fn syn<T>(why: impl Into<String>) -> R<T> {
-    Err(Fail::Syntax(why.into()))
-}
-
-/// Byte cursor for the tag and the extension grammar.
-struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-fn is_atom_char(b: u8) -> bool {
-    // RFC 3501 §9 ATOM-CHAR: not atom-specials.
-    b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b)
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> R<u8> {
-        self.s.get(self.pos).copied().ok_or(Fail::Incomplete)
-    }
-
-    fn eat(&mut self, b: u8) -> bool {
-        if self.s.get(self.pos) == Some(&b) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, b: u8) -> R<()> {
-        match self.peek()? {
-            c if c == b => {
-                self.pos += 1;
-                Ok(())
-            }
-            c => syn(format!("expected '{}', got '{}'", b as char, c as char)),
-        }
-    }
-
-    fn sp(&mut self) -> R<()> {
-        self.expect(b' ')
-    }
-
-    fn crlf(&mut self) -> R<()> {
-        self.eat(b'\r');
-        match self.peek()? {
-            b'\n' => {
-                self.pos += 1;
-                Ok(())
-            }
-            _ => syn("unexpected characters at end of command"),
-        }
-    }
-
-    /// Whether the command has more arguments (next byte is a space).
-    fn at_sp(&self) -> bool {
-        self.s.get(self.pos) == Some(&b' ')
-    }
-
-    /// RFC 3501 §9 tag: ASTRING-CHAR except "+".
-    fn tag(&mut self) -> R<String> {
-        let start = self.pos;
-        while let Some(&b) = self.s.get(self.pos) {
-            if !(is_atom_char(b) || b == b']') || b == b'+' {
-                break;
-            }
-            self.pos += 1;
-        }
-        if self.pos == self.s.len() {
-            return Err(Fail::Incomplete);
-        }
-        if self.pos == start {
-            return syn("missing tag");
-        }
-        if !b" \r\n".contains(&self.s[self.pos]) {
-            return syn("invalid tag");
-        }
-        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
-    }
-
-    /// An atom, with extra allowed characters (`]` for flags etc.).
-    fn atom_with(&mut self, extra: &[u8]) -> R<String> {
-        let start = self.pos;
-        while let Some(&b) = self.s.get(self.pos) {
-            if !(is_atom_char(b) || extra.contains(&b)) {
-                break;
-            }
-            self.pos += 1;
-        }
-        if self.pos == self.s.len() {
-            return Err(Fail::Incomplete);
-        }
-        if self.pos == start {
-            return syn("expected an atom");
-        }
-        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
-    }
-
-    fn atom(&mut self) -> R<String> {
-        self.atom_with(b"")
-    }
-
-    fn number(&mut self) -> R<u32> {
-        let start = self.pos;
-        while self.peek()?.is_ascii_digit() {
-            self.pos += 1;
-        }
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .map_or_else(|| syn("expected a number"), Ok)
-    }
-
-    /// quoted / literal (RFC 3501 §9 string).
-    fn string(&mut self) -> R<String> {
-        let mut out = Vec::new();
-        match self.peek()? {
-            b'"' => {
-                self.pos += 1;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.pos += 1;
-                            break;
-                        }
-                        b'\\' => {
-                            self.pos += 1;
-                            let c = self.peek()?;
-                            if c != b'"' && c != b'\\' {
-                                return syn("bad escape in quoted string");
-                            }
-                            out.push(c);
-                            self.pos += 1;
-                        }
-                        b'\r' | b'\n' => return syn("CR/LF in quoted string"),
-                        c => {
-                            out.push(c);
-                            self.pos += 1;
-                        }
-                    }
-                }
-            }
-            b'{' => {
-                self.pos += 1;
-                let n = self.number()? as usize;
-                self.eat(b'+');
-                self.expect(b'}')?;
-                self.eat(b'\r');
-                self.expect(b'\n')?;
-                if self.s.len() < self.pos.saturating_add(n) {
-                    return Err(Fail::Incomplete);
-                }
-                out = self.s[self.pos..self.pos + n].to_vec();
-                self.pos += n;
-            }
-            _ => return syn("expected a string"),
-        }
-        String::from_utf8(out).map_or_else(|_| syn("string is not UTF-8"), Ok)
-    }
-
-    /// RFC 3501 §9 astring.
-    fn astring(&mut self) -> R<String> {
-        match self.peek()? {
-            b'"' | b'{' => self.string(),
-            _ => self.atom_with(b"]"),
-        }
-    }
-
-    /// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3).
-    fn mailbox(&mut self) -> R<String> {
-        let raw = self.astring()?;
-        if raw.eq_ignore_ascii_case("INBOX") {
-            // RFC 3501 §5.1: INBOX is case-insensitive (spelled as imap-codec does).
-            return Ok("INBOX".into());
-        }
-        crate::mutf7::decode(&raw)
-            .map_or_else(|| syn("mailbox name is not valid modified UTF-7"), Ok)
-    }
-
-    /// list-mailbox: astring plus the wildcards.
-    fn list_mailbox(&mut self) -> R<String> {
-        let raw = match self.peek()? {
-            b'"' | b'{' => self.string()?,
-            _ => self.atom_with(b"%*]")?,
-        };
-        crate::mutf7::decode(&raw).map_or_else(|| syn("pattern is not valid modified UTF-7"), Ok)
-    }
-
-    /// `(flag flag ...)` or a single flag.
-    fn flag_list(&mut self) -> R<Vec<String>> {
-        let mut out = Vec::new();
-        if self.eat(b'(') {
-            if self.eat(b')') {
-                return Ok(out);
-            }
-            loop {
-                out.push(self.flag()?);
-                if self.eat(b')') {
-                    return Ok(out);
-                }
-                self.sp()?;
-            }
-        }
-        loop {
-            out.push(self.flag()?);
-            if !self.at_sp() {
-                return Ok(out);
-            }
-            self.sp()?;
-        }
-    }
-
-    fn flag(&mut self) -> R<String> {
-        if self.eat(b'\\') {
-            let a = self.atom()?;
-            return Ok(format!("\\{a}"));
-        }
-        self.atom()
-    }
-
-    fn word(&mut self) -> R<String> {
-        Ok(self.atom_with(b"")?.to_ascii_uppercase())
-    }
-}
-
+#[path = "command_failure.rs"]
+mod command_failure;
+use command_failure::failed;
+pub use command_failure::well_formed;
+#[path = "command_cursor.rs"]
+mod command_cursor;
+use command_cursor::{Fail, Parser};
 #[path = "command_codec.rs"]
 mod command_codec;
 #[path = "command_ext.rs"]
@@ -592,6 +419,9 @@ mod command_ext;
 #[cfg(test)]
 #[path = "command_codec_tests.rs"]
 mod codec_tests;
+#[cfg(test)]
+#[path = "command_failure_tests.rs"]
+mod failure_tests;
 #[cfg(test)]
 #[path = "command_tests.rs"]
 mod tests;

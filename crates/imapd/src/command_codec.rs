@@ -1,12 +1,12 @@
 //! imap-codec adapter: runs imap-codec's `CommandCodec` (RFC 3501 §9 grammar plus the
 //! extensions enabled in Cargo.toml) on one command and converts its `Command` into ours.
 //!
-//! Conversions that can fail are checked here and become [`ParseError::Syntax`] with the tag:
-//! strings that are not UTF-8, mailbox names that are not modified UTF-7 (RFC 3501 §5.1.3),
-//! unsupported SEARCH charsets, commands imap-codec knows but we do not serve. imap-codec
-//! reports a failed parse without a position, so [`failure_reason`] finds the offending byte
-//! itself: the grammar is streaming, so every prefix of a valid command is `Incomplete` and the
-//! first byte that makes it `Failed` is where the command went wrong.
+//! Conversions that can fail are checked here: strings that are not UTF-8 become
+//! [`ParseError::Syntax`]; commands imap-codec knows but we do not serve become
+//! [`ParseError::Unknown`]; mailbox names that are not modified UTF-7 (RFC 3501 §5.1.3) and
+//! SEARCH charsets we lack (RFC 3501 §6.4.4) are valid commands that become
+//! [`Kind::Refused`] (answered NO). A command imap-codec cannot parse at all goes to
+//! `command_failure.rs`, which finds where and how badly it failed.
 
 use std::borrow::Cow;
 
@@ -36,8 +36,24 @@ pub(super) enum Outcome {
     Incomplete,
     /// Not in imap-codec's grammar.
     Failed,
-    /// Parsed, but not something we accept: tag and reason.
-    Invalid(String, String),
+    /// Parsed, but not something we accept.
+    Invalid(ParseError),
+}
+
+/// Why a command imap-codec parsed is not one we run as it is.
+pub(super) enum Conv {
+    /// Not valid after all (text that must be UTF-8 is not, VANISHED without CHANGEDSINCE).
+    Bad(String),
+    /// A command or item we do not serve.
+    Unknown(String),
+    /// Valid, but can only fail: answered NO ([`Kind::Refused`]).
+    Refused(Option<Code>, String),
+}
+
+impl From<String> for Conv {
+    fn from(reason: String) -> Self {
+        Conv::Bad(reason)
+    }
 }
 
 pub(super) fn parse(input: &[u8]) -> Outcome {
@@ -45,9 +61,26 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
         Ok((rest, cmd)) => {
             let used = input.len() - rest.len();
             let tag = cmd.tag.inner().to_string();
+            // COPY, MOVE and SEARCH are valid only with a mailbox selected (RFC 3501 §6.4).
+            let selected_only = matches!(
+                cmd.body,
+                CommandBody::Copy { .. } | CommandBody::Move { .. } | CommandBody::Search { .. }
+            );
             match convert(cmd.body) {
                 Ok(kind) => Outcome::Parsed(Command { tag, kind }, used),
-                Err(reason) => Outcome::Invalid(tag, reason),
+                Err(Conv::Bad(reason)) => Outcome::Invalid(ParseError::Syntax {
+                    tag: Some(tag),
+                    reason,
+                }),
+                Err(Conv::Unknown(reason)) => Outcome::Invalid(ParseError::Unknown { tag, reason }),
+                Err(Conv::Refused(code, text)) => {
+                    let kind = Kind::Refused {
+                        code,
+                        text,
+                        selected_only,
+                    };
+                    Outcome::Parsed(Command { tag, kind }, used)
+                }
             }
         }
         Err(CommandDecodeError::Incomplete | CommandDecodeError::LiteralFound { .. }) => {
@@ -57,118 +90,7 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
     }
 }
 
-/// Commands longer than this get a reason without the position (the search re-parses).
-const LOCATE_MAX: usize = 1 << 20;
-
-/// Why imap-codec failed on `input`: an unknown command, or the token holding the first byte
-/// that no valid command can continue with.
-/// `name_end` is where the command name ends in `input`.
-pub(super) fn failure_reason(input: &[u8], name: &str, name_end: usize) -> String {
-    if !is_served(name) {
-        return match name.strip_prefix("UID ") {
-            Some(sub) => format!("unknown UID command {sub}"),
-            None if name.is_empty() => "missing command".into(),
-            None => format!("unknown command {name}"),
-        };
-    }
-    if input.len() > LOCATE_MAX {
-        return format!("invalid {name} arguments");
-    }
-    let fails = |n: usize| {
-        matches!(
-            CommandCodec::default().decode(&input[..n]),
-            Err(CommandDecodeError::Failed)
-        )
-    };
-    // Binary search for the shortest failing prefix; `input` itself fails.
-    let (mut ok, mut bad) = (0usize, input.len());
-    while bad - ok > 1 {
-        let mid = ok + (bad - ok) / 2;
-        if fails(mid) {
-            bad = mid;
-        } else {
-            ok = mid;
-        }
-    }
-    let line_end = |from: usize| {
-        input[from..]
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .map_or(input.len(), |n| from + n)
-    };
-    if line_end(ok) == ok {
-        return format!("invalid {name} arguments: unexpected end of command");
-    }
-    // Show the whole token the bad byte is in (`1:x`, not `x`), never the command name.
-    while ok > name_end && !b" ()".contains(&input[ok - 1]) {
-        ok -= 1;
-    }
-    let at = &input[ok..line_end(ok)];
-    if matches!(name, "LOGIN" | "AUTHENTICATE") {
-        // Never echo credentials (they would reach protocol traces).
-        return format!("invalid {name} arguments");
-    }
-    let near: String = at
-        .iter()
-        .take(24)
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    format!("invalid {name} arguments near \"{near}\"")
-}
-
-/// The command names we serve (RFC 3501 §6 and the extensions in the crate docs).
-fn is_served(name: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "CAPABILITY",
-        "NOOP",
-        "LOGOUT",
-        "STARTTLS",
-        "LOGIN",
-        "AUTHENTICATE",
-        "SELECT",
-        "EXAMINE",
-        "CREATE",
-        "DELETE",
-        "RENAME",
-        "SUBSCRIBE",
-        "UNSUBSCRIBE",
-        "LIST",
-        "LSUB",
-        "STATUS",
-        "APPEND",
-        "NAMESPACE",
-        "ENABLE",
-        "ID",
-        "IDLE",
-        "CHECK",
-        "CLOSE",
-        "UNSELECT",
-        "EXPUNGE",
-        "SEARCH",
-        "FETCH",
-        "STORE",
-        "COPY",
-        "MOVE",
-        "GETQUOTA",
-        "GETQUOTAROOT",
-        "SETQUOTA",
-        "UID SEARCH",
-        "UID FETCH",
-        "UID STORE",
-        "UID COPY",
-        "UID MOVE",
-        "UID EXPUNGE",
-    ];
-    NAMES.contains(&name)
-}
-
-fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
+fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
     use CommandBody as B;
     Ok(match body {
         B::Capability => Kind::Capability,
@@ -225,10 +147,16 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
         B::Status {
             mailbox,
             item_names,
-        } => Kind::Status {
-            mailbox: mailbox_name(mailbox)?,
-            items: item_names.iter().map(status_item).collect(),
-        },
+        } => {
+            // RFC 3501 §9: status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")".
+            if item_names.is_empty() {
+                return Err(Conv::Bad("STATUS needs at least one item".into()));
+            }
+            Kind::Status {
+                mailbox: mailbox_name(mailbox)?,
+                items: item_names.iter().map(status_item).collect(),
+            }
+        }
         B::Append {
             mailbox,
             flags,
@@ -276,10 +204,11 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
             if let Some(cs) = charset {
                 let cs: &str = cs.as_ref();
                 // RFC 3501 §6.4.4: US-ASCII and UTF-8 supported.
+                // A charset we lack: NO [BADCHARSET] (not BAD).
                 if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-                    return Err(format!(
-                        "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset {}",
-                        cs.to_ascii_uppercase()
+                    return Err(Conv::Refused(
+                        Some(Code::Other("BADCHARSET (UTF-8 US-ASCII)".into())),
+                        format!("unsupported charset {}", cs.to_ascii_uppercase()),
                     ));
                 }
             }
@@ -306,7 +235,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
             }
             // RFC 7162 §3.2.6: VANISHED needs CHANGEDSINCE.
             if vanished && changed_since.is_none() {
-                return Err("VANISHED needs CHANGEDSINCE".into());
+                return Err(Conv::Bad("VANISHED needs CHANGEDSINCE".into()));
             }
             Kind::Fetch {
                 uid,
@@ -365,8 +294,8 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, String> {
         // RFC 4978 §3: DEFLATE is the only algorithm imap-codec knows (and the only one).
         B::Compress { .. } => Kind::Compress,
         // In imap-codec's grammar, not served here (no SORT, THREAD capability).
-        B::Sort { .. } => return Err("unknown command SORT".into()),
-        B::Thread { .. } => return Err("unknown command THREAD".into()),
+        B::Sort { .. } => return Err(Conv::Unknown("unknown command SORT".into())),
+        B::Thread { .. } => return Err(Conv::Unknown("unknown command THREAD".into())),
     })
 }
 
@@ -374,43 +303,48 @@ fn utf8(b: &[u8]) -> Result<String, String> {
     String::from_utf8(b.to_vec()).map_err(|_| "string is not UTF-8".to_string())
 }
 
-/// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3). imap-codec spells any case
-/// of INBOX as `Mailbox::Inbox` (RFC 3501 §5.1: INBOX is case-insensitive).
-/// Plain RFC 3501 LIST / LSUB (no LIST-EXTENDED options).
-fn list_kind(
-    reference: Mailbox<'_>,
-    wildcard: ListMailbox<'_>,
-    lsub: bool,
-) -> Result<Kind, String> {
+/// Plain RFC 3501 LIST / LSUB (no LIST-EXTENDED options). A reference or pattern that is not
+/// modified UTF-7 can match no name (every stored name has a valid spelling): it is left out,
+/// so the command lists nothing, as Dovecot does.
+fn list_kind(reference: Mailbox<'_>, wildcard: ListMailbox<'_>, lsub: bool) -> Result<Kind, Conv> {
+    let reference = mailbox_name(reference).ok();
+    let pattern = list_pattern(wildcard).ok();
     Ok(Kind::List {
-        reference: mailbox_name(reference)?,
-        patterns: vec![list_pattern(wildcard)?],
+        reference: reference.clone().unwrap_or_default(),
+        patterns: reference.and(pattern).into_iter().collect(),
         lsub,
         opts: ListOpts::default(),
     })
 }
 
-fn mailbox_name(m: Mailbox<'_>) -> Result<String, String> {
+/// A mailbox name, decoded from modified UTF-7 (RFC 3501 §5.1.3). imap-codec spells any case
+/// of INBOX as `Mailbox::Inbox` (RFC 3501 §5.1: INBOX is case-insensitive). A name that is
+/// not modified UTF-7 is a valid command that fails: [`Conv::Refused`] (NO, as Dovecot).
+fn mailbox_name(m: Mailbox<'_>) -> Result<String, Conv> {
     match m {
         Mailbox::Inbox => Ok("INBOX".into()),
-        Mailbox::Other(o) => mutf7(o.as_ref(), "mailbox name"),
+        Mailbox::Other(o) => mutf7(o.as_ref()).ok_or_else(refused_name),
     }
 }
 
-fn list_pattern(m: ListMailbox<'_>) -> Result<String, String> {
+fn list_pattern(m: ListMailbox<'_>) -> Result<String, Conv> {
     let raw: Cow<'_, [u8]> = match &m {
         ListMailbox::Token(t) => Cow::Borrowed(t.as_ref()),
         ListMailbox::String(s) => Cow::Borrowed(s.as_ref()),
     };
-    mutf7(&raw, "pattern")
+    mutf7(&raw).ok_or_else(refused_name)
 }
 
-fn mutf7(raw: &[u8], what: &str) -> Result<String, String> {
-    let s = std::str::from_utf8(raw).map_err(|_| format!("{what} is not valid modified UTF-7"))?;
-    crate::mutf7::decode(s).ok_or_else(|| format!("{what} is not valid modified UTF-7"))
+fn refused_name() -> Conv {
+    let (code, text) = invalid_name();
+    Conv::Refused(code, text)
 }
 
-fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, String> {
+fn mutf7(raw: &[u8]) -> Option<String> {
+    crate::mutf7::decode(std::str::from_utf8(raw).ok()?)
+}
+
+fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, Conv> {
     let mut p = SelectParams::default();
     for param in params {
         match param {
@@ -423,10 +357,19 @@ fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, String> {
                 known_uids,
                 seq_match_data,
             } => {
+                let known_uids = known_uids.map(seq_set);
+                // RFC 7162 §7: known-uids is a sequence-set where "*" is not allowed (Dovecot
+                // rejects it too).
+                if known_uids.as_ref().is_some_and(|k| {
+                    k.0.iter()
+                        .any(|(a, b)| *a == Bound::Star || *b == Bound::Star)
+                }) {
+                    return Err(Conv::Bad("QRESYNC known-uids may not contain *".into()));
+                }
                 p.qresync = Some(Qresync {
                     uidvalidity: uid_validity.get(),
                     modseq: mod_sequence_value.get(),
-                    known_uids: known_uids.map(seq_set),
+                    known_uids,
                     seq_match: seq_match_data.map(|(a, b)| (seq_set(a), seq_set(b))),
                 })
             }
@@ -468,7 +411,7 @@ pub(super) fn seq_set(s: SequenceSet) -> SeqSet {
     )
 }
 
-fn fetch_items(m: MacroOrMessageDataItemNames<'_>) -> Result<Vec<FetchAtt>, String> {
+fn fetch_items(m: MacroOrMessageDataItemNames<'_>) -> Result<Vec<FetchAtt>, Conv> {
     let names = match m {
         // RFC 3501 §6.4.5 macros.
         MacroOrMessageDataItemNames::Macro(mac) => {
@@ -526,7 +469,9 @@ fn fetch_items(m: MacroOrMessageDataItemNames<'_>) -> Result<Vec<FetchAtt>, Stri
                     },
                     partial: partial.map(|(a, b)| (a, b.get())),
                 },
-                N::BinarySize { .. } => return Err("unknown FETCH item BINARY.SIZE".into()),
+                N::BinarySize { .. } => {
+                    return Err(Conv::Unknown("unknown FETCH item BINARY.SIZE".into()))
+                }
             })
         })
         .collect()

@@ -1,8 +1,12 @@
 //! The extension grammar imap-codec 2.0 lacks, parsed here: LIST-EXTENDED selection and
-//! return options with several patterns (RFC 5258 §3, RFC 5819 §2, RFC 6154 §3), CREATE
-//! parameters (RFC 6154 §3 `USE`), and SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search
-//! keys are handed back to imap-codec. Only tried after imap-codec failed on the command.
+//! return options with several patterns (RFC 5258 §3, RFC 5819 §2, RFC 6154 §3) and XLIST
+//! (the pre-RFC 6154 LIST of older Apple and Microsoft clients, answered as LIST as Dovecot
+//! does), CREATE parameters (RFC 6154 §3 `USE`), STATUS with the APPENDLIMIT item (RFC 7889
+//! §3), and SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search keys are handed back to
+//! imap-codec. Only tried after imap-codec failed on the command. An unknown option or item
+//! is [`ParseError::Unknown`]; a mailbox name that is not modified UTF-7 a [`Kind::Refused`].
 
+use super::command_cursor::{syn, unknown, R};
 use super::*;
 
 /// Parses `input` if it is one of the commands above; `None` for any other command.
@@ -21,8 +25,9 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
         name
     };
     let res = match name.as_str() {
-        "LIST" => p.list(),
+        "LIST" | "XLIST" => p.list(),
         "CREATE" => p.create(),
+        "STATUS" => p.status(),
         "SEARCH" | "UID SEARCH" => return search_return(input, p.pos, tag, uid),
         _ => return None,
     };
@@ -38,12 +43,22 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
             },
             p.pos,
         )),
-        Err(Fail::Incomplete) => Err(ParseError::Incomplete),
-        Err(Fail::Syntax(reason)) => Err(ParseError::Syntax {
+        Err(fail) => Err(error(fail, tag)),
+    })
+}
+
+fn error(fail: Fail, tag: &str) -> ParseError {
+    match fail {
+        Fail::Incomplete => ParseError::Incomplete,
+        Fail::Syntax(reason) => ParseError::Syntax {
             tag: Some(tag.to_string()),
             reason,
-        }),
-    })
+        },
+        Fail::Unknown(reason) => ParseError::Unknown {
+            tag: tag.to_string(),
+            reason,
+        },
+    }
 }
 
 /// `SEARCH RETURN (options) keys`: the options here, then imap-codec parses the command
@@ -67,17 +82,10 @@ fn search_return(
         s: input,
         pos: at + KW.len(),
     };
-    let syntax = |reason: String| {
-        Some(Err(ParseError::Syntax {
-            tag: Some(tag.to_string()),
-            reason,
-        }))
-    };
     // RFC 4731 §3.1: RETURN () means ALL.
     let ret = match p.search_return().and_then(|r| p.sp().map(|()| r)) {
         Ok(r) => r,
-        Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
-        Err(Fail::Syntax(reason)) => return syntax(reason),
+        Err(fail) => return Some(Err(error(fail, tag))),
     };
     // Drop " RETURN (...)", keep the space before the keys.
     let keys = p.pos - 1;
@@ -92,18 +100,13 @@ fn search_return(
             Ok((cmd, used + removed))
         }
         command_codec::Outcome::Incomplete => Err(ParseError::Incomplete),
-        command_codec::Outcome::Invalid(tag, reason) => Err(ParseError::Syntax {
-            tag: Some(tag),
-            reason,
-        }),
-        command_codec::Outcome::Failed => Err(ParseError::Syntax {
-            tag: Some(tag.to_string()),
-            reason: command_codec::failure_reason(
-                &rebuilt,
-                if uid { "UID SEARCH" } else { "SEARCH" },
-                at,
-            ),
-        }),
+        command_codec::Outcome::Invalid(e) => Err(e),
+        command_codec::Outcome::Failed => Err(failed(
+            &rebuilt,
+            tag.to_string(),
+            if uid { "UID SEARCH" } else { "SEARCH" },
+            at,
+        )),
     })
 }
 
@@ -116,9 +119,31 @@ impl Parser<'_> {
         if self.eat(b' ') {
             special_use = self.create_params()?;
         }
-        Ok(Kind::Create {
-            mailbox,
-            special_use,
+        Ok(match mailbox {
+            Some(mailbox) => Kind::Create {
+                mailbox,
+                special_use,
+            },
+            None => refused_name(),
+        })
+    }
+
+    /// `STATUS mailbox (items)` with items imap-codec does not know: RFC 7889 §3
+    /// APPENDLIMIT (we advertise APPENDLIMIT). Other items are unknown.
+    fn status(&mut self) -> R<Kind> {
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        self.sp()?;
+        let items = self.word_list()?;
+        if items.is_empty() {
+            return syn("STATUS needs at least one item");
+        }
+        if let Some(other) = items.iter().find(|i| !STATUS_ITEMS.contains(&i.as_str())) {
+            return unknown(format!("unknown STATUS item {other}"));
+        }
+        Ok(match mailbox {
+            Some(mailbox) => Kind::Status { mailbox, items },
+            None => refused_name(),
         })
     }
 
@@ -135,7 +160,7 @@ impl Parser<'_> {
                     self.sp()?;
                     out.extend(self.flag_list()?);
                 }
-                other => return syn(format!("unknown CREATE parameter {other}")),
+                other => return unknown(format!("unknown CREATE parameter {other}")),
             }
             if self.eat(b')') {
                 return Ok(out);
@@ -174,7 +199,7 @@ impl Parser<'_> {
                     "REMOTE" => {}
                     // RFC 6154 §3: only special-use mailboxes.
                     "SPECIAL-USE" => opts.select_special_use = true,
-                    other => return syn(format!("unknown LIST selection option {other}")),
+                    other => return unknown(format!("unknown LIST selection option {other}")),
                 }
             }
             // RFC 5258 §3.1: RECURSIVEMATCH needs another selection option.
@@ -183,6 +208,8 @@ impl Parser<'_> {
             }
             self.sp()?;
         }
+        // A reference or pattern that is not modified UTF-7 matches no name: left out (as
+        // `command_codec::list_kind` does).
         let reference = self.mailbox()?;
         self.sp()?;
         let mut patterns = Vec::new();
@@ -190,14 +217,17 @@ impl Parser<'_> {
             // RFC 5258 §3: several patterns.
             opts.extended = true;
             loop {
-                patterns.push(self.list_mailbox()?);
+                patterns.extend(self.list_mailbox()?);
                 if self.eat(b')') {
                     break;
                 }
                 self.sp()?;
             }
         } else {
-            patterns.push(self.list_mailbox()?);
+            patterns.extend(self.list_mailbox()?);
+        }
+        if reference.is_none() {
+            patterns.clear();
         }
         if self.eat(b' ') {
             if self.word()? != "RETURN" {
@@ -219,7 +249,7 @@ impl Parser<'_> {
                             self.sp()?;
                             opts.return_status = Some(self.word_list()?);
                         }
-                        other => return syn(format!("unknown LIST return option {other}")),
+                        other => return unknown(format!("unknown LIST return option {other}")),
                     }
                     if self.eat(b')') {
                         break;
@@ -229,7 +259,7 @@ impl Parser<'_> {
             }
         }
         Ok(Kind::List {
-            reference,
+            reference: reference.unwrap_or_default(),
             patterns,
             lsub: false,
             opts,
@@ -245,10 +275,20 @@ impl Parser<'_> {
                 "MAX" => r.max = true,
                 "ALL" => r.all = true,
                 "COUNT" => r.count = true,
-                "SAVE" => return syn("SEARCH RETURN SAVE is not supported (no SEARCHRES)"),
-                other => return syn(format!("unknown SEARCH return option {other}")),
+                "SAVE" => return unknown("SEARCH RETURN SAVE is not supported (no SEARCHRES)"),
+                other => return unknown(format!("unknown SEARCH return option {other}")),
             }
         }
         Ok(r)
+    }
+}
+
+/// A command naming a mailbox that is not modified UTF-7: NO ([`invalid_name`]).
+fn refused_name() -> Kind {
+    let (code, text) = invalid_name();
+    Kind::Refused {
+        code,
+        text,
+        selected_only: false,
     }
 }

@@ -10,10 +10,11 @@ fn ok(input: &str) -> Command {
     }
 }
 
+/// A syntax error or an unknown-but-well-formed command (both BAD): the reason.
 fn bad(input: &str) -> String {
     match parse(input.as_bytes()) {
-        Err(ParseError::Syntax { reason, .. }) => reason,
-        other => panic!("{input:?}: expected syntax error, got {other:?}"),
+        Err(ParseError::Syntax { reason, .. } | ParseError::Unknown { reason, .. }) => reason,
+        other => panic!("{input:?}: expected BAD, got {other:?}"),
     }
 }
 
@@ -241,10 +242,8 @@ fn malformed() {
         "a NOOP extra\r\n",
         "a LOGIN \"unterminated\r\n",
         "a SEARCH FOO\r\n",
-        "a SEARCH CHARSET KOI8-R ALL\r\n",
         "a SEARCH SINCE 32-Foo-2000\r\n",
         "a APPEND INBOX \"bad date\" {1}\r\nx\r\n",
-        "a SELECT &Jjo\r\n",
         "a UID FOO\r\n",
         "a STORE 1 XFLAGS \\Seen\r\n",
     ] {

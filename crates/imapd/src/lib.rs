@@ -15,16 +15,22 @@
 //! | RFC 2971 ID, RFC 2342 NAMESPACE, RFC 8438 STATUS SIZE, RFC 9208 GETQUOTA/GETQUOTAROOT/SETQUOTA, RFC 5161 ENABLE, RFC 2177 IDLE, RFC 6851 MOVE, RFC 4315 UID EXPUNGE, RFC 3691 UNSELECT, RFC 4959 SASL-IR, STARTTLS | imap-codec (`ext_id`, `ext_namespace`, `ext_status_size`, `starttls`) |
 //! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
 //! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
+//! | XLIST (answered as LIST, as Dovecot does), STATUS with RFC 7889 APPENDLIMIT | ours (`command_ext.rs`) |
 //!
-//! imap-codec is always tried first; only when it fails do LIST, CREATE and SEARCH RETURN go to
-//! our extension parser. Conversions we check after imap-codec: strings must be UTF-8,
-//! mailbox names valid modified UTF-7 ([`mutf7`]; imap-codec hands us the raw mUTF-7 and
-//! spells any case of INBOX as INBOX), SEARCH charsets UTF-8/US-ASCII, VANISHED only with
-//! CHANGEDSINCE. Commands in imap-codec's grammar we do not serve (SORT, THREAD)
-//! are answered as unknown. imap-codec reports no error position, so a syntax error's BAD
-//! reason names the token where the command stops being valid, found by re-decoding
-//! prefixes (its parsers are streaming: every prefix of a valid command is "incomplete");
-//! LOGIN/AUTHENTICATE reasons never quote the input. Features `ext_utf8` and
+//! imap-codec is always tried first; only when it fails do LIST, XLIST, CREATE, STATUS and
+//! SEARCH RETURN go to our extension parser. Conversions we check after imap-codec: strings
+//! must be UTF-8, VANISHED only with CHANGEDSINCE. A mailbox name that is not modified UTF-7
+//! ([`mutf7`]; imap-codec hands us the raw mUTF-7 and spells any case of INBOX as INBOX) and
+//! a SEARCH charset other than UTF-8/US-ASCII make valid commands that are answered NO
+//! (RFC 3501 §5.1.3, §6.4.4; `command::Kind::Refused`); a LIST pattern that is not
+//! modified UTF-7 matches nothing. Commands in imap-codec's grammar we do not serve (SORT,
+//! THREAD) are answered as unknown. imap-codec reports no error position, so a
+//! syntax error's BAD reason names the token where the command stops being valid, found by
+//! re-decoding prefixes (its parsers are streaming: every prefix of a valid command is
+//! "incomplete"); LOGIN/AUTHENTICATE reasons never quote the input. A BAD for a
+//! well-formed command that stops at an unknown keyword (command, search key, item,
+//! option) costs half the strike of a syntax error toward the disconnect limit
+//! (`command::ParseError::strikes`). Features `ext_utf8` and
 //! `quirk_crlf_relaxed` keep accepting 8-bit UTF-8 in quoted strings and bare-LF line ends.
 //! A plain `{n}` literal may not contain NUL (RFC 3501 §4.3; imap-codec enforces it),
 //! `~{n}` may.
@@ -40,9 +46,12 @@
 //!
 //! # Layout
 //! - [`command`]: bytes of one command (literals inline) → [`command::Command`]; no I/O.
-//!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, CREATE
-//!   USE, SEARCH RETURN).
-//! - [`search`]: SEARCH keys and their evaluation, MODSEQ included.
+//!   `command_codec.rs` (imap-codec → our types), `command_ext.rs` (LIST-EXTENDED, XLIST,
+//!   CREATE USE, STATUS APPENDLIMIT, SEARCH RETURN), `command_cursor.rs` (the byte cursor
+//!   `command_ext.rs` reads with), `command_failure.rs` (BAD reasons; unknown command or
+//!   garbage).
+//! - [`search`]: SEARCH keys and their evaluation, MODSEQ included; RFC 2047 decoding of
+//!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
 //!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
 //! - [`selected`]: what a session knows of its selected mailbox and the one rule for what it
@@ -82,7 +91,7 @@
 //! # RFCs
 //! | RFC | What | Status |
 //! |---|---|---|
-//! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; no multi-APPEND, SEARCH does not decode RFC 2047 / MIME |
+//! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; no multi-APPEND; SEARCH decodes RFC 2047 words in header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, and TEXT's header) but matches bodies undecoded (no MIME transfer decoding) |
 //! | 2177 | IDLE | Yes: pushed from store events (SMTP, POP3, other sessions, `mailstack deliver`) |
 //! | 4315 | UIDPLUS | Yes |
 //! | 6851 | MOVE | Yes |
@@ -98,7 +107,7 @@
 //! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT); SAVE (RFC 5182 SEARCHRES) No |
 //! | 7162 | CONDSTORE, QRESYNC | Yes: per-message MODSEQ, every expunge remembered with its MODSEQ (seq-match data parsed, not needed); no per-annotation MODSEQ |
 //! | 9208 | QUOTA | Yes: one root `""`, STORAGE and MESSAGE; SETQUOTA refused (no QUOTASET) |
-//! | 5258 | LIST-EXTENDED | Partial: SUBSCRIBED, RECURSIVEMATCH, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored; no \NonExistent |
+//! | 5258 | LIST-EXTENDED | Yes: SUBSCRIBED (subscribed names that are no mailbox as \NonExistent), RECURSIVEMATCH with CHILDINFO, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored |
 //! | 5819 | LIST-STATUS | Yes |
 //! | 8438 | STATUS=SIZE | Yes |
 //! | 4978 | COMPRESS=DEFLATE | Yes: after login, plain and TLS (`net::compress`); the trace shows commands inflated |

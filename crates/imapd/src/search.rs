@@ -1,8 +1,13 @@
 //! SEARCH keys (RFC 3501 §6.4.4): [`SearchKey`] (converted from imap-codec's parse by
 //! `command_codec.rs`) and evaluation per message.
-//! HEADER/BODY/TEXT match case-insensitively as substrings of the raw (undecoded) bytes.
+//! Header keys (FROM, TO, CC, BCC, SUBJECT, HEADER) match case-insensitively as substrings
+//! of the field's unfolded text with its RFC 2047 encoded words decoded; TEXT also looks at
+//! the decoded header; BODY and TEXT match the body's raw (transfer-encoded) bytes.
+
+use std::borrow::Cow;
 
 use crate::command::SeqSet;
+use mail_parser::parsers::MessageStream;
 use store::{Flags, MessageMeta};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +41,9 @@ pub enum DateCmp {
     Since,
 }
 
-/// What one message offers to the evaluator. `raw` is loaded only when a key needs it.
+/// What one message offers to the evaluator. `raw` (the whole message) and `header` (its
+/// header block, cached by the store while the mailbox is open) are loaded only when a key
+/// needs them.
 pub struct Candidate<'a> {
     pub seq: u32,
     pub meta: &'a MessageMeta,
@@ -44,6 +51,7 @@ pub struct Candidate<'a> {
     pub max_seq: u32,
     pub max_uid: u32,
     pub raw: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
+    pub header: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl SearchKey {
@@ -89,9 +97,8 @@ impl SearchKey {
             K::ModSeq(n) => c.meta.modseq >= *n,
             K::Date(cmp, day, sent) => {
                 let d = if *sent {
-                    let Some(raw) = (c.raw)() else { return false };
-                    let hl = store::mime::header_length(&raw);
-                    match store::mime::raw_header(&raw, 0, hl, "Date")
+                    let Some(h) = (c.header)() else { return false };
+                    match store::mime::raw_header(&h, 0, h.len(), "Date")
                         .and_then(|v| crate::response::parse_rfc5322_date(&v))
                     {
                         Some(d) => d,
@@ -108,9 +115,8 @@ impl SearchKey {
                 }
             }
             K::Header(name, value) => {
-                let Some(raw) = (c.raw)() else { return false };
-                let hl = store::mime::header_length(&raw);
-                header_contains(&raw[..hl], name, value)
+                let Some(h) = (c.header)() else { return false };
+                header_contains(&h, name, value)
             }
             K::Body(s) => {
                 let Some(raw) = (c.raw)() else { return false };
@@ -119,18 +125,30 @@ impl SearchKey {
             }
             K::Text(s) => {
                 let Some(raw) = (c.raw)() else { return false };
-                contains_ci(&raw, s.as_bytes())
+                if contains_ci(&raw, s.as_bytes()) {
+                    return true;
+                }
+                // RFC 3501 §6.4.4: "in the header or body"; the header as its readers see it.
+                let hl = store::mime::header_length(&raw);
+                let header = &raw[..hl];
+                header.windows(2).any(|w| w == b"=?")
+                    && contains_ci(decode_words(&unfold(header)).as_bytes(), s.as_bytes())
             }
         }
     }
 }
 
-/// RFC 3501 §6.4.4 HEADER: any header `name` whose (unfolded) value contains `value`; an
-/// empty value matches every message that has the header.
+/// RFC 3501 §6.4.4 HEADER (and FROM, TO, CC, BCC, SUBJECT, which search "the envelope
+/// structure's" field, that is the header field as a reader sees it): any field `name` whose
+/// unfolded value, RFC 2047 encoded words decoded, contains `value`; an empty value matches
+/// every message that has the field.
 fn header_contains(header: &[u8], name: &str, value: &str) -> bool {
     let mut found = false;
     let mut current: Option<Vec<u8>> = None;
-    let check = |v: &Option<Vec<u8>>| v.as_ref().is_some_and(|v| contains_ci(v, value.as_bytes()));
+    let check = |v: &Option<Vec<u8>>| {
+        v.as_ref()
+            .is_some_and(|v| contains_ci(decode_words(v).as_bytes(), value.as_bytes()))
+    };
     for line in header.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
@@ -151,6 +169,66 @@ fn header_contains(header: &[u8], name: &str, value: &str) -> bool {
         }
     }
     found || check(&current)
+}
+
+/// A header block with its folds removed (RFC 5322 §2.2.3: CRLF before white space).
+fn unfold(header: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len());
+    let mut i = 0;
+    while i < header.len() {
+        let eol = match header[i..] {
+            [b'\r', b'\n', ..] => 2,
+            [b'\n', ..] => 1,
+            _ => 0,
+        };
+        if eol > 0
+            && header
+                .get(i + eol)
+                .is_some_and(|b| *b == b' ' || *b == b'\t')
+        {
+            i += eol;
+            continue;
+        }
+        out.push(header[i]);
+        i += 1;
+    }
+    out
+}
+
+/// RFC 2047 §6.1: `text` with every encoded word (`=?charset?B|Q?...?=`) replaced by its
+/// decoded characters (mail-parser's decoder and charset tables), white space between two
+/// adjacent encoded words dropped (§6.2). Encoded words are also decoded where §5 does not
+/// allow them (inside quoted strings, touching other text), as mail readers do. Octets that
+/// are not UTF-8 become U+FFFD.
+pub fn decode_words(text: &[u8]) -> Cow<'_, str> {
+    if !text.windows(2).any(|w| w == b"=?") {
+        return String::from_utf8_lossy(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut plain_from) = (0, 0);
+    // Where the white space after the last encoded word started, if only white space
+    // followed it so far.
+    let mut after_word: Option<usize> = None;
+    while i < text.len() {
+        if text[i] == b'=' && text.get(i + 1) == Some(&b'?') {
+            let mut word = MessageStream::new(&text[i + 1..]);
+            if let Some(decoded) = word.decode_rfc2047() {
+                let keep_to = after_word.unwrap_or(i);
+                out.push_str(&String::from_utf8_lossy(&text[plain_from..keep_to]));
+                out.push_str(&decoded);
+                i += 1 + word.offset();
+                plain_from = i;
+                after_word = Some(i);
+                continue;
+            }
+        }
+        if !matches!(text[i], b' ' | b'\t') {
+            after_word = None;
+        }
+        i += 1;
+    }
+    out.push_str(&String::from_utf8_lossy(&text[plain_from..]));
+    Cow::Owned(out)
 }
 
 /// Case-insensitive (ASCII and, for UTF-8 input, simple lowercase) substring test.
@@ -183,5 +261,37 @@ mod tests {
             contains_ci("Grüße".as_bytes(), "GRÜSSE".as_bytes())
                 || contains_ci("Grüße".as_bytes(), "grüße".as_bytes())
         );
+    }
+
+    /// RFC 2047 §6: encoded words decoded before matching (RFC 3501 §6.4.4).
+    #[test]
+    fn encoded_words() {
+        for (raw, text) in [
+            ("plain text", "plain text"),
+            (
+                "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <j@x>",
+                "Jürgen Müller <j@x>",
+            ),
+            (
+                "=?ISO-8859-1?Q?Gr=FC=DFe?= aus =?UTF-8?B?S8O2bG4=?=",
+                "Grüße aus Köln",
+            ),
+            // §6.2: white space between adjacent encoded words goes.
+            ("=?UTF-8?Q?a?= \t =?UTF-8?Q?b?=", "ab"),
+            ("=?UTF-8?Q?a?= x =?UTF-8?Q?b?=", "a x b"),
+            ("\"=?utf-8?q?Ren=C3=A9?=\" <r@x>", "\"René\" <r@x>"),
+            ("=?bogus", "=?bogus"),
+            ("a =?UTF-8?X?zz?= b", "a =?UTF-8?X?zz?= b"),
+        ] {
+            assert_eq!(decode_words(raw.as_bytes()), text, "{raw}");
+        }
+        assert_eq!(
+            unfold(b"Subject: a\r\n b\r\nFrom: c\n\td\r\n"),
+            b"Subject: a b\r\nFrom: c\td\r\n"
+        );
+        let h = b"From: =?UTF-8?Q?J=C3=BCrgen?= <j@x>\r\nSubject: Undelivered\r\n =?UTF-8?Q?Mail_zur=C3=BCck?=\r\n\r\n";
+        assert!(header_contains(h, "from", "JÜRGEN <j@"));
+        assert!(header_contains(h, "subject", "undelivered mail zurück"));
+        assert!(!header_contains(h, "from", "=C3=BC"));
     }
 }

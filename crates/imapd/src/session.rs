@@ -16,7 +16,8 @@ use crate::Ctx;
 pub const MAX_LINE: usize = 64 * 1024;
 /// Largest literal accepted before login (a user name or password in LOGIN/AUTHENTICATE).
 pub const MAX_PREAUTH_LITERAL: u64 = 8 * 1024;
-/// Consecutive bad commands before we hang up.
+/// Consecutive bad commands before we hang up: syntax errors; a well-formed command we do
+/// not know counts half ([`ParseError::strikes`]).
 pub const MAX_BAD: u32 = 20;
 /// Autologout before login (RFC 3501 §5.4 allows a shorter one) and after.
 pub const PRELOGIN_IDLE: Duration = Duration::from_secs(60);
@@ -267,7 +268,7 @@ impl Session {
             let bytes = match input {
                 Input::Command(b) => b,
                 Input::Rejected => {
-                    if self.count_bad().await {
+                    if self.count_bad(2).await {
                         break;
                     }
                     continue;
@@ -284,13 +285,15 @@ impl Session {
                     self.report_state();
                 }
                 Err(e) => {
+                    let strikes = e.strikes();
                     let (tag, reason) = match e {
                         ParseError::Incomplete => (None, "incomplete command".to_string()),
                         ParseError::Syntax { tag, reason } => (tag, reason),
+                        ParseError::Unknown { tag, reason } => (Some(tag), reason),
                     };
                     let line = format!("{} BAD {reason}\r\n", tag.as_deref().unwrap_or("*"));
                     self.conn.write(line.as_bytes());
-                    if self.count_bad().await {
+                    if self.count_bad(strikes).await {
                         break;
                     }
                 }
@@ -303,10 +306,11 @@ impl Session {
         self.conn.shutdown().await;
     }
 
-    /// Counts a bad command; after [`MAX_BAD`] says BYE. Returns whether to close.
-    async fn count_bad(&mut self) -> bool {
-        self.bad += 1;
-        if self.bad >= MAX_BAD {
+    /// Counts a bad command as `strikes` (2 for a syntax error); after [`MAX_BAD`] syntax
+    /// errors' worth says BYE. Returns whether to close.
+    async fn count_bad(&mut self, strikes: u32) -> bool {
+        self.bad += strikes;
+        if self.bad >= 2 * MAX_BAD {
             self.conn.write(b"* BYE too many invalid commands\r\n");
             let _ = self.conn.flush().await;
             return true;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use auth::{Auth, Secret};
 use store::{AppendRequest, Store};
 
-use crate::cli::{AliasVerb, MailboxVerb, UserVerb, Verb};
+use crate::cli::{show_quota, AliasVerb, MailboxVerb, UserVerb, Verb};
 use crate::config::Config;
 
 /// Opens the store, turning "locked" into an actionable message.
@@ -32,29 +32,44 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
     match verb {
         Verb::User(v) => user(&auth, v).await,
         Verb::Alias(AliasVerb::Add { alias, address }) => {
-            let alias = auth::normalize_address(&alias)?;
-            let address = auth::normalize_address(&address)?;
-            store.add_alias(&alias, &address).await?;
+            let alias = normalized(&alias)?;
+            let address = normalized(&address)?;
+            store
+                .add_alias(&alias, &address)
+                .await
+                .map_err(about(&format!("alias {alias} → {address}")))?;
             println!("alias {alias} → {address}");
             Ok(())
         }
         Verb::Alias(AliasVerb::Del { alias }) => {
-            store
-                .remove_alias(&auth::normalize_address(&alias)?)
-                .await?;
+            let alias = normalized(&alias)?;
+            store.remove_alias(&alias).await.map_err(about(&alias))?;
             println!("alias {alias} removed");
             Ok(())
         }
         Verb::Deliver { to, mailbox } => deliver(&store, &to, &mailbox).await,
         Verb::Mailbox(MailboxVerb::List { address }) => mailbox_list(&store, &address),
-        Verb::Serve { .. } | Verb::Certs | Verb::DnsRecords | Verb::Demo { .. } => {
-            unreachable_verb()
-        }
+        Verb::Serve { .. }
+        | Verb::Certs
+        | Verb::DnsRecords
+        | Verb::Demo { .. }
+        | Verb::AdminToken { .. } => unreachable_verb(),
     }
 }
 
 fn unreachable_verb() -> anyhow::Result<()> {
     bail!("internal: verb handled elsewhere")
+}
+
+/// The address as the store keys it, or an error that names what was typed.
+fn normalized(address: &str) -> anyhow::Result<String> {
+    auth::normalize_address(address).map_err(about(address.trim()))
+}
+
+/// An error about `what` (an address, an alias): one line that names it, e.g.
+/// `bob@example.test: no such account`.
+fn about<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("{what}: {e}")
 }
 
 async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
@@ -65,43 +80,55 @@ async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
             password_stdin,
             quota,
         } => {
+            let address = normalized(&address)?;
             let pw = read_password(password_stdin)?;
+            // docs/spec.md §5.6: 0 is no quota, like `user set --quota 0`.
             let a = auth
                 .add_user(&address, &pw, quota.filter(|q| *q > 0))
-                .await?;
+                .await
+                .map_err(about(&address))?;
             println!(
-                "created {} (INBOX, Sent, Drafts, Trash, Junk, Archive)",
-                a.address
+                "created {} (INBOX, Sent, Drafts, Trash, Junk, Archive), quota {}",
+                a.address,
+                show_quota(a.quota_bytes)
             );
         }
         UserVerb::Passwd {
             address,
             password_stdin,
         } => {
+            let address = normalized(&address)?;
+            if store.account(&address)?.is_none() {
+                bail!("{address}: no such account");
+            }
             let pw = read_password(password_stdin)?;
-            auth.set_password(&address, &pw).await?;
-            println!(
-                "password changed for {}",
-                auth::normalize_address(&address)?
-            );
+            auth.set_password(&address, &pw)
+                .await
+                .map_err(about(&address))?;
+            println!("password changed for {address}");
         }
         UserVerb::Del { address } => {
-            let address = auth::normalize_address(&address)?;
-            store.delete_account(&address).await?;
+            let address = normalized(&address)?;
+            store
+                .delete_account(&address)
+                .await
+                .map_err(about(&address))?;
             println!("deleted {address} and all its mail");
         }
         UserVerb::List => {
             println!(
-                "{:<40} {:>10} {:>12} {:<10} {:<9} ALIASES",
-                "ADDRESS", "MESSAGES", "BYTES", "POP3", "SAVE-SENT"
+                "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} ALIASES",
+                "ADDRESS", "MESSAGES", "BYTES", "QUOTA", "POP3", "SAVE-SENT"
             );
             for a in store.accounts()? {
                 let u = store.usage(a.id)?;
                 println!(
-                    "{:<40} {:>10} {:>12} {:<10} {:<9} {}",
+                    "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} {}",
                     a.address,
                     u.messages,
                     u.bytes,
+                    a.quota_bytes
+                        .map_or("unlimited".to_string(), |q| q.to_string()),
                     a.pop3_policy.as_str(),
                     a.save_sent,
                     a.aliases.join(",")
@@ -114,7 +141,7 @@ async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
             quota,
             save_sent,
         } => {
-            let address = auth::normalize_address(&address)?;
+            let address = normalized(&address)?;
             if pop3_policy.is_none() && quota.is_none() && save_sent.is_none() {
                 bail!("nothing to change: give --pop3-policy, --quota or --save-sent");
             }
@@ -124,19 +151,20 @@ async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
                         a.pop3_policy = p;
                     }
                     if let Some(q) = quota {
+                        // docs/spec.md §5.6: 0 removes the limit.
                         a.quota_bytes = (q > 0).then_some(q);
                     }
                     if let Some(s) = save_sent {
                         a.save_sent = s;
                     }
                 })
-                .await?;
+                .await
+                .map_err(about(&address))?;
             println!(
                 "{}: pop3-policy {}, quota {}, save-sent {}",
                 a.address,
                 a.pop3_policy.as_str(),
-                a.quota_bytes
-                    .map_or("unlimited".to_string(), |q| format!("{q} bytes")),
+                show_quota(a.quota_bytes),
                 a.save_sent
             );
         }
@@ -164,9 +192,9 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
 }
 
 async fn deliver(store: &Store, to: &str, mailbox: &str) -> anyhow::Result<()> {
-    let to = auth::normalize_address(to)?;
+    let to = normalized(to)?;
     let Some(account) = store.resolve(&to)? else {
-        bail!("no account or alias {to}")
+        bail!("{to}: no such account or alias")
     };
     let Some(mb) = store.mailbox(account.id, mailbox)? else {
         bail!("{} has no mailbox {mailbox:?}", account.address)
@@ -190,16 +218,16 @@ async fn deliver(store: &Store, to: &str, mailbox: &str) -> anyhow::Result<()> {
         Err(store::Error::OverQuota) => {
             bail!("{}'s mailbox is full (quota exceeded)", account.address)
         }
-        r => r?,
+        r => r.map_err(about(&account.address))?,
     };
     println!("delivered to {} {} uid {uid}", account.address, mb.name);
     Ok(())
 }
 
 fn mailbox_list(store: &Store, address: &str) -> anyhow::Result<()> {
-    let address = auth::normalize_address(address)?;
+    let address = normalized(address)?;
     let Some(a) = store.account(&address)? else {
-        bail!("no account {address}")
+        bail!("{address}: no such account")
     };
     println!(
         "{:<30} {:>9} {:>7} {:>12}",

@@ -57,8 +57,17 @@ pub enum Verb {
     Mailbox(MailboxVerb),
     /// Print the DNS records (RFC 6186 SRV, autoconfig CNAMEs, MX) to publish for the domains.
     DnsRecords,
-    /// Generate the development CA and server certificate (if missing) and print their paths.
+    /// Generate the development CA and server certificate (if missing, or renew them when they
+    /// expire within 30 days) and print their paths; with `[tls] generate = false`, only check
+    /// the configured certificate.
     Certs,
+    /// Print the HTTP admin token (REST API, dashboard actions), kept in the data folder
+    /// (`admin-token`, mode 0600); made on first use.
+    AdminToken {
+        /// Replace it with a new one (the old one stops working when the server restarts).
+        #[arg(long)]
+        rotate: bool,
+    },
     /// Play a narrated POP3-vs-IMAP scenario against a throwaway server (no config needed):
     /// real protocol sessions, every line shown, passwords redacted.
     Demo {
@@ -98,8 +107,7 @@ pub enum UserVerb {
         /// Read the password from the first line of standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
-        /// Quota in bytes.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_quota, help = QUOTA_HELP)]
         quota: Option<u64>,
     },
     /// Change an account's password (effective for IMAP, POP3 and SMTP at once).
@@ -118,8 +126,7 @@ pub enum UserVerb {
         /// POP3 retrieval policy: keep, delete or mark-seen.
         #[arg(long)]
         pop3_policy: Option<store::Pop3Policy>,
-        /// Quota in bytes (0 = unlimited).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_quota, help = QUOTA_HELP)]
         quota: Option<u64>,
         /// Keep a copy of submitted mail in Sent.
         #[arg(long)]
@@ -139,4 +146,143 @@ pub enum AliasVerb {
 pub enum MailboxVerb {
     /// Name, messages, unseen and bytes of each mailbox of ADDRESS.
     List { address: String },
+}
+
+const QUOTA_HELP: &str = "Mailbox size limit: bytes, or a number with a unit (500MB, 2GiB, \
+     1.5GB; KB/MB/GB count in 1000s, KiB/MiB/GiB in 1024s); 0 or `unlimited` for no limit";
+
+/// `--quota`: bytes, or a number with a unit a person would type; `0`/`unlimited`/`none` mean
+/// no limit (returned as 0).
+pub fn parse_quota(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if ["unlimited", "none"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
+        return Ok(0);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" | "byte" | "bytes" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(quota_error(text)),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Err(quota_error(text));
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| quota_error(text))?
+    };
+    // The fraction as an exact decimal: 1.5 GB is 1,500,000,000 bytes, no float rounding.
+    let fraction_bytes = if fraction.is_empty() {
+        0
+    } else {
+        let digits = u32::try_from(fraction.len()).map_err(|_| quota_error(text))?;
+        let scale = 10u128
+            .checked_pow(digits)
+            .ok_or_else(|| quota_error(text))?;
+        let f: u128 = fraction.parse().map_err(|_| quota_error(text))?;
+        u64::try_from(f * u128::from(multiplier) / scale).map_err(|_| quota_error(text))?
+    };
+    whole
+        .checked_mul(multiplier)
+        .and_then(|b| b.checked_add(fraction_bytes))
+        .ok_or_else(|| format!("quota {text:?} is too large"))
+}
+
+fn quota_error(text: &str) -> String {
+    format!(
+        "invalid quota {text:?}: give bytes or a number with a unit, like 500MB or 2GiB \
+         (KB/MB/GB = 1000-based, KiB/MiB/GiB = 1024-based); 0 or unlimited for no limit"
+    )
+}
+
+/// A quota for people: `unlimited`, or the bytes and, when they are a round number of a
+/// unit, that too (`10485760 bytes (10 MiB)`).
+pub fn show_quota(bytes: Option<u64>) -> String {
+    let Some(b) = bytes.filter(|b| *b > 0) else {
+        return "unlimited".into();
+    };
+    let units = [
+        (1u64 << 40, "TiB"),
+        (1_000_000_000_000, "TB"),
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1_000, "KB"),
+    ];
+    match units.iter().find(|(size, _)| b % size == 0) {
+        Some((size, unit)) => format!("{b} bytes ({} {unit})", b / size),
+        None => format!("{b} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_people_type() {
+        for (text, bytes) in [
+            ("1024", 1024),
+            ("10MB", 10_000_000),
+            ("10 MB", 10_000_000),
+            ("10mb", 10_000_000),
+            ("10MiB", 10 << 20),
+            ("1KiB", 1024),
+            ("500KB", 500_000),
+            ("2GiB", 2 << 30),
+            ("1.5GB", 1_500_000_000),
+            ("0.5 MiB", 1 << 19),
+            ("3G", 3_000_000_000),
+            ("0", 0),
+            ("unlimited", 0),
+            ("None", 0),
+        ] {
+            assert_eq!(parse_quota(text), Ok(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "MB",
+            "10XB",
+            "-5",
+            "1.2.3MB",
+            "ten",
+            "99999999999TB",
+            ".",
+        ] {
+            let e = parse_quota(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn quotas_shown() {
+        assert_eq!(show_quota(None), "unlimited");
+        assert_eq!(show_quota(Some(0)), "unlimited");
+        assert_eq!(show_quota(Some(10 << 20)), "10485760 bytes (10 MiB)");
+        assert_eq!(show_quota(Some(10_000_000)), "10000000 bytes (10 MB)");
+        assert_eq!(show_quota(Some(1234)), "1234 bytes");
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

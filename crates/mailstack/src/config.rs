@@ -11,6 +11,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file this was read from (canonical), for messages; empty for built-in configs.
+    #[serde(skip)]
+    pub file: PathBuf,
     #[serde(default = "default_hostname")]
     pub hostname: String,
     #[serde(default = "default_data_dir")]
@@ -93,17 +96,55 @@ impl Default for TlsConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listeners {
+    #[serde(default, deserialize_with = "listen_address")]
     pub smtp: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub submission: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub submissions: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub pop3: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub pop3s: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub imap: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "listen_address")]
     pub imaps: Option<SocketAddr>,
     /// Autoconfig, password change, REST API.
+    #[serde(default, deserialize_with = "listen_address")]
     pub http: Option<SocketAddr>,
     /// The same HTTP service over TLS with the mail listeners' certificate (optional).
+    #[serde(default, deserialize_with = "listen_address")]
     pub https: Option<SocketAddr>,
+}
+
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_listen_address(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A listener address: an IP address and a port. A host name (`localhost:4025`) is refused
+/// with the spelling to use instead: a name can stand for several addresses, and which one a
+/// listener binds must not depend on the resolver.
+pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = text.trim().parse() {
+        return Ok(a);
+    }
+    let port = text
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    Err(match port {
+        Some(port) => format!(
+            "\"{text}\" is not an IP address and port: a listener needs an IP address, not a host \
+             name; write \"127.0.0.1:{port}\" (this machine only), \"0.0.0.0:{port}\" (every \
+             IPv4 address) or \"[::1]:{port}\" (IPv6)"
+        ),
+        None => {
+            format!("\"{text}\" is not an IP address and port: write it like \"127.0.0.1:3025\"")
+        }
+    })
 }
 
 impl Listeners {
@@ -226,12 +267,45 @@ fn default_total() -> usize {
     100_000
 }
 
+/// `path` made absolute, with symbolic links and `.`/`..` resolved as far as it exists; the
+/// rest (files not created yet) is appended with `.` and `..` resolved by name.
+pub fn canonical(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    use std::path::Component;
+    let parts: Vec<Component> = absolute.components().collect();
+    // The longest prefix that exists, resolved by the file system (symbolic links too).
+    let (mut out, rest) = (1..=parts.len())
+        .rev()
+        .find_map(|n| {
+            let prefix: PathBuf = parts[..n].iter().collect();
+            prefix.canonicalize().ok().map(|c| (c, &parts[n..]))
+        })
+        .unwrap_or_else(|| (PathBuf::from("/"), &parts[..]));
+    for part in rest {
+        match part {
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => out.push(name),
+        }
+    }
+    out
+}
+
 impl Config {
     /// The configuration of `serve --ephemeral` when no config file exists: one local domain,
     /// every listener on a free loopback port, everything in a temporary folder.
     pub fn ephemeral_default(dir: &Path) -> Config {
         let any: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
         Config {
+            file: PathBuf::new(),
             hostname: default_hostname(),
             data_dir: dir.join("data"),
             domains: vec!["example.test".into()],
@@ -274,17 +348,14 @@ impl Config {
                 e.to_string().trim_end().replace('\n', "\n  ")
             )
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let base = if base.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            base
-        };
+        let file = canonical(path);
+        let base = file.parent().unwrap_or(Path::new("/")).to_path_buf();
         for p in [&mut cfg.data_dir, &mut cfg.tls.cert, &mut cfg.tls.key] {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
+            // Relative paths resolve against the config file's folder (docs/spec.md §7.6), and
+            // are shown without `..` (`/work/certs/ca.crt`, not `config/../certs/ca.crt`).
+            *p = canonical(&base.join(&*p));
         }
+        cfg.file = file;
         cfg.validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(cfg)
@@ -368,10 +439,56 @@ mod tests {
     #[test]
     fn relative_paths_resolve_against_config_folder() {
         let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().canonicalize().expect("canonical tmp");
         let p = dir.path().join("m.toml");
         std::fs::write(&p, "outbound = \"reject\"\n").expect("write");
         let c = Config::load(&p).expect("load");
-        assert_eq!(c.data_dir, dir.path().join("data"));
-        assert_eq!(c.tls.cert, dir.path().join("certs/server.crt"));
+        assert_eq!(c.data_dir, root.join("data"));
+        assert_eq!(c.tls.cert, root.join("certs/server.crt"));
+        assert_eq!(c.file, root.join("m.toml"));
+    }
+
+    #[test]
+    fn paths_are_shown_canonical() {
+        // The layout of the repository: config/ next to certs/ (which may not exist yet).
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path().canonicalize().expect("canonical tmp");
+        std::fs::create_dir(root.join("config")).expect("mkdir");
+        let p = root.join("config/mailstack.toml");
+        std::fs::write(
+            &p,
+            "outbound = \"reject\"\ndata_dir = \"../data\"\n[tls]\ncert = \"../certs/./server.crt\"\n\
+             key = \"../certs/x/../server.key\"\n",
+        )
+        .expect("write");
+        let c = Config::load(&p).expect("load");
+        assert_eq!(c.data_dir, root.join("data"));
+        assert_eq!(c.tls.cert, root.join("certs/server.crt"));
+        assert_eq!(c.tls.key, root.join("certs/server.key"));
+        // Also when the config is named relative to the working folder.
+        assert_eq!(
+            canonical(Path::new(".")),
+            std::env::current_dir().expect("cwd")
+        );
+        assert_eq!(canonical(&root.join("a/b/../../c")), root.join("c"));
+    }
+
+    #[test]
+    fn a_host_name_as_listener_address_gets_a_hint() {
+        let e = load("outbound = \"reject\"\n[listeners]\nsmtp = \"localhost:4025\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3")
+                && e.contains("\"127.0.0.1:4025\"")
+                && e.contains("not a host name"),
+            "{e}"
+        );
+        let e = load("outbound = \"reject\"\n[listeners]\nimap = \"143\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("like \"127.0.0.1:3025\""), "{e}");
+        let c = load("outbound = \"reject\"\n[listeners]\nimap = \"[::1]:3143\"\n").expect("v6");
+        assert_eq!(c.listeners.imap, Some("[::1]:3143".parse().expect("addr")));
     }
 }

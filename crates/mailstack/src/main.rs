@@ -6,6 +6,8 @@
 //! - `cli`: clap definitions of every verb.
 //! - `admin`: account, alias, delivery and mailbox verbs on the store.
 //! - `serve`: binds the listeners, runs every protocol server in this process, stops cleanly.
+//! - `token`: the HTTP admin token kept in the data folder.
+//! - `logbridge`: `log` records (rustls, sled) into `tracing`, rustls' warnings at DEBUG.
 //! - `demo`: the teaching demo; its own server on a temporary store, scripted client sessions.
 //!
 //! # Invariants
@@ -18,7 +20,9 @@ mod admin;
 mod cli;
 mod config;
 mod demo;
+mod logbridge;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -39,10 +43,28 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mailstack: {e:#}");
+            eprintln!("mailstack: {}", one_line(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, each said once: many errors already include their
+/// cause's text, which `{:#}` would print again ("File exists (os error 17): File exists (os
+/// error 17)").
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -88,6 +110,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             serve::run(config, trace_protocol, None, json).await
         }
         Verb::Certs => serve::certs(&config),
+        Verb::AdminToken { rotate } => admin_token(&config, rotate),
         Verb::DnsRecords => {
             print!(
                 "{}",
@@ -96,5 +119,55 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         other => admin::run(config, other).await,
+    }
+}
+
+/// `mailstack admin-token [--rotate]`.
+fn admin_token(config: &config::Config, rotate: bool) -> anyhow::Result<()> {
+    if config
+        .http
+        .admin_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        anyhow::bail!(
+            "{} sets [http] admin_token; that token is used (change it there)",
+            config.file.display()
+        );
+    }
+    if rotate {
+        // Like the other verbs, not while a server holds the data folder: it would go on
+        // accepting the old token until restarted.
+        drop(admin::open_store(config)?);
+        let token = token::rotate(&config.data_dir)?;
+        println!("{token}");
+        eprintln!(
+            "mailstack: new admin token saved in {}; the old one no longer works",
+            token::path(&config.data_dir).display()
+        );
+    } else {
+        let (token, _) = token::load_or_create(&config.data_dir)?;
+        println!("{token}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(17);
+        let e = anyhow::Error::new(io).context("cannot create data");
+        assert_eq!(
+            one_line(&e),
+            "cannot create data: File exists (os error 17)"
+        );
+        // A cause whose text the message already includes is not repeated.
+        let io = std::io::Error::from_raw_os_error(17);
+        let text = format!("i/o error: {io}");
+        let e = anyhow::Error::new(io).context(text);
+        assert_eq!(one_line(&e), "i/o error: File exists (os error 17)");
     }
 }

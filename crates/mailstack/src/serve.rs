@@ -12,29 +12,59 @@ use tokio::task::JoinSet;
 use crate::admin::open_store;
 use crate::config::{Config, OutboundMode};
 
-/// `mailstack certs`: create the development CA + server certificate if missing.
+/// `mailstack certs`: create the development CA + server certificate if missing (renew them
+/// when they expire soon) and say where they are. With `[tls] generate = false` it writes
+/// nothing, anywhere: it checks the configured certificate (docs/spec.md §7.3).
 pub fn certs(config: &Config) -> anyhow::Result<()> {
-    let setup = net::load_or_generate(
-        &config.tls.cert,
-        &config.tls.key,
-        true,
-        std::slice::from_ref(&config.hostname),
-    )?;
+    let setup = tls_setup(config)?;
     drop(setup.acceptor);
-    match setup.generated_ca {
-        Some(ca) => println!(
-            "generated {} and {}; import the CA {} into your mail client",
+    let until = setup
+        .validity
+        .map(|v| format!(", valid until {}", net::date(v.not_after)))
+        .unwrap_or_default();
+    match (&setup.generated_ca, &setup.renewed) {
+        (Some(ca), None) => println!(
+            "generated {} and {}{until}; import the CA {} into your mail client",
             config.tls.cert.display(),
             config.tls.key.display(),
             ca.display()
         ),
-        None => println!(
-            "certificates already exist: {} {}",
+        (_, Some(renewed)) => println!("{renewed}{until}"),
+        (None, None) => println!(
+            "certificate {} and key {} are in place{until}",
             config.tls.cert.display(),
-            config.tls.key.display()
+            config.tls.key.display(),
         ),
     }
+    if let Some(w) = &setup.warning {
+        println!("warning: {w}");
+    }
     Ok(())
+}
+
+/// The certificate of `config`: loaded, generated when missing and allowed, renewed when it
+/// expires soon and is ours (net::load_or_generate).
+fn tls_setup(config: &Config) -> anyhow::Result<net::TlsSetup> {
+    net::load_or_generate(
+        &config.tls.cert,
+        &config.tls.key,
+        config.tls.generate,
+        std::slice::from_ref(&config.hostname),
+    )
+    .map_err(|e| anyhow::anyhow!("TLS certificate: {e}"))
+}
+
+/// The local CA beside the certificate (DER), when mailstack generated it: the Apple profile
+/// carries it (docs/spec.md §3.1).
+fn generated_ca(config: &Config) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    if !config.tls.generate {
+        return None;
+    }
+    let ca = config.tls.cert.parent()?.join("ca.crt");
+    rustls::pki_types::CertificateDer::from_pem_file(ca)
+        .ok()
+        .map(|c| c.to_vec())
 }
 
 fn init_logging(trace: bool) {
@@ -47,11 +77,14 @@ fn init_logging(trace: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
     // Colours only on a terminal: a log file or a test harness gets plain text.
-    let _ = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
-        .try_init();
+        .finish();
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        crate::logbridge::install();
+    }
 }
 
 /// The client-facing listeners of a config, for `dns-records`.
@@ -65,12 +98,17 @@ pub fn advertised_from_config(config: &Config) -> web::Advertised {
             .filter(|(s, _)| *s != "http" && *s != "https")
             .map(|(s, a)| (s.to_string(), a.port()))
             .collect(),
+        ca_certificate: None,
     }
 }
 
 /// Runs every listener until SIGTERM/SIGINT. `ephemeral` holds the temporary folder of
 /// `--ephemeral` (deleted when this returns) and switches stdout to one JSON line; `json`
 /// (`--json`) adds that line after the usual ones.
+///
+/// Order matters for a failed start: the store (its lock names a running server), then every
+/// listener is bound, and only then are certificates, accounts and the admin token made, so a
+/// busy port leaves nothing behind.
 pub async fn run(
     config: Config,
     trace_flag: bool,
@@ -89,41 +127,71 @@ pub async fn run(
         }
     };
     let store = open_store(&config)?;
+    let bound = bind_listeners(&config).await?;
+
+    let tls = tls_setup(&config)?;
+    if let Some(renewed) = &tls.renewed {
+        tracing::info!("{renewed}");
+    } else if let Some(ca) = &tls.generated_ca {
+        say(format!(
+            "generated a local CA and server certificate; import {} into your mail client to \
+             trust it",
+            ca.display()
+        ));
+    }
+    if let Some(w) = &tls.warning {
+        tracing::warn!("{w}");
+    }
     store.set_domains(&config.domains).await?;
     let auth = Auth::new(store.clone(), config.auth_config())?;
     for line in ensure_accounts(&config, &auth).await? {
         say(line);
     }
-
-    let tls = net::load_or_generate(
-        &config.tls.cert,
-        &config.tls.key,
-        config.tls.generate,
-        std::slice::from_ref(&config.hostname),
-    )
-    .context("TLS certificates")?;
-    if let Some(ca) = &tls.generated_ca {
-        say(format!("generated a local CA and server certificate; import {} into your mail client to trust it", ca.display()));
-    }
-    let (admin_token, generated_token) = match &config.http.admin_token {
-        Some(t) if !t.is_empty() => (t.clone(), false),
-        _ => (auth::random_token(16)?, true),
-    };
-    let mut started = start_listeners(&config, &auth, &tls.acceptor, trace, &admin_token).await?;
-    let mut ports = serde_json::Map::new();
-    for (service, local, mode) in std::mem::take(&mut started.listeners) {
-        say(format!("{service} listening on {local} ({mode})"));
-        if service == "http" || service == "https" {
-            let scheme = service;
-            say(format!("dashboard: {scheme}://{local}/ (live sessions, mailboxes, events; read-only without the admin token)"));
+    let token_file = crate::token::path(&config.data_dir);
+    let (admin_token, token_note) = match &config.http.admin_token {
+        Some(t) if !t.is_empty() => (t.clone(), None),
+        _ => {
+            let (token, made) = crate::token::load_or_create(&config.data_dir)?;
+            let note = if made {
+                // docs/spec.md §7.1: shown once, when it is made.
+                format!(
+                    "http admin token (Authorization: Bearer …): {token} (saved in {}; \
+                     `mailstack admin-token` shows it, `--rotate` replaces it)",
+                    token_file.display()
+                )
+            } else {
+                format!(
+                    "http admin token: the one saved in {} (`mailstack admin-token` shows it)",
+                    token_file.display()
+                )
+            };
+            (token, Some(note))
         }
-        tracing::info!(service, address = %local, tls = mode, "listening");
+    };
+    let options = Options {
+        trace,
+        admin_token: admin_token.clone(),
+        ca_certificate: generated_ca(&config),
+        plaintext_from_loopback: true,
+    };
+    let started = bound.start(&config, &auth, &tls.acceptor, options);
+    let mut ports = serde_json::Map::new();
+    for (service, local, mode) in &started.listeners {
+        // One line per listener (stdout; with --ephemeral the JSON line below says it all).
+        let what = if *service == "http" || *service == "https" {
+            format!("{mode}; dashboard {service}://{local}/")
+        } else {
+            mode.to_string()
+        };
+        if quiet {
+            tracing::info!(service, address = %local, tls = mode, "listening");
+        } else {
+            say(format!("{service} listening on {local} ({what})"));
+        }
         ports.insert(service.to_string(), local.port().into());
     }
-    if generated_token && config.listeners.http.is_some() {
-        say(format!(
-            "http admin token (Authorization: Bearer …): {admin_token}"
-        ));
+    if let (Some(note), true) = (token_note, config.listeners.http.is_some()) {
+        say(note);
     }
     if ephemeral.is_none() {
         say(format!(
@@ -165,6 +233,18 @@ pub async fn run(
     Ok(())
 }
 
+/// What `Bound::start` needs besides the config.
+pub(crate) struct Options {
+    /// Log every protocol line.
+    pub trace: bool,
+    pub admin_token: String,
+    /// The generated CA, DER, for the Apple profile.
+    pub ca_certificate: Option<Vec<u8>>,
+    /// docs/spec.md §4.4: plaintext passwords from loopback (on for `serve`; the demo turns it
+    /// off to show what a client elsewhere sees).
+    pub plaintext_from_loopback: bool,
+}
+
 /// Every listener of a config, bound and serving (see [`start_listeners`]).
 pub(crate) struct Started {
     /// (service, bound address, TLS mode) in the config's listener order.
@@ -187,118 +267,167 @@ impl Started {
     }
 }
 
+/// Every listener of a config, bound but not serving yet.
+pub(crate) struct Bound {
+    listeners: Vec<(&'static str, TcpListener, SocketAddr)>,
+}
+
 /// Binds every listener of `config` (all of them first: autoconfig must name the ports
-/// actually bound), then runs each protocol server over `auth`'s store. Used by `serve` and
-/// by `demo` (which passes a config with every listener on `127.0.0.1:0`).
+/// actually bound, and a port in use must fail the start before anything is created).
+pub(crate) async fn bind_listeners(config: &Config) -> anyhow::Result<Bound> {
+    let mut listeners = Vec::new();
+    for (service, addr) in config.listeners.all() {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| bind_error(config, service, addr, &e))?;
+        let local = listener.local_addr().unwrap_or(addr);
+        listeners.push((service, listener, local));
+    }
+    if listeners.is_empty() {
+        bail!("no listeners configured: add a [listeners] table");
+    }
+    Ok(Bound { listeners })
+}
+
+/// Why `service` cannot listen on `addr`, with what to do about it.
+fn bind_error(
+    config: &Config,
+    service: &str,
+    addr: SocketAddr,
+    e: &std::io::Error,
+) -> anyhow::Error {
+    let file = if config.file.as_os_str().is_empty() {
+        "the config".to_string()
+    } else {
+        config.file.display().to_string()
+    };
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program (another mailstack?) uses port {}; stop it or change [listeners] \
+             {service} in {file}",
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE; or change [listeners] {service} \
+             in {file}"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{} is not an address of this machine; change [listeners] {service} in {file}",
+            addr.ip()
+        ),
+        _ => format!("change [listeners] {service} in {file}"),
+    };
+    anyhow::anyhow!("cannot listen on {addr} for {service}: {e}; {hint}")
+}
+
+/// Binds every listener of `config` and runs each protocol server (the demo's entry point).
 pub(crate) async fn start_listeners(
     config: &Config,
     auth: &Auth,
     tls: &TlsAcceptor,
-    trace: bool,
-    admin_token: &str,
+    options: Options,
 ) -> anyhow::Result<Started> {
-    let limiter = Limiter::new(net::ConnLimits {
-        per_address: config.limits.connections_per_address,
-        total: config.limits.connections_total,
-    });
-    let mut bound = Vec::new();
-    for (service, addr) in config.listeners.all() {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} for {service}"))?;
-        let local = listener.local_addr().unwrap_or(addr);
-        bound.push((service, listener, local));
-    }
-    if bound.is_empty() {
-        bail!("no listeners configured: add a [listeners] table");
-    }
-    let advertised = web::Advertised {
-        hostname: config.hostname.clone(),
-        ports: bound
-            .iter()
-            .filter(|(s, ..)| *s != "http" && *s != "https")
-            .map(|(s, _, a)| (s.to_string(), a.port()))
-            .collect(),
-    };
-    let (trigger, shutdown) = ShutdownTrigger::new();
-    let mut tasks = JoinSet::new();
-    let mut listeners = Vec::new();
-    // Every session of every listener, for the dashboard.
-    let registry = net::Registry::new();
-    for (service, listener, local) in bound {
-        let mode = if service == "http" || service == "https" {
-            let ctx = web::Ctx {
-                auth: auth.clone(),
-                advertised: advertised.clone(),
-                admin_token: Secret::new(admin_token.to_string()),
-                capture_account: match config.outbound {
-                    OutboundMode::Capture => config.capture_account.clone(),
-                    OutboundMode::Reject => None,
-                },
-                registry: registry.clone(),
-            };
-            if service == "https" {
-                let acceptor = tls.clone();
-                tasks.spawn(web::serve_tls(
-                    listener,
-                    acceptor,
-                    ctx,
-                    limiter.clone(),
-                    shutdown.clone(),
-                ));
-                "HTTPS, same certificate"
-            } else {
-                tasks.spawn(web::serve(listener, ctx, limiter.clone(), shutdown.clone()));
-                "HTTP"
-            }
-        } else {
-            spawn_service(
-                service,
-                listener,
-                config,
-                auth,
-                tls,
-                &limiter,
-                trace,
-                &registry,
-                shutdown.clone(),
-                &mut tasks,
-            )?
-        };
-        listeners.push((service, local, mode));
-    }
-    Ok(Started {
-        listeners,
-        trigger,
-        tasks,
-    })
+    Ok(bind_listeners(config)
+        .await?
+        .start(config, auth, tls, options))
 }
 
-#[allow(clippy::too_many_arguments)]
+impl Bound {
+    /// Runs each protocol server over `auth`'s store on its bound listener.
+    pub(crate) fn start(
+        self,
+        config: &Config,
+        auth: &Auth,
+        tls: &TlsAcceptor,
+        options: Options,
+    ) -> Started {
+        let limiter = Limiter::new(net::ConnLimits {
+            per_address: config.limits.connections_per_address,
+            total: config.limits.connections_total,
+        });
+        let advertised = web::Advertised {
+            hostname: config.hostname.clone(),
+            ports: self
+                .listeners
+                .iter()
+                .filter(|(s, ..)| *s != "http" && *s != "https")
+                .map(|(s, _, a)| (s.to_string(), a.port()))
+                .collect(),
+            ca_certificate: options.ca_certificate.clone(),
+        };
+        let (trigger, shutdown) = ShutdownTrigger::new();
+        let mut tasks = JoinSet::new();
+        let mut listeners = Vec::new();
+        // Every session of every listener, for the dashboard.
+        let registry = net::Registry::new();
+        for (service, listener, local) in self.listeners {
+            let mode = if service == "http" || service == "https" {
+                let ctx = web::Ctx {
+                    auth: auth.clone(),
+                    advertised: advertised.clone(),
+                    admin_token: Secret::new(options.admin_token.clone()),
+                    capture_account: match config.outbound {
+                        OutboundMode::Capture => config.capture_account.clone(),
+                        OutboundMode::Reject => None,
+                    },
+                    registry: registry.clone(),
+                };
+                if service == "https" {
+                    let acceptor = tls.clone();
+                    tasks.spawn(web::serve_tls(
+                        listener,
+                        acceptor,
+                        ctx,
+                        limiter.clone(),
+                        shutdown.clone(),
+                    ));
+                    "HTTPS, same certificate"
+                } else {
+                    tasks.spawn(web::serve(listener, ctx, limiter.clone(), shutdown.clone()));
+                    "HTTP"
+                }
+            } else {
+                let common = net::ServiceConfig {
+                    tls: Some(tls.clone()),
+                    implicit_tls: matches!(service, "pop3s" | "imaps" | "submissions"),
+                    hostname: config.hostname.clone(),
+                    limiter: limiter.clone(),
+                    trace: options.trace,
+                    allow_plaintext_from_loopback: options.plaintext_from_loopback,
+                    registry: Some(registry.clone()),
+                };
+                spawn_service(
+                    service,
+                    listener,
+                    config,
+                    auth,
+                    common,
+                    shutdown.clone(),
+                    &mut tasks,
+                )
+            };
+            listeners.push((service, local, mode));
+        }
+        Started {
+            listeners,
+            trigger,
+            tasks,
+        }
+    }
+}
+
+/// Spawns the mail protocol server of `service` on `listener`; returns its TLS mode.
 fn spawn_service(
-    service: &str,
+    service: &'static str,
     listener: TcpListener,
     config: &Config,
     auth: &Auth,
-    tls: &TlsAcceptor,
-    limiter: &Limiter,
-    trace: bool,
-    registry: &net::Registry,
+    common: net::ServiceConfig,
     shutdown: net::Shutdown,
     tasks: &mut JoinSet<std::io::Result<()>>,
-) -> anyhow::Result<&'static str> {
-    // What every daemon's listener shares (net::ServiceConfig).
-    let common = net::ServiceConfig {
-        tls: Some(tls.clone()),
-        implicit_tls: matches!(service, "pop3s" | "imaps" | "submissions"),
-        hostname: config.hostname.clone(),
-        limiter: limiter.clone(),
-        trace,
-        allow_plaintext_from_loopback: true,
-        registry: Some(registry.clone()),
-    };
+) -> &'static str {
     let implicit = common.implicit_tls;
-    Ok(match service {
+    match service {
         "pop3" | "pop3s" => {
             let ctx = pop3d::Ctx {
                 auth: auth.clone(),
@@ -346,8 +475,9 @@ fn spawn_service(
                 _ => "plain + STARTTLS",
             }
         }
-        other => bail!("unknown service {other}"),
-    })
+        // Listeners::all names only the services above.
+        _ => "not served",
+    }
 }
 
 /// Creates the demo accounts and the capture account when they are missing; returns what to

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`tls`]: rustls server config from PEM files; generation of a local CA + server
-//!   certificate with rcgen when the files are missing.
+//!   certificate with rcgen when the files are missing, renewal when they expire soon.
+//! - `validity`: the validity dates of a DER certificate (for the renewal).
 //! - [`conn`]: [`Connection`], a buffered stream with a bounded line reader, exact-length reads
 //!   (literals, BDAT), idle timeouts, the STARTTLS upgrade, and the per-session protocol trace.
 //! - [`compress`]: raw deflate over a connection (IMAP COMPRESS=DEFLATE, RFC 4978).
@@ -32,6 +33,7 @@ pub mod listen;
 pub mod registry;
 pub mod service;
 pub mod tls;
+mod validity;
 
 pub use conn::{trim_eol, Redactor};
 pub use conn::{Connection, LineError, Stream};
@@ -42,4 +44,5 @@ pub use registry::{Registry, SessionHandle, SessionInfo};
 pub use service::{
     sasl_exchange, serve_service, Protocol, SaslOutcome, ServiceConfig, MAX_SASL_LINE,
 };
-pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup};
+pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup, Validity};
+pub use validity::date;

@@ -3,8 +3,11 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
 
 use net::Connection;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -117,4 +120,187 @@ async fn starttls_discards_pipelined_bytes() {
         next, b"NOOP\r\n",
         "the pipelined command was not executed after the switch"
     );
+}
+
+/// Verifies the first certificate of `chain_pem` for `name` against the CA in `ca_pem`, at
+/// `now`, as a TLS client would.
+fn verifies(chain_pem: &std::path::Path, ca_pem: &std::path::Path, name: &str) -> bool {
+    use rustls::client::danger::ServerCertVerifier;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca_pem).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .expect("verifier");
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(chain_pem)
+        .expect("chain")
+        .map(|c| c.expect("cert"))
+        .collect();
+    verifier
+        .verify_server_cert(
+            &chain[0],
+            &chain[1..],
+            &ServerName::try_from(name.to_string()).expect("name"),
+            &[],
+            rustls::pki_types::UnixTime::now(),
+        )
+        .is_ok()
+}
+
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+fn days(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() / 86_400.0
+}
+
+#[test]
+fn generated_certificates_have_short_sane_lifetimes() {
+    let (dir, _, ca) = setup();
+    let now = std::time::SystemTime::now();
+    let leaf = net::tls::validity_of_file(&dir.path().join("certs/server.crt")).expect("leaf");
+    let ca_v = net::tls::validity_of_file(&ca).expect("ca");
+    // Apple platforms: at most 825 days for a TLS server certificate.
+    assert!(days(leaf.lifetime()) <= 825.1, "leaf {leaf:?}");
+    assert!(days(ca_v.lifetime()) <= 3650.1, "ca {ca_v:?}");
+    for v in [leaf, ca_v] {
+        // notBefore = now − 1 hour (rounded to the second by the encoding).
+        let back = now.duration_since(v.not_before).expect("in the past");
+        assert!(
+            (3590..=3700).contains(&back.as_secs()),
+            "notBefore {back:?} ago"
+        );
+    }
+    assert!(!leaf.not_after.gt(&ca_v.not_after), "leaf outlives its CA");
+}
+
+/// Writes `cert`/`key` as a leaf for localhost signed by the CA beside them, valid from
+/// `from` to `until` (what an expiring or an older mailstack's certificate looks like).
+fn write_leaf(certs: &std::path::Path, from: std::time::SystemTime, until: std::time::SystemTime) {
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(certs.join("ca.key")).expect("ca key"))
+            .expect("parse ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mailstack local development CA");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "mailstack");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
+    params.not_before = from.into();
+    params.not_after = until.into();
+    let key = rcgen::KeyPair::generate().expect("key");
+    let leaf = params.signed_by(&key, &issuer).expect("sign");
+    let ca_pem = std::fs::read_to_string(certs.join("ca.crt")).expect("ca");
+    std::fs::write(certs.join("server.crt"), leaf.pem() + &ca_pem).expect("write cert");
+    std::fs::write(certs.join("server.key"), key.serialize_pem()).expect("write key");
+}
+
+#[test]
+fn an_expiring_server_certificate_is_renewed_with_the_same_ca() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = dir.path().join("certs");
+    let (cert, key) = (certs.join("server.crt"), certs.join("server.key"));
+    let ca = net::tls::generate_files(&cert, &key, &[]).expect("generate");
+    let ca_before = std::fs::read(&ca).expect("ca");
+    let now = std::time::SystemTime::now();
+    write_leaf(&certs, now - DAY * 800, now + DAY * 10);
+    assert!(verifies(&cert, &ca, "localhost"), "the planted leaf chains");
+
+    let s = net::load_or_generate(&cert, &key, true, &[]).expect("load");
+    assert!(s.generated_ca.is_none(), "the CA stays");
+    let why = s.renewed.expect("renewed");
+    assert!(
+        why.contains("expires on") && why.contains("nothing to import"),
+        "{why}"
+    );
+    assert_eq!(std::fs::read(&ca).expect("ca"), ca_before);
+    let v = s.validity.expect("validity");
+    assert!(days(v.remaining(now)) > 800.0, "{v:?}");
+    assert!(
+        verifies(&cert, &ca, "localhost"),
+        "renewed leaf chains to the old CA"
+    );
+    assert!(verifies(&cert, &ca, "127.0.0.1"));
+    // Nothing else was written: the four files and nothing left over.
+    let mut names: Vec<String> = std::fs::read_dir(&certs)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ca.crt", "ca.key", "server.crt", "server.key"]);
+
+    // An expired one too.
+    write_leaf(&certs, now - DAY * 900, now - DAY);
+    let s = net::load_or_generate(&cert, &key, true, &[]).expect("load");
+    assert!(s.renewed.expect("renewed").contains("expired on"));
+}
+
+#[test]
+fn certificates_of_an_older_mailstack_are_replaced() {
+    // Older versions made a CA and a leaf valid from 1975 to 4096 (rcgen's defaults).
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("mkdir");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "mailstack local development CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+    std::fs::write(certs.join("ca.crt"), ca_cert.pem()).expect("ca.crt");
+    std::fs::write(certs.join("ca.key"), ca_key.serialize_pem()).expect("ca.key");
+    let old = net::tls::validity_of_file(&certs.join("ca.crt")).expect("old ca");
+    assert_eq!(net::date(old.not_before), "1975-01-01");
+    assert_eq!(net::date(old.not_after), "4096-01-01");
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &rcgen::Issuer::new(ca_params, ca_key))
+        .expect("leaf");
+    let (cert, key) = (certs.join("server.crt"), certs.join("server.key"));
+    std::fs::write(&cert, leaf.pem() + &ca_cert.pem()).expect("cert");
+    std::fs::write(&key, leaf_key.serialize_pem()).expect("key");
+
+    let s = net::load_or_generate(&cert, &key, true, &[]).expect("load");
+    let ca = s.generated_ca.expect("a new CA");
+    let why = s.renewed.expect("renewed");
+    assert!(
+        why.contains("older mailstack") && why.contains("import"),
+        "{why}"
+    );
+    let v = net::tls::validity_of_file(&ca).expect("new ca");
+    assert!(days(v.lifetime()) <= 3650.1);
+    assert!(verifies(&cert, &ca, "localhost"));
+}
+
+#[test]
+fn certificates_mailstack_did_not_make_are_never_touched() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = dir.path().join("certs");
+    let (cert, key) = (certs.join("server.crt"), certs.join("server.key"));
+    net::tls::generate_files(&cert, &key, &[]).expect("generate");
+    let now = std::time::SystemTime::now();
+    write_leaf(&certs, now - DAY * 80, now + DAY * 5);
+    let before = std::fs::read(&cert).expect("cert");
+
+    // generate = false (production): a warning, no renewal.
+    let s = net::load_or_generate(&cert, &key, false, &[]).expect("load");
+    assert!(s.renewed.is_none() && s.generated_ca.is_none());
+    let w = s.warning.expect("warning");
+    assert!(w.contains("expires on") && w.contains("renew it"), "{w}");
+    assert_eq!(std::fs::read(&cert).expect("cert"), before);
+
+    // A certificate from elsewhere (no CA key beside it), even with generate = true.
+    std::fs::remove_file(certs.join("ca.key")).expect("rm");
+    let s = net::load_or_generate(&cert, &key, true, &[]).expect("load");
+    assert!(s.renewed.is_none() && s.warning.is_some());
+    assert_eq!(std::fs::read(&cert).expect("cert"), before);
 }

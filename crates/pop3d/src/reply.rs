@@ -27,6 +27,16 @@ impl RespCode {
     }
 }
 
+/// "1 message", "2 messages": a count with its noun in the right number, for reply texts
+/// people read (RFC 1939 leaves the text after `+OK` free).
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -118,5 +128,12 @@ mod tests {
             .starts_with("-ERR [SYS/TEMP]"));
         assert_eq!(RespCode::SysPerm.as_str(), "SYS/PERM");
         assert_eq!(RespCode::Auth.as_str(), "AUTH");
+    }
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(0, "message"), "0 messages");
+        assert_eq!(count(1, "message"), "1 message");
+        assert_eq!(count(2, "message"), "2 messages");
     }
 }

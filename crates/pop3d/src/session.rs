@@ -160,7 +160,7 @@ impl Session {
             (State::Authorization { user }, Command::Pass(pw)) => match user.take() {
                 // RFC 1939 §7: PASS only right after a successful USER.
                 None => Err(CmdError::no("send USER first")),
-                Some(name) => self.login(&name, &pw).await,
+                Some(name) => self.login("USER/PASS", &name, &pw).await,
             },
             (State::Authorization { .. }, Command::Auth { mechanism, initial }) => {
                 return self.sasl(mechanism.as_deref(), initial.as_deref()).await
@@ -205,12 +205,20 @@ impl Session {
     /// Verifies credentials (USER/PASS or SASL) and enters TRANSACTION.
     async fn login(
         &mut self,
+        mechanism: &'static str,
         username: &str,
         password: &Secret<String>,
     ) -> Result<Reply, CmdError> {
-        let md = cmd::auth::login(self.ctx(), self.conn.peer.ip(), username, password).await?;
+        let md = cmd::auth::login(
+            self.ctx(),
+            self.conn.peer.ip(),
+            mechanism,
+            username,
+            password,
+        )
+        .await?;
         let (n, size) = md.stat();
-        tracing::info!(account = %md.account.address, messages = n, "POP3 login");
+        tracing::debug!(account = %md.account.address, messages = n, "POP3 maildrop opened");
         // The maildrop is the INBOX (dashboard: who holds it).
         self.conn.set_user(Some(&md.account.address));
         self.conn.set_mailbox(Some("INBOX"));
@@ -219,7 +227,8 @@ impl Session {
         self.conn
             .set_idle_timeout(self.limits().transaction_timeout);
         Ok(Reply::Ok(format!(
-            "maildrop has {n} messages ({size} octets)"
+            "maildrop has {} ({size} octets)",
+            crate::reply::count(n, "message")
         )))
     }
 
@@ -245,7 +254,10 @@ impl Session {
                 Err(_) => return Ok(Flow::Close),
             };
         let result = match outcome {
-            SaslOutcome::Credentials(creds) => self.login(&creds.username, &creds.password).await,
+            SaslOutcome::Credentials(creds) => {
+                self.login(mech.name(), &creds.username, &creds.password)
+                    .await
+            }
             SaslOutcome::TooLong => Err(CmdError::no("SASL response too long")),
             // RFC 5034 §4: "*" cancels with -ERR.
             SaslOutcome::Failed(SaslError::Cancelled) => {

@@ -1,7 +1,7 @@
 //! End to end with real, independent POP3 clients against the in-process server: Python
 //! poplib (plain, STLS, pop3s), curl (pop3://, STLS, pop3s://), fetchmail (keep and delete),
 //! getmail6 (delete = false / true) and GNU mailutils movemail. Each is spawned on the
-//! server's ephemeral port; CI installs them (.ci/run).
+//! server's ephemeral port; `make deps` installs them.
 
 use std::path::Path;
 use std::process::Output;
@@ -33,7 +33,7 @@ async fn run(cmd: &mut Command) -> Output {
     let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .unwrap_or_else(|_| panic!("{name} timed out"))
-        .unwrap_or_else(|e| panic!("{name} could not run ({e}); install it (see .ci/run)"));
+        .unwrap_or_else(|e| panic!("{name} could not run ({e}); install it (`make deps`)"));
     eprintln!(
         "--- {name} exit {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status.code(),

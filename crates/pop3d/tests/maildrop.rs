@@ -193,7 +193,7 @@ async fn policy_delete_removes_retrieved_messages() {
     c.multi().await;
     assert!(c.cmd("TOP 2 1").await.starts_with("+OK"));
     c.multi().await;
-    assert!(c.cmd("QUIT").await.contains("1 messages deleted"));
+    assert!(c.cmd("QUIT").await.contains("(1 message deleted, "));
     assert_eq!(srv.uids(&a), vec![topped, untouched]);
     assert!(!srv.uids(&a).contains(&retrieved));
 

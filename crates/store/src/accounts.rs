@@ -45,6 +45,7 @@ impl Store {
                 let key = keys::mailbox(id, name);
                 put(tx.mailboxes, &key, &mb)?;
                 tx.mailbox_ids.insert(&keys::id(*mid), key)?;
+                crate::subscriptions::subscribe_in_tx(tx, id, name)?;
             }
             Ok(())
         })?;
@@ -118,6 +119,7 @@ impl Store {
         {
             let _g = crate::lock(&w);
             let boxes = self.mailboxes(account.id)?;
+            let subscriptions = crate::subscriptions::keys_of(self, account.id)?;
             let mut msgs = Vec::new();
             for mb in &boxes {
                 msgs.push((mb.id, self.messages(mb.id)?));
@@ -136,6 +138,9 @@ impl Store {
                 }
                 for alias in &account.aliases {
                     tx.aliases.remove(alias.as_bytes())?;
+                }
+                for key in &subscriptions {
+                    tx.subscriptions.remove(key)?;
                 }
                 tx.usage.remove(&keys::id(account.id))?;
                 tx.account_ids.remove(&keys::id(account.id))?;

@@ -5,7 +5,8 @@
 //! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
-//! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change.
+//! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change;
+//!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `segments`: message bytes in append-only segment files outside sled (records with a
 //!   CRC; sled keeps each blob's location); `compact`: the thread that gives the space of
@@ -53,6 +54,7 @@ pub mod mime;
 pub mod model;
 pub mod notify;
 mod segments;
+mod subscriptions;
 mod tx;
 mod views;
 
@@ -140,6 +142,8 @@ pub(crate) struct Inner {
     pub(crate) structure: sled::Tree,
     pub(crate) refs: sled::Tree,
     pub(crate) usage: sled::Tree,
+    /// account id ‖ name of every subscribed name (`subscriptions`).
+    pub(crate) subscriptions: sled::Tree,
     /// The expunge log of earlier versions (mailbox ‖ uid → modseq); migrated at open.
     pub(crate) expunged: sled::Tree,
     /// mailbox ‖ modseq ‖ uid of every remembered expunge (`expunge_log`).
@@ -233,6 +237,7 @@ impl Store {
             structure: db.open_tree("structure")?,
             refs: db.open_tree("refs")?,
             usage: db.open_tree("usage")?,
+            subscriptions: db.open_tree("subscriptions")?,
             expunged: db.open_tree("expunged")?,
             expunge_log: expunge_log.clone(),
             expunge_floor: expunge_floor.clone(),
@@ -257,6 +262,7 @@ impl Store {
         }
         store.release_all_pinned()?;
         store.migrate_expunge_log()?;
+        store.migrate_subscriptions()?;
         Ok(store)
     }
 

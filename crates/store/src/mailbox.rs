@@ -1,4 +1,5 @@
-//! Mailboxes: create, rename (with children, INBOX semantics), delete, list, subscribe, status.
+//! Mailboxes: create, rename (with children, INBOX semantics), delete, list, status.
+//! Subscriptions are names, not mailboxes: `subscriptions.rs`.
 //! Names are UTF-8 with "/" as the hierarchy separator; the IMAP server converts modified UTF-7.
 
 use crate::accounts::{new_mailbox, uidvalidity_now};
@@ -6,6 +7,7 @@ use crate::blob::decode;
 use crate::keys;
 use crate::model::*;
 use crate::notify::Change;
+use crate::subscriptions::subscribe_in_tx;
 use crate::tx::{abort, get, put, Tx, TxResult};
 use crate::{Error, Result, Store};
 
@@ -196,6 +198,15 @@ impl Store {
                     renamed.name = new_name.clone();
                     put(tx.mailboxes, &new_key, &renamed)?;
                     tx.mailbox_ids.insert(&keys::id(m.id), new_key)?;
+                    // RFC 3501 §6.3.6: the old name stays subscribed (never removed by the
+                    // server); the new one is subscribed too, so the mailbox stays visible.
+                    if tx
+                        .subscriptions
+                        .get(keys::mailbox(account, &m.name))?
+                        .is_some()
+                    {
+                        subscribe_in_tx(tx, account, &new_name)?;
+                    }
                     events.push((
                         account,
                         Change::MailboxRenamed {
@@ -210,6 +221,7 @@ impl Store {
                     if tx.mailboxes.get(&key)?.is_none() {
                         put(tx.mailboxes, &key, &new_mailbox(*id, p, uidvalidity, None))?;
                         tx.mailbox_ids.insert(&keys::id(*id), key)?;
+                        subscribe_in_tx(tx, account, p)?;
                     }
                 }
                 Ok(((), events))
@@ -247,24 +259,6 @@ impl Store {
         self.sync().await?;
         self.publish_durable();
         Ok(())
-    }
-
-    /// SUBSCRIBE / UNSUBSCRIBE (RFC 3501 §6.3.6–7).
-    pub async fn set_subscribed(&self, account: AccountId, name: &str, on: bool) -> Result<()> {
-        let name = normalize_name(name)?;
-        let w = self.writer(account);
-        {
-            let _g = crate::lock(&w);
-            self.transact(|tx| {
-                let key = keys::mailbox(account, &name);
-                let Some(mut mb) = get::<Mailbox>(tx.mailboxes, &key)? else {
-                    return abort(Error::NoSuchMailbox);
-                };
-                mb.subscribed = on;
-                put(tx.mailboxes, &key, &mb)
-            })?;
-        }
-        self.sync().await
     }
 
     /// Counters for STATUS and `mailbox list`.
@@ -326,6 +320,8 @@ fn create_in_tx(
         let mb = new_mailbox(*id, n, uidvalidity, su);
         put(tx.mailboxes, &key, &mb)?;
         tx.mailbox_ids.insert(&keys::id(*id), key)?;
+        // Mailboxes the store creates start subscribed (`subscriptions`).
+        subscribe_in_tx(tx, account, n)?;
         events.push((
             account,
             Change::MailboxCreated {

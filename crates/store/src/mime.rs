@@ -5,7 +5,7 @@
 //! The design (docs/architecture.md §3.4) first named mail-parser for this job. We started with it and replaced it: IMAP
 //! needs raw (undecoded) values and the exact octet offsets of every part, including in
 //! malformed MIME, and a differential test against Dovecot (`tests/tests/dovecot_diff.rs`,
-//! 45 messages, 675 FETCH items byte for byte) is only met by a parser that follows the
+//! 46 messages, 687 FETCH items byte for byte) is only met by a parser that follows the
 //! recovery rules below. mail-parser 0.11 also trips a `debug_assert!` on some multipart input.
 //!
 //! # Layout

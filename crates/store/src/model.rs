@@ -128,6 +128,8 @@ pub struct Mailbox {
     /// RFC 7162 §3.1.
     pub highestmodseq: u64,
     pub special_use: Option<SpecialUse>,
+    /// Where stores before the `subscriptions` tree kept the subscription. Read once, by the
+    /// migration at open; kept so those records still decode. Use `Store::subscriptions`.
     pub subscribed: bool,
     /// Number of messages (kept in step with the `messages` tree).
     pub exists: u32,

@@ -28,6 +28,7 @@ pub(crate) struct Tx<'a> {
     pub expunge_log: &'a TransactionalTree,
     pub pinned: &'a TransactionalTree,
     pub blob_locs: &'a TransactionalTree,
+    pub subscriptions: &'a TransactionalTree,
     /// Bumped by every blob release (wakes the compactor).
     pub deletes: &'a std::sync::atomic::AtomicU64,
     /// Message records written or removed by this attempt, applied to the in-memory indexes
@@ -116,6 +117,7 @@ impl Store {
             i.expunge_log.clone(),
             i.pinned.clone(),
             i.blob_locs.clone(),
+            i.subscriptions.clone(),
         ];
         let r = trees[..].transaction(|v| {
             let tx = Tx {
@@ -132,6 +134,7 @@ impl Store {
                 expunge_log: &v[10],
                 pinned: &v[11],
                 blob_locs: &v[12],
+                subscriptions: &v[13],
                 deletes: &i.deletes,
                 index: Default::default(),
             };

@@ -33,6 +33,14 @@ use crate::{keys, Result, Store};
 /// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from sled.
 pub const MAX_INDEXED: usize = 1_000_000;
 
+/// Header bytes cached for SEARCH over all open mailboxes, at most; a header over
+/// [`MAX_CACHED_HEADER`] is never cached (it is read again when needed).
+pub const MAX_HEADER_CACHE: usize = 64 * 1024 * 1024;
+/// The longest header block the SEARCH cache keeps.
+pub const MAX_CACHED_HEADER: usize = 4096;
+
+static HEADER_BYTES: AtomicU64 = AtomicU64::new(0);
+
 /// The open views and graves of every watched mailbox.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -45,6 +53,9 @@ struct Watched {
     /// (`None` when over the memory cap): SELECT, FETCH 1:* and SEARCH on a large mailbox
     /// read memory instead of scanning sled. Updated after every commit (`apply_index`).
     index: Option<Arc<RwLock<Vec<MessageMeta>>>>,
+    /// Header blocks read for SEARCH, kept while the mailbox is open (Dovecot's cache file
+    /// plays this part): uid → header bytes. Bounded by [`MAX_HEADER_CACHE`].
+    headers: HashMap<Uid, Arc<Vec<u8>>>,
     /// View id → cursor (every expunge with a MODSEQ at or below it has been told).
     views: HashMap<u64, u64>,
     /// Expunged messages some view may still address: uid → (expunge MODSEQ, metadata).
@@ -96,6 +107,7 @@ impl Store {
         let w = reg.mailboxes.entry(mailbox).or_insert_with(|| Watched {
             account,
             index: None,
+            headers: HashMap::new(),
             views: HashMap::new(),
             graves: BTreeMap::new(),
         });
@@ -160,7 +172,9 @@ impl Store {
             });
             let account = w.account;
             if w.views.is_empty() && w.graves.is_empty() {
-                reg.mailboxes.remove(&mailbox);
+                if let Some(mut gone) = reg.mailboxes.remove(&mailbox) {
+                    forget_headers(&mut gone.headers);
+                }
             }
             (account, dead)
         };
@@ -247,8 +261,14 @@ impl Store {
             let Some(w) = reg.mailboxes.get_mut(&mailbox) else {
                 continue;
             };
+            if let IndexOp::Remove(_, uid) = &op {
+                if let Some(h) = w.headers.remove(uid) {
+                    HEADER_BYTES.fetch_sub(h.len() as u64, Ordering::Relaxed);
+                }
+            }
             if matches!(op, IndexOp::Drop(_)) {
                 w.index = None;
+                forget_headers(&mut w.headers);
                 continue;
             }
             let Some(index) = &w.index else { continue };
@@ -266,6 +286,42 @@ impl Store {
                 IndexOp::Drop(_) => {}
             }
         }
+    }
+
+    /// The header block of a message (RFC 5322 §2.1: up to the empty line), for SEARCH:
+    /// from the open mailbox's cache, else read (and cached when small enough).
+    pub fn message_header(&self, mailbox: MailboxId, meta: &MessageMeta) -> Result<Arc<Vec<u8>>> {
+        if let Some(h) = crate::lock(&self.inner.views)
+            .mailboxes
+            .get(&mailbox)
+            .and_then(|w| w.headers.get(&meta.uid))
+        {
+            return Ok(h.clone());
+        }
+        // Most headers are a few KiB; read more only when the first read ends inside one.
+        let mut want = 8 * 1024u64;
+        let header = loop {
+            let bytes = self.read_blob_range(meta.blob, 0, want.min(meta.size))?;
+            let hl = crate::mime::header_length(&bytes);
+            if hl < bytes.len() || bytes.len() as u64 >= meta.size {
+                let mut b = bytes;
+                b.truncate(hl);
+                break b;
+            }
+            want *= 4;
+        };
+        let header = Arc::new(header);
+        if header.len() <= MAX_CACHED_HEADER
+            && (HEADER_BYTES.load(Ordering::Relaxed) as usize) < MAX_HEADER_CACHE
+        {
+            let mut reg = crate::lock(&self.inner.views);
+            if let Some(w) = reg.mailboxes.get_mut(&mailbox) {
+                if !w.views.is_empty() && w.headers.insert(meta.uid, header.clone()).is_none() {
+                    HEADER_BYTES.fetch_add(header.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(header)
     }
 
     /// Number of expunged messages kept for open views (tests, dashboard).
@@ -349,4 +405,10 @@ impl Drop for View {
         }
         self.store.collect(self.mailbox);
     }
+}
+
+fn forget_headers(h: &mut HashMap<Uid, Arc<Vec<u8>>>) {
+    let bytes: usize = h.values().map(|v| v.len()).sum();
+    HEADER_BYTES.fetch_sub(bytes as u64, Ordering::Relaxed);
+    h.clear();
 }

@@ -47,10 +47,12 @@ pub async fn run(
         SaslOutcome::TooLong => return Ok(AuthOutcome::Refused(codes::BAD_BASE64.reply())),
         SaslOutcome::Failed(e) => return Ok(AuthOutcome::Refused(sasl_error(e))),
     };
-    let reply = match auth
-        .authenticate(&creds.username, &creds.password, conn.peer.ip())
-        .await
-    {
+    let from = ::auth::LoginFrom {
+        ip: conn.peer.ip(),
+        protocol: "smtp",
+        mechanism: mech.name(),
+    };
+    let reply = match auth.login(&creds.username, &creds.password, &from).await {
         Ok(account) => return Ok(AuthOutcome::Success(account)),
         // RFC 4954 §6: 535 5.7.8; unknown user and wrong password look the same.
         Err(AuthError::Failed) => codes::AUTH_FAILED.reply(),

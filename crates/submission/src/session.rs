@@ -303,7 +303,8 @@ impl Session {
         }
         let mut out = Vec::new();
         if r.write(&mut out).is_ok() {
-            self.conn.write(&out);
+            self.conn
+                .write(&ehlo_greeting(&out, &self.ctx.service.hostname));
         }
     }
 
@@ -341,7 +342,6 @@ impl Session {
         let auth = self.ctx.auth.clone();
         match sasl::run(&mut self.conn, &auth, mech, initial).await? {
             AuthOutcome::Success(account) => {
-                tracing::info!(user = account.address, "authenticated");
                 self.conn.set_user(Some(&account.address));
                 self.account = Some(account);
                 self.reply(codes::AUTH_OK.reply());
@@ -381,4 +381,18 @@ pub(crate) fn parse_error(e: smtp_proto::Error) -> Reply {
         }
         other => codes::SYNTAX.with(other.to_string()),
     }
+}
+
+/// RFC 5321 §4.1.1.1: `ehlo-ok-rsp = "250" SP Domain [ SP ehlo-greet ]`. smtp-proto writes its
+/// own joke as the greeting; ours says hello like the HELO reply, and keeps the extension
+/// lines it wrote.
+fn ehlo_greeting(written: &[u8], hostname: &str) -> Vec<u8> {
+    let rest = written
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(&[][..], |i| &written[i + 1..]);
+    let sep = if rest.is_empty() { ' ' } else { '-' };
+    let mut out = format!("250{sep}{hostname} Hello\r\n").into_bytes();
+    out.extend_from_slice(rest);
+    out
 }

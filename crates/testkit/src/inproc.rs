@@ -230,6 +230,8 @@ impl StackBuilder {
             .iter()
             .map(|(name, l)| (*name, l.local_addr().expect("addr")))
             .collect();
+        // As `mailstack serve` does: the bound mail listeners, and the generated CA (DER) for
+        // the Apple profile.
         let advertised = self.advertised.clone().unwrap_or_else(|| web::Advertised {
             hostname: self.service.hostname.clone(),
             ports: addrs
@@ -237,6 +239,7 @@ impl StackBuilder {
                 .filter(|(s, _)| !s.starts_with("http"))
                 .map(|(s, a)| (s.to_string(), a.port()))
                 .collect(),
+            ca_certificate: certs.as_ref().map(|c| crate::tls::der(&c.ca)),
         });
         let web = web::Ctx {
             auth: auth.clone(),

@@ -165,6 +165,7 @@ impl Ready {
 pub struct MailstackBuilder {
     config: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     persistent: bool,
 }
 
@@ -179,6 +180,13 @@ impl MailstackBuilder {
     /// Extra `serve` arguments (`--trace-protocol`, `--trace-bodies`).
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// An environment variable of the server process only (e.g. `RUST_LOG`), never of the
+    /// test process, so tests running in parallel do not see it.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -203,7 +211,7 @@ impl MailstackBuilder {
             .into(),
         );
         serve.extend(self.args);
-        let (child, ready, stdout) = launch(&config, &stderr_path, &serve);
+        let (child, ready, stdout) = launch(&config, &stderr_path, &serve, &self.env);
         Mailstack {
             child: Some(child),
             dir,
@@ -212,6 +220,7 @@ impl MailstackBuilder {
             stdout,
             stderr_path,
             serve,
+            env: self.env,
             persistent: self.persistent,
         }
     }
@@ -231,6 +240,7 @@ pub struct Mailstack {
     pub stdout: Vec<String>,
     stderr_path: PathBuf,
     serve: Vec<String>,
+    env: Vec<(String, String)>,
     persistent: bool,
 }
 
@@ -244,6 +254,7 @@ impl Mailstack {
         MailstackBuilder {
             config: String::new(),
             args: Vec::new(),
+            env: Vec::new(),
             persistent: false,
         }
     }
@@ -322,7 +333,8 @@ impl Mailstack {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "restart of a running server");
         assert!(self.persistent, "restart needs a persistent server");
-        let (child, ready, stdout) = launch(&self.config, &self.stderr_path, &self.serve);
+        let (child, ready, stdout) =
+            launch(&self.config, &self.stderr_path, &self.serve, &self.env);
         self.child = Some(child);
         self.ready = ready;
         self.stdout = stdout;
@@ -358,7 +370,12 @@ impl Drop for Mailstack {
 
 /// Spawns `mailstack --config CONFIG <serve…>` and reads stdout up to its JSON line; returns
 /// the child, the JSON line and the lines before it (stderr is appended to `stderr_path`).
-fn launch(config: &Path, stderr_path: &Path, serve: &[String]) -> (Child, Ready, Vec<String>) {
+fn launch(
+    config: &Path,
+    stderr_path: &Path,
+    serve: &[String],
+    env: &[(String, String)],
+) -> (Child, Ready, Vec<String>) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -368,6 +385,7 @@ fn launch(config: &Path, stderr_path: &Path, serve: &[String]) -> (Child, Ready,
         .arg("--config")
         .arg(config)
         .args(serve)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)

@@ -35,6 +35,13 @@ pub fn generate(dir: &Path, hostnames: &[String]) -> Certs {
     }
 }
 
+/// The first certificate in a PEM file, DER-encoded.
+pub fn der(pem: &Path) -> Vec<u8> {
+    CertificateDer::from_pem_file(pem)
+        .expect("PEM certificate")
+        .to_vec()
+}
+
 /// The name test clients verify: every generated certificate carries it.
 pub fn server_name() -> ServerName<'static> {
     ServerName::try_from("localhost").expect("name")

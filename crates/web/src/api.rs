@@ -248,6 +248,13 @@ async fn list_mailboxes(
 ) -> Result<Json<Vec<MailboxView>>, ApiError> {
     let a = resolve(&app, &addr)?;
     let boxes = app.ctx.auth.store().mailboxes(a.id)?;
+    let subscribed: std::collections::BTreeSet<String> = app
+        .ctx
+        .auth
+        .store()
+        .subscriptions(a.id)?
+        .into_iter()
+        .collect();
     Ok(Json(
         boxes
             .into_iter()
@@ -258,7 +265,7 @@ async fn list_mailboxes(
                 bytes: m.size,
                 uidvalidity: m.uidvalidity,
                 uidnext: m.uidnext,
-                subscribed: m.subscribed,
+                subscribed: subscribed.contains(&m.name),
                 name: m.name,
             })
             .collect(),

@@ -1,7 +1,11 @@
 //! `GET /apple/mailstack.mobileconfig?email=…`: an Apple configuration profile (plist, payload
 //! type `com.apple.mail.managed`) for iOS/macOS Mail with the preferred incoming endpoint
-//! (IMAP, else POP3) and outgoing endpoint (submissions, else submission) of the live listeners.
-//! The profile is unsigned; devices show it as "Not Verified", which is expected.
+//! (IMAP, else POP3) and outgoing endpoint (submissions, else submission) of the live listeners,
+//! and, when mailstack generated the server certificate, its local CA as a
+//! `com.apple.security.root` payload, so the device trusts the server once the profile is
+//! installed (on iOS the user then enables full trust for it in Settings → General → About →
+//! Certificate Trust Settings). The profile is unsigned; devices show it as "Not Verified",
+//! which is expected.
 
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -96,7 +100,32 @@ pub(crate) fn profile(adv: &Advertised, address: &str) -> Result<String, ApiErro
     );
     kv("PayloadVersion", "<integer>1</integer>".into());
     kv("SMIMEEnabled", b(false));
-    x.push_str("</dict>\n</array>\n");
+    x.push_str("</dict>\n");
+    if let Some(der) = &adv.ca_certificate {
+        x.push_str("<dict>\n");
+        let mut kv = |k: &str, v: String| x.push_str(&format!("<key>{k}</key>{v}\n"));
+        kv("PayloadCertificateFileName", s("mailstack-ca.crt"));
+        kv(
+            "PayloadContent",
+            format!("<data>\n{}</data>", base64_lines(der)),
+        );
+        kv(
+            "PayloadDescription",
+            s(&format!(
+                "the local CA that signed the certificate of {host}"
+            )),
+        );
+        kv("PayloadDisplayName", s("mailstack local development CA"));
+        kv("PayloadIdentifier", s(&format!("{ident}.ca")));
+        kv("PayloadType", s("com.apple.security.root"));
+        kv(
+            "PayloadUUID",
+            s(&uuid_for(&format!("ca:{address}:{}", adv.hostname))),
+        );
+        kv("PayloadVersion", "<integer>1</integer>".into());
+        x.push_str("</dict>\n");
+    }
+    x.push_str("</array>\n");
     let mut kv = |k: &str, v: String| x.push_str(&format!("<key>{k}</key>{v}\n"));
     kv("PayloadDescription", s(&format!("Configures Mail for {a}")));
     kv("PayloadDisplayName", s(&format!("mailstack: {a}")));
@@ -134,6 +163,17 @@ fn server(
     );
     kv(&format!("{side}MailServerUseSSL"), b(e.implicit_tls));
     kv(&format!("{side}MailServerUsername"), s(address));
+}
+
+/// Base64 in lines of 64 characters (plist `<data>` allows whitespace).
+fn base64_lines(der: &[u8]) -> String {
+    let b64 = auth::sasl::encode_base64(der);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 1);
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 /// A stable UUID-shaped identifier (FNV-1a, 128 bits from two seeds; version nibble 5-like).

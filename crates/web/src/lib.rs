@@ -66,6 +66,10 @@ pub struct Advertised {
     /// The host name clients connect to (must match the TLS certificate).
     pub hostname: String,
     pub ports: BTreeMap<String, u16>,
+    /// The local CA that signed the server certificate, DER, when mailstack generated it
+    /// (docs/spec.md §7.3): the Apple profile carries it so the device trusts the server.
+    /// `None` for a certificate from a public CA.
+    pub ca_certificate: Option<Vec<u8>>,
 }
 
 impl Advertised {
@@ -167,7 +171,8 @@ pub async fn serve(
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "http listening");
+        // The binary announces its listeners (one line each); this is for debugging.
+        tracing::debug!(%addr, "http listening");
     }
     let app = build(App {
         ctx,
@@ -185,7 +190,7 @@ pub async fn serve_tls(
     shutdown: net::Shutdown,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "https listening");
+        tracing::debug!(%addr, "https listening");
     }
     let app = build(App {
         ctx,

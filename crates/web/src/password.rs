@@ -3,7 +3,7 @@
 //! `curpass`, `newpass`; success is HTTP 200 and a body matching `password_httpapi_expect`,
 //! e.g. `/^ok$/`).
 //!
-//! The current password is verified through [`auth::Auth::authenticate`], so a guessing client
+//! The current password is verified through [`auth::Auth::login`], so a guessing client
 //! is throttled exactly like an IMAP/POP3/SMTP login from the same address. The new password
 //! passes the policy (docs/spec.md §4) and works for every protocol at once.
 //!
@@ -35,7 +35,12 @@ pub(crate) async fn change(
     let auth = &app.ctx.auth;
     let current = auth::Secret::new(form.curpass);
     let new = auth::Secret::new(form.newpass);
-    let account = match auth.authenticate(&form.user, &current, ip).await {
+    let from = auth::LoginFrom {
+        ip,
+        protocol: "http",
+        mechanism: "password change",
+    };
+    let account = match auth.login(&form.user, &current, &from).await {
         Ok(a) => a,
         Err(e) => return text_error(e.into()),
     };

@@ -308,6 +308,43 @@ async fn apple_mobileconfig() {
     assert!(resp.error().contains("IMAP"));
 }
 
+/// Python: the profile's payload types, and the CA payload's certificate as PEM.
+const PARSE_PLIST_CA: &str = r#"
+import sys, plistlib, ssl
+p = plistlib.loads(sys.stdin.buffer.read())
+print(" ".join(c["PayloadType"] for c in p["PayloadContent"]))
+for c in p["PayloadContent"]:
+    if c["PayloadType"] == "com.apple.security.root":
+        assert c["PayloadIdentifier"] != p["PayloadContent"][0]["PayloadIdentifier"]
+        assert c["PayloadUUID"] != p["PayloadContent"][0]["PayloadUUID"]
+        print(ssl.DER_cert_to_PEM_cert(c["PayloadContent"]), end="")
+"#;
+
+#[tokio::test]
+async fn apple_mobileconfig_carries_the_generated_ca() {
+    use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer};
+    // Without a generated CA (a public certificate): the mail account only.
+    let env = stack().start().await;
+    let url = "/apple/mailstack.mobileconfig?email=alice%40example.test";
+    let text = get(&env.router(), url).await.text();
+    assert_eq!(python(PARSE_PLIST_CA, &text), "com.apple.mail.managed\n");
+
+    // With mailstack's CA: a com.apple.security.root payload holding exactly that certificate.
+    let certs = testkit::tls::generate(&env.dir.path().join("ca"), &[HOST.to_string()]);
+    let der = CertificateDer::from_pem_file(&certs.ca).unwrap();
+    let mut adv = standard_ports(HOST);
+    adv.ca_certificate = Some(der.to_vec());
+    let env = stack().advertised(adv).start().await;
+    let text = get(&env.router(), url).await.text();
+    let out = python(PARSE_PLIST_CA, &text);
+    let (types, pem) = out.split_once('\n').unwrap();
+    assert_eq!(types, "com.apple.mail.managed com.apple.security.root");
+    let from_profile = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    assert_eq!(from_profile, der);
+    // The account payload is still the first one and unchanged.
+    assert!(python(PARSE_PLIST, &text).starts_with("EmailTypeIMAP alice@example.test"));
+}
+
 #[test]
 fn dns_records_match_listeners() {
     let adv = standard_ports(HOST);

@@ -46,11 +46,22 @@ pub async fn login(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResu
             "plaintext login requires TLS; use STARTTLS first",
         ));
     }
-    finish(s, user, pass).await
+    finish(s, user, pass, "LOGIN command").await
 }
 
-async fn finish(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult {
-    let account = match s.ctx.auth.authenticate(user, &pass, s.conn.peer.ip()).await {
+/// Checks the credentials (auth logs the attempt with `mechanism`) and enters Authenticated.
+async fn finish(
+    s: &mut Session,
+    user: &str,
+    pass: Secret<String>,
+    mechanism: &'static str,
+) -> CmdResult {
+    let from = auth::LoginFrom {
+        ip: s.conn.peer.ip(),
+        protocol: "imap",
+        mechanism,
+    };
+    let account = match s.ctx.auth.login(user, &pass, &from).await {
         Ok(a) => a,
         Err(AuthError::Failed) => {
             return Err(no(
@@ -69,7 +80,6 @@ async fn finish(s: &mut Session, user: &str, pass: Secret<String>) -> CmdResult 
         }
         Err(e) => return Err(CmdError::Internal(e.to_string())),
     };
-    tracing::info!(account = %account.address, "logged in");
     s.rx = Some(s.store().subscribe(account.id));
     s.state = State::Authenticated { account };
     s.conn.set_idle_timeout(s.limits.autologout);
@@ -108,7 +118,9 @@ pub async fn authenticate(
     .await
     .map_err(|e| CmdError::Io(std::io::Error::other(e.to_string())))?;
     match outcome {
-        SaslOutcome::Credentials(creds) => finish(s, &creds.username, creds.password).await,
+        SaslOutcome::Credentials(creds) => {
+            finish(s, &creds.username, creds.password, mech.name()).await
+        }
         SaslOutcome::TooLong => Err(CmdError::Bad("SASL response too long".into())),
         // RFC 3501 §6.2.2: "*" cancels with BAD.
         SaslOutcome::Failed(SaslError::Cancelled) => {

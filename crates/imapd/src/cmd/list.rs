@@ -1,15 +1,35 @@
-//! LIST and LSUB with the LIST-EXTENDED basics (RFC 3501 §6.3.8–9, RFC 5258 §3, RFC 3348
-//! CHILDREN, RFC 6154 §3 SPECIAL-USE, RFC 5819 LIST-STATUS) and STATUS (RFC 3501 §6.3.10,
-//! RFC 8438 SIZE, RFC 7162 §3.1.7 HIGHESTMODSEQ, RFC 9051 §6.3.11 DELETED).
+//! LIST and LSUB with LIST-EXTENDED (RFC 3501 §6.3.8–9, RFC 5258 §3, RFC 3348 CHILDREN,
+//! RFC 6154 §3 SPECIAL-USE, RFC 5819 LIST-STATUS; XLIST is LIST) and STATUS (RFC 3501
+//! §6.3.10, RFC 8438 SIZE, RFC 7162 §3.1.7 HIGHESTMODSEQ, RFC 9051 §6.3.11 DELETED, RFC 9208
+//! §4.1.4 DELETED-STORAGE, RFC 7889 §3 APPENDLIMIT).
+//!
+//! The names a listing looks at: every mailbox and the parents its name implies (shown
+//! `\Noselect` by plain LIST), and, when subscriptions select (LSUB, `LIST (SUBSCRIBED)`),
+//! every subscribed name and its parents, mailboxes or not (RFC 3501 §6.3.6: a subscription
+//! outlives its mailbox).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use store::{Flags, Mailbox};
 
 use crate::cmd::mailbox::{account, find, matches, SEPARATOR};
-use crate::command::ListOpts;
+use crate::command::{ListOpts, STATUS_ITEMS};
 use crate::response;
 use crate::session::{ok, CmdError, CmdResult, Session};
+
+/// What one candidate name is.
+struct Name<'a> {
+    /// The mailbox of that name; `None` for a parent only implied by a mailbox's name or a
+    /// name that is only subscribed.
+    mailbox: Option<&'a Mailbox>,
+    /// A mailbox or an implied parent of one (plain LIST shows it).
+    in_hierarchy: bool,
+    subscribed: bool,
+    /// Subscribed names below this one.
+    subscribed_below: Vec<&'a str>,
+    /// Mailboxes (or their implied parents) below this one (RFC 3348).
+    has_children: bool,
+}
 
 pub fn list(
     s: &mut Session,
@@ -20,6 +40,10 @@ pub fn list(
 ) -> CmdResult {
     let account = account(s)?;
     let verb = if lsub { "LSUB" } else { "LIST" };
+    if patterns.is_empty() {
+        // Only patterns that are not modified UTF-7 were given: they match no name.
+        return ok(format!("{verb} completed"));
+    }
     if !lsub && patterns.iter().all(String::is_empty) {
         // RFC 3501 §6.3.8: empty pattern → hierarchy delimiter and root.
         s.conn.write(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
@@ -30,76 +54,112 @@ pub fn list(
         check_status_items(items)?;
     }
     let fulls: Vec<String> = patterns.iter().map(|p| format!("{reference}{p}")).collect();
+    let matched = |name: &str| fulls.iter().any(|f| matches(f, name));
     let store = s.store().clone();
     let boxes = store.mailboxes(account.id)?;
-    // Every existing name, plus missing parents (\Noselect, RFC 3501 §6.3.8).
-    let mut all: BTreeMap<String, Option<&Mailbox>> = BTreeMap::new();
+    let by_subscription = lsub || opts.select_subscribed;
+    let subs: BTreeSet<String> = if by_subscription || opts.return_subscribed {
+        store.subscriptions(account.id)?.into_iter().collect()
+    } else {
+        BTreeSet::new()
+    };
+    // Every mailbox name, plus missing parents (\Noselect, RFC 3501 §6.3.8).
+    let mut hierarchy: BTreeMap<String, Option<&Mailbox>> = BTreeMap::new();
     for mb in &boxes {
-        let mut prefix = String::new();
-        for level in mb.name.split(SEPARATOR) {
-            if !prefix.is_empty() {
-                prefix.push(SEPARATOR);
-            }
-            prefix.push_str(level);
-            all.entry(prefix.clone()).or_insert(None);
+        for parent in parents(&mb.name) {
+            hierarchy.entry(parent.to_string()).or_insert(None);
         }
-        all.insert(mb.name.clone(), Some(mb));
+        hierarchy.insert(mb.name.clone(), Some(mb));
     }
-    let names: Vec<String> = all.keys().cloned().collect();
-    let show_subscribed = opts.return_subscribed || opts.select_subscribed;
+    let mut names: BTreeSet<&str> = hierarchy.keys().map(String::as_str).collect();
+    if by_subscription {
+        for sub in &subs {
+            names.extend(parents(sub));
+            names.insert(sub);
+        }
+    }
     let mut out = Vec::new();
-    for (name, mb) in &all {
-        if !fulls.iter().any(|f| matches(f, name)) {
+    for name in names {
+        if !matched(name) {
             continue;
         }
-        let subscribed = mb.is_some_and(|m| m.subscribed);
-        if lsub && !subscribed {
-            continue;
-        }
-        let child_prefix = format!("{name}{SEPARATOR}");
-        let mut childinfo = false;
-        if opts.select_subscribed && !subscribed {
-            // RFC 5258 §3.5: with RECURSIVEMATCH a parent of subscribed mailboxes is listed
-            // with CHILDINFO; otherwise only subscribed names match.
-            let sub_child = boxes
-                .iter()
-                .any(|b| b.subscribed && b.name.starts_with(&child_prefix));
-            if !(opts.recursive_match && sub_child) {
-                continue;
-            }
-            childinfo = true;
-        }
-        // RFC 6154 §3: the SPECIAL-USE selection option lists only special-use mailboxes.
-        if opts.select_special_use && !mb.is_some_and(|m| m.special_use.is_some()) {
-            continue;
-        }
+        let prefix = format!("{name}{SEPARATOR}");
+        let n = Name {
+            mailbox: hierarchy.get(name).copied().flatten(),
+            in_hierarchy: hierarchy.contains_key(name),
+            subscribed: subs.contains(name),
+            subscribed_below: subs
+                .range(prefix.clone()..)
+                .take_while(|n| n.starts_with(&prefix))
+                .map(String::as_str)
+                .collect(),
+            has_children: hierarchy
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(&prefix)),
+        };
+        // A subscribed name below that no pattern matches (what `%` hides).
+        let hidden_below = || n.subscribed_below.iter().any(|d| !matched(d));
         let mut attrs: Vec<&str> = Vec::new();
         // RFC 3348 CHILDREN, always (RFC 5258 §3.2 RETURN (CHILDREN) asks for it).
-        if names.iter().any(|n| n.starts_with(&child_prefix)) {
-            attrs.push("\\HasChildren");
+        attrs.push(if n.has_children {
+            "\\HasChildren"
         } else {
-            attrs.push("\\HasNoChildren");
-        }
-        match mb {
-            None => attrs.push("\\Noselect"),
-            Some(m) => {
-                if let Some(su) = m.special_use {
-                    // RFC 6154 §2.
-                    attrs.push(su.attribute());
+            "\\HasNoChildren"
+        });
+        let mut childinfo = false;
+        if lsub {
+            // RFC 3501 §6.3.9: subscribed names, existing or not; a name that is not
+            // subscribed but hides subscribed names below it from "%" is listed \Noselect.
+            if !n.subscribed {
+                if !hidden_below() {
+                    continue;
                 }
+                attrs.push("\\Noselect");
+            }
+        } else if opts.select_subscribed {
+            // RFC 5258 §3.1 SUBSCRIBED: exactly the subscribed names, a name that is no
+            // mailbox marked \NonExistent. RFC 5258 §3.5 RECURSIVEMATCH: also a name with
+            // subscribed names below, with CHILDINFO; one that is no mailbox only when some of
+            // them does not match the pattern (RFC 5258 §3 on \NonExistent).
+            let recursive = opts.recursive_match && !n.subscribed_below.is_empty();
+            childinfo = recursive;
+            if !n.subscribed && !(recursive && (n.mailbox.is_some() || hidden_below())) {
+                continue;
+            }
+            if n.mailbox.is_none() {
+                attrs.push("\\NonExistent");
+            }
+        } else {
+            // Plain LIST: mailboxes and the parents their names imply.
+            if !n.in_hierarchy {
+                continue;
+            }
+            if n.mailbox.is_none() {
+                attrs.push("\\Noselect");
             }
         }
-        if subscribed && show_subscribed {
+        // RFC 6154 §3: the SPECIAL-USE selection option lists only special-use mailboxes.
+        let special_use = n.mailbox.and_then(|m| m.special_use);
+        if opts.select_special_use && special_use.is_none() {
+            continue;
+        }
+        if let Some(su) = special_use {
+            // RFC 6154 §2.
+            attrs.push(su.attribute());
+        }
+        if n.subscribed && (opts.return_subscribed || opts.select_subscribed) {
             // RFC 5258 §3.2 / §3.1 SUBSCRIBED.
             attrs.push("\\Subscribed");
         }
         out.extend_from_slice(format!("* {verb} ({}) \"/\" ", attrs.join(" ")).as_bytes());
         response::mailbox(&mut out, name);
         if childinfo {
+            // RFC 5258 §3.5.
             out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
         }
         out.extend_from_slice(b"\r\n");
-        if let (Some(items), Some(m)) = (&opts.return_status, mb) {
+        if let (Some(items), Some(m)) = (&opts.return_status, n.mailbox) {
             // RFC 5819 §2: STATUS right after the LIST line, only for selectable mailboxes.
             out.extend_from_slice(&status_line(s, m, items)?);
         }
@@ -108,17 +168,10 @@ pub fn list(
     ok(format!("{verb} completed"))
 }
 
-/// The STATUS items we know (RFC 3501 §6.3.10, RFC 8438 §3, RFC 7162 §3.1.7, RFC 9051).
-const STATUS_ITEMS: &[&str] = &[
-    "MESSAGES",
-    "RECENT",
-    "UIDNEXT",
-    "UIDVALIDITY",
-    "UNSEEN",
-    "SIZE",
-    "HIGHESTMODSEQ",
-    "DELETED",
-];
+/// The names of the parents of `name`: "a/b/c" → "a", "a/b".
+fn parents(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices(SEPARATOR).map(move |(i, _)| &name[..i])
+}
 
 fn check_status_items(items: &[String]) -> Result<(), CmdError> {
     match items.iter().find(|i| !STATUS_ITEMS.contains(&i.as_str())) {
@@ -130,7 +183,9 @@ fn check_status_items(items: &[String]) -> Result<(), CmdError> {
 
 /// `* STATUS name (item value ...)` for one mailbox.
 fn status_line(s: &mut Session, mb: &Mailbox, items: &[String]) -> Result<Vec<u8>, CmdError> {
-    let needs_scan = items.iter().any(|i| i == "RECENT" || i == "DELETED");
+    let needs_scan = items
+        .iter()
+        .any(|i| matches!(i.as_str(), "RECENT" | "DELETED" | "DELETED-STORAGE"));
     let metas = if needs_scan {
         s.store().messages(mb.id)?
     } else {
@@ -151,8 +206,18 @@ fn status_line(s: &mut Session, mb: &Mailbox, items: &[String]) -> Result<Vec<u8
                 s.condstore = true;
                 mb.highestmodseq
             }
-            // RFC 9051 §6.3.11 / RFC 9208 §4.3: messages with \Deleted.
+            // RFC 9051 §6.3.11 / RFC 9208 §4.1.4: messages with \Deleted.
             "DELETED" => metas.iter().filter(|m| m.flags.has(Flags::DELETED)).count() as u64,
+            // RFC 9208 §4.1.4: what EXPUNGE would free, in the STORAGE resource's units of
+            // 1024 octets (RFC 9208 §5.1), rounded up.
+            "DELETED-STORAGE" => metas
+                .iter()
+                .filter(|m| m.flags.has(Flags::DELETED))
+                .map(|m| m.size)
+                .sum::<u64>()
+                .div_ceil(1024),
+            // RFC 7889 §3: one limit for every mailbox, the one advertised.
+            "APPENDLIMIT" => s.ctx.max_literal,
             other => return Err(CmdError::Bad(format!("unknown STATUS item {other}"))),
         };
         parts.push(format!("{item} {v}"));

@@ -87,6 +87,7 @@ pub async fn rename(s: &mut Session, from: &str, to: &str) -> CmdResult {
 
 pub async fn subscribe(s: &mut Session, name: &str, on: bool) -> CmdResult {
     let account = account(s)?;
+    // RFC 3501 §6.3.6: a subscription is to a name, which need not (or no longer) exist.
     s.store().set_subscribed(account.id, name, on).await?;
     ok(if on {
         "SUBSCRIBE completed"

@@ -107,7 +107,9 @@ pub async fn append(
         ));
     };
     if message.is_empty() {
-        return Err(CmdError::Bad("empty message".into()));
+        // RFC 3501 §6.3.11 allows the command; a message must have a header (RFC 5322 §3.5),
+        // so it is refused as a user error, as Dovecot does.
+        return Err(no(Some(Code::Cannot), "empty message"));
     }
     let req = AppendRequest {
         bytes: message,

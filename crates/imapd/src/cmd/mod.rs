@@ -12,7 +12,7 @@ pub mod search;
 pub mod select;
 
 use crate::command::Kind;
-use crate::session::{ok, CmdResult, Session};
+use crate::session::{ok, CmdError, CmdResult, Session};
 
 pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
     match kind {
@@ -108,5 +108,16 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             changed_since,
             vanished,
         } => fetch::fetch(s, uid, &set, &items, changed_since, vanished).await,
+        Kind::Refused {
+            code,
+            text,
+            selected_only,
+        } => {
+            if selected_only && !matches!(s.state, crate::session::State::Selected { .. }) {
+                // RFC 3501 §6.4: the command's state comes first.
+                return Err(CmdError::Bad("no mailbox selected".into()));
+            }
+            Err(CmdError::No(code, text))
+        }
     }
 }

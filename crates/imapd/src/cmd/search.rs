@@ -1,7 +1,6 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8); RFC 4731 ESEARCH when RETURN is given;
 //! RFC 7162 §3.1.5 / §3.1.6 MODSEQ in the answer when the MODSEQ key is used.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::cmd::message::selected;
@@ -24,35 +23,38 @@ pub fn search(
     }
     let (_, sel) = selected(s)?;
     let store = s.store().clone();
-    let metas: HashMap<u32, store::MessageMeta> = store
-        .messages(sel.mailbox.id)?
-        .into_iter()
-        .map(|m| (m.uid, m))
-        .collect();
+    // One pass over the mailbox's records (in memory while it is selected) merged with the
+    // session's UIDs, both in UID order.
+    let mbid = sel.mailbox.id;
+    let mut all = store.messages(mbid)?.into_iter().peekable();
     let max_seq = sel.uids.len() as u32;
     let max_uid = sel.uids.last().copied().unwrap_or(0);
     let mut hits = Vec::new();
-    let mut highest = 0u64;
+    // The MODSEQ of each hit, in step with `hits`.
+    let mut modseqs = Vec::new();
     for (i, u) in sel.uids.iter().enumerate() {
+        while all.next_if(|m| m.uid < *u).is_some() {}
         // Expunged by another session but not yet announced: the client still sees it, so it
         // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
-        let grave;
-        let meta = match metas.get(u) {
-            Some(m) => m,
-            None => match sel.view.expunged(*u) {
-                Some(g) => {
-                    grave = g;
-                    &grave
-                }
-                None => continue,
-            },
+        let Some(meta) = all
+            .next_if(|m| m.uid == *u)
+            .or_else(|| sel.view.expunged(*u))
+        else {
+            continue;
         };
+        let meta = &meta;
         let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
         let blob = meta.blob;
         let st = &store;
         let mut raw = move || {
             cache
                 .get_or_insert_with(|| st.read_blob(blob).ok().map(Arc::new))
+                .clone()
+        };
+        let mut hcache: Option<Option<Arc<Vec<u8>>>> = None;
+        let mut header = move || {
+            hcache
+                .get_or_insert_with(|| st.message_header(mbid, meta).ok())
                 .clone()
         };
         let mut c = Candidate {
@@ -62,22 +64,22 @@ pub fn search(
             max_seq,
             max_uid,
             raw: &mut raw,
+            header: &mut header,
         };
         if key.matches(&mut c) {
             hits.push(if uid { *u } else { i as u32 + 1 });
-            highest = highest.max(meta.modseq);
+            modseqs.push(meta.modseq);
         }
     }
     let line = match ret {
-        Some(r) => esearch(tag, uid, &hits, r, with_modseq.then_some(highest)),
+        Some(r) => esearch(tag, uid, &hits, with_modseq.then_some(&modseqs[..]), r),
         None => {
             let list: Vec<String> = hits.iter().map(u32::to_string).collect();
             let sp = if list.is_empty() { "" } else { " " };
             // RFC 7162 §3.1.5: "(MODSEQ n)" with the highest MODSEQ of the matches.
-            let m = if with_modseq && !hits.is_empty() {
-                format!(" (MODSEQ {highest})")
-            } else {
-                String::new()
+            let m = match modseqs.iter().max() {
+                Some(highest) if with_modseq => format!(" (MODSEQ {highest})"),
+                _ => String::new(),
             };
             format!("* SEARCH{sp}{}{m}\r\n", list.join(" "))
         }
@@ -86,9 +88,17 @@ pub fn search(
     ok("SEARCH completed")
 }
 
-/// RFC 4731 §3.2 ESEARCH response: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n`.
-/// `hits` is ascending. MIN, MAX and ALL are left out when nothing matched; COUNT never is.
-fn esearch(tag: &str, uid: bool, hits: &[u32], r: &SearchReturn, modseq: Option<u64>) -> String {
+/// RFC 4731 §3.2 ESEARCH response: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n`,
+/// then RFC 7162 §3.1.6 `MODSEQ n` when the search used MODSEQ (`modseqs`: one per hit).
+/// `hits` is ascending. MIN, MAX, ALL and MODSEQ are left out when nothing matched; COUNT
+/// never is.
+fn esearch(
+    tag: &str,
+    uid: bool,
+    hits: &[u32],
+    modseqs: Option<&[u64]>,
+    r: &SearchReturn,
+) -> String {
     // RFC 4731 §3.1: RETURN () means RETURN (ALL).
     let all = r.all || !(r.min || r.max || r.count);
     let mut line = format!("* ESEARCH (TAG \"{tag}\")");
@@ -109,8 +119,17 @@ fn esearch(tag: &str, uid: bool, hits: &[u32], r: &SearchReturn, modseq: Option<
     if r.count {
         line.push_str(&format!(" COUNT {}", hits.len()));
     }
-    if let Some(m) = modseq.filter(|_| !hits.is_empty()) {
-        // RFC 7162 §3.1.6.
+    // RFC 7162 §3.1.6 / RFC 4731 §3.2: with ALL or COUNT the MODSEQ covers every match; with
+    // only MIN and/or MAX, just the messages returned.
+    let returned = |m: &[u64]| -> Option<u64> {
+        if all || r.count {
+            return m.iter().copied().max();
+        }
+        let min = m.first().filter(|_| r.min);
+        let max = m.last().filter(|_| r.max);
+        min.into_iter().chain(max).copied().max()
+    };
+    if let Some(m) = modseqs.and_then(returned) {
         line.push_str(&format!(" MODSEQ {m}"));
     }
     line.push_str("\r\n");
@@ -125,7 +144,7 @@ mod tests {
     fn esearch_lines() {
         let all = SearchReturn::default();
         assert_eq!(
-            esearch("a1", false, &[1, 2, 3, 7], &all, None),
+            esearch("a1", false, &[1, 2, 3, 7], None, &all),
             "* ESEARCH (TAG \"a1\") ALL 1:3,7\r\n"
         );
         let r = SearchReturn {
@@ -135,12 +154,52 @@ mod tests {
             all: false,
         };
         assert_eq!(
-            esearch("b", true, &[4, 9], &r, Some(12)),
+            esearch("b", true, &[4, 9], Some(&[12, 3]), &r),
             "* ESEARCH (TAG \"b\") UID MIN 4 MAX 9 COUNT 2 MODSEQ 12\r\n"
         );
         assert_eq!(
-            esearch("c", false, &[], &r, Some(12)),
+            esearch("c", false, &[], Some(&[]), &r),
             "* ESEARCH (TAG \"c\") COUNT 0\r\n"
+        );
+    }
+
+    /// RFC 4731 §3.2 / RFC 7162 §3.1.6: MODSEQ of the returned messages for MIN/MAX alone, of
+    /// every match otherwise. The table is Dovecot 2.3's answers for four messages with
+    /// MODSEQs 7, 6, 5, 5 (`SEARCH RETURN (...) MODSEQ 1`).
+    #[test]
+    fn esearch_modseq_per_return_option() {
+        let opts = |s: &str| SearchReturn {
+            min: s.contains("MIN"),
+            max: s.contains("MAX"),
+            all: s.contains("ALL"),
+            count: s.contains("COUNT"),
+        };
+        let hits = [1, 2, 3, 4];
+        let modseqs = [7, 6, 5, 5];
+        for (ret, want) in [
+            ("MIN", "MIN 1 MODSEQ 7"),
+            ("MAX", "MAX 4 MODSEQ 5"),
+            ("MIN MAX", "MIN 1 MAX 4 MODSEQ 7"),
+            ("COUNT", "COUNT 4 MODSEQ 7"),
+            ("ALL", "ALL 1:4 MODSEQ 7"),
+            ("", "ALL 1:4 MODSEQ 7"),
+            ("MIN COUNT", "MIN 1 COUNT 4 MODSEQ 7"),
+            ("MAX ALL", "MAX 4 ALL 1:4 MODSEQ 7"),
+        ] {
+            assert_eq!(
+                esearch("t", false, &hits, Some(&modseqs), &opts(ret)),
+                format!("* ESEARCH (TAG \"t\") {want}\r\n"),
+                "RETURN ({ret})"
+            );
+        }
+        // Messages 3:4 (MODSEQ 5, 5) and 2:3 (6, 5): MAX alone reports the last one's.
+        assert_eq!(
+            esearch("t", false, &[2, 3], Some(&[6, 5]), &opts("MAX")),
+            "* ESEARCH (TAG \"t\") MAX 3 MODSEQ 5\r\n"
+        );
+        assert_eq!(
+            esearch("t", false, &[], Some(&[]), &opts("MIN")),
+            "* ESEARCH (TAG \"t\")\r\n"
         );
     }
 }

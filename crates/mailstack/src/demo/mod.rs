@@ -116,9 +116,15 @@ async fn play(dir: &Path, scenario: DemoScenario) -> anyhow::Result<transcript::
     )
     .context("TLS certificates")?;
     let ca = config.tls.cert.parent().unwrap_or(dir).join("ca.crt");
-    let admin_token = auth::random_token(16)?;
-    let mut started =
-        crate::serve::start_listeners(&config, &auth, &tls.acceptor, false, &admin_token).await?;
+    let options = crate::serve::Options {
+        trace: false,
+        admin_token: auth::random_token(16)?,
+        ca_certificate: None,
+        // Show what a mail program on another machine sees: no AUTH before TLS
+        // (docs/spec.md §4.4). `serve` accepts plaintext logins from loopback for local tests.
+        plaintext_from_loopback: false,
+    };
+    let mut started = crate::serve::start_listeners(&config, &auth, &tls.acceptor, options).await?;
     let env = Env {
         addrs: std::mem::take(&mut started.listeners)
             .into_iter()

@@ -12,6 +12,10 @@ use super::{Env, ALICE};
 
 /// Alice's quota for this step: deliberately tiny so that the example is short.
 const QUOTA: u64 = 1024;
+/// What `user set --quota` is given for [`QUOTA`].
+const QUOTA_TYPED: &str = "1KiB";
+/// The size the other mail server announces (RFC 1870 SIZE).
+const OFFERED: u64 = 20_000;
 
 /// A draft larger than [`QUOTA`], as the APPEND literal's lines.
 fn draft() -> Vec<String> {
@@ -37,21 +41,34 @@ pub(crate) async fn mailbox_full(
     t: &mut Transcript,
     laptop: &mut Client,
 ) -> anyhow::Result<()> {
+    let draft = draft();
+    // The literal is the lines joined by CRLF; the CRLF after the last line ends the command.
+    let size: usize = draft.iter().map(|l| l.len() + 2).sum::<usize>() - 2;
     t.step(
-        "The mailbox is full",
-        "The administrator limits Alice's mailbox to 1 KiB (real mailboxes get gigabytes; the \
-         answers are the same). Another mail server then offers her a message of 20000 bytes on port 25: \
-         it announces the size, and the server refuses the recipient with `552 5.2.2`. Alice's \
-         laptop cannot save a draft either: APPEND fails with `[OVERQUOTA]`.",
+        "The mailbox is full: what does not fit is refused",
+        &format!(
+            "The administrator limits Alice's mailbox to {kib} KiB (real mailboxes get \
+             gigabytes; the answers are the same). Her INBOX is empty now (the old PC deleted \
+             the only message), but a quota is about what the mailbox would hold after the \
+             delivery: a message larger than the room left is refused, however empty the \
+             mailbox is. `GETQUOTAROOT` shows the limit: `STORAGE 0 {kib}`, 0 of {kib} KiB \
+             used. Another mail server then offers her a message of {OFFERED} bytes on port 25: \
+             it announces the size, so the server refuses the recipient at once with `552 \
+             5.2.2`, \"mailbox full\", the standard answer for \"over quota\". Alice's laptop \
+             cannot save a draft of {size} bytes either: APPEND fails with `[OVERQUOTA]`.",
+            kib = QUOTA / 1024
+        ),
     );
     t.record(
         "admin",
         Kind::Note,
-        format!("mailstack user set {ALICE} --quota {QUOTA}"),
+        format!("mailstack user set {ALICE} --quota {QUOTA_TYPED}"),
     );
     env.store
         .update_account(ALICE, |a| a.quota_bytes = Some(QUOTA))
         .await?;
+    // RFC 9208 §4.3: the quota root of INBOX and its usage and limit (STORAGE in KiB).
+    laptop.imap_ok(t, "a8", "GETQUOTAROOT INBOX").await?;
 
     let mut mx = Client::connect(
         t,
@@ -67,24 +84,24 @@ pub(crate) async fn mailbox_full(
     mx.send(t, "EHLO mx.elsewhere.test").await?;
     mx.smtp_expect(t, "250").await?;
     // RFC 1870 §6: the client declares the size, so the server can refuse before the data.
-    mx.send(t, "MAIL FROM:<carol@elsewhere.test> SIZE=20000")
-        .await?;
+    mx.send(
+        t,
+        &format!("MAIL FROM:<carol@elsewhere.test> SIZE={OFFERED}"),
+    )
+    .await?;
     mx.smtp_expect(t, "250").await?;
     mx.send(t, "RCPT TO:<alice@example.test>").await?;
     mx.smtp_expect(t, "552").await?;
     mx.send(t, "QUIT").await?;
     mx.smtp_expect(t, "221").await?;
 
-    let draft = draft();
-    // The literal is the lines joined by CRLF; the CRLF after the last line ends the command.
-    let size: usize = draft.iter().map(|l| l.len() + 2).sum::<usize>() - 2;
     laptop
-        .send(t, &format!("a8 APPEND Drafts (\\Draft) {{{size}}}"))
+        .send(t, &format!("a9 APPEND Drafts (\\Draft) {{{size}}}"))
         .await?;
     expect_continuation(laptop, t).await?;
     laptop.send_block(t, &draft).await?;
-    let r = laptop.imap_tagged(t, "a8").await?;
-    if !r.starts_with("a8 NO [OVERQUOTA]") {
+    let r = laptop.imap_tagged(t, "a9").await?;
+    if !r.starts_with("a9 NO [OVERQUOTA]") {
         bail!("expected APPEND to fail with [OVERQUOTA], got {r:?}");
     }
     t.outcome(

@@ -34,7 +34,10 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
              happened: a mailstack server was started just for this demo on free local ports, \
              and each mail program is a real network session. `C:` lines are what a mail \
              program sent, `S:` lines what the server answered, `--` lines are remarks. \
-             Passwords are shown as `<redacted>`; long messages are cut after their first line.",
+             Passwords are shown as `<redacted>`; long messages are cut after their first line. \
+             (mailstack accepts passwords without TLS from the same machine, 127.0.0.1, to make \
+             local tests easy; this demo turns that off, so you see what a mail program on \
+             another computer sees.)",
             host = super::HOSTNAME
         ),
         ..Transcript::default()
@@ -44,9 +47,11 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
     // Step 1: the laptop goes IDLE on INBOX.
     t.step(
         "Alice's laptop opens her INBOX and waits (IMAP IDLE)",
-        "Alice's laptop mail program connects to IMAP (port 143), switches to TLS with STARTTLS, \
-         logs in with her full address, opens INBOX and sends IDLE: the connection stays open so \
-         the server can tell the laptop about new mail the moment it arrives.",
+        "Alice's laptop mail program connects to IMAP (port 143). The greeting says \
+         `LOGINDISABLED` and offers no `AUTH=` mechanism: the server takes no password before \
+         TLS. So the laptop switches to TLS with STARTTLS, logs in with her full address, opens \
+         INBOX and sends IDLE: the connection stays open so the server can tell the laptop about \
+         new mail the moment it arrives.",
     );
     let mut laptop = Client::connect(
         t,
@@ -70,10 +75,11 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
     // Step 2: submission without AUTH is refused.
     t.step(
         "Bob tries to send without logging in",
-        "Bob's mail program connects to the submission port (587) and starts a message without \
-         authenticating. The server refuses with 530: outgoing mail always needs SMTP \
-         authentication, and \"POP-before-SMTP\" (having fetched mail a moment ago) is not \
-         supported.",
+        "Bob's mail program connects to the submission port (587). Before TLS the EHLO answer \
+         offers `STARTTLS` but no `AUTH`: passwords are taken only over TLS. Bob's program starts \
+         a message without authenticating, and the server refuses with 530: outgoing mail always \
+         needs SMTP authentication, and \"POP-before-SMTP\" (having fetched mail a moment ago) \
+         is not supported.",
     );
     let mut bob = Client::connect(
         t,
@@ -95,9 +101,9 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
     // Step 3: STARTTLS + AUTH PLAIN + the message.
     t.step(
         "Bob switches to TLS, logs in and sends the message",
-        "In the same session Bob's program upgrades to TLS with STARTTLS, authenticates with \
-         AUTH PLAIN (user name = full address, same password as for IMAP and POP3) and hands \
-         over the message for Alice.",
+        "In the same session Bob's program upgrades to TLS with STARTTLS. Now the EHLO answer \
+         offers `AUTH PLAIN LOGIN`; the program authenticates with AUTH PLAIN (user name = full \
+         address, same password as for IMAP and POP3) and hands over the message for Alice.",
     );
     bob.send(t, "STARTTLS").await?;
     bob.smtp_expect(t, "220").await?;
@@ -126,8 +132,9 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
         "Alice's laptop sees the new message at once and reads it",
         "Because the laptop was IDLE, the server pushes `* 1 EXISTS` as soon as the message is \
          stored. The laptop ends IDLE with DONE, fetches only the sender and subject for its \
-         message list (`BODY.PEEK` does not mark anything read), then opens the message with \
-         `BODY[]`, which sets the `\\Seen` flag on the server.",
+         message list (`BODY.PEEK` does not mark anything read: no `\\Seen` in its flags), then \
+         opens the message with `BODY[]`, which sets the `\\Seen` flag on the server; the answer \
+         shows the flags as they are now.",
     );
     laptop
         .imap_until(t, |r| r.starts_with("* ") && r.ends_with(" EXISTS"))
@@ -141,7 +148,7 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
             "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])",
         )
         .await?;
-    laptop.imap_ok(t, "a6", "FETCH 1 BODY[]").await?;
+    laptop.imap_ok(t, "a6", "FETCH 1 (FLAGS BODY[])").await?;
     laptop.send(t, "a7 IDLE").await?;
     expect_continuation(&mut laptop, t).await?;
     t.outcome(
@@ -262,7 +269,7 @@ pub(crate) async fn play(env: &Env, scenario: DemoScenario) -> anyhow::Result<Tr
         "IMAP sessions end with LOGOUT (POP3 and SMTP sessions ended with QUIT above).",
     );
     let tag = if scenario == DemoScenario::All {
-        "a9"
+        "a10"
     } else {
         "a8"
     };

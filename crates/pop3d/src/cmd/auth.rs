@@ -69,13 +69,20 @@ pub fn start_sasl(
 /// Verifies the credentials and opens (locks) the maildrop. RFC 2449 §8 / RFC 3206 codes:
 /// `[AUTH]` for bad credentials, `[SYS/TEMP]` for throttling (which never looked at the
 /// password, so it reveals nothing), `[IN-USE]` from [`Maildrop::open`].
+/// `mechanism` is `USER/PASS` or the SASL mechanism's name, for auth's log line.
 pub async fn login(
     ctx: &Ctx,
     client: IpAddr,
+    mechanism: &'static str,
     username: &str,
     password: &Secret<String>,
 ) -> Result<Maildrop, CmdError> {
-    let account = match ctx.auth.authenticate(username, password, client).await {
+    let from = auth::LoginFrom {
+        ip: client,
+        protocol: "pop3",
+        mechanism,
+    };
+    let account = match ctx.auth.login(username, password, &from).await {
         Ok(a) => a,
         Err(AuthError::Failed) => {
             // RFC 3206 §5.

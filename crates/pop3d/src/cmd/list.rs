@@ -2,7 +2,7 @@
 //! and sizes stay fixed even when IMAP expunges meanwhile.
 
 use crate::maildrop::Maildrop;
-use crate::reply::{CmdError, Reply};
+use crate::reply::{count, CmdError, Reply};
 
 /// RFC 1939 §5 STAT: "+OK nn mm", messages marked deleted not counted.
 pub fn stat(md: &Maildrop) -> Reply {
@@ -15,10 +15,10 @@ pub fn list(md: &Maildrop, msg: Option<u32>) -> Result<Reply, CmdError> {
     match msg {
         Some(n) => Ok(Reply::Ok(format!("{n} {}", md.get(n)?.size))),
         None => {
-            let (count, size) = md.stat();
+            let (n, size) = md.stat();
             let lines = md.live().map(|(n, e)| format!("{n} {}", e.size)).collect();
             Ok(Reply::Multi(
-                format!("{count} messages ({size} octets)"),
+                format!("{} ({size} octets)", count(n, "message")),
                 lines,
             ))
         }

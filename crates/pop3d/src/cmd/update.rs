@@ -2,7 +2,7 @@
 //! state): deletions are only marks until QUIT commits them in one durable transaction.
 
 use crate::maildrop::Maildrop;
-use crate::reply::{CmdError, Reply, RespCode};
+use crate::reply::{count, CmdError, Reply, RespCode};
 
 /// RFC 1939 §5 DELE: marks the message; it stays until QUIT.
 pub fn dele(md: &mut Maildrop, n: u32) -> Result<Reply, CmdError> {
@@ -18,7 +18,10 @@ pub fn rset(md: &mut Maildrop) -> Reply {
         e.retrieved = false;
     }
     let (n, size) = md.stat();
-    Reply::Ok(format!("maildrop has {n} messages ({size} octets)"))
+    Reply::Ok(format!(
+        "maildrop has {} ({size} octets)",
+        count(n, "message")
+    ))
 }
 
 /// RFC 1939 §5 NOOP.
@@ -49,6 +52,7 @@ pub async fn quit(store: &store::Store, md: Maildrop) -> Result<Reply, CmdError>
     // `md` (and with it the maildrop lock) is dropped here, after the commit.
     let left = md.messages.len().saturating_sub(uids.len());
     Ok(Reply::Ok(format!(
-        "mailstack POP3 server signing off ({removed} messages deleted, {left} left)"
+        "mailstack POP3 server signing off ({} deleted, {left} left)",
+        count(removed, "message")
     )))
 }

@@ -134,7 +134,8 @@ impl<'a> Lexer<'a> {
         self.skip_cfws()
     }
 
-    /// dot-atom, with CFWS allowed around the dots (RFC 822).
+    /// dot-atom, with CFWS allowed around the dots (RFC 822): every dot must be followed by
+    /// atom text, so "a..b" and a trailing "a." are malformed (as in Dovecot's lib-mail).
     pub fn dot_atom(&mut self, out: &mut Vec<u8>) -> Step {
         if !self.peek().is_some_and(is_atext) {
             return Step::Err;
@@ -142,16 +143,32 @@ impl<'a> Lexer<'a> {
         loop {
             self.take_while(is_atext, out);
             let r = self.skip_cfws();
-            if r != Step::More {
+            if r != Step::More || !self.at(b'.') {
                 return r;
-            }
-            if !self.at(b'.') {
-                return Step::More;
             }
             self.pos += 1;
             out.push(b'.');
+            if self.skip_cfws() != Step::More || !self.peek().is_some_and(is_atext) {
+                return Step::Err;
+            }
+        }
+    }
+
+    /// The local part of an address when it is not a quoted string, as leniently as
+    /// Dovecot's lib-mail reads it (for mailers that send "first..last@" or "name.@"):
+    /// dots may lead, repeat, or end the local part just before "@"; CFWS may come before
+    /// a dot but not after one.
+    pub fn local_atom(&mut self, out: &mut Vec<u8>) -> Step {
+        if !self.peek().is_some_and(|b| is_atext(b) || b == b'.') {
+            return Step::Err;
+        }
+        loop {
+            self.take_while(|b| is_atext(b) || b == b'.', out);
+            if out.last() == Some(&b'.') && !self.at(b'@') {
+                return Step::Err;
+            }
             let r = self.skip_cfws();
-            if r != Step::More {
+            if r != Step::More || !self.at(b'.') {
                 return r;
             }
         }
