@@ -101,6 +101,9 @@ struct Inner {
     argon: Argon2<'static>,
     /// Hash verified when the user does not exist, so both paths cost the same.
     dummy_hash: String,
+    /// argon2 verifications run so far (tests: an unknown user costs one, like a wrong
+    /// password).
+    verifications: std::sync::atomic::AtomicU64,
     throttle: throttle::Throttle,
     cache: cache::CredentialCache,
 }
@@ -149,6 +152,7 @@ impl Auth {
                 config,
                 argon,
                 dummy_hash,
+                verifications: Default::default(),
                 throttle: throttle::Throttle::default(),
                 cache,
             }),
@@ -296,6 +300,25 @@ impl Auth {
         }
     }
 
+    /// argon2 verifications run so far, and the PHC parameters of the hash an unknown user is
+    /// checked against (tests of docs/spec.md §4 "same answer, same time").
+    #[doc(hidden)]
+    pub fn verification_stats(&self) -> (u64, String) {
+        let params = self
+            .inner
+            .dummy_hash
+            .split('$')
+            .nth(3)
+            .unwrap_or_default()
+            .to_string();
+        (
+            self.inner
+                .verifications
+                .load(std::sync::atomic::Ordering::Relaxed),
+            params,
+        )
+    }
+
     /// docs/spec.md §6: the envelope sender must be one of the account's addresses.
     pub fn may_send_as(&self, account: &Account, from: &str) -> bool {
         match normalize_address(from) {
@@ -314,6 +337,9 @@ impl Auth {
     }
 
     async fn verify(&self, phc: String, password: &Secret<String>) -> Result<bool, AuthError> {
+        self.inner
+            .verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let this = self.clone();
         let pw = password.clone();
         tokio::task::spawn_blocking(move || {
