@@ -18,7 +18,7 @@ use anyhow::bail;
 
 use super::checkpoint::Phase;
 use super::runner::Env;
-use super::shared::{digest, FirstError, Kind};
+use super::shared::{digest, Change, FirstError, Kind};
 use crate::client::Conn;
 use crate::imap::Rng;
 
@@ -101,7 +101,11 @@ pub async fn pop3(env: Arc<Env>, id: usize) {
         let pick = rng.next();
         async move {
             let mut log = Vec::new();
-            if let Err(e) = pop3_session(&env, &inbox, port, pick, &mut log).await {
+            // A POP3 session's DELE takes effect at QUIT (RFC 1939 §6): an expunging command.
+            let e = env.reg.expunger(&inbox);
+            let r = pop3_session(&env, &inbox, port, pick, &mut log).await;
+            env.reg.expunger_done(&e);
+            if let Err(e) = r {
                 record(&env, &who, Kind::Pop3, format!("{e:#}"), log);
             }
             tokio::time::sleep(Duration::from_millis(100 + pick % 200)).await;
@@ -165,9 +169,16 @@ async fn pop3_session(
             Some((n.parse().ok()?, u.to_string()))
         })
         .collect();
+    let mut seen = Vec::new();
     if !msgs.is_empty() {
         for k in 0..1 + pick % 2 {
             let (n, uidl) = &msgs[((pick >> (8 * k)) % msgs.len() as u64) as usize];
+            // Dovecot sets \Seen on RETR (`pop3_no_flag_updates = no`), mailstack with the
+            // `mark-seen` policy: a flag change until the session ends.
+            seen.push(
+                env.reg
+                    .flag_op(inbox, &[uid_of(uidl)], Change::Add(vec!["\\seen".into()])),
+            );
             let reply = pop_cmd(&mut c, &format!("RETR {n}"), log).await?;
             env.counters.op("POP3 RETR");
             if !reply.starts_with("+OK") {
@@ -200,7 +211,12 @@ async fn pop3_session(
             }
         }
     }
-    if !pop_cmd(&mut c, "QUIT", log).await?.starts_with("+OK") {
+    let quit = pop_cmd(&mut c, "QUIT", log).await?;
+    let now = env.reg.ms_since_start(Instant::now());
+    for s in seen {
+        s.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+    if !quit.starts_with("+OK") {
         bail!("QUIT (commit) refused");
     }
     Ok(())

@@ -43,9 +43,9 @@ kinds! {
     CondstoreIncomplete = "condstore-fetch-incomplete":
         "after CONDSTORE was enabled, a FETCH carrying FLAGS without MODSEQ, or without UID (RFC 7162 §3.1)",
     FetchMissing = "fetch-ok-missing-items":
-        "tagged OK but a message of the set did not get every requested item (RFC 3501 §6.4.5; RFC 2180 §4.1.1 says return the data, §4.1.2 allows a tagged NO)",
+        "tagged OK but a message of the set did not get every requested item (RFC 3501 §6.4.5; RFC 2180 §4.1.1 says return the data, §4.1.2 allows a tagged NO); with CHANGEDSINCE m, a message the session knows with a MODSEQ above m was not answered (RFC 7162 §3.1.4.1)",
     CondstoreInvalid = "condstore-invalid":
-        "MODIFIED naming a message outside the STORE's set, CHANGEDSINCE m returning a MODSEQ ≤ m, or SEARCH (MODSEQ n) below a returned message's MODSEQ (RFC 7162 §3.1.3, §3.1.4.1, §3.1.5)",
+        "MODIFIED naming a message outside the STORE's set (RFC 7162 §3.1.3)",
     UnannouncedFlag = "flag-not-announced":
         "a FETCH carried a flag or keyword not in the session's last FLAGS response (RFC 3501 §7.2.6)",
     ImmutableChanged = "immutable-changed":
@@ -265,6 +265,17 @@ struct BoxFacts {
     expunged: HashMap<u32, Instant>,
     /// UID → flag changes sent for it; `None` key: changes whose UIDs the sender did not know.
     flag_ops: HashMap<Option<u32>, Vec<FlagOp>>,
+    /// Commands that may expunge messages (EXPUNGE, UID EXPUNGE, MOVE, a POP3 session with
+    /// DELE): id, when sent, when answered (ms since the start; 0 = in flight).
+    expungers: Vec<(u64, Instant, Arc<AtomicU64>)>,
+}
+
+/// A registered expunging command (see [`Registry::expunger`]).
+pub struct Expunger {
+    id: u64,
+    mbox: String,
+    sent: Instant,
+    done: Arc<AtomicU64>,
 }
 
 /// How long flag changes are remembered after their answer (anchors are younger).
@@ -288,6 +299,7 @@ pub struct Registry {
     start: Instant,
     boxes: Mutex<HashMap<String, BoxFacts>>,
     nils: Mutex<Vec<Nil>>,
+    next_id: AtomicU64,
 }
 
 /// A check that failed: its kind and what exactly was seen.
@@ -350,6 +362,7 @@ impl Registry {
             start,
             boxes: Mutex::new(HashMap::new()),
             nils: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
         }
     }
 
@@ -566,6 +579,47 @@ impl Registry {
                 bf.uidvalidity = Some(v);
                 None
             }
+        })
+    }
+
+    /// Registers a command that may expunge messages of `mbox`, before it is sent.
+    pub fn expunger(&self, mbox: &str) -> Expunger {
+        let e = Expunger {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            mbox: mbox.to_string(),
+            sent: Instant::now(),
+            done: Arc::new(AtomicU64::new(0)),
+        };
+        let forget = self.ms_since_start(Instant::now()) as i64 - FLAG_OP_MEMORY.as_millis() as i64;
+        self.with(mbox, |bf| {
+            bf.expungers.retain(|(_, _, d)| {
+                let d = d.load(Ordering::Relaxed);
+                d == 0 || d as i64 > forget
+            });
+            bf.expungers.push((e.id, e.sent, e.done.clone()));
+        });
+        e
+    }
+
+    /// The expunging command was answered.
+    pub fn expunger_done(&self, e: &Expunger) {
+        e.done
+            .store(self.ms_since_start(Instant::now()), Ordering::Relaxed);
+    }
+
+    /// Whether another expunging command overlapped `e` (sent before `e` was answered and
+    /// answered after `e` was sent): it may have removed a message without `e`'s session
+    /// being told yet.
+    pub fn others_expunging(&self, e: &Expunger) -> bool {
+        let sent_ms = self.ms_since_start(e.sent);
+        let done_ms = e.done.load(Ordering::Relaxed);
+        self.with(&e.mbox, |bf| {
+            bf.expungers.iter().any(|(id, sent, d)| {
+                let d = d.load(Ordering::Relaxed);
+                *id != e.id
+                    && (done_ms == 0 || self.ms_since_start(*sent) <= done_ms)
+                    && (d == 0 || d >= sent_ms)
+            })
         })
     }
 
