@@ -117,14 +117,16 @@ pub struct View {
     pub uidnext: Option<u32>,
     pub highestmodseq: Option<u64>,
     pub condstore: bool,
-    pub qresync: bool,
     /// When the SELECT was sent, and the registry's highest UID/MODSEQ then.
     pub select_sent: Instant,
     pub known_then: (u32, u64),
+    /// The view can no longer be trusted (see [`View::vanished`]): responses are ignored
+    /// until the session selects the mailbox again.
+    pub lost: bool,
 }
 
 impl View {
-    pub fn new(mailbox: &str, condstore: bool, qresync: bool, reg: &Registry) -> View {
+    pub fn new(mailbox: &str, condstore: bool, reg: &Registry) -> View {
         View {
             mailbox: mailbox.to_string(),
             msgs: Vec::new(),
@@ -133,9 +135,9 @@ impl View {
             uidnext: None,
             highestmodseq: None,
             condstore,
-            qresync,
             select_sent: Instant::now(),
             known_then: reg.highest(mailbox),
+            lost: false,
         }
     }
 
@@ -147,10 +149,6 @@ impl View {
         self.msgs.iter().position(|m| m.uid == Some(uid))
     }
 
-    pub fn max_known_uid(&self) -> u32 {
-        self.msgs.iter().filter_map(|m| m.uid).max().unwrap_or(0)
-    }
-
     /// Message numbers (1-based) whose UID is unknown.
     pub fn unknown(&self) -> Vec<u32> {
         (1..=self.count())
@@ -160,6 +158,9 @@ impl View {
 
     /// Applies one response; violations go to `p`.
     pub fn apply(&mut self, r: &Resp, p: &mut Pending, reg: &Registry) {
+        if self.lost {
+            return;
+        }
         let now = Instant::now();
         match r {
             Resp::Exists(n) => {
@@ -290,25 +291,26 @@ impl View {
         if earlier {
             return;
         }
-        // UIDs the session has not learnt yet: a message with UID u sits right after the
-        // last known UID below u, among the unknown messages there (RFC 7162 §3.2.10: the
-        // server only reports messages the client was told about).
-        for &(a, b) in &uids.0 {
-            for u in a..=b.min(a.saturating_add(100_000)) {
+        // A UID not in the view: either a message the server never reported (nothing to do)
+        // or one whose UID the session has not learnt yet (one message fewer). Only where
+        // unknown messages sit between the known UIDs around it can that be the case; then the
+        // two cannot be told apart, the view is lost and the session selects the mailbox again.
+        let ambiguous = uids.0.iter().any(|&(a, b)| {
+            (a..=b.min(a.saturating_add(100_000))).any(|u| {
                 if gone.contains(&u) || self.seq_of(u).is_some() {
-                    continue;
+                    return false;
                 }
                 let after = self
                     .msgs
                     .iter()
                     .rposition(|m| m.uid.is_some_and(|x| x < u))
                     .map_or(0, |k| k + 1);
-                if self.msgs.get(after).is_some_and(|m| m.uid.is_none()) {
-                    self.msgs.remove(after);
-                    p.expunged.push(u);
-                    reg.note_expunged(&self.mailbox, u, now);
-                }
-            }
+                self.msgs.get(after).is_some_and(|m| m.uid.is_none())
+            })
+        });
+        if ambiguous {
+            p.notes.push("VANISHED named a UID that may be one the session had not learnt (view rebuilt by SELECT)");
+            self.lost = true;
         }
     }
 
@@ -527,6 +529,11 @@ impl View {
             p.bad(
                 Kind::UidInconsistent,
                 format!("UID {u} was reported expunged before this SELECT, yet it is listed"),
+            );
+        } else if let Some(what) = reg.gone_before(&mbox, u, self.select_sent) {
+            p.bad(
+                Kind::ExpungeLeftDeleted,
+                format!("UID {u} was \\Deleted when {what} before this SELECT, yet it is listed"),
             );
         }
         reg.note_uid(&mbox, u);

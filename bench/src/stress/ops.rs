@@ -123,6 +123,9 @@ impl Session {
     /// One step of the loop: learn unknown UIDs first when the session needs them (QRESYNC
     /// sessions always: VANISHED names UIDs), else one operation of the mix.
     pub async fn step(&mut self) -> anyhow::Result<()> {
+        if self.view.as_ref().is_some_and(|v| v.lost) {
+            return self.select().await;
+        }
         let unknown = self.view.as_ref().map_or(0, |v| v.unknown().len());
         if unknown > 0 && (self.flavor == Flavor::Qresync || self.rng.pick(3) == 1) {
             return self.learn_unknown().await;
@@ -360,6 +363,9 @@ impl Session {
             }
             return Ok(());
         }
+        if d.lost {
+            return Ok(());
+        }
         let names: Vec<String> = split_items(items).iter().map(|i| answer_name(i)).collect();
         let gone: HashSet<u32> = d.p.expunged.iter().copied().collect();
         let mut missing = Vec::new();
@@ -416,6 +422,9 @@ impl Session {
 
     /// Learns the UIDs (and flags) of the messages whose UID the session does not know.
     pub async fn learn_unknown(&mut self) -> anyhow::Result<()> {
+        if self.view.as_ref().is_some_and(|v| v.lost) {
+            return self.select().await;
+        }
         let unknown = self.view.as_ref().map_or(Vec::new(), |v| v.unknown());
         if unknown.is_empty() {
             return Ok(());
@@ -462,7 +471,7 @@ impl Session {
         );
         let d = self.exec_ok(&cmd, self.pending(&cmd, !uid)).await?;
         self.count("SEARCH");
-        let Some(v) = self.view.as_ref() else {
+        let Some(v) = self.view.as_ref().filter(|_| d.checkable()) else {
             return Ok(());
         };
         let mut bad = Vec::new();
@@ -600,9 +609,10 @@ impl Session {
             .collect();
         let cmd = format!("UID SEARCH {key}");
         let d = self.exec_ok(&cmd, self.pending(&cmd, false)).await?;
+        let lost = !d.checkable();
         let mut got = d.p.search.unwrap_or_default();
         got.sort_unstable();
-        if got != expect {
+        if got != expect && !lost {
             self.report(vec![violation(
                 Kind::CheckpointSearch,
                 format!(

@@ -95,7 +95,6 @@ impl Env {
 pub struct Outcome {
     pub target: String,
     pub commands: u64,
-    pub wall_s: f64,
     /// Wall time minus time in checkpoints.
     pub active_s: f64,
     pub checkpoints: u64,
@@ -253,7 +252,6 @@ pub async fn run_target(
     Ok(Outcome {
         target: env.target.name.clone(),
         commands: env.counters.total.load(Ordering::SeqCst),
-        wall_s,
         active_s: (wall_s - paused).max(0.001),
         checkpoints: env.cp.count.load(Ordering::SeqCst),
         errors: env.errors.snapshot(),

@@ -45,11 +45,18 @@ pub struct Done {
     pub code: Option<Code>,
     pub text: String,
     pub p: Pending,
+    /// The view was lost during the command: checks against it are skipped.
+    pub lost: bool,
 }
 
 impl Done {
     pub fn ok(&self) -> bool {
         self.status == Status::Ok
+    }
+
+    /// Answered OK and the view is still trustworthy.
+    pub fn checkable(&self) -> bool {
+        self.ok() && !self.lost
     }
 }
 
@@ -157,11 +164,13 @@ impl Session {
                             format!("BAD to `{}`: {text}", first_word(&p)),
                         );
                     }
+                    let lost = self.view.as_ref().is_some_and(|v| v.lost);
                     return Ok(Done {
                         status,
                         code,
                         text,
                         p,
+                        lost,
                     });
                 }
                 Resp::Tagged { tag: t, .. } => bail!("tagged response for unknown tag {t}"),
@@ -261,8 +270,7 @@ impl Session {
     /// SELECT: a new view, built from the SELECT's responses.
     pub async fn select(&mut self) -> anyhow::Result<()> {
         let condstore = self.flavor != Flavor::Plain;
-        let qresync = self.flavor == Flavor::Qresync;
-        self.view = Some(View::new(&self.mailbox, condstore, qresync, &self.env.reg));
+        self.view = Some(View::new(&self.mailbox, condstore, &self.env.reg));
         let cmd = format!("SELECT \"{}\"", self.mailbox);
         let d = self.exec_ok(&cmd, self.pending("SELECT", false)).await?;
         if !d.ok() {
@@ -359,6 +367,9 @@ impl Session {
         }
         self.exec_ok("NOOP", self.pending("NOOP (checkpoint)", false))
             .await?;
+        if self.view.as_ref().is_some_and(|v| v.lost) {
+            self.select().await?;
+        }
         let noop = self
             .wire
             .as_ref()

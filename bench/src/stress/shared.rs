@@ -67,7 +67,7 @@ kinds! {
     MoveNotExpunged = "move-not-expunged":
         "a message MOVE reported as moved (COPYUID) still in the session's view at the tagged OK (RFC 6851 §3.3)",
     ExpungeLeftDeleted = "expunge-left-deleted":
-        "after EXPUNGE / UID EXPUNGE answered OK, a message the session knew to be \\Deleted (in the set) is still in its view (RFC 3501 §6.4.3, RFC 4315 §2.1)",
+        "after EXPUNGE / UID EXPUNGE answered OK, a message the session knew to be \\Deleted (in the set) is still in its view while no other expunging command ran, or a SELECT sent later still lists it (RFC 3501 §6.4.3, RFC 4315 §2.1)",
     SelectInconsistent = "select-inconsistent":
         "UIDVALIDITY changed, UIDNEXT not above a UID already seen, or HIGHESTMODSEQ below a MODSEQ already seen (RFC 3501 §2.3.1.1, RFC 7162 §3.1.2.1)",
     SearchMismatch = "search-mismatch":
@@ -263,6 +263,9 @@ struct BoxFacts {
     msgs: HashMap<u32, MsgFacts>,
     /// UID → when its expunge was first reported to a session.
     expunged: HashMap<u32, Instant>,
+    /// UID → since when it must be gone (a `\Deleted` message an EXPUNGE answered OK left in
+    /// its session's view), and which command that was.
+    gone: HashMap<u32, (Instant, String)>,
     /// UID → flag changes sent for it; `None` key: changes whose UIDs the sender did not know.
     flag_ops: HashMap<Option<u32>, Vec<FlagOp>>,
     /// Commands that may expunge messages (EXPUNGE, UID EXPUNGE, MOVE, a POP3 session with
@@ -539,19 +542,26 @@ impl Registry {
         });
     }
 
+    /// `uid` was `\Deleted` when `what` (an EXPUNGE) was answered at `t`: it is gone since.
+    pub fn must_be_gone(&self, mbox: &str, uid: u32, t: Instant, what: &str) {
+        self.with(mbox, |bf| {
+            bf.gone.entry(uid).or_insert_with(|| (t, what.to_string()));
+        });
+    }
+
+    /// The EXPUNGE after which `uid` must be gone, if it was answered before `t`.
+    pub fn gone_before(&self, mbox: &str, uid: u32, t: Instant) -> Option<String> {
+        self.with(mbox, |bf| {
+            bf.gone
+                .get(&uid)
+                .filter(|(g, _)| *g < t)
+                .map(|(_, what)| what.clone())
+        })
+    }
+
     /// Whether `uid`'s expunge had been reported to some session before `t`.
     pub fn expunged_before(&self, mbox: &str, uid: u32, t: Instant) -> bool {
         self.with(mbox, |bf| bf.expunged.get(&uid).is_some_and(|&e| e < t))
-    }
-
-    pub fn expunged_uids(&self, mbox: &str, before: Instant) -> Vec<u32> {
-        self.with(mbox, |bf| {
-            bf.expunged
-                .iter()
-                .filter(|(_, &t)| t < before)
-                .map(|(&u, _)| u)
-                .collect()
-        })
     }
 
     /// Highest UID and MODSEQ any session has been told of.

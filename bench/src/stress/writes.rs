@@ -178,7 +178,7 @@ impl Session {
                 .race("STORE answered NO (RFC 2180 §4.2.1)");
             return Ok(());
         }
-        if !d.ok() {
+        if !d.checkable() {
             return Ok(());
         }
         let mut modified = Vec::new();
@@ -339,7 +339,12 @@ impl Session {
         let highest = self.env.reg.highest(&dest).0;
         let verb = if mv { "MOVE" } else { "COPY" };
         let cmd = format!("{uid}{verb} {set} \"{dest}\"");
-        let d = self.exec(&cmd, None, self.pending(&cmd, false)).await?;
+        let e = mv.then(|| self.env.reg.expunger(&self.mailbox));
+        let r = self.exec(&cmd, None, self.pending(&cmd, false)).await;
+        if let Some(e) = &e {
+            self.env.reg.expunger_done(e);
+        }
+        let d = r?;
         self.count(verb);
         if d.status == Status::No {
             self.env
@@ -397,7 +402,7 @@ impl Session {
         for (&s, &t) in src.iter().zip(&dst) {
             v.extend(self.env.reg.copied(&self.mailbox, s, &dest, t));
         }
-        if mv {
+        if mv && !d.lost {
             if let Some(view) = self.view.as_ref() {
                 let left: Vec<u32> = src
                     .iter()
@@ -449,15 +454,30 @@ impl Session {
         } else {
             ("EXPUNGE".to_string(), deleted)
         };
-        self.exec_ok(&cmd, self.pending(&cmd, false)).await?;
+        let e = self.env.reg.expunger(&self.mailbox);
+        let r = self.exec_ok(&cmd, self.pending(&cmd, false)).await;
+        self.env.reg.expunger_done(&e);
+        let d = r?;
         self.count(if by_uid { "UID EXPUNGE" } else { "EXPUNGE" });
-        if let Some(view) = self.view.as_ref() {
+        if let Some(view) = self.view.as_ref().filter(|_| d.checkable()) {
+            // A message removed by another session's EXPUNGE/MOVE/POP3 QUIT may be reported
+            // later (RFC 3501 §6.4.3 asks only for the messages this EXPUNGE removed): only
+            // when no other expunging command ran at the same time, and no session had been
+            // told of the message's expunge, must every known \Deleted message be gone.
+            let now = Instant::now();
             let left: Vec<u32> = watch
                 .iter()
                 .copied()
                 .filter(|&u| view.seq_of(u).is_some())
+                .filter(|&u| !self.env.reg.expunged_before(&self.mailbox, u, now))
                 .collect();
-            if !left.is_empty() {
+            let overlap = !left.is_empty() && self.env.reg.others_expunging(&e);
+            if overlap {
+                self.env.counters.race(
+                    "EXPUNGE left known \\Deleted messages while another expunging command ran",
+                );
+            }
+            if !left.is_empty() && !overlap {
                 self.report(vec![violation(
                     Kind::ExpungeLeftDeleted,
                     format!(
@@ -465,6 +485,12 @@ impl Session {
                         fmt_set(&left)
                     ),
                 )]);
+            }
+            // Whoever removed them, they are gone once this EXPUNGE is answered (the mix
+            // never clears \Deleted): no SELECT sent from now on may list them.
+            let what = format!("{} `{cmd}` answered OK", self.name);
+            for u in left {
+                self.env.reg.must_be_gone(&self.mailbox, u, now, &what);
             }
         }
         Ok(())
