@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Notify};
 
+use super::errors::{FirstError, Kind};
 use super::model::{show_flags, View};
 use super::runner::Env;
 use super::session::{Flavor, Session};
-use super::shared::{FirstError, Kind};
 
 /// How long the coordinator waits for every session to pause, then to report.
 const LIMIT: Duration = Duration::from_secs(60);

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::checkpoint::Phase;
+use super::errors::{FirstError, Kind};
+use super::history::Change;
+use super::registry::digest;
 use super::runner::Env;
-use super::shared::{digest, Change, FirstError, Kind};
 use crate::client::Conn;
 use crate::imap::Rng;
 
@@ -199,7 +201,7 @@ async fn pop3_session(
                 }
             }
         }
-        if pick % 3 == 0 {
+        if pick.is_multiple_of(3) {
             let (n, _) = &msgs[(pick >> 24) as usize % msgs.len()];
             if pop_cmd(&mut c, &format!("DELE {n}"), log)
                 .await?
@@ -239,7 +241,7 @@ pub async fn deliveries(env: Arc<Env>) {
                 "stress",
                 &format!("delivered {} {k}", super::ops::WORDS[k as usize % 5]),
                 2048 + 1024 * (k as usize % 8),
-                k % 3 == 0,
+                k.is_multiple_of(3),
             );
             let to = env.target.user.clone();
             let r = match how {

@@ -13,12 +13,15 @@
 //! same workload and reports the throughput ratio.
 //!
 //! # Layout
-//! - `parse`: IMAP responses → [`parse::Resp`] (values in canonical form for comparisons).
+//! - `parse`: values and their lexer (canonical form for comparisons); `response`: IMAP
+//!   responses → [`response::Resp`].
 //! - `wire`: the connection, one complete response at a time, and the exchange transcript.
 //! - `model`: a session's view of its mailbox and the checks of every untagged response.
-//! - `shared`: error kinds, counters, and the registry of what the server said about each UID.
+//! - `errors`: error kinds, violations, counters; `registry`: what the server said about each
+//!   UID; `history`: flag changes and expunging commands in flight (what may explain a change).
 //! - `session`: connect/login/ENABLE/SELECT, command execution, the loop, checkpoint duty.
-//! - `ops`: the mix and the reading commands; `writes`: STORE, APPEND, COPY/MOVE, EXPUNGE.
+//! - `ops`: the mix and one step; `reads`: FETCH, SEARCH, IDLE; `store`: STORE;
+//!   `writes`: APPEND, COPY/MOVE, EXPUNGE.
 //! - `checkpoint`: pausing everyone, draining, comparing with a fresh SELECT.
 //! - `extra`: POP3 sessions and deliveries (SMTP to mailstack, dovecot-lda to Dovecot).
 //! - `servers`: starting mailstack and Dovecot; `runner`: one run; `report`: the output.
@@ -33,15 +36,23 @@
 //! write is in flight and every session has drained its notifications.
 
 mod checkpoint;
+mod errors;
 mod extra;
+mod fetch;
+mod history;
 mod model;
+#[cfg(test)]
+mod model_tests;
 mod ops;
 mod parse;
+mod reads;
+mod registry;
 mod report;
+mod response;
 mod runner;
 mod servers;
 mod session;
-mod shared;
+mod store;
 mod wire;
 mod writes;
 

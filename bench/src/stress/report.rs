@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::errors::Kind;
 use super::runner::{Config, Outcome};
-use super::shared::Kind;
 use crate::report::{table, Better, Row};
 
 pub const BEGIN: &str = "<!-- stress:begin -->";
@@ -259,7 +259,8 @@ mod tests {
     fn splice_replaces_or_appends() {
         let s = "<!-- stress:begin -->\nnew\n<!-- stress:end -->";
         assert_eq!(splice("# t\n", s), format!("# t\n\n{s}\n"));
-        let doc = format!("# t\n\n<!-- stress:begin -->\nold\n<!-- stress:end -->\n\n## after\n");
+        let doc =
+            "# t\n\n<!-- stress:begin -->\nold\n<!-- stress:end -->\n\n## after\n".to_string();
         assert_eq!(splice(&doc, s), format!("# t\n\n{s}\n\n## after\n"));
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, Checkpoints};
+use super::errors::{Counters, Errors, FirstError, Kind};
 use super::extra;
-use super::parse::Code;
+use super::registry::{Expected, Registry};
+use super::response::Code;
 use super::session::{Flavor, Session};
-use super::shared::{Counters, Errors, Expected, FirstError, Kind, Registry};
 use super::wire::{Trace, Wire};
 use crate::imap::Rng;
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::checkpoint::{Phase, Report};
+use super::errors::{FirstError, Kind, Violation};
 use super::model::{Pending, View};
-use super::parse::{Code, Resp, Status};
+use super::response::{Code, Resp, Status};
 use super::runner::Env;
-use super::shared::{FirstError, Kind, Violation};
 use super::wire::Wire;
 use crate::imap::Rng;
 
@@ -127,7 +127,7 @@ impl Session {
     }
 
     pub fn fail(&self, kind: Kind, detail: String) {
-        self.report(vec![super::shared::violation(kind, detail)]);
+        self.report(vec![super::errors::violation(kind, detail)]);
     }
 
     /// Sends a command (with an optional literal after the continuation request), applies every
@@ -149,7 +149,7 @@ impl Session {
                 .wire
                 .as_mut()
                 .ok_or_else(|| anyhow::anyhow!("not connected"))?;
-            let (_, resp) = w.read().await?;
+            let resp = w.read().await?;
             match resp {
                 Resp::Tagged {
                     tag: t,
@@ -224,9 +224,34 @@ impl Session {
     pub async fn exec_ok(&mut self, text: &str, p: Pending) -> anyhow::Result<Done> {
         let d = self.exec(text, None, p).await?;
         if d.status == Status::No {
-            self.fail(Kind::UnexpectedNo, format!("NO to `{text}`: {}", d.text));
+            self.refused(text, &d);
         }
         Ok(d)
+    }
+
+    /// Records a NO to a command that cannot fail by a race: a server failure when the server
+    /// says so (RFC 5530 SERVERBUG, UNAVAILABLE, LIMIT), else an unexpected NO.
+    pub fn refused(&self, cmd: &str, d: &Done) {
+        let failure = matches!(&d.code, Some(Code::Other(c))
+            if ["SERVERBUG", "UNAVAILABLE", "LIMIT"].iter().any(|x| c.eq_ignore_ascii_case(x)));
+        let kind = if failure {
+            Kind::ServerFailure
+        } else {
+            Kind::UnexpectedNo
+        };
+        let verb = cmd.split(" {").next().unwrap_or(cmd);
+        self.fail(kind, format!("NO to `{verb}`: {}", d.text));
+    }
+
+    /// Records an error that ended the connection.
+    fn broken(&self, context: &str, e: &anyhow::Error) {
+        let text = format!("{context}{e:#}");
+        let kind = if text.contains("connection closed") || text.contains("BYE") {
+            Kind::ServerFailure
+        } else {
+            Kind::Protocol
+        };
+        self.fail(kind, text);
     }
 
     pub fn pending(&self, what: &str, no_expunge: bool) -> Pending {
@@ -296,7 +321,7 @@ impl Session {
                 self.step().await
             };
             if let Err(e) = step.await {
-                self.fail(Kind::Protocol, format!("{e:#}"));
+                self.broken("", &e);
                 self.wire = None;
                 self.view = None;
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -350,7 +375,7 @@ impl Session {
         let report = match self.drain().await {
             Ok(r) => r,
             Err(err) => {
-                self.fail(Kind::Protocol, format!("during checkpoint {e}: {err:#}"));
+                self.broken(&format!("during checkpoint {e}: "), &err);
                 self.wire = None;
                 self.view = None;
                 None

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::parse::{self, Resp};
+use super::response::{self, Resp};
 use crate::client::{literal_len, Conn};
 
 /// Lines kept per exchange; longer exchanges keep their first lines and their last lines.
@@ -18,33 +18,75 @@ const KEEP_TAIL: usize = 20;
 const LINE_CHARS: usize = 400;
 const LITERAL_CHARS: usize = 80;
 
-/// The transcript of one command: `C: ...` and `S: ...` lines, shortened.
+/// One line of a transcript: what the checker sent, or a server response kept as received
+/// (rendered only when a report needs it: most exchanges are never shown).
+#[derive(Debug, Clone)]
+enum Entry {
+    Sent(String),
+    Received(Vec<u8>),
+}
+
+impl Entry {
+    fn render(&self) -> String {
+        match self {
+            Entry::Sent(s) => shorten(s, LINE_CHARS),
+            Entry::Received(raw) => format!("S: {}", shorten(&render_response(raw), LINE_CHARS)),
+        }
+    }
+}
+
+/// A response's lines without CRLF, each literal shown shortened in `<…>`.
+fn render_response(raw: &[u8]) -> String {
+    let mut shown = String::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| p + 1);
+        let line = &rest[..end];
+        shown.push_str(String::from_utf8_lossy(line).trim_end_matches(['\r', '\n']));
+        rest = &rest[end..];
+        if let Some(n) = literal_len(line) {
+            let n = n.min(rest.len());
+            shown.push_str(&format!(
+                "<{}>",
+                shorten(&printable(&rest[..n]), LITERAL_CHARS)
+            ));
+            rest = &rest[n..];
+        }
+    }
+    shown
+}
+
+/// The transcript of one command: its first lines and its last lines.
 #[derive(Debug, Clone, Default)]
 pub struct Exchange {
-    head: Vec<String>,
-    tail: std::collections::VecDeque<String>,
+    head: Vec<Entry>,
+    tail: std::collections::VecDeque<Entry>,
     dropped: usize,
 }
 
 impl Exchange {
-    pub fn push(&mut self, line: String) {
+    fn push(&mut self, e: Entry) {
         if self.head.len() < KEEP_HEAD {
-            self.head.push(line);
+            self.head.push(e);
             return;
         }
-        self.tail.push_back(line);
+        self.tail.push_back(e);
         if self.tail.len() > KEEP_TAIL {
             self.tail.pop_front();
             self.dropped += 1;
         }
     }
 
+    /// `C: ...` and `S: ...` lines, shortened.
     pub fn lines(&self) -> Vec<String> {
-        let mut v = self.head.clone();
+        let mut v: Vec<String> = self.head.iter().map(Entry::render).collect();
         if self.dropped > 0 {
             v.push(format!("   … {} lines not shown …", self.dropped));
         }
-        v.extend(self.tail.iter().cloned());
+        v.extend(self.tail.iter().map(Entry::render));
         v
     }
 
@@ -124,10 +166,10 @@ impl Wire {
             exchange: Exchange::default(),
             trace,
         };
-        let (_, greeting) = w.read().await?;
+        let greeting = w.read().await?;
         match greeting {
             Resp::Cond {
-                status: parse::Status::Ok,
+                status: response::Status::Ok,
                 ..
             } => Ok(w),
             other => bail!("IMAP greeting: {other:?}"),
@@ -156,34 +198,32 @@ impl Wire {
         if let Some(t) = &self.trace {
             t.line(&self.prefix, &line);
         }
-        self.exchange.push(shorten(&line, LINE_CHARS));
+        self.exchange.push(Entry::Sent(line));
     }
 
-    /// Reads one complete response: its raw bytes and what they parse to. A response the
-    /// parser refuses is an error of the connection (the report shows its bytes).
-    pub async fn read(&mut self) -> anyhow::Result<(Vec<u8>, Resp)> {
+    /// Reads one complete response (lines and literals) and parses it. A response the parser
+    /// refuses is an error of the connection (the report shows its bytes).
+    pub async fn read(&mut self) -> anyhow::Result<Resp> {
         let mut raw = Vec::with_capacity(256);
-        let mut shown = String::new();
         loop {
             let line = self.conn.line().await?;
             raw.extend_from_slice(line);
-            let text = String::from_utf8_lossy(line);
-            shown.push_str(text.trim_end_matches(['\r', '\n']));
             match literal_len(line) {
-                Some(n) => {
-                    let start = raw.len();
-                    self.conn.read_into(n, &mut raw).await?;
-                    let body = &raw[start..];
-                    shown.push_str(&format!("<{}>", shorten(&printable(body), LITERAL_CHARS)));
-                }
+                Some(n) => self.conn.read_into(n, &mut raw).await?,
                 None => break,
             }
         }
-        self.log(format!("S: {shown}"));
-        let resp = parse::parse(&raw).map_err(|e| {
-            anyhow::anyhow!("unparsable response ({e}): {}", shorten(&shown, LINE_CHARS))
-        })?;
-        Ok((raw, resp))
+        if let Some(t) = &self.trace {
+            t.line(&self.prefix, &format!("S: {}", render_response(&raw)));
+        }
+        let resp = response::parse(&raw).map_err(|e| {
+            anyhow::anyhow!(
+                "unparsable response ({e}): {}",
+                shorten(&render_response(&raw), LINE_CHARS)
+            )
+        });
+        self.exchange.push(Entry::Received(raw));
+        resp
     }
 
     /// Whether the server sends something within `limit` (nothing is consumed).
@@ -194,18 +234,24 @@ impl Wire {
 
 #[cfg(test)]
 mod tests {
-    use super::Exchange;
+    use super::{Entry, Exchange};
 
     #[test]
     fn exchange_keeps_head_and_tail() {
         let mut e = Exchange::default();
         for i in 0..100 {
-            e.push(format!("S: {i}"));
+            e.push(Entry::Sent(format!("C: {i}")));
         }
         let l = e.lines();
         assert_eq!(l.len(), 40 + 1 + 20);
-        assert_eq!(l[0], "S: 0");
+        assert_eq!(l[0], "C: 0");
         assert_eq!(l[40], "   … 40 lines not shown …");
-        assert_eq!(l[60], "S: 99");
+        assert_eq!(l[60], "C: 99");
+    }
+
+    #[test]
+    fn responses_render_with_literals_shortened() {
+        let e = Entry::Received(b"* 1 FETCH (BODY[] {5}\r\nab\r\nc)\r\n".to_vec());
+        assert_eq!(e.render(), "S: * 1 FETCH (BODY[] {5}<ab\\r\\nc>)");
     }
 }

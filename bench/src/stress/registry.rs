@@ -1,171 +1,19 @@
-//! What every session of a stress run shares: the error kinds (with the first failing exchange
-//! of each), the operation counters, and the registry of facts the server has stated about
-//! each UID (immutable data, the bytes it was given, expunges, flag changes in flight).
-//!
-//! The registry holds only what some session was told by the server (or sent to it: the bytes
-//! of an APPEND), so a check against it is a check of the server against itself.
+//! The registry of facts the server stated about each UID of the run — its immutable data,
+//! the bytes it was given (APPEND) or copied from, NIL answers to settle, expunges — and the
+//! mailbox-wide facts (UIDVALIDITY, highest UID and MODSEQ seen). It holds only what some
+//! session was told by the server or sent to it, so a check against it is a check of the server
+//! against itself. The history of flag changes and expunging commands is in
+//! [`super::history`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::errors::{violation, Counters, Errors, FirstError, Kind, Violation};
+use super::history::FlagOp;
 use super::parse::Val;
-
-macro_rules! kinds {
-    ($($name:ident = $label:literal : $what:literal,)*) => {
-        /// One kind of violation; the report groups errors by kind.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-        pub enum Kind { $($name,)* }
-
-        impl Kind {
-            pub const ALL: &'static [Kind] = &[$(Kind::$name,)*];
-
-            pub fn label(self) -> &'static str {
-                match self { $(Kind::$name => $label,)* }
-            }
-            /// What the check is and which requirement it enforces.
-            pub fn what(self) -> &'static str {
-                match self { $(Kind::$name => $what,)* }
-            }
-        }
-    };
-}
-
-kinds! {
-    FlagsRegressed = "flags-regressed":
-        "a FETCH carried a flag state older than one this session was already given in reply to its own STORE, and no STORE by any session could have undone it (ARCHITECTURE: nothing a session is told goes back in time)",
-    ModseqBackwards = "modseq-backwards":
-        "MODSEQ of a UID lower than one already reported to the session (RFC 7162 §3.1: mod-sequences only grow)",
-    ModseqFlagsDiffer = "modseq-flags-differ":
-        "the same MODSEQ reported twice for a UID with different FLAGS (RFC 7162 §3.1.1: every flag change gets a new mod-sequence)",
-    CondstoreIncomplete = "condstore-fetch-incomplete":
-        "after CONDSTORE was enabled, a FETCH carrying FLAGS without MODSEQ, or without UID (RFC 7162 §3.1)",
-    FetchMissing = "fetch-ok-missing-items":
-        "tagged OK but a message of the set did not get every requested item (RFC 3501 §6.4.5; RFC 2180 §4.1.1 says return the data, §4.1.2 allows a tagged NO); with CHANGEDSINCE m, a message the session knows with a MODSEQ above m was not answered (RFC 7162 §3.1.4.1)",
-    CondstoreInvalid = "condstore-invalid":
-        "MODIFIED naming a message outside the STORE's set (RFC 7162 §3.1.3)",
-    UnannouncedFlag = "flag-not-announced":
-        "a FETCH carried a flag or keyword not in the session's last FLAGS response (RFC 3501 §7.2.6)",
-    ImmutableChanged = "immutable-changed":
-        "a UID's ENVELOPE, BODYSTRUCTURE, BODY[...], RFC822.SIZE or INTERNALDATE differs from what the server reported before (RFC 3501 §2.3.1.1: a UID names one message; its content never changes)",
-    ContentMismatch = "content-mismatch":
-        "BODY[]/HEADER/TEXT/RFC822.SIZE differs from the bytes that were APPENDed or from the COPY source, or RFC822.SIZE differs from the length of BODY[] (RFC 3501 §6.3.11, §6.4.7, §7.4.2)",
-    SeqOutOfRange = "seq-out-of-range":
-        "EXPUNGE, FETCH or SEARCH named a message number beyond the messages the session was told about (RFC 3501 §7.4.1, §7.4.2)",
-    ExistsDecreased = "exists-decreased":
-        "EXISTS reported fewer messages than the session knows of; only EXPUNGE/VANISHED remove messages (RFC 3501 §7.3.1, §7.4.1)",
-    UidInconsistent = "uid-inconsistent":
-        "a message number's UID changed, UIDs not ascending with message numbers, a new message with a UID below UIDNEXT, or an expunged UID back in a later SELECT (RFC 3501 §2.3.1.1)",
-    ExpungeInFetch = "expunge-during-fetch-store-search":
-        "EXPUNGE/VANISHED sent while responding to FETCH, STORE or SEARCH (RFC 3501 §7.4.1, RFC 7162 §3.2.10)",
-    AppendUid = "appenduid-invalid":
-        "APPENDUID with another UIDVALIDITY or a UID below the UIDNEXT seen before the APPEND (RFC 4315 §3)",
-    CopyUid = "copyuid-invalid":
-        "COPYUID whose source UIDs were not requested, whose sets differ in size, or whose new UIDs are not new (RFC 4315 §3)",
-    MoveNotExpunged = "move-not-expunged":
-        "a message MOVE reported as moved (COPYUID) still in the session's view at the tagged OK (RFC 6851 §3.3)",
-    ExpungeLeftDeleted = "expunge-left-deleted":
-        "after EXPUNGE / UID EXPUNGE answered OK, a message the session knew to be \\Deleted (in the set) is still in its view while no other expunging command ran, or a SELECT sent later still lists it (RFC 3501 §6.4.3, RFC 4315 §2.1)",
-    SelectInconsistent = "select-inconsistent":
-        "UIDVALIDITY changed, UIDNEXT not above a UID already seen, or HIGHESTMODSEQ below a MODSEQ already seen (RFC 3501 §2.3.1.1, RFC 7162 §3.1.2.1)",
-    SearchMismatch = "search-mismatch":
-        "a SEARCH result contradicts the message's immutable data (SUBJECT, LARGER against the APPENDed bytes), or ESEARCH COUNT/MIN/MAX disagree with ALL (RFC 3501 §6.4.4, RFC 4731 §3.1)",
-    CheckpointMessages = "checkpoint-messages":
-        "at a checkpoint (no writes in flight, pending notifications drained with NOOP) a session's message list (count, UIDs in order) differs from a fresh SELECT",
-    CheckpointFlags = "checkpoint-flags":
-        "at a checkpoint a session's flags of a UID differ from a fresh SELECT's",
-    CheckpointModseq = "checkpoint-modseq":
-        "at a checkpoint a CONDSTORE session's MODSEQ of a UID differs from a fresh SELECT's",
-    CheckpointKeywords = "checkpoint-keywords":
-        "at a checkpoint a keyword in use is missing from a session's FLAGS (RFC 3501 §7.2.6)",
-    CheckpointSearch = "checkpoint-search":
-        "at a checkpoint a SEARCH answer differs from the session's own view of flags and content",
-    CheckpointTimeout = "checkpoint-timeout":
-        "sessions did not all pause (or report) within the time limit",
-    UnexpectedNo = "unexpected-no":
-        "tagged NO to a command that cannot fail by a race",
-    UnexpectedBad = "unexpected-bad":
-        "tagged BAD to a well-formed command",
-    Protocol = "protocol-error":
-        "unparsable response, unexpected BYE, disconnect or a response timeout",
-    Pop3 = "pop3-error":
-        "a POP3 reply that is wrong (not a race): bad status, or RETR content differing from what IMAP reported for that UID",
-    Smtp = "smtp-error":
-        "an SMTP delivery refused",
-}
-
-/// The first occurrence of an error kind.
-#[derive(Debug, Clone)]
-pub struct FirstError {
-    pub at_s: f64,
-    pub session: String,
-    pub detail: String,
-    pub exchange: Vec<String>,
-}
-
-/// Errors by kind.
-#[derive(Debug, Default)]
-pub struct Errors {
-    by_kind: Mutex<BTreeMap<Kind, (u64, FirstError)>>,
-}
-
-impl Errors {
-    pub fn record(&self, kind: Kind, first: FirstError) {
-        let mut m = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(kind).or_insert((0, first)).0 += 1;
-    }
-
-    pub fn total(&self) -> u64 {
-        let m = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
-        m.values().map(|(n, _)| n).sum()
-    }
-
-    pub fn snapshot(&self) -> Vec<(Kind, u64, FirstError)> {
-        let m = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
-        m.iter().map(|(k, (n, f))| (*k, *n, f.clone())).collect()
-    }
-}
-
-/// Counters of commands by label (each tagged command answered = 1) and of legitimate races.
-#[derive(Debug, Default)]
-pub struct Counters {
-    ops: Mutex<BTreeMap<&'static str, u64>>,
-    races: Mutex<BTreeMap<&'static str, u64>>,
-    pub total: AtomicU64,
-}
-
-impl Counters {
-    pub fn op(&self, label: &'static str) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        *self
-            .ops
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(label)
-            .or_default() += 1;
-    }
-
-    pub fn race(&self, label: &'static str) {
-        *self
-            .races
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(label)
-            .or_default() += 1;
-    }
-
-    pub fn ops(&self) -> Vec<(&'static str, u64)> {
-        let m = self.ops.lock().unwrap_or_else(|e| e.into_inner());
-        m.iter().map(|(k, v)| (*k, *v)).collect()
-    }
-
-    pub fn races(&self) -> Vec<(&'static str, u64)> {
-        let m = self.races.lock().unwrap_or_else(|e| e.into_inner());
-        m.iter().map(|(k, v)| (*k, *v)).collect()
-    }
-}
 
 /// A 64-bit digest (`DefaultHasher::new()` has fixed keys: equal bytes, equal digests).
 pub fn digest(b: &[u8]) -> u64 {
@@ -227,36 +75,8 @@ struct MsgFacts {
     expected: Option<Arc<Expected>>,
 }
 
-/// A flag change some session sent: which flags it may add or remove, when it was sent and
-/// when it was answered (`done`, in ms since the run started; 0 = still in flight).
-#[derive(Debug, Clone)]
-pub struct FlagOp {
-    pub change: Change,
-    pub sent: Instant,
-    pub done: Arc<AtomicU64>,
-}
-
-/// A STORE's flag change (flags lowercase).
-#[derive(Debug, Clone)]
-pub enum Change {
-    Add(Vec<String>),
-    Remove(Vec<String>),
-    Replace(Vec<String>),
-}
-
-impl Change {
-    /// Whether this change can make `flag` present (`to_present`) or absent.
-    fn can(&self, flag: &str, to_present: bool) -> bool {
-        match (self, to_present) {
-            (Change::Add(f), true) | (Change::Remove(f), false) => f.iter().any(|x| x == flag),
-            (Change::Replace(f), p) => f.iter().any(|x| x == flag) == p,
-            _ => false,
-        }
-    }
-}
-
 #[derive(Debug, Default)]
-struct BoxFacts {
+pub(super) struct BoxFacts {
     uidvalidity: Option<u32>,
     max_uid: u32,
     max_modseq: u64,
@@ -267,22 +87,11 @@ struct BoxFacts {
     /// its session's view), and which command that was.
     gone: HashMap<u32, (Instant, String)>,
     /// UID → flag changes sent for it; `None` key: changes whose UIDs the sender did not know.
-    flag_ops: HashMap<Option<u32>, Vec<FlagOp>>,
+    pub(super) flag_ops: HashMap<Option<u32>, Vec<FlagOp>>,
     /// Commands that may expunge messages (EXPUNGE, UID EXPUNGE, MOVE, a POP3 session with
     /// DELE): id, when sent, when answered (ms since the start; 0 = in flight).
-    expungers: Vec<(u64, Instant, Arc<AtomicU64>)>,
+    pub(super) expungers: Vec<(u64, Instant, Arc<AtomicU64>)>,
 }
-
-/// A registered expunging command (see [`Registry::expunger`]).
-pub struct Expunger {
-    id: u64,
-    mbox: String,
-    sent: Instant,
-    done: Arc<AtomicU64>,
-}
-
-/// How long flag changes are remembered after their answer (anchors are younger).
-pub const FLAG_OP_MEMORY: Duration = Duration::from_secs(120);
 
 /// An immutable item answered [`hollow`] (RFC 2180 §4.1.3 allows NIL for a message expunged
 /// by another session); an error unless the message turns out to be expunged.
@@ -302,21 +111,7 @@ pub struct Registry {
     start: Instant,
     boxes: Mutex<HashMap<String, BoxFacts>>,
     nils: Mutex<Vec<Nil>>,
-    next_id: AtomicU64,
-}
-
-/// A check that failed: its kind and what exactly was seen.
-#[derive(Debug, Clone)]
-pub struct Violation {
-    pub kind: Kind,
-    pub detail: String,
-}
-
-pub fn violation(kind: Kind, detail: impl Into<String>) -> Violation {
-    Violation {
-        kind,
-        detail: detail.into(),
-    }
+    pub(super) next_id: AtomicU64,
 }
 
 /// Items that never change for a UID (RFC 3501 §2.3.1.1, §2.3.3–2.3.6).
@@ -369,7 +164,7 @@ impl Registry {
         }
     }
 
-    fn with<T>(&self, mbox: &str, f: impl FnOnce(&mut BoxFacts) -> T) -> T {
+    pub(super) fn with<T>(&self, mbox: &str, f: impl FnOnce(&mut BoxFacts) -> T) -> T {
         let mut m = self.boxes.lock().unwrap_or_else(|e| e.into_inner());
         f(m.entry(mbox.to_string()).or_default())
     }
@@ -589,95 +384,6 @@ impl Registry {
                 bf.uidvalidity = Some(v);
                 None
             }
-        })
-    }
-
-    /// Registers a command that may expunge messages of `mbox`, before it is sent.
-    pub fn expunger(&self, mbox: &str) -> Expunger {
-        let e = Expunger {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            mbox: mbox.to_string(),
-            sent: Instant::now(),
-            done: Arc::new(AtomicU64::new(0)),
-        };
-        let forget = self.ms_since_start(Instant::now()) as i64 - FLAG_OP_MEMORY.as_millis() as i64;
-        self.with(mbox, |bf| {
-            bf.expungers.retain(|(_, _, d)| {
-                let d = d.load(Ordering::Relaxed);
-                d == 0 || d as i64 > forget
-            });
-            bf.expungers.push((e.id, e.sent, e.done.clone()));
-        });
-        e
-    }
-
-    /// The expunging command was answered.
-    pub fn expunger_done(&self, e: &Expunger) {
-        e.done
-            .store(self.ms_since_start(Instant::now()), Ordering::Relaxed);
-    }
-
-    /// Whether another expunging command overlapped `e` (sent before `e` was answered and
-    /// answered after `e` was sent): it may have removed a message without `e`'s session
-    /// being told yet.
-    pub fn others_expunging(&self, e: &Expunger) -> bool {
-        let sent_ms = self.ms_since_start(e.sent);
-        let done_ms = e.done.load(Ordering::Relaxed);
-        self.with(&e.mbox, |bf| {
-            bf.expungers.iter().any(|(id, sent, d)| {
-                let d = d.load(Ordering::Relaxed);
-                *id != e.id
-                    && (done_ms == 0 || self.ms_since_start(*sent) <= done_ms)
-                    && (d == 0 || d >= sent_ms)
-            })
-        })
-    }
-
-    /// Logs a flag change before it is sent; the returned cell is set when it is answered.
-    pub fn flag_op(&self, mbox: &str, uids: &[Option<u32>], change: Change) -> Arc<AtomicU64> {
-        let done = Arc::new(AtomicU64::new(0));
-        let op = FlagOp {
-            change,
-            sent: Instant::now(),
-            done: done.clone(),
-        };
-        let forget = self.ms_since_start(Instant::now()) as i64 - FLAG_OP_MEMORY.as_millis() as i64;
-        self.with(mbox, |bf| {
-            for u in uids {
-                let v = bf.flag_ops.entry(*u).or_default();
-                v.retain(|o| {
-                    let d = o.done.load(Ordering::Relaxed);
-                    d == 0 || d as i64 > forget
-                });
-                v.push(op.clone());
-            }
-        });
-        done
-    }
-
-    /// Whether some session sent a change that can move `flag` of `uid` to `to_present`, sent
-    /// before `until` and not answered before `since` (so it may have taken effect between).
-    pub fn flag_change_explained(
-        &self,
-        mbox: &str,
-        uid: u32,
-        flag: &str,
-        to_present: bool,
-        since: Instant,
-        until: Instant,
-    ) -> bool {
-        let since_ms = self.ms_since_start(since);
-        self.with(mbox, |bf| {
-            [Some(uid), None].iter().any(|k| {
-                bf.flag_ops.get(k).is_some_and(|ops| {
-                    ops.iter().any(|o| {
-                        let d = o.done.load(Ordering::Relaxed);
-                        o.sent < until
-                            && (d == 0 || d >= since_ms)
-                            && o.change.can(flag, to_present)
-                    })
-                })
-            })
         })
     }
 }
