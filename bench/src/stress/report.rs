@@ -184,7 +184,11 @@ pub fn markdown(cfg: &Config, outs: &[Outcome], header: &str) -> String {
         }
         md.push('\n');
     }
-    md.push_str("\n## Legitimate races (counted, not errors)\n\n");
+    md.push_str(
+        "\n## Counted, not errors\n\nLegitimate races (a message expunged by another session meanwhile), and answers that \
+         differ from what an RFC asks but that the checker tolerates because Dovecot, the \
+         reference, gives them (each line says which).\n\n",
+    );
     for o in outs {
         if o.races.is_empty() {
             let _ = writeln!(md, "- {}: none", o.target);
