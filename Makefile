@@ -22,7 +22,8 @@ build-debug:
 tests/browser/node_modules: tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 
-## Everything CI runs: the real-client matrix, then unit, protocol and end-to-end tests.
+## Everything CI runs: the real-client matrix, a short stress run (stress-smoke), then unit,
+## protocol and end-to-end tests.
 test: build-debug
 	@status=0; \
 	$(MAKE) --no-print-directory clients || status=1; \
