@@ -10,7 +10,8 @@
 use std::time::Instant;
 
 use super::errors::{violation, Kind};
-use super::model::{norm_flags, show_flags, MsgKey, Pending, View};
+use super::history::ANCHOR_MAX_AGE;
+use super::model::{item_key, norm_flags, show_flags, MsgKey, Pending, View};
 use super::parse::Val;
 use super::registry::{hollow, is_immutable, Registry};
 
@@ -45,17 +46,13 @@ impl View {
         }
         let uid = self.msgs[i - 1].uid;
         let mbox = self.mailbox.clone();
-        for (name, _) in items {
-            p.got
-                .entry(MsgKey::Seq(seq))
-                .or_default()
-                .insert(name.clone());
-            if let Some(u) = uid {
-                p.got
-                    .entry(MsgKey::Uid(u))
-                    .or_default()
-                    .insert(name.clone());
-            }
+        let keys: Vec<u64> = items.iter().map(|(name, _)| item_key(name)).collect();
+        p.got
+            .entry(MsgKey::Seq(seq))
+            .or_default()
+            .extend(keys.iter().copied());
+        if let Some(u) = uid {
+            p.got.entry(MsgKey::Uid(u)).or_default().extend(keys);
         }
         if let Some(u) = uid {
             for (name, v) in items {
@@ -149,6 +146,9 @@ impl View {
             // Anchors: flags given in reply to this session's STOREs.
             let mut keep = Vec::new();
             for a in m.anchors.drain(..) {
+                if now.saturating_duration_since(a.since) > ANCHOR_MAX_AGE {
+                    continue;
+                }
                 if f.contains(&a.flag) == a.present {
                     keep.push(a);
                     continue;

@@ -47,7 +47,16 @@ pub struct Expunger {
 }
 
 /// How long flag changes are remembered after their answer (anchors are younger).
-pub const FLAG_OP_MEMORY: Duration = Duration::from_secs(120);
+pub const FLAG_OP_MEMORY: Duration = Duration::from_secs(20);
+/// How long an anchor holds (a reply older than this no longer constrains later answers),
+/// shorter than [`FLAG_OP_MEMORY`] so every change that could explain a contradiction is
+/// still remembered.
+pub const ANCHOR_MAX_AGE: Duration = Duration::from_secs(10);
+/// How long an answered expunging command is remembered ([`Registry::others_expunging`] only
+/// asks about commands overlapping one that was just answered).
+const EXPUNGER_MEMORY: Duration = Duration::from_secs(10);
+/// Lists are pruned when their length reaches a power of two from this on (amortised).
+const PRUNE_AT: usize = 64;
 
 impl Registry {
     /// Registers a command that may expunge messages of `mbox`, before it is sent.
@@ -58,12 +67,15 @@ impl Registry {
             sent: Instant::now(),
             done: Arc::new(AtomicU64::new(0)),
         };
-        let forget = self.ms_since_start(Instant::now()) as i64 - FLAG_OP_MEMORY.as_millis() as i64;
+        let forget =
+            self.ms_since_start(Instant::now()) as i64 - EXPUNGER_MEMORY.as_millis() as i64;
         self.with(mbox, |bf| {
-            bf.expungers.retain(|(_, _, d)| {
-                let d = d.load(Ordering::Relaxed);
-                d == 0 || d as i64 > forget
-            });
+            if bf.expungers.len() >= PRUNE_AT && bf.expungers.len().is_power_of_two() {
+                bf.expungers.retain(|(_, _, d)| {
+                    let d = d.load(Ordering::Relaxed);
+                    d == 0 || d as i64 > forget
+                });
+            }
             bf.expungers.push((e.id, e.sent, e.done.clone()));
         });
         e
@@ -94,19 +106,21 @@ impl Registry {
     /// Logs a flag change before it is sent; the returned cell is set when it is answered.
     pub fn flag_op(&self, mbox: &str, uids: &[Option<u32>], change: Change) -> Arc<AtomicU64> {
         let done = Arc::new(AtomicU64::new(0));
-        let op = FlagOp {
+        let op = Arc::new(FlagOp {
             change,
             sent: Instant::now(),
             done: done.clone(),
-        };
+        });
         let forget = self.ms_since_start(Instant::now()) as i64 - FLAG_OP_MEMORY.as_millis() as i64;
         self.with(mbox, |bf| {
             for u in uids {
                 let v = bf.flag_ops.entry(*u).or_default();
-                v.retain(|o| {
-                    let d = o.done.load(Ordering::Relaxed);
-                    d == 0 || d as i64 > forget
-                });
+                if v.len() >= PRUNE_AT && v.len().is_power_of_two() {
+                    v.retain(|o| {
+                        let d = o.done.load(Ordering::Relaxed);
+                        d == 0 || d as i64 > forget
+                    });
+                }
                 v.push(op.clone());
             }
         });

@@ -53,6 +53,11 @@ pub struct Msg {
     pub deleted: bool,
 }
 
+/// The key of a FETCH item's name in [`Pending::got`].
+pub fn item_key(name: &str) -> u64 {
+    super::registry::digest(name.as_bytes())
+}
+
 /// A message of a command's set: by UID when the session knows it, else by number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MsgKey {
@@ -70,8 +75,8 @@ pub struct Pending {
     pub no_expunge: bool,
     /// A FETCH of a body section without PEEK (sets \Seen, RFC 3501 §6.4.5).
     pub implicit_seen: bool,
-    /// Items reported per message.
-    pub got: HashMap<MsgKey, HashSet<String>>,
+    /// Items reported per message (digests of their names, see [`item_key`]).
+    pub got: HashMap<MsgKey, HashSet<u64>>,
     /// UIDs removed from the view during the command.
     pub expunged: Vec<u32>,
     /// Last FLAGS (and MODSEQ) reported per UID during the command.

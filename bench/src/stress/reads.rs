@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use super::errors::{violation, Kind};
-use super::model::MsgKey;
+use super::model::{item_key, MsgKey};
 use super::ops::WORDS;
 use super::parse::fmt_set;
 use super::response::Resp;
@@ -152,7 +152,7 @@ impl Session {
             let got = d.p.got.get(k);
             let lack: Vec<&String> = names
                 .iter()
-                .filter(|n| got.is_none_or(|g| !g.contains(*n)))
+                .filter(|n| got.is_none_or(|g| !g.contains(&item_key(n))))
                 .collect();
             if !lack.is_empty() {
                 missing.push(format!("{k:?} lacks {lack:?}"));

@@ -87,7 +87,7 @@ pub(super) struct BoxFacts {
     /// its session's view), and which command that was.
     gone: HashMap<u32, (Instant, String)>,
     /// UID → flag changes sent for it; `None` key: changes whose UIDs the sender did not know.
-    pub(super) flag_ops: HashMap<Option<u32>, Vec<FlagOp>>,
+    pub(super) flag_ops: HashMap<Option<u32>, Vec<Arc<FlagOp>>>,
     /// Commands that may expunge messages (EXPUNGE, UID EXPUNGE, MOVE, a POP3 session with
     /// DELE): id, when sent, when answered (ms since the start; 0 = in flight).
     pub(super) expungers: Vec<(u64, Instant, Arc<AtomicU64>)>,
@@ -138,7 +138,8 @@ pub fn hollow(item: &str, v: &Val) -> bool {
     }
     fn no_text(v: &Val) -> bool {
         match v {
-            Val::Str(s) => s.is_empty(),
+            // Empty, or only line ends (mailstack answers `BODY[HEADER.FIELDS (..)]` "\r\n").
+            Val::Str(s) => s.iter().all(u8::is_ascii_whitespace),
             Val::Num(n) => *n == 0,
             Val::List(l) => l.iter().all(no_text),
             _ => true,

@@ -45,18 +45,25 @@ pub fn workload(cfg: &Config) -> String {
 /// The summary table (one row per target).
 fn summary(outs: &[Outcome]) -> String {
     let mut s = String::from(
-        "| server | commands | active s | commands/s | checkpoints | errors |\n|---|---:|---:|---:|---:|---:|\n",
+        "| server | commands | active s | commands/s | checkpoints | state errors | server failures |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outs {
+        let failures: u64 = o
+            .errors
+            .iter()
+            .filter(|e| e.0 == Kind::ServerFailure)
+            .map(|e| e.1)
+            .sum();
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0} | {:.0} | {} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {} | {} | {failures} |",
             o.target,
             o.commands,
             o.active_s,
             o.per_s(),
             o.checkpoints,
-            o.error_count()
+            o.error_count() - failures,
         );
     }
     s
