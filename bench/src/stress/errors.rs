@@ -107,8 +107,19 @@ pub struct Errors {
 
 impl Errors {
     pub fn record(&self, kind: Kind, first: FirstError) {
+        self.record_with(kind, || first);
+    }
+
+    /// Counts an error of `kind`; `first` (which may render a transcript) runs only for the
+    /// first error of that kind.
+    pub fn record_with(&self, kind: Kind, first: impl FnOnce() -> FirstError) {
         let mut m = self.by_kind.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(kind).or_insert((0, first)).0 += 1;
+        match m.get_mut(&kind) {
+            Some(e) => e.0 += 1,
+            None => {
+                m.insert(kind, (1, first()));
+            }
+        }
     }
 
     pub fn total(&self) -> u64 {

@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::errors::{violation, Counters, Errors, FirstError, Kind, Violation};
 use super::history::FlagOp;
 use super::parse::Val;
+use super::wire::Exchange;
 
 /// A 64-bit digest (`DefaultHasher::new()` has fixed keys: equal bytes, equal digests).
 pub fn digest(b: &[u8]) -> u64 {
@@ -102,7 +103,7 @@ struct Nil {
     item: String,
     session: String,
     at: Instant,
-    exchange: Vec<String>,
+    exchange: Exchange,
 }
 
 /// Facts about every mailbox of the run.
@@ -174,7 +175,7 @@ impl Registry {
         t.saturating_duration_since(self.start).as_millis() as u64 + 1
     }
 
-    pub fn nil(&self, mbox: &str, uid: u32, item: &str, session: &str, exchange: Vec<String>) {
+    pub fn nil(&self, mbox: &str, uid: u32, item: &str, session: &str, exchange: Exchange) {
         self.nils
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -211,7 +212,7 @@ impl Registry {
                             "{} UID {} {} answered NIL/empty, and the message was not expunged",
                             x.mbox, x.uid, x.item
                         ),
-                        exchange: x.exchange,
+                        exchange: x.exchange.lines(),
                     },
                 );
             }

@@ -101,21 +101,17 @@ impl Session {
         if v.is_empty() {
             return;
         }
-        let exchange = self
-            .wire
-            .as_ref()
-            .map(|w| w.exchange.lines())
-            .unwrap_or_default();
         for x in v {
-            self.env.errors.record(
-                x.kind,
-                FirstError {
-                    at_s: self.env.start.elapsed().as_secs_f64(),
-                    session: format!("{} ({:?}, {})", self.name, self.flavor, self.mailbox),
-                    detail: x.detail,
-                    exchange: exchange.clone(),
-                },
-            );
+            self.env.errors.record_with(x.kind, || FirstError {
+                at_s: self.env.start.elapsed().as_secs_f64(),
+                session: format!("{} ({:?}, {})", self.name, self.flavor, self.mailbox),
+                detail: x.detail,
+                exchange: self
+                    .wire
+                    .as_ref()
+                    .map(|w| w.exchange.lines())
+                    .unwrap_or_default(),
+            });
         }
     }
 
@@ -159,10 +155,7 @@ impl Session {
                 } if t == tag => {
                     self.settle(&mut p);
                     if status == Status::Bad {
-                        self.fail(
-                            Kind::UnexpectedBad,
-                            format!("BAD to `{}`: {text}", first_word(&p)),
-                        );
+                        self.fail(Kind::UnexpectedBad, format!("BAD to {}: {text}", p.origin));
                     }
                     let lost = self.view.as_ref().is_some_and(|v| v.lost);
                     return Ok(Done {
@@ -212,7 +205,7 @@ impl Session {
             let exchange = self
                 .wire
                 .as_ref()
-                .map(|w| w.exchange.lines())
+                .map(|w| w.exchange.clone())
                 .unwrap_or_default();
             self.env
                 .reg
@@ -409,8 +402,4 @@ impl Session {
             exchange: noop,
         }))
     }
-}
-
-fn first_word(p: &Pending) -> String {
-    p.origin.to_string()
 }
