@@ -2,8 +2,9 @@
 CARGO   ?= cargo
 CONFIG  ?= config/mailstack.toml
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: all build build-debug run test test-rust clients lint certs fmt clean-data bench soak fuzz audit
+.PHONY: all build build-debug run test test-rust clients stress-smoke lint certs fmt clean-data bench soak stress fuzz audit
 .PHONY: deps deps-build deps-lint
 # What `make deps` installed is found without a new shell: Rust from rustup, and Node.js 20
 # for the browser test where the system's is older (Debian 12 has 18).
@@ -35,10 +36,12 @@ build-debug: deps-build
 tests/browser/node_modules: tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 
-## Everything CI runs: the real-client matrix, then unit, protocol and end-to-end tests.
+## Everything CI runs: the real-client matrix, a short stress run (stress-smoke), then unit,
+## protocol and end-to-end tests.
 test: deps build-debug
 	@status=0; \
 	$(MAKE) --no-print-directory clients || status=1; \
+	$(MAKE) --no-print-directory stress-smoke || status=1; \
 	$(MAKE) --no-print-directory test-rust || status=1; \
 	exit $$status
 
@@ -53,6 +56,14 @@ endif
 ## offlineimap, fetchmail, getmail6, mailutils) against a fresh server: a pass/fail table.
 clients: build-debug
 	python3 tests/clients/matrix.py --bin target/debug/mailstack
+
+## A short run of the model-checking stress client (`bench stress`) against the debug build:
+## 6 IMAP sessions, one POP3 session and deliveries on one mailbox for 10 s, checkpoints
+## every 3 s; fails on any error (the checks are listed in bench/results/stress.md).
+stress-smoke: build-debug
+	$(CARGO) build -p bench
+	$(TARGET_DIR)/debug/bench stress --target mailstack --mailstack $(TARGET_DIR)/debug/mailstack \
+		--sessions 6 --seconds 10 --checkpoint 3 --pop3 1 --smtp-rate 2
 
 lint: deps-lint
 	$(CARGO) fmt --all -- --check
@@ -95,9 +106,11 @@ audit:
 	fi
 
 ## Benchmarks side by side with Dovecot and Postfix (installs them from Debian, no service
-## started; ~15 min): results in bench/results/latest.md.
+## started; ~15 min, then the stress client side by side for 2 × STRESS_SECONDS): results in
+## bench/results/latest.md.
 bench:
-	bash bench/scripts/run.sh
+	STRESS_SESSIONS=$(STRESS_SESSIONS) STRESS_SECONDS=$(STRESS_SECONDS) \
+		STRESS_CHECKPOINT=$(STRESS_CHECKPOINT) bash bench/scripts/run.sh
 
 ## Load soak: SOAK_SESSIONS concurrent mixed SMTP/IMAP/POP3 sessions (TLS and plain) for
 ## SOAK_SECONDS against a release server; fails on any protocol error or growing RSS.
@@ -106,3 +119,15 @@ SOAK_SESSIONS ?= 200
 SOAK_SECONDS  ?= 600
 soak:
 	SOAK_SESSIONS=$(SOAK_SESSIONS) SOAK_SECONDS=$(SOAK_SECONDS) bash bench/scripts/soak.sh
+
+## Model-checking stress client side by side: STRESS_SESSIONS IMAP sessions (plus one POP3
+## session and deliveries) on one mailbox for STRESS_SECONDS against mailstack, then the same
+## against Dovecot, checkpoints every STRESS_CHECKPOINT s; fails on any error. Results in
+## bench/results/stress.md and the stress row of bench/results/latest.md. Not part of `make test`
+## (its short version `stress-smoke` is).
+STRESS_SESSIONS   ?= 50
+STRESS_SECONDS    ?= 600
+STRESS_CHECKPOINT ?= 5
+stress:
+	STRESS_SESSIONS=$(STRESS_SESSIONS) STRESS_SECONDS=$(STRESS_SECONDS) \
+		STRESS_CHECKPOINT=$(STRESS_CHECKPOINT) bash bench/scripts/stress.sh

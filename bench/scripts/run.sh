@@ -2,6 +2,9 @@
 # `make bench`: install the peers (Debian packages, no service started), build mailstack and
 # the load generator in release mode, and run every scenario. Extra arguments go to the bench
 # binary (e.g. `bench/scripts/run.sh --quick`, `--only 1,4`). Results: bench/results/latest.md.
+# Then the model-checking stress client side by side (`bench stress --target both`, see
+# bench/scripts/stress.sh): its row and section go into latest.md, details into
+# bench/results/stress.md; STRESS_SECONDS=0 skips it.
 #
 # Process-wide settings for the run, restored afterwards:
 # - `ulimit -n` raised to the hard limit (10,000 IDLE connections need 10,000+ descriptors on
@@ -38,3 +41,13 @@ trap restore EXIT
 $CARGO build --release -p mailstack -p bench
 target/release/bench --mailstack target/release/mailstack --scripts bench/scripts \
     --out bench/results/latest.md --analysis bench/results/analysis.md "$@"
+if [ "${STRESS_SECONDS:-600}" -gt 0 ]; then
+    # Errors of the stress run are reported in its row and in stress.md; they do not stop
+    # the benchmark.
+    target/release/bench stress --target both --mailstack target/release/mailstack \
+        --scripts bench/scripts --sessions "${STRESS_SESSIONS:-50}" \
+        --seconds "${STRESS_SECONDS:-600}" --checkpoint "${STRESS_CHECKPOINT:-5}" \
+        --pop3 1 --smtp-rate 2 --out bench/results/stress.md \
+        --latest bench/results/latest.md ||
+        echo "bench: the stress run reported errors (bench/results/stress.md)"
+fi

@@ -112,6 +112,17 @@ impl Conn {
         Ok(())
     }
 
+    /// Reads exactly `n` bytes (a literal's content) and appends them to `out`.
+    pub async fn read_into(&mut self, n: usize, out: &mut Vec<u8>) -> anyhow::Result<()> {
+        let start = out.len();
+        out.resize(start + n, 0);
+        tokio::time::timeout(READ_LIMIT, self.io.read_exact(&mut out[start..]))
+            .await
+            .context("server did not answer in time")?
+            .context("connection closed inside a literal")?;
+        Ok(())
+    }
+
     /// Waits up to `limit` for the server to send something, without consuming it (unlike a
     /// timed-out [`Conn::line`], which may lose a partly received line). `false`: nothing came.
     pub async fn wait_readable(&mut self, limit: Duration) -> anyhow::Result<bool> {

@@ -13,6 +13,11 @@
 //! - `report`: rows, medians and the Markdown table.
 //! - `soak`: `bench soak` (`make soak`), the long mixed-load run with its own report
 //!   (`bench/results/soak.md`).
+//! - `stress`: `bench stress` (`make stress`; a short run in `make test`), the model-checking
+//!   stress client: many IMAP sessions on one mailbox, every response checked against a model
+//!   built only from what the server said, checkpoints comparing every session's view with a
+//!   fresh SELECT; side by side with Dovecot, which must give 0 errors
+//!   (`bench/results/stress.md`, and its row in `latest.md`).
 //!
 //! # Invariants
 //! - All traffic goes to 127.0.0.1; every loop is bounded by a count and a time limit.
@@ -33,6 +38,7 @@ mod report;
 mod scenarios;
 mod smtp;
 mod soak;
+mod stress;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -156,7 +162,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 println!(
                     "usage: bench [--quick] [--reps N] [--only 1,2,..] [--idle N] [--large N] \
                      [--mailstack BIN] [--scripts DIR] [--out FILE] [--analysis FILE] [--keep]\n       \
-                     bench soak --help"
+                     bench soak --help\n       bench stress --help"
                 );
                 std::process::exit(0);
             }
@@ -178,15 +184,15 @@ fn main() -> ExitCode {
         }
     };
     // SIGINT/SIGTERM drop the run, whose guards stop every server it started.
-    let soak = std::env::args().nth(1).as_deref() == Some("soak");
+    let sub = std::env::args().nth(1).unwrap_or_default();
     let outcome = rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let work = async {
-            if soak {
-                soak::run().await
-            } else {
-                run().await
+            match sub.as_str() {
+                "soak" => soak::run().await,
+                "stress" => stress::run().await,
+                _ => run().await,
             }
         };
         tokio::select! {
