@@ -10,7 +10,7 @@ use crate::report::{table, Better, Row};
 
 pub const BEGIN: &str = "<!-- stress:begin -->";
 pub const END: &str = "<!-- stress:end -->";
-/// SPEC.md §9: a multi-session stress mix on one mailbox ≥ 5× Dovecot with 0 state errors.
+/// docs/spec.md §9: a multi-session stress mix on one mailbox ≥ 5× Dovecot with 0 state errors.
 pub const TARGET_RATIO: f64 = 5.0;
 
 pub fn workload(cfg: &Config) -> String {
@@ -162,7 +162,7 @@ pub fn markdown(cfg: &Config, outs: &[Outcome], header: &str) -> String {
     if let Some(r) = ratio(outs) {
         let _ = writeln!(
             md,
-            "\nmailstack ÷ Dovecot commands/s: **{r:.2}×** (SPEC.md §9 target ≥ {TARGET_RATIO}× with 0 errors).\n"
+            "\nmailstack ÷ Dovecot commands/s: **{r:.2}×** (docs/spec.md §9 target ≥ {TARGET_RATIO}× with 0 errors).\n"
         );
         let _ = writeln!(md, "{DIFFERENCES}\n");
     }
