@@ -116,7 +116,7 @@ def mutt_imap(c):
 
 @check("mailutils", "pop3", "STLS")
 def mailutils_movemail(c):
-    sent = c.deliver("movemail-pop")
+    c.deliver("movemail-pop")
     out = os.path.join(c.work, "moved.mbox")
     c.step = "movemail --preserve (leave a copy)"
     c.run("movemail", "--preserve",

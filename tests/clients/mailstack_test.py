@@ -11,6 +11,7 @@ Never a fixed port; never the server's log to find out where it listens.
 """
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -55,6 +56,7 @@ class Server:
         self.admin_token = info["admin_token"]
         self.data_dir = info["data_dir"]
         self.pid = info["pid"]
+        self.cwd = None  # the empty working directory `start` made, removed by `stop`
 
     @classmethod
     def start(cls, binary, config=None, args=(), log_path=None):
@@ -63,6 +65,10 @@ class Server:
         options apply but the store, certificates and listeners are still temporary. The log
         (stderr) goes to `log_path`, or is discarded."""
         cwd = tempfile.mkdtemp(prefix="mailstack-test-cwd-")  # no config/mailstack.toml here
+        if os.sep in binary:  # a relative path names a file from our directory, not from `cwd`
+            binary = os.path.abspath(binary)
+        if config:
+            config = os.path.abspath(config)
         cmd = [binary]
         if config:
             cmd += ["--config", config]
@@ -79,7 +85,9 @@ class Server:
             raise RuntimeError(f"mailstack printed no JSON line (got {line!r}); log:\n{tail}")
         # Keep draining stdout so the server never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-        return cls(json.loads(line), proc, log_path)
+        server = cls(json.loads(line), proc, log_path)
+        server.cwd = cwd
+        return server
 
     @classmethod
     def attach(cls, line):
@@ -123,15 +131,20 @@ class Server:
     def stop(self, timeout=30):
         """SIGTERM and wait; returns the exit code (None when it had to be killed, or when the
         server was attached)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
+            if self.proc is None or self.proc.poll() is not None:
+                return None if self.proc is None else self.proc.returncode
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        finally:
+            if self.cwd:
+                shutil.rmtree(self.cwd, ignore_errors=True)
+                self.cwd = None
 
 
 def _read_line(proc, timeout):
