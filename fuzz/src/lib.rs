@@ -183,7 +183,8 @@ pub fn pop3_session(data: &[u8]) {
             id: 1,
             shutdown: net::Shutdown::never(),
         };
-        pop3d::session::run(Arc::new((ctx, pop3d::Limits::default())), s).await
+        let shared = pop3d::session::Shared::new(ctx, pop3d::Limits::default());
+        pop3d::session::run(Arc::new(shared), s).await
     });
 }
 

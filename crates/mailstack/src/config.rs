@@ -212,6 +212,10 @@ pub struct Limits {
     pub connections_per_address: usize,
     #[serde(default = "default_total")]
     pub connections_total: usize,
+    /// Least seconds between two POP3 logins of one account (RFC 2449 §6.5 LOGIN-DELAY);
+    /// 0: off (docs/spec.md §6.1).
+    #[serde(default)]
+    pub pop3_login_delay: u64,
 }
 
 impl Default for Limits {
@@ -220,6 +224,7 @@ impl Default for Limits {
             max_message_size: default_max_message(),
             connections_per_address: default_per_address(),
             connections_total: default_total(),
+            pop3_login_delay: 0,
         }
     }
 }

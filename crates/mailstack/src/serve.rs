@@ -2,6 +2,7 @@
 //! (docs/architecture.md §2 "One process, one store"), and a clean stop on SIGTERM/SIGINT.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use auth::{Auth, Secret};
@@ -433,7 +434,11 @@ fn spawn_service(
                 auth: auth.clone(),
                 service: common,
             };
-            tasks.spawn(pop3d::serve(listener, ctx, shutdown));
+            let limits = pop3d::Limits {
+                login_delay: Duration::from_secs(config.limits.pop3_login_delay),
+                ..pop3d::Limits::default()
+            };
+            tasks.spawn(pop3d::serve_with_limits(listener, ctx, limits, shutdown));
             if implicit {
                 "implicit TLS"
             } else {

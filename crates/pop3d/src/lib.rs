@@ -9,7 +9,7 @@
 //! | RFC | what | status |
 //! |---|---|---|
 //! | 1939 | POP3: USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL | Yes (APOP: No) |
-//! | 2449 | CAPA, RESP-CODES, PIPELINING, EXPIRE, IMPLEMENTATION, [IN-USE] | Yes (LOGIN-DELAY: No) |
+//! | 2449 | CAPA, RESP-CODES, PIPELINING, EXPIRE, IMPLEMENTATION, [IN-USE], LOGIN-DELAY (when set), [LOGIN-DELAY] | Yes |
 //! | 2595 | STLS | Yes |
 //! | 3206 | [SYS/TEMP], [SYS/PERM], [AUTH], AUTH-RESP-CODE | Yes |
 //! | 5034 | AUTH with initial response, continuations, "*" cancel | Yes (PLAIN, LOGIN) |
@@ -37,6 +37,7 @@
 
 pub mod cmd;
 pub mod command;
+pub mod login_delay;
 pub mod maildrop;
 pub mod reply;
 pub mod session;
@@ -74,6 +75,9 @@ pub struct Limits {
     pub authorization_timeout: Duration,
     /// Idle limit after login (RFC 1939 §3: at least 10 minutes).
     pub transaction_timeout: Duration,
+    /// Least time between two logins of one account (RFC 2449 §6.5 LOGIN-DELAY); zero: off,
+    /// and not advertised (`[limits] pop3_login_delay`, docs/spec.md §6.1).
+    pub login_delay: Duration,
 }
 
 impl Default for Limits {
@@ -83,6 +87,7 @@ impl Default for Limits {
             max_errors: 10,
             authorization_timeout: session::AUTHORIZATION_TIMEOUT,
             transaction_timeout: session::TRANSACTION_TIMEOUT,
+            login_delay: Duration::ZERO,
         }
     }
 }
@@ -114,7 +119,7 @@ pub async fn serve_with_limits(
         redactor: redact,
     };
     let service = ctx.service.clone();
-    let shared = Arc::new((ctx, limits));
+    let shared = Arc::new(session::Shared::new(ctx, limits));
     net::serve_service(listener, &service, protocol, shutdown, move |s| {
         // Store changes made by this session carry its id (dashboard event feed).
         store::with_origin(s.id, session::run(shared.clone(), s))

@@ -14,6 +14,8 @@ pub enum RespCode {
     SysTemp,
     /// RFC 3206 §4: a permanent server fault; retrying will not help.
     SysPerm,
+    /// RFC 2449 §8.1.1: the account logged in too recently (LOGIN-DELAY).
+    LoginDelay,
 }
 
 impl RespCode {
@@ -23,6 +25,7 @@ impl RespCode {
             RespCode::Auth => "AUTH",
             RespCode::SysTemp => "SYS/TEMP",
             RespCode::SysPerm => "SYS/PERM",
+            RespCode::LoginDelay => "LOGIN-DELAY",
         }
     }
 }

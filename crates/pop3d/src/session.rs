@@ -12,6 +12,7 @@ use net::{Connection, LineError};
 
 use crate::cmd;
 use crate::command::{self, Command, ParseError};
+use crate::login_delay::LoginTimes;
 use crate::maildrop::Maildrop;
 use crate::reply::{CmdError, Reply, RespCode};
 use crate::{Ctx, Limits};
@@ -33,8 +34,26 @@ enum Flow {
     Close,
 }
 
+/// What every session of one [`crate::serve`] shares.
+pub struct Shared {
+    pub ctx: Ctx,
+    pub limits: Limits,
+    /// Last logins per account, for LOGIN-DELAY (RFC 2449 §6.5).
+    pub logins: LoginTimes,
+}
+
+impl Shared {
+    pub fn new(ctx: Ctx, limits: Limits) -> Shared {
+        Shared {
+            ctx,
+            limits,
+            logins: LoginTimes::default(),
+        }
+    }
+}
+
 pub struct Session {
-    ctx: Arc<(Ctx, Limits)>,
+    ctx: Arc<Shared>,
     conn: Connection,
     state: State,
     /// Unknown / malformed / out-of-state commands and over-long lines so far.
@@ -43,7 +62,7 @@ pub struct Session {
 
 /// Runs a session to its end. The maildrop lock lives in [`State::Transaction`], so it is
 /// released however the session ends.
-pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
+pub async fn run(ctx: Arc<Shared>, session: net::Session) {
     // The session id is in the tracing span (net) and the store's origin (`with_origin`).
     let net::Session {
         conn, mut shutdown, ..
@@ -117,11 +136,11 @@ pub async fn run(ctx: Arc<(Ctx, Limits)>, session: net::Session) {
 
 impl Session {
     fn ctx(&self) -> &Ctx {
-        &self.ctx.0
+        &self.ctx.ctx
     }
 
     fn limits(&self) -> &Limits {
-        &self.ctx.1
+        &self.ctx.limits
     }
 
     async fn handle(&mut self, line: &[u8]) -> std::io::Result<Flow> {
@@ -142,7 +161,8 @@ impl Session {
     /// Dispatch: the one place that says which command is valid in which state (RFC 1939 §3).
     async fn execute(&mut self, cmd: Command) -> std::io::Result<Flow> {
         let ctx = self.ctx.clone();
-        let ctx = &ctx.0;
+        let delay = ctx.limits.login_delay;
+        let ctx = &ctx.ctx;
         let store = ctx.auth.store();
         let result = match (&mut self.state, cmd) {
             (State::Update, _) => return Ok(Flow::Close),
@@ -151,7 +171,7 @@ impl Session {
                     State::Transaction(md) => Some(&**md),
                     _ => None,
                 };
-                Ok(cmd::capa::capa(ctx, &self.conn, md))
+                Ok(cmd::capa::capa(ctx, &self.conn, md, delay))
             }
             // AUTHORIZATION state (RFC 1939 §4, RFC 2595 §4, RFC 5034 §4).
             (State::Authorization { user }, Command::User(name)) => {
@@ -210,7 +230,7 @@ impl Session {
         password: &Secret<String>,
     ) -> Result<Reply, CmdError> {
         let md = cmd::auth::login(
-            self.ctx(),
+            &self.ctx,
             self.conn.peer.ip(),
             mechanism,
             username,

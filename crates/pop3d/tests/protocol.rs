@@ -384,3 +384,57 @@ fn trace_redaction() {
     );
     assert_eq!(pop3d::redact(b"STAT\r\n"), None);
 }
+
+/// RFC 2449 §6.5 / §8.1.1: with a login delay, CAPA advertises it and a second login of the
+/// same account within it is refused with [LOGIN-DELAY] — after the credentials are checked,
+/// so a wrong password still says [AUTH]; other accounts are not affected. Off by default
+/// (greeting_capa_and_quit lists exactly ten capabilities, without LOGIN-DELAY).
+#[tokio::test]
+async fn login_delay_refuses_a_second_login_too_soon() {
+    let limits = pop3d::Limits {
+        login_delay: std::time::Duration::from_secs(3600),
+        ..pop3d::Limits::default()
+    };
+    let srv = pop3().pop3_limits(limits).start().await;
+    srv.add_user(ALICE).await;
+    srv.add_user("bob@example.test").await;
+    let port = srv.port("pop3");
+
+    let mut c = Pop3::connect(port).await;
+    c.line().await;
+    assert!(c.cmd("CAPA").await.starts_with("+OK"));
+    assert!(c.multi().await.iter().any(|l| l == "LOGIN-DELAY 3600"));
+    assert!(c.cmd(&format!("USER {ALICE}")).await.starts_with("+OK"));
+    assert!(c
+        .cmd(&format!("PASS {PASSWORD}"))
+        .await
+        .starts_with("+OK maildrop has"));
+    assert!(c.cmd("CAPA").await.starts_with("+OK"));
+    assert!(c.multi().await.iter().any(|l| l == "LOGIN-DELAY 3600"));
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+
+    let mut again = Pop3::connect(port).await;
+    again.line().await;
+    assert!(again.cmd(&format!("USER {ALICE}")).await.starts_with("+OK"));
+    assert_eq!(
+        again.cmd("PASS not the password").await,
+        "-ERR [AUTH] invalid user name or password"
+    );
+    assert!(again.cmd(&format!("USER {ALICE}")).await.starts_with("+OK"));
+    let r = again.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(
+        r.starts_with("-ERR [LOGIN-DELAY] logged in less than 3600 s ago"),
+        "{r}"
+    );
+    // SASL is held to the same rule.
+    let plain = b64(&format!("\0{ALICE}\0{PASSWORD}"));
+    let r = again.cmd(&format!("AUTH PLAIN {plain}")).await;
+    assert!(r.starts_with("-ERR [LOGIN-DELAY]"), "{r}");
+    // Still in AUTHORIZATION: another account logs in.
+    assert!(again.cmd("STAT").await.starts_with("-ERR"));
+    assert!(again.cmd("USER bob@example.test").await.starts_with("+OK"));
+    let r = again.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("+OK maildrop has"), "{r}");
+    assert!(again.cmd("STAT").await.starts_with("+OK"));
+    assert!(again.cmd("QUIT").await.starts_with("+OK"));
+}

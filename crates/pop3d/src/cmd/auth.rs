@@ -10,6 +10,7 @@ use net::Connection;
 
 use crate::maildrop::Maildrop;
 use crate::reply::{CmdError, Reply, RespCode};
+use crate::session::Shared;
 use crate::Ctx;
 
 /// docs/spec.md §4: plaintext passwords only over TLS or from loopback.
@@ -69,14 +70,16 @@ pub fn start_sasl(
 /// Verifies the credentials and opens (locks) the maildrop. RFC 2449 §8 / RFC 3206 codes:
 /// `[AUTH]` for bad credentials, `[SYS/TEMP]` for throttling (which never looked at the
 /// password, so it reveals nothing), `[IN-USE]` from [`Maildrop::open`].
+/// `[LOGIN-DELAY]` when the account logged in less than `login_delay` ago (RFC 2449 §8.1.1).
 /// `mechanism` is `USER/PASS` or the SASL mechanism's name, for auth's log line.
 pub async fn login(
-    ctx: &Ctx,
+    shared: &Shared,
     client: IpAddr,
     mechanism: &'static str,
     username: &str,
     password: &Secret<String>,
 ) -> Result<Maildrop, CmdError> {
+    let ctx = &shared.ctx;
     let from = auth::LoginFrom {
         ip: client,
         protocol: "pop3",
@@ -103,5 +106,16 @@ pub async fn login(
             ));
         }
     };
+    // RFC 2449 §6.5: checked after the credentials, so it tells nothing to a guesser.
+    if let Err(wait) = shared.logins.admit(account.id, shared.limits.login_delay) {
+        return Err(CmdError::code(
+            RespCode::LoginDelay,
+            format!(
+                "logged in less than {} s ago; try again in {} s",
+                shared.limits.login_delay.as_secs(),
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
     Maildrop::open(ctx.auth.store(), account)
 }

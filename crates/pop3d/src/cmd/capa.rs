@@ -1,5 +1,7 @@
 //! CAPA (RFC 2449 §5): lists exactly what this session supports right now.
 
+use std::time::Duration;
+
 use net::Connection;
 
 use crate::cmd::auth::plaintext_allowed;
@@ -9,7 +11,13 @@ use crate::Ctx;
 
 /// RFC 2449 §5: the capability list. Capabilities of the AUTHORIZATION state are announced in
 /// both states (RFC 2449 §6), so USER / SASL / STLS do not depend on the state.
-pub fn capa(ctx: &Ctx, conn: &Connection, maildrop: Option<&Maildrop>) -> Reply {
+/// `login_delay`: RFC 2449 §6.5, advertised only when set.
+pub fn capa(
+    ctx: &Ctx,
+    conn: &Connection,
+    maildrop: Option<&Maildrop>,
+    login_delay: Duration,
+) -> Reply {
     let mut caps = vec!["TOP".to_string(), "UIDL".to_string()];
     if plaintext_allowed(ctx, conn) {
         caps.push("USER".into()); // RFC 2449 §6.8
@@ -25,6 +33,10 @@ pub fn capa(ctx: &Ctx, conn: &Connection, maildrop: Option<&Maildrop>) -> Reply 
         _ => "EXPIRE NEVER",
     };
     caps.push(expire.into());
+    if !login_delay.is_zero() {
+        // RFC 2449 §6.5: whole seconds; the same for every user, so no "USER" suffix.
+        caps.push(format!("LOGIN-DELAY {}", login_delay.as_secs()));
+    }
     if ctx.service.starttls_offered(conn) {
         caps.push("STLS".into()); // RFC 2595 §4
     }
