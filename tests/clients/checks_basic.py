@@ -194,5 +194,14 @@ def py_smtps(c):
     raw = c.message("py-smtps")
     with smtplib.SMTP_SSL("localhost", c.srv.ports["submissions"], context=c.tls(), timeout=30) as s:
         s.login(c.user, PASSWORD)
-        s.sendmail(c.user, [c.user], raw)
+        c.step = "EHLO lists DSN and BINARYMIME"
+        c.expect(s.has_extn("dsn") and s.has_extn("binarymime"), f"EHLO: {s.esmtp_features}")
+        c.step = "send asking for a success report (RFC 3461)"
+        s.sendmail(c.user, [c.user], raw, mail_options=["RET=HDRS", "ENVID=py-smtps-1"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
     c.same_body(raw, imap_fetch_token(c, "py-smtps"), "submitted message")
+    c.step = "the delivery status report is in the sender's INBOX"
+    report = imap_fetch_token(c, "Successful")
+    for want in (b"report-type=delivery-status", b"Original-Envelope-Id: py-smtps-1",
+                 b"Action: delivered", b"Status: 2.0.0"):
+        c.expect(want in report, f"{want!r} missing from the report")

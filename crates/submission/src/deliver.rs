@@ -6,6 +6,7 @@
 use store::{Account, AccountId, AppendRequest, Flags, MailboxId, Store};
 
 use crate::codes::{self, Reply};
+use crate::dsn::Outcome;
 
 /// A recipient accepted at RCPT time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,20 +39,53 @@ pub struct Origin<'a> {
     pub account: Option<&'a Account>,
 }
 
-/// Delivers `body` from `from` to `rcpts`. Returns the final reply.
+/// DSN trace headers (`dsn::trace_header`): one for the local copy (message-level fields
+/// only, since every local recipient reads it), one for the captured copy (which names its
+/// recipients anyway).
+#[derive(Debug, Default)]
+pub struct DsnTrace {
+    pub local: Option<String>,
+    pub captured: Option<String>,
+}
+
+/// The final reply, and when it is 250 what became of each recipient (same order as
+/// `rcpts`): a copy can still fail after the check before delivery when a mailbox fills up
+/// meanwhile (a delivery status notification then tells the sender, `dsn.rs`).
+pub struct Delivery {
+    pub reply: Reply,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Delivers `body` from `from` to `rcpts`.
 pub async fn deliver(
     store: &Store,
     origin: &Origin<'_>,
     from: &str,
     rcpts: &[Recipient],
     body: &[u8],
-) -> Reply {
-    match deliver_inner(store, origin, from, rcpts, body).await {
-        Ok(r) => r,
+    dsn: &DsnTrace,
+) -> Delivery {
+    match deliver_inner(store, origin, from, rcpts, body, dsn).await {
+        Ok(d) => d,
         Err(e) => {
             tracing::error!("delivery failed: {e}");
-            codes::LOCAL_ERROR.reply()
+            refused(codes::LOCAL_ERROR.reply())
         }
+    }
+}
+
+fn refused(reply: Reply) -> Delivery {
+    Delivery {
+        reply,
+        outcomes: Vec::new(),
+    }
+}
+
+fn failed_copy(e: &store::Error) -> Outcome {
+    let c = codes::OVER_QUOTA;
+    Outcome::Failed {
+        status: c.status,
+        reply: format!("{} {} {} ({e})", c.code, c.status, c.text),
     }
 }
 
@@ -61,24 +95,36 @@ async fn deliver_inner(
     from: &str,
     rcpts: &[Recipient],
     body: &[u8],
-) -> store::Result<Reply> {
+    dsn: &DsnTrace,
+) -> store::Result<Delivery> {
     let single = match rcpts {
         [one] => Some(one.address()),
         _ => None,
     };
     let mut trace = trace_headers(origin, from, single, now_secs());
+    // Each local INBOX once, with the recipients (indexes into `rcpts`) it stands for.
     let mut local: Vec<(AccountId, MailboxId)> = Vec::new();
+    let mut owners: Vec<Vec<usize>> = Vec::new();
     let mut captured: Vec<&str> = Vec::new();
-    for r in rcpts {
+    let mut captured_idx: Vec<usize> = Vec::new();
+    let mut outcomes = vec![Outcome::Delivered; rcpts.len()];
+    for (i, r) in rcpts.iter().enumerate() {
         match r {
             Recipient::Local { account, .. } => {
                 if let Some(inbox) = store.mailbox(*account, "INBOX")? {
-                    if !local.contains(&(*account, inbox.id)) {
-                        local.push((*account, inbox.id));
+                    match local.iter().position(|l| *l == (*account, inbox.id)) {
+                        Some(at) => owners[at].push(i),
+                        None => {
+                            local.push((*account, inbox.id));
+                            owners.push(vec![i]);
+                        }
                     }
                 }
             }
-            Recipient::Captured { address } => captured.push(address),
+            Recipient::Captured { address } => {
+                captured.push(address);
+                captured_idx.push(i);
+            }
         }
     }
     let capture_target = match (captured.is_empty(), origin.capture) {
@@ -90,29 +136,39 @@ async fn deliver_inner(
     };
     if !captured.is_empty() && capture_target.is_none() {
         tracing::error!("capture account {:?} does not exist", origin.capture);
-        return Ok(codes::LOCAL_ERROR.with("Capture account missing; mail not accepted"));
+        return Ok(refused(
+            codes::LOCAL_ERROR.with("Capture account missing; mail not accepted"),
+        ));
     }
     // Check every quota first, so a message is accepted for all recipients or for none
     // (one DATA reply covers them all, RFC 5321 §3.3).
-    let total = trace.len() as u64 + body.len() as u64;
+    let total =
+        trace.len() as u64 + body.len() as u64 + dsn.local.as_ref().map_or(0, |h| h.len() as u64);
     for (account, _) in local.iter().chain(capture_target.iter()) {
         if over_quota(store, *account, total)? {
-            return Ok(codes::OVER_QUOTA.reply());
+            return Ok(refused(codes::OVER_QUOTA.reply()));
         }
     }
 
     let mut delivered = 0usize;
     let mut failed = 0usize;
     if !local.is_empty() {
+        // Return-Path first (RFC 5321 §4.4), then our DSN record.
         let mut bytes = trace.clone();
+        if let Some(h) = &dsn.local {
+            bytes.extend_from_slice(h.as_bytes());
+        }
         bytes.extend_from_slice(body);
         let results = store.deliver(&local, req(&bytes, Flags::default())).await?;
-        for r in results {
+        for (r, who) in results.into_iter().zip(&owners) {
             match r {
                 Ok(_) => delivered += 1,
                 Err(e) => {
                     failed += 1;
                     tracing::warn!("local delivery refused: {e}");
+                    for &i in who {
+                        outcomes[i] = failed_copy(&e);
+                    }
                 }
             }
         }
@@ -121,28 +177,76 @@ async fn deliver_inner(
         // docs/spec.md §6: captured mail names its real recipients; it is never sent anywhere.
         let mut bytes =
             format!("X-Mailstack-Captured-For: {}\r\n", captured.join(", ")).into_bytes();
+        if let Some(h) = &dsn.captured {
+            bytes.extend_from_slice(h.as_bytes());
+        }
         bytes.append(&mut trace);
         bytes.extend_from_slice(body);
-        match store
+        let result = store
             .deliver(&[target], req(&bytes, Flags::default()))
             .await?
-            .pop()
-        {
-            Some(Ok(_)) => delivered += 1,
+            .pop();
+        let outcome = match result {
+            Some(Ok(_)) => {
+                delivered += 1;
+                Outcome::Delivered
+            }
             Some(Err(e)) => {
                 failed += 1;
                 tracing::warn!("capture refused: {e}");
+                failed_copy(&e)
             }
-            None => failed += 1,
+            None => {
+                failed += 1;
+                failed_copy(&store::Error::Unavailable("no delivery result".into()))
+            }
+        };
+        for &i in &captured_idx {
+            outcomes[i] = outcome.clone();
         }
     }
     if delivered == 0 && failed > 0 {
-        return Ok(codes::OVER_QUOTA.reply());
+        return Ok(refused(codes::OVER_QUOTA.reply()));
     }
     if let Some(account) = origin.account.filter(|a| a.save_sent) {
         save_sent(store, account, body).await;
     }
-    Ok(codes::QUEUED.reply())
+    Ok(Delivery {
+        reply: codes::QUEUED.reply(),
+        outcomes,
+    })
+}
+
+/// Stores a delivery status notification in the INBOX of `to` when it is a local account
+/// (docs/spec.md §6.2: nothing is sent out). A failure is logged, never fails the
+/// transaction it reports on.
+pub async fn deliver_report(store: &Store, to: &str, report: &[u8]) {
+    let inbox = match store.resolve(to) {
+        Ok(Some(acct)) => match store.mailbox(acct.id, "INBOX") {
+            Ok(Some(mb)) => (acct.id, mb.id),
+            _ => return,
+        },
+        Ok(None) => {
+            tracing::info!(
+                to,
+                "delivery status notification not sent: sender is not local"
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("delivery status notification not stored: {e}");
+            return;
+        }
+    };
+    let mut bytes = b"Return-Path: <>\r\n".to_vec();
+    bytes.extend_from_slice(report);
+    match store.deliver(&[inbox], req(&bytes, Flags::default())).await {
+        Ok(r) if r.iter().all(Result::is_ok) => {
+            tracing::info!(to, "delivery status notification stored")
+        }
+        Ok(_) => tracing::warn!(to, "delivery status notification refused (quota)"),
+        Err(e) => tracing::warn!("delivery status notification not stored: {e}"),
+    }
 }
 
 /// The sender's own copy, as submitted, with \Seen. A failure here never fails the
@@ -221,7 +325,7 @@ fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(255).collect()
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -20,13 +20,14 @@
 //! | RFC 2920 | PIPELINING | Yes |
 //! | RFC 2034 / RFC 3463 | ENHANCEDSTATUSCODES | Yes |
 //! | RFC 6531 | SMTPUTF8 | Yes (addresses accepted and stored; no downgrade needed) |
-//! | RFC 3030 | CHUNKING (BDAT) | Yes; BINARYMIME No |
-//! | RFC 3461 | DSN | No |
+//! | RFC 3030 | CHUNKING (BDAT), BINARYMIME (content stored as received; DATA refused with it) | Yes |
+//! | RFC 3461, RFC 3464 | DSN: RET, ENVID, NOTIFY, ORCPT; reports as multipart/report into a local sender's INBOX | Yes (no DELAY reports: nothing is ever queued) |
 //! | RFC 3848 | `with` keywords in `Received:` | Yes |
 //!
 //! # Layout
 //! - `lib.rs`: [`Ctx`], [`Role`], [`Outbound`], [`serve`], the trace [`redact`]or.
 //! - [`codes`]: every reply as a named constant with its RFC.
+//! - `dsn`: DSN parameters (RFC 3461) and the delivery status reports (RFC 3464).
 //! - `session`: state enum (`Connected`/`Greeted`/`Mail{from}`/`Rcpt{from,to}`), the
 //!   read–dispatch loop, EHLO/HELO/STARTTLS/AUTH/RSET/NOOP/VRFY/HELP/QUIT, and which command is
 //!   allowed in which state (one function).
@@ -52,6 +53,7 @@ mod auth;
 pub mod codes;
 mod data;
 mod deliver;
+mod dsn;
 mod session;
 mod transaction;
 

@@ -10,6 +10,7 @@ use store::Account;
 use crate::auth::{self as sasl, AuthOutcome};
 use crate::codes::{self, Reply};
 use crate::deliver::Recipient;
+use crate::dsn;
 use crate::{Ctx, Options, Role};
 
 /// docs/spec.md §8: SMTP command lines are at most 4096 bytes (CRLF included).
@@ -28,6 +29,10 @@ pub struct Sender {
     pub size: u64,
     /// RFC 6531 §3.4: the transaction carries SMTPUTF8.
     pub smtputf8: bool,
+    /// RFC 3030 §3: BODY=BINARYMIME, so the content may only come by BDAT.
+    pub binary: bool,
+    /// RFC 3461 §4.3, §4.4: RET and ENVID.
+    pub dsn: dsn::Envelope,
 }
 
 /// RFC 5321 §4.1.4 command sequencing, as data.
@@ -39,8 +44,12 @@ pub enum State {
     Greeted,
     /// MAIL accepted.
     Mail { from: Sender },
-    /// At least one RCPT accepted.
-    Rcpt { from: Sender, to: Vec<Recipient> },
+    /// At least one RCPT accepted; `dsn[i]` holds the DSN parameters of `to[i]` (RFC 3461).
+    Rcpt {
+        from: Sender,
+        to: Vec<Recipient>,
+        dsn: Vec<dsn::Rcpt>,
+    },
 }
 
 /// BDAT chunks received so far in this transaction (RFC 3030 §2).
@@ -235,6 +244,10 @@ impl Session {
                 State::Rcpt { .. } if self.chunks.is_some() && matches!(req, Request::Data) => {
                     Some(seq.with("DATA is not allowed after BDAT"))
                 }
+                // RFC 3030 §3: BINARYMIME content cannot be sent with DATA.
+                State::Rcpt { from, .. } if from.binary && matches!(req, Request::Data) => {
+                    Some(seq.with("BODY=BINARYMIME content must be sent with BDAT"))
+                }
                 State::Rcpt { .. } => None,
                 State::Mail { .. } => Some(seq.with("No valid recipients")),
                 _ => Some(seq.with("Send MAIL and RCPT first")),
@@ -292,7 +305,9 @@ impl Session {
             | smtp_proto::EXT_8BIT_MIME                  // RFC 6152
             | smtp_proto::EXT_ENHANCED_STATUS_CODES      // RFC 2034
             | smtp_proto::EXT_SMTP_UTF8                  // RFC 6531
-            | smtp_proto::EXT_CHUNKING; // RFC 3030
+            | smtp_proto::EXT_CHUNKING                   // RFC 3030 §2
+            | smtp_proto::EXT_BINARY_MIME                // RFC 3030 §3
+            | smtp_proto::EXT_DSN; // RFC 3461 §4
         r.size = usize::try_from(self.ctx.max_message_size).unwrap_or(usize::MAX);
         if self.ctx.service.starttls_offered(&self.conn) {
             r.capabilities |= smtp_proto::EXT_START_TLS; // RFC 3207 §4

@@ -8,6 +8,7 @@ use smtp_proto::{MailFrom, RcptTo};
 use crate::codes::{self, Reply};
 use crate::data::{self, Content};
 use crate::deliver::{self, Origin, Recipient};
+use crate::dsn;
 use crate::session::{Chunks, Sender, Session, State, MAX_RECIPIENTS};
 use crate::{Outbound, Role};
 
@@ -48,6 +49,8 @@ impl Session {
                 address,
                 size,
                 smtputf8,
+                binary: from.flags & smtp_proto::MAIL_BODY_BINARYMIME != 0,
+                dsn: dsn::Envelope::from_mail(from.flags, from.env_id),
             },
         };
         codes::SENDER_OK.reply()
@@ -56,7 +59,7 @@ impl Session {
     pub(crate) fn rcpt(&mut self, to: RcptTo<String>) -> Reply {
         let (from, count) = match &self.state {
             State::Mail { from } => (from.clone(), 0),
-            State::Rcpt { from, to } => (from.clone(), to.len()),
+            State::Rcpt { from, to, .. } => (from.clone(), to.len()),
             _ => return codes::BAD_SEQUENCE.reply(),
         };
         if count >= MAX_RECIPIENTS {
@@ -65,6 +68,10 @@ impl Session {
         if !to.address.is_ascii() && !from.smtputf8 {
             return codes::NEEDS_SMTPUTF8.reply();
         }
+        let Ok(rcpt_dsn) = dsn::Rcpt::from_rcpt(to.flags, to.orcpt) else {
+            // RFC 3461 §4.1.
+            return codes::SYNTAX.with("NOTIFY=NEVER cannot be combined with other values");
+        };
         let recipient = match self.recipient(&to.address, from.size) {
             Ok(Ok(r)) => r,
             Ok(Err(reply)) => return reply,
@@ -74,11 +81,15 @@ impl Session {
             }
         };
         match &mut self.state {
-            State::Rcpt { to, .. } => to.push(recipient),
+            State::Rcpt { to, dsn, .. } => {
+                to.push(recipient);
+                dsn.push(rcpt_dsn);
+            }
             _ => {
                 self.state = State::Rcpt {
                     from,
                     to: vec![recipient],
+                    dsn: vec![rcpt_dsn],
                 }
             }
         }
@@ -187,7 +198,7 @@ impl Session {
 
     /// Delivers the message of the current transaction.
     async fn finish(&mut self, body: &[u8]) -> Reply {
-        let State::Rcpt { from, to } = &self.state else {
+        let State::Rcpt { from, to, dsn } = &self.state else {
             return codes::BAD_SEQUENCE.reply();
         };
         let helo = self
@@ -208,15 +219,54 @@ impl Session {
             capture,
             account: self.account.as_ref(),
         };
-        let reply = deliver::deliver(self.ctx.auth.store(), &origin, &from.address, to, body).await;
-        if reply.code == codes::QUEUED {
-            tracing::info!(
-                from = from.address,
-                rcpts = to.len(),
-                bytes = body.len(),
-                "message accepted"
-            );
+        let captured: Vec<(&str, &dsn::Rcpt)> = to
+            .iter()
+            .zip(dsn)
+            .filter(|(r, _)| matches!(r, Recipient::Captured { .. }))
+            .map(|(r, d)| (r.address(), d))
+            .collect();
+        let trace = deliver::DsnTrace {
+            local: dsn::trace_header(&from.dsn, &[]),
+            captured: dsn::trace_header(&from.dsn, &captured),
+        };
+        let store = self.ctx.auth.store();
+        let arrival = deliver::now_secs();
+        let delivery = deliver::deliver(store, &origin, &from.address, to, body, &trace).await;
+        if delivery.reply.code != codes::QUEUED {
+            return delivery.reply;
         }
-        reply
+        tracing::info!(
+            from = from.address,
+            rcpts = to.len(),
+            bytes = body.len(),
+            "message accepted"
+        );
+        // RFC 3461 §6.2: never a report about a report (null sender).
+        if !from.address.is_empty() {
+            let rows = to
+                .iter()
+                .zip(dsn)
+                .zip(&delivery.outcomes)
+                .map(|((r, d), outcome)| dsn::Row {
+                    address: r.address(),
+                    dsn: d,
+                    outcome,
+                })
+                .collect();
+            let rows = dsn::Report::wanted(rows);
+            if !rows.is_empty() {
+                let report = dsn::Report {
+                    hostname: &self.ctx.service.hostname,
+                    envelope: &from.dsn,
+                    to: &from.address,
+                    arrival,
+                    rows,
+                    original: body,
+                    id: format!("{arrival:x}.{:x}", self.id),
+                };
+                deliver::deliver_report(store, &from.address, &report.render()).await;
+            }
+        }
+        delivery.reply
     }
 }

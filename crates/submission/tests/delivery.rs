@@ -293,3 +293,134 @@ async fn save_sent_copies_with_seen() {
     assert_eq!(c.send_mail(BOB, &[ALICE], body).await.0, 250);
     assert!(s.messages(BOB, "Sent").is_empty());
 }
+
+/// RFC 3030 §3: BINARYMIME is advertised; its content comes only by BDAT (DATA gets 503) and
+/// is stored byte for byte, bare LF and NUL included (the smuggling check is for DATA's
+/// line-oriented content).
+#[tokio::test]
+async fn binarymime_only_by_bdat_stored_as_sent() {
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
+    let ehlo = c.ehlo().await;
+    assert!(ehlo.lines().any(|l| l == "BINARYMIME"), "{ehlo}");
+    assert!(ehlo.lines().any(|l| l == "DSN"), "{ehlo}");
+    c.login(ALICE).await;
+    c.cmd("MAIL FROM:<alice@example.test> BODY=BINARYMIME", 250)
+        .await;
+    c.cmd("RCPT TO:<bob@example.test>", 250).await;
+    let t = c.cmd("DATA", 503).await;
+    assert!(t.contains("BINARYMIME"), "{t}");
+    let body = b"Subject: bin\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01\n\xff\r\n";
+    c.raw(format!("BDAT {} LAST\r\n", body.len()).as_bytes())
+        .await;
+    c.raw(body).await;
+    c.expect(250).await;
+    assert_eq!(strip_trace(&s.inbox_bytes(BOB)[0]), body);
+}
+
+/// RFC 3461 / RFC 3464: NOTIFY=SUCCESS for a local recipient puts a delivered report into the
+/// (local) sender's INBOX with ENVID and ORCPT; the delivered copy records what was asked in
+/// X-Mailstack-DSN. NOTIFY=NEVER with another keyword is a syntax error; without NOTIFY
+/// nothing is reported for a delivered message; the null sender never gets a report.
+#[tokio::test]
+async fn dsn_success_report_goes_to_the_local_sender() {
+    let s = smtp().start().await;
+    let mut c = s.smtp("submission").await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    c.cmd("MAIL FROM:<alice@example.test>", 250).await;
+    let t = c
+        .cmd("RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS", 501)
+        .await;
+    assert!(t.starts_with("5.5.4"), "{t}");
+    c.cmd("RSET", 250).await;
+    c.cmd(
+        "MAIL FROM:<alice@example.test> RET=HDRS ENVID=QQ+2B314159",
+        250,
+    )
+    .await;
+    c.cmd(
+        "RCPT TO:<bob@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+40Example.test",
+        250,
+    )
+    .await;
+    c.cmd("DATA", 354).await;
+    c.raw(b"Subject: tracked\r\n\r\nthe body\r\n.\r\n").await;
+    c.expect(250).await;
+
+    let copy = String::from_utf8_lossy(&s.inbox_bytes(BOB)[0]).into_owned();
+    assert!(
+        copy.contains("X-Mailstack-DSN: ret=HDRS; envid=QQ+314159\r\nSubject: tracked"),
+        "{copy}"
+    );
+    assert!(
+        !copy.contains("rcpt="),
+        "the shared copy names no recipients: {copy}"
+    );
+    let reports = s.inbox_bytes(ALICE);
+    assert_eq!(reports.len(), 1);
+    let r = String::from_utf8_lossy(&reports[0]).into_owned();
+    for want in [
+        "Return-Path: <>\r\n",
+        "From: Mail Delivery System <MAILER-DAEMON@mail.example.test>\r\n",
+        "To: <alice@example.test>\r\n",
+        "Content-Type: multipart/report; report-type=delivery-status;",
+        "Original-Envelope-Id: QQ+314159\r\nReporting-MTA: dns; mail.example.test\r\n",
+        "Original-Recipient: rfc822; Bob@Example.test\r\nFinal-Recipient: rfc822; \
+         bob@example.test\r\nAction: delivered\r\nStatus: 2.0.0\r\n",
+        "Content-Type: text/rfc822-headers\r\n\r\nSubject: tracked\r\n\r\n",
+    ] {
+        assert!(r.contains(want), "{want:?} missing from\n{r}");
+    }
+    assert!(!r.contains("the body"), "RET=HDRS: {r}");
+
+    // No NOTIFY: a delivered message makes no report.
+    let (code, _) = c
+        .send_mail(ALICE, &[BOB], "Subject: quiet\r\n\r\nx\r\n")
+        .await;
+    assert_eq!(code, 250);
+    assert_eq!(s.inbox_bytes(ALICE).len(), 1);
+
+    // The null sender (inbound) asks for success: never a report about a report.
+    let mut mx = s.smtp("smtp").await;
+    mx.ehlo().await;
+    mx.cmd("MAIL FROM:<>", 250).await;
+    mx.cmd("RCPT TO:<alice@example.test> NOTIFY=SUCCESS", 250)
+        .await;
+    mx.cmd("DATA", 354).await;
+    mx.raw(b"Subject: bounce\r\n\r\nx\r\n.\r\n").await;
+    mx.expect(250).await;
+    assert_eq!(
+        s.inbox_bytes(ALICE).len(),
+        2,
+        "the bounce itself, no report"
+    );
+}
+
+/// Captured outbound mail records each recipient's DSN parameters (the capture copy names its
+/// recipients anyway), so a test can see what its application asked the relay for.
+#[tokio::test]
+async fn dsn_parameters_of_captured_mail_are_recorded() {
+    let s = smtp().outbound(Outbound::Capture(BOB.into())).start().await;
+    let mut c = s.smtp("submission").await;
+    c.ehlo().await;
+    c.login(ALICE).await;
+    c.cmd("MAIL FROM:<alice@example.test> RET=FULL", 250).await;
+    c.cmd("RCPT TO:<x@elsewhere.example> NOTIFY=NEVER", 250)
+        .await;
+    c.cmd("RCPT TO:<y@elsewhere.example>", 250).await;
+    c.cmd("DATA", 354).await;
+    c.raw(b"Subject: out\r\n\r\nx\r\n.\r\n").await;
+    c.expect(250).await;
+    let captured = String::from_utf8_lossy(&s.inbox_bytes(BOB)[0]).into_owned();
+    assert!(
+        captured.contains(
+            "X-Mailstack-DSN: ret=FULL;\r\n\trcpt=<x@elsewhere.example> notify=NEVER\r\n"
+        ),
+        "{captured}"
+    );
+    assert!(
+        s.inbox_bytes(ALICE).is_empty(),
+        "no report without NOTIFY=SUCCESS"
+    );
+}
