@@ -229,7 +229,8 @@ fn verify(server: &Mailstack, l: &Ledger, round: usize) -> HashMap<&'static str,
                         let s = store.structure(m.blob).expect("structure");
                         let token = s.envelope.subject.clone().unwrap_or_default();
                         *by_token.entry(token.trim().to_string()).or_default() += 1;
-                        flags_of.insert(m.uid, m.flags.clone());
+                        // The ledger holds UIDs as the clients read them off the wire.
+                        flags_of.insert(m.uid.get(), m.flags.clone());
                     }
                     for (token, n) in &by_token {
                         assert!(*n <= 1, "round {round}: {account} has {token} {n} times");
@@ -277,11 +278,11 @@ fn verify(server: &Mailstack, l: &Ledger, round: usize) -> HashMap<&'static str,
                     }
                     let max = l.max_uid.get(account).copied().unwrap_or(0);
                     assert!(
-                        mb.uidnext > max,
+                        mb.uidnext.get() > max,
                         "round {round}: UIDNEXT {} not above UID {max} a client saw",
                         mb.uidnext
                     );
-                    out.insert(account, (mb.uidvalidity, mb.uidnext));
+                    out.insert(account, (mb.uidvalidity.get(), mb.uidnext.get()));
                 }
                 out
             })

@@ -259,14 +259,14 @@ async fn sigterm_under_load_says_goodbye_and_loses_nothing() {
     for (account, token, uid) in &a.appended {
         let found = tokens.get(&(*account, token.clone())).expect("appended");
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].uid, *uid);
+        assert_eq!(found[0].uid, store::Uid::new(*uid));
     }
     for (account, uid, flag) in &a.flags {
         let m = tokens
             .iter()
             .filter(|((acc, _), _)| acc == account)
             .flat_map(|(_, ms)| ms)
-            .find(|m| m.uid == *uid)
+            .find(|m| m.uid == store::Uid::new(*uid))
             .expect("flagged message");
         assert!(m.flags.contains(flag), "{account} UID {uid} lost {flag}");
     }

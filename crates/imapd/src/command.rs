@@ -14,6 +14,7 @@
 use crate::response::Code;
 use crate::search::SearchKey;
 use auth::Secret;
+use store::{ModSeq, Uid, UidValidity};
 
 /// A parsed command with its tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,21 +35,21 @@ pub enum Bound {
 pub struct SeqSet(pub Vec<(Bound, Bound)>);
 
 impl SeqSet {
-    /// The parts of the sorted inclusive `ranges` that are in the set (`*` meaning `max`),
-    /// sorted and merged: how VANISHED (EARLIER) is limited to a client's UIDs without
-    /// visiting every UID of a large range.
-    pub fn intersect(&self, ranges: &[(u32, u32)], max: u32) -> Vec<(u32, u32)> {
+    /// The parts of the sorted inclusive UID `ranges` that are in the set (`*` meaning
+    /// `max`), sorted and merged: how VANISHED (EARLIER) is limited to a client's UIDs
+    /// without visiting every UID of a large range.
+    pub fn intersect(&self, ranges: &[(Uid, Uid)], max: Uid) -> Vec<(Uid, Uid)> {
         let v = |x| match x {
-            Bound::Num(n) => n,
+            Bound::Num(n) => Uid::new(n),
             Bound::Star => max,
         };
-        let mut mine: Vec<(u32, u32)> = self
+        let mut mine: Vec<(Uid, Uid)> = self
             .0
             .iter()
             .map(|&(a, b)| (v(a).min(v(b)), v(a).max(v(b))))
             .collect();
         mine.sort_unstable();
-        let mut out: Vec<(u32, u32)> = Vec::new();
+        let mut out: Vec<(Uid, Uid)> = Vec::new();
         for &(a, b) in ranges {
             for &(c, d) in &mine {
                 let (lo, hi) = (a.max(c), b.min(d));
@@ -56,7 +57,7 @@ impl SeqSet {
                     continue;
                 }
                 match out.last_mut() {
-                    Some((_, h)) if lo <= h.saturating_add(1) => *h = (*h).max(hi),
+                    Some((_, h)) if lo <= h.next() => *h = (*h).max(hi),
                     _ => out.push((lo, hi)),
                 }
             }
@@ -64,8 +65,10 @@ impl SeqSet {
         out
     }
 
-    /// Whether `n` is in the set, with `*` meaning `max`.
-    pub fn contains(&self, n: u32, max: u32) -> bool {
+    /// Whether `n` is in the set, with `*` meaning `max`: both UIDs (a UID set) or both
+    /// sequence numbers, never one of each.
+    pub fn contains<N: Copy + Into<u32>>(&self, n: N, max: N) -> bool {
+        let (n, max): (u32, u32) = (n.into(), max.into());
         self.0.iter().any(|&(a, b)| {
             let v = |x| match x {
                 Bound::Num(n) => n,
@@ -191,7 +194,7 @@ pub enum Kind {
         set: SeqSet,
         items: Vec<FetchAtt>,
         /// RFC 7162 §3.1.4.1 CHANGEDSINCE.
-        changed_since: Option<u64>,
+        changed_since: Option<ModSeq>,
         /// RFC 7162 §3.2.6 VANISHED modifier.
         vanished: bool,
     },
@@ -202,7 +205,7 @@ pub enum Kind {
         silent: bool,
         flags: Vec<String>,
         /// RFC 7162 §3.1.3 UNCHANGEDSINCE.
-        unchanged_since: Option<u64>,
+        unchanged_since: Option<ModSeq>,
     },
     Copy {
         uid: bool,
@@ -237,8 +240,8 @@ pub struct SelectParams {
 /// `QRESYNC (uidvalidity modseq [known-uids [seq-match-data]])` (RFC 7162 §3.2.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Qresync {
-    pub uidvalidity: u32,
-    pub modseq: u64,
+    pub uidvalidity: UidValidity,
+    pub modseq: ModSeq,
     pub known_uids: Option<SeqSet>,
     /// (known sequence set, matching UIDs): parsed, not needed (we keep every expunge).
     pub seq_match: Option<(SeqSet, SeqSet)>,

@@ -228,7 +228,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             for m in modifiers {
                 match m {
                     // RFC 7162 §3.1.4.1.
-                    FetchModifier::ChangedSince(n) => changed_since = Some(n.get()),
+                    FetchModifier::ChangedSince(n) => changed_since = Some(ModSeq::new(n.get())),
                     // RFC 7162 §3.2.6.
                     FetchModifier::Vanished => vanished = true,
                 }
@@ -265,7 +265,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             // RFC 7162 §3.1.3 (a single UNCHANGEDSINCE; the last one wins).
             unchanged_since: modifiers
                 .into_iter()
-                .map(|StoreModifier::UnchangedSince(n)| n)
+                .map(|StoreModifier::UnchangedSince(n)| ModSeq::new(n))
                 .next_back(),
         },
         B::Copy {
@@ -367,8 +367,8 @@ fn select_params(params: Vec<SelectParameter>) -> Result<SelectParams, Conv> {
                     return Err(Conv::Bad("QRESYNC known-uids may not contain *".into()));
                 }
                 p.qresync = Some(Qresync {
-                    uidvalidity: uid_validity.get(),
-                    modseq: mod_sequence_value.get(),
+                    uidvalidity: UidValidity::new(uid_validity.get()),
+                    modseq: ModSeq::new(mod_sequence_value.get()),
                     known_uids,
                     seq_match: seq_match_data.map(|(a, b)| (seq_set(a), seq_set(b))),
                 })
@@ -574,7 +574,7 @@ fn search_key(k: ImapKey<'_>) -> Result<SearchKey, String> {
         ImapKey::Smaller(n) => K::Smaller(n.into()),
         ImapKey::Uid(s) => K::Uid(seq_set(s)),
         // RFC 7162 §3.1.5: one MODSEQ per message, so the entry name is ignored.
-        ImapKey::ModSequence { modseq, .. } => K::ModSeq(modseq),
+        ImapKey::ModSequence { modseq, .. } => K::ModSeq(ModSeq::new(modseq)),
         ImapKey::Not(k) => K::Not(Box::new(search_key(*k)?)),
         ImapKey::Or(a, b) => K::Or(Box::new(search_key(*a)?), Box::new(search_key(*b)?)),
     })

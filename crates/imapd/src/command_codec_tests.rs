@@ -135,8 +135,8 @@ fn mailboxes() {
             SelectParams {
                 condstore: false,
                 qresync: Some(Qresync {
-                    uidvalidity: 9,
-                    modseq: 42,
+                    uidvalidity: UidValidity::new(9),
+                    modseq: ModSeq::new(42),
                     known_uids: Some(set(&[(1, Some(5)), (7, None)])),
                     seq_match: Some((set(&[(3, None), (5, None)]), set(&[(7, None), (9, None)]))),
                 })
@@ -275,7 +275,7 @@ fn selected_state() {
             op: StoreOp::Remove,
             silent: true,
             flags: vec!["\\Deleted".into(), "foo".into()],
-            unchanged_since: Some(12)
+            unchanged_since: Some(ModSeq::new(12))
         }
     );
     assert_eq!(
@@ -345,10 +345,10 @@ fn fetch_items() {
         ok("t1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)\r\n"),
         Kind::Fetch {
             uid: true,
-            changed_since: Some(7),
+            changed_since: Some(m),
             vanished: true,
             ..
-        }
+        } if m == ModSeq::new(7)
     ));
 }
 
@@ -390,7 +390,10 @@ fn search_keys() {
     );
     assert_eq!(
         key("t1 UID SEARCH UID 4:* MODSEQ \"/flags/\\\\draft\" all 620\r\n"),
-        K::And(vec![K::Uid(set(&[(4, Some(0))])), K::ModSeq(620)])
+        K::And(vec![
+            K::Uid(set(&[(4, Some(0))])),
+            K::ModSeq(ModSeq::new(620))
+        ])
     );
     assert_eq!(
         key("t1 SEARCH TEXT {6}\r\nGr\u{fc}\u{df}\r\n"),

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use store::Uid;
+
 /// Response codes we send (RFC 3501 §7.1, RFC 5530, RFC 4315, RFC 7889).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Code {
@@ -58,8 +60,10 @@ impl Code {
     }
 }
 
-/// Sorted numbers as a compact sequence set: `1:3,5,7:8` (RFC 3501 §9 sequence-set).
-pub fn sequence_set(nums: &[u32]) -> String {
+/// Sorted numbers (UIDs, sequence numbers) as a compact sequence set: `1:3,5,7:8`
+/// (RFC 3501 §9 sequence-set).
+pub fn sequence_set<N: Copy + Into<u32>>(nums: &[N]) -> String {
+    let nums: Vec<u32> = nums.iter().map(|&n| n.into()).collect();
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < nums.len() {
@@ -79,8 +83,8 @@ pub fn sequence_set(nums: &[u32]) -> String {
     out.join(",")
 }
 
-/// Sorted inclusive ranges as a sequence set: `1:3,5,7:8`.
-pub fn ranges_set(ranges: &[(u32, u32)]) -> String {
+/// Sorted inclusive UID ranges as a sequence set: `1:3,5,7:8`.
+pub fn ranges_set(ranges: &[(Uid, Uid)]) -> String {
     ranges
         .iter()
         .map(|&(a, b)| {
@@ -274,9 +278,9 @@ mod tests {
 
     #[test]
     fn sequence_sets() {
-        assert_eq!(sequence_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(sequence_set(&[4]), "4");
-        assert_eq!(sequence_set(&[]), "");
+        assert_eq!(sequence_set(&[1u32, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(sequence_set(&[4u32]), "4");
+        assert_eq!(sequence_set::<u32>(&[]), "");
     }
 
     #[test]

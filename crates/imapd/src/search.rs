@@ -8,7 +8,9 @@ use std::borrow::Cow;
 
 use crate::command::SeqSet;
 use mail_parser::parsers::MessageStream;
-use store::{Flags, MessageMeta};
+use store::{Flags, MessageMeta, ModSeq, Uid};
+
+use crate::selected::SeqNum;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -31,7 +33,7 @@ pub enum SearchKey {
     Larger(u64),
     Smaller(u64),
     /// RFC 7162 §3.1.5: MODSEQ at or above the value.
-    ModSeq(u64),
+    ModSeq(ModSeq),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +47,11 @@ pub enum DateCmp {
 /// header block, cached by the store while the mailbox is open) are loaded only when a key
 /// needs them.
 pub struct Candidate<'a> {
-    pub seq: u32,
+    pub seq: SeqNum,
     pub meta: &'a MessageMeta,
     pub recent: bool,
-    pub max_seq: u32,
-    pub max_uid: u32,
+    pub max_seq: SeqNum,
+    pub max_uid: Uid,
     pub raw: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
     pub header: &'a mut dyn FnMut() -> Option<std::sync::Arc<Vec<u8>>>,
 }

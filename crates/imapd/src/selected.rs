@@ -22,9 +22,45 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use store::{Change, Flags, Mailbox, MessageMeta, Uid, View};
+use store::{Change, Flags, Mailbox, MessageMeta, ModSeq, Uid, View};
 
 use crate::response;
+
+/// A message sequence number (RFC 3501 §2.3.1.2): the message's position, from 1, in the
+/// session's view of the mailbox ([`Selected::uids`]). It changes when the session is told of
+/// an expunge, so it is never stored or passed where a [`Uid`] belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeqNum(u32);
+
+impl SeqNum {
+    /// Wraps a number from the wire (RFC 3501 §9 `seq-number`).
+    pub const fn new(n: u32) -> SeqNum {
+        SeqNum(n)
+    }
+
+    /// The bare number, for the wire.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The sequence number of the message at `index` of [`Selected::uids`].
+    pub fn from_index(index: usize) -> SeqNum {
+        // A session holds at most one entry per UID, and UIDs are u32.
+        SeqNum(u32::try_from(index + 1).unwrap_or(u32::MAX))
+    }
+}
+
+impl std::fmt::Display for SeqNum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<SeqNum> for u32 {
+    fn from(n: SeqNum) -> u32 {
+        n.0
+    }
+}
 
 /// What a session knows of its selected mailbox.
 pub struct Selected {
@@ -41,14 +77,14 @@ pub struct Selected {
     /// The store's registration that keeps expunged messages readable until told.
     pub view: View,
     /// MODSEQ up to which the mailbox's changes have been applied.
-    pub cursor: u64,
+    pub cursor: ModSeq,
     /// Messages whose state was told at a MODSEQ above `cursor` (read from the store by a
     /// command): uid → that MODSEQ.
-    pub ahead: HashMap<Uid, u64>,
+    pub ahead: HashMap<Uid, ModSeq>,
     /// Keywords announced in FLAGS / PERMANENTFLAGS.
     pub keywords: BTreeSet<String>,
     /// Expunges not yet told (RFC 3501 §7.4.1): uid → MODSEQ of the expunge.
-    pub pending_expunge: BTreeMap<Uid, u64>,
+    pub pending_expunge: BTreeMap<Uid, ModSeq>,
 }
 
 /// Untagged output of applying changes, and what the session must do after writing it.
@@ -71,17 +107,33 @@ pub struct Tell {
 }
 
 impl Selected {
-    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
-        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    /// The sequence number the client knows message `uid` by.
+    pub fn seq_of(&self, uid: Uid) -> Option<SeqNum> {
+        self.uids.binary_search(&uid).ok().map(SeqNum::from_index)
+    }
+
+    /// The highest sequence number (the number of messages the session holds; `*` in a
+    /// sequence set, RFC 3501 §9).
+    pub fn max_seq(&self) -> SeqNum {
+        SeqNum(u32::try_from(self.uids.len()).unwrap_or(u32::MAX))
+    }
+
+    /// The highest UID the session holds, 0 when none (`*` in a UID set).
+    pub fn max_uid(&self) -> Uid {
+        self.uids.last().copied().unwrap_or(Uid::new(0))
     }
 
     /// The MODSEQ up to which this session knows message `uid`'s state changes.
-    pub fn told(&self, uid: Uid) -> u64 {
-        self.ahead.get(&uid).copied().unwrap_or(0).max(self.cursor)
+    pub fn told(&self, uid: Uid) -> ModSeq {
+        self.ahead
+            .get(&uid)
+            .copied()
+            .unwrap_or(ModSeq::ZERO)
+            .max(self.cursor)
     }
 
     /// Records that `uid`'s state at `modseq` was told (a FETCH with FLAGS or MODSEQ).
-    pub fn mark_told(&mut self, uid: Uid, modseq: u64) {
+    pub fn mark_told(&mut self, uid: Uid, modseq: ModSeq) {
         if modseq > self.cursor {
             let e = self.ahead.entry(uid).or_insert(modseq);
             *e = (*e).max(modseq);
@@ -90,9 +142,9 @@ impl Selected {
 
     /// The MODSEQ the client may take as its HIGHESTMODSEQ: every change at or below it has
     /// been told (expunges not yet told keep it below their MODSEQ).
-    pub fn known_modseq(&self) -> u64 {
+    pub fn known_modseq(&self) -> ModSeq {
         match self.pending_expunge.values().min() {
-            Some(&m) => m.saturating_sub(1).min(self.cursor),
+            Some(&m) => m.prev().min(self.cursor),
             None => self.cursor,
         }
     }
@@ -146,7 +198,7 @@ impl Selected {
         let mbid = self.mailbox.id;
         let mut applied = Applied::default();
         // Newest state per message since the last report (several changes are told once).
-        let mut flags: BTreeMap<Uid, (Flags, u64)> = BTreeMap::new();
+        let mut flags: BTreeMap<Uid, (Flags, ModSeq)> = BTreeMap::new();
         if let Some((mb, metas)) = resync {
             self.resync(mb, metas, &mut flags);
         }
@@ -272,14 +324,14 @@ impl Selected {
         &mut self,
         mb: Mailbox,
         metas: Vec<MessageMeta>,
-        flags: &mut BTreeMap<Uid, (Flags, u64)>,
+        flags: &mut BTreeMap<Uid, (Flags, ModSeq)>,
     ) {
         let now: HashMap<Uid, &MessageMeta> = metas.iter().map(|m| (m.uid, m)).collect();
         for &u in &self.uids {
             match now.get(&u) {
                 // The expunge's MODSEQ is unknown but above the cursor: keep the view below.
                 None => {
-                    self.pending_expunge.entry(u).or_insert(self.cursor + 1);
+                    self.pending_expunge.entry(u).or_insert(self.cursor.next());
                 }
                 Some(m) if m.modseq > self.told(u) => {
                     flags.insert(u, (m.flags.clone(), m.modseq));
@@ -287,7 +339,7 @@ impl Selected {
                 Some(_) => {}
             }
         }
-        let last = self.uids.last().copied().unwrap_or(0);
+        let last = self.max_uid();
         for m in metas.iter().filter(|m| m.uid > last) {
             self.uids.push(m.uid);
             flags.insert(m.uid, (m.flags.clone(), m.modseq));
@@ -318,10 +370,11 @@ impl Selected {
         let mut vanished = Vec::new();
         // Each EXPUNGE renumbers the messages after it: descending order keeps it simple.
         for (&uid, _) in gone.iter().rev() {
-            let Some(seq) = self.seq_of(uid) else {
+            let Some(i) = self.uids.binary_search(&uid).ok() else {
                 continue;
             };
-            self.uids.remove(seq as usize - 1);
+            let seq = SeqNum::from_index(i);
+            self.uids.remove(i);
             self.announced = self.announced.saturating_sub(1);
             self.recent.remove(&uid);
             self.ahead.remove(&uid);

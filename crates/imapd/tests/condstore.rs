@@ -48,7 +48,7 @@ async fn qresync_reselect_gets_exactly_the_changes() {
     let mb = s.mailbox(USER, "INBOX");
     let ms = |uid| {
         store
-            .message(mb.id, uid)
+            .message(mb.id, store::Uid::new(uid))
             .expect("store")
             .expect("msg")
             .modseq
@@ -66,7 +66,7 @@ async fn qresync_reselect_gets_exactly_the_changes() {
     );
     assert!(r.contains(&"* 5 EXISTS".to_string()), "{r:?}");
     // The HIGHESTMODSEQ now matches the store.
-    assert_eq!(code_value(&r, "HIGHESTMODSEQ"), mb.highestmodseq);
+    assert_eq!(code_value(&r, "HIGHESTMODSEQ"), mb.highestmodseq.get());
 
     // Same question by FETCH: UID FETCH (CHANGEDSINCE VANISHED) (RFC 7162 §3.2.6).
     let r = a
@@ -131,7 +131,7 @@ async fn condstore_store_fetch_search() {
     );
     let m1 = s
         .store
-        .message(s.mailbox(USER, "INBOX").id, 1)
+        .message(s.mailbox(USER, "INBOX").id, store::Uid::new(1))
         .expect("store")
         .expect("msg");
     assert!(!m1.flags.has(store::Flags::SEEN));
@@ -146,12 +146,12 @@ async fn condstore_store_fetch_search() {
     assert_eq!(u.len(), 3, "{u:?}");
     let m3 = s
         .store
-        .message(s.mailbox(USER, "INBOX").id, 3)
+        .message(s.mailbox(USER, "INBOX").id, store::Uid::new(3))
         .expect("store")
         .expect("msg")
         .modseq;
     let u = a
-        .ok(&format!("FETCH 1:* (UID) (CHANGEDSINCE {})", m3 - 1))
+        .ok(&format!("FETCH 1:* (UID) (CHANGEDSINCE {})", m3.prev()))
         .await;
     assert_eq!(u, vec![format!("* 3 FETCH (UID 3 MODSEQ ({m3}))")]);
     // SEARCH MODSEQ with the highest MODSEQ of the matches (RFC 7162 §3.1.5).

@@ -82,7 +82,7 @@ async fn qresync_session_gets_vanished_and_modseq() {
     let r = a.pushed().await;
     let modseq = s
         .store
-        .message(s.mailbox(USER, "INBOX").id, 3)
+        .message(s.mailbox(USER, "INBOX").id, store::Uid::new(3))
         .expect("meta");
     let modseq = modseq.expect("msg").modseq;
     assert_eq!(

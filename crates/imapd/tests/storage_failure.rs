@@ -41,7 +41,7 @@ async fn failed_disk_gives_temporary_errors_everywhere() {
     assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
     assert!(s
         .store
-        .message(s.mailbox(USER, "INBOX").id, 1)
+        .message(s.mailbox(USER, "INBOX").id, store::Uid::new(1))
         .expect("q")
         .is_some());
 }

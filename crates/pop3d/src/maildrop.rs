@@ -2,7 +2,7 @@
 //! numbers are fixed for the session), the DELE marks, and the lock that keeps a second POP3
 //! session out (RFC 1939 §8, store's `lock_maildrop`).
 
-use store::{Account, BlobId, MailboxId, MaildropLock, Pop3Policy, Uid};
+use store::{Account, BlobId, MailboxId, MaildropLock, Pop3Policy, Uid, UidValidity};
 
 use crate::reply::{CmdError, RespCode};
 
@@ -23,7 +23,7 @@ pub struct Entry {
 pub struct Maildrop {
     pub account: Account,
     pub mailbox: MailboxId,
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     /// Index = message number − 1, for the whole session.
     pub messages: Vec<Entry>,
     /// Released when the maildrop is dropped: QUIT, disconnect, timeout, panic.

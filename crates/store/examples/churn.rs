@@ -75,7 +75,7 @@ async fn main() {
             t.await.unwrap();
         }
         let full = du(&dir);
-        let uids: Vec<u32> = store
+        let uids: Vec<store::Uid> = store
             .messages(inbox.id)
             .unwrap()
             .iter()

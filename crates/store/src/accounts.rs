@@ -16,10 +16,14 @@ impl Store {
         password_hash: &str,
         quota_bytes: Option<u64>,
     ) -> Result<Account> {
-        let id = self.inner.db.generate_id()? + 1;
+        let id = AccountId::new(self.inner.db.generate_id()? + 1);
         let mut boxes = Vec::new();
         for (name, special) in DEFAULT_MAILBOXES {
-            boxes.push((self.inner.db.generate_id()? + 1, *name, *special));
+            boxes.push((
+                MailboxId::new(self.inner.db.generate_id()? + 1),
+                *name,
+                *special,
+            ));
         }
         let account = Account {
             id,
@@ -38,13 +42,14 @@ impl Store {
                 return abort(Error::AccountExists);
             }
             put(tx.accounts, address.as_bytes(), &account)?;
-            tx.account_ids.insert(&keys::id(id), address.as_bytes())?;
-            put(tx.usage, &keys::id(id), &Usage::default())?;
+            tx.account_ids
+                .insert(&keys::account(id), address.as_bytes())?;
+            put(tx.usage, &keys::account(id), &Usage::default())?;
             for (mid, name, special) in &boxes {
                 let mb = new_mailbox(*mid, name, uidvalidity, *special);
                 let key = keys::mailbox(id, name);
                 put(tx.mailboxes, &key, &mb)?;
-                tx.mailbox_ids.insert(&keys::id(*mid), key)?;
+                tx.mailbox_ids.insert(&keys::mailbox_id(*mid), key)?;
                 crate::subscriptions::subscribe_in_tx(tx, id, name)?;
             }
             Ok(())
@@ -62,7 +67,7 @@ impl Store {
     }
 
     pub fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        match self.inner.account_ids.get(keys::id(id))? {
+        match self.inner.account_ids.get(keys::account(id))? {
             Some(addr) => self.account(&String::from_utf8_lossy(&addr)),
             None => Ok(None),
         }
@@ -74,7 +79,7 @@ impl Store {
             return Ok(Some(a));
         }
         match self.inner.aliases.get(address)? {
-            Some(id) => self.account_by_id(keys::read_u64(&id)),
+            Some(id) => self.account_by_id(keys::read_account(&id)),
             None => Ok(None),
         }
     }
@@ -127,7 +132,7 @@ impl Store {
             self.transact(|tx| {
                 for mb in &boxes {
                     tx.mailboxes.remove(keys::mailbox(account.id, &mb.name))?;
-                    tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                    tx.mailbox_ids.remove(&keys::mailbox_id(mb.id))?;
                     tx.dropped_mailbox(mb.id);
                 }
                 for (mid, list) in &msgs {
@@ -142,8 +147,8 @@ impl Store {
                 for key in &subscriptions {
                     tx.subscriptions.remove(key)?;
                 }
-                tx.usage.remove(&keys::id(account.id))?;
-                tx.account_ids.remove(&keys::id(account.id))?;
+                tx.usage.remove(&keys::account(account.id))?;
+                tx.account_ids.remove(&keys::account(account.id))?;
                 tx.accounts.remove(address.as_bytes())?;
                 Ok(())
             })?;
@@ -170,7 +175,7 @@ impl Store {
                 }
                 a.aliases.push(alias.to_string());
                 put(tx.accounts, address.as_bytes(), &a)?;
-                tx.aliases.insert(alias.as_bytes(), &keys::id(a.id))?;
+                tx.aliases.insert(alias.as_bytes(), &keys::account(a.id))?;
                 Ok(())
             })?;
         }
@@ -180,7 +185,7 @@ impl Store {
     /// Removes an alias.
     pub async fn remove_alias(&self, alias: &str) -> Result<()> {
         let id = match self.inner.aliases.get(alias)? {
-            Some(id) => keys::read_u64(&id),
+            Some(id) => keys::read_account(&id),
             None => return Err(Error::Alias("no such alias")),
         };
         let account = self.account_by_id(id)?.ok_or(Error::NoSuchAccount)?;
@@ -230,7 +235,7 @@ impl Store {
 
     /// Quota usage of an account.
     pub fn usage(&self, account: AccountId) -> Result<Usage> {
-        match self.inner.usage.get(keys::id(account))? {
+        match self.inner.usage.get(keys::account(account))? {
             Some(v) => decode("usage", &v),
             None => Ok(Usage::default()),
         }
@@ -240,28 +245,28 @@ impl Store {
 pub(crate) fn new_mailbox(
     id: MailboxId,
     name: &str,
-    uidvalidity: u32,
+    uidvalidity: UidValidity,
     special_use: Option<SpecialUse>,
 ) -> Mailbox {
     Mailbox {
         id,
         name: name.to_string(),
         uidvalidity,
-        uidnext: 1,
-        highestmodseq: 1,
+        uidnext: Uid::new(1),
+        highestmodseq: ModSeq::new(1),
         special_use,
         subscribed: true,
         exists: 0,
         unseen: 0,
         size: 0,
-        recent_from: 1,
+        recent_from: Uid::new(1),
     }
 }
 
 /// RFC 3501 §2.3.1.1: UIDVALIDITY must grow when a name is reused; seconds since the epoch
 /// (as u32) do, since a name cannot be deleted and recreated twice within one second by us
 /// without the counter below.
-pub(crate) fn uidvalidity_now() -> u32 {
+pub(crate) fn uidvalidity_now() -> UidValidity {
     use std::sync::atomic::{AtomicU32, Ordering};
     static LAST: AtomicU32 = AtomicU32::new(0);
     let now = (now_secs() as u64 & 0xffff_ffff) as u32;
@@ -269,7 +274,7 @@ pub(crate) fn uidvalidity_now() -> u32 {
     loop {
         let next = now.max(prev.wrapping_add(1)).max(1);
         match LAST.compare_exchange(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
+            Ok(_) => return UidValidity::new(next),
             Err(p) => prev = p,
         }
     }

@@ -95,7 +95,7 @@ impl Store {
             .range(keys::chunk(blob, first)..=keys::chunk(blob, last))
         {
             let (k, v) = kv?;
-            let idx = keys::message_uid(&k) as u64; // same layout: id ‖ u32
+            let idx = u64::from(keys::message_uid(&k).get()); // same layout: id ‖ u32
             let cstart = idx * CHUNK as u64;
             let from = start.saturating_sub(cstart) as usize;
             let to = ((end - cstart) as usize).min(v.len());
@@ -133,7 +133,7 @@ impl Store {
             let (k, v) = kv?;
             let meta: crate::model::MessageMeta = decode("message", &v)?;
             if bad.contains(&meta.blob) {
-                victims.push((keys::read_u64(&k), meta));
+                victims.push((keys::read_mailbox_id(&k), meta));
             }
         }
         self.transact(|tx| {

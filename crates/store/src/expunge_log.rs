@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{MailboxId, Uid};
+use crate::model::{MailboxId, ModSeq, Uid};
 use crate::{keys, Result, Store};
 
 /// Expunges remembered per mailbox before the oldest are pruned.
@@ -21,14 +21,14 @@ impl Store {
     /// UIDs expunged from `mailbox` with a MODSEQ above `modseq`, as sorted inclusive ranges
     /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)). Below the pruning floor, every UID under
     /// UIDNEXT that is not in the mailbox now (see the module docs).
-    pub fn expunged_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<(Uid, Uid)>> {
-        let floor = match self.inner.expunge_floor.get(keys::id(mailbox))? {
-            Some(v) => keys::read_u64(&v),
-            None => 0,
+    pub fn expunged_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Vec<(Uid, Uid)>> {
+        let floor = match self.inner.expunge_floor.get(keys::mailbox_id(mailbox))? {
+            Some(v) => ModSeq::new(keys::read_u64(&v)),
+            None => ModSeq::ZERO,
         };
         if modseq >= floor {
-            let from = keys::expunge(mailbox, modseq.saturating_add(1), 0);
-            let to = keys::expunge(mailbox, u64::MAX, Uid::MAX);
+            let from = keys::expunge(mailbox, modseq.next(), Uid::new(0));
+            let to = keys::expunge(mailbox, ModSeq::MAX, Uid::MAX);
             let mut uids = Vec::new();
             for k in self.inner.expunge_log.range(from..=to).keys() {
                 uids.push(keys::read_expunge(&k?).2);
@@ -42,12 +42,12 @@ impl Store {
         };
         let live: Vec<Uid> = self.messages(mailbox)?.iter().map(|m| m.uid).collect();
         let mut out = Vec::new();
-        let mut next = 1u32;
+        let mut next = Uid::new(1);
         for u in live.into_iter().chain(std::iter::once(mb.uidnext)) {
             if u > next {
-                out.push((next, u - 1));
+                out.push((next, u.prev()));
             }
-            next = u.saturating_add(1);
+            next = u.next();
         }
         Ok(out)
     }
@@ -63,8 +63,8 @@ impl Store {
         for kv in self.inner.expunged.iter() {
             let (k, v) = kv?;
             let key = keys::expunge(
-                keys::read_u64(&k),
-                keys::read_u64(&v),
+                keys::read_mailbox_id(&k),
+                ModSeq::new(keys::read_u64(&v)),
                 keys::message_uid(&k),
             );
             batch.insert(&key[..], &[][..]);
@@ -82,7 +82,7 @@ fn to_ranges(uids: &[Uid]) -> Vec<(Uid, Uid)> {
     let mut out: Vec<(Uid, Uid)> = Vec::new();
     for &u in uids {
         match out.last_mut() {
-            Some((_, hi)) if u == hi.saturating_add(1) => *hi = u,
+            Some((_, hi)) if u == hi.next() => *hi = u,
             _ => out.push((u, u)),
         }
     }
@@ -99,12 +99,12 @@ pub(crate) fn prune(
     let mut per: HashMap<MailboxId, Vec<sled::IVec>> = HashMap::new();
     for k in log.iter().keys() {
         let k = k?;
-        per.entry(keys::read_u64(&k)).or_default().push(k);
+        per.entry(keys::read_mailbox_id(&k)).or_default().push(k);
     }
     let mut removed = 0;
     for (mailbox, entries) in per {
         let mut batch = sled::Batch::default();
-        if !mailbox_ids.contains_key(keys::id(mailbox))? {
+        if !mailbox_ids.contains_key(keys::mailbox_id(mailbox))? {
             for k in &entries {
                 batch.remove(k.clone());
             }
@@ -113,13 +113,13 @@ pub(crate) fn prune(
         } else if entries.len() > MAX_PER_MAILBOX {
             // Keys are in MODSEQ order: the first ones are the oldest.
             let cut = entries.len() - MAX_PER_MAILBOX / 2;
-            let mut floor = 0;
+            let mut floor = ModSeq::ZERO;
             for k in &entries[..cut] {
                 floor = floor.max(keys::read_expunge(k).1);
                 batch.remove(k.clone());
             }
             // The floor first: a reader never sees the entries gone without it.
-            floors.insert(keys::id(mailbox), &keys::id(floor))?;
+            floors.insert(keys::mailbox_id(mailbox), &keys::id(floor.get()))?;
             removed += cut;
         } else {
             continue;
@@ -130,7 +130,7 @@ pub(crate) fn prune(
 }
 
 fn batch_floor_remove(floors: &sled::Tree, mailbox: MailboxId) -> Result<()> {
-    floors.remove(keys::id(mailbox))?;
+    floors.remove(keys::mailbox_id(mailbox))?;
     Ok(())
 }
 
@@ -140,7 +140,12 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(to_ranges(&[1, 2, 3, 5, 7, 8]), vec![(1, 3), (5, 5), (7, 8)]);
+        let u = Uid::new;
+        let uids: Vec<Uid> = [1, 2, 3, 5, 7, 8].map(u).to_vec();
+        assert_eq!(
+            to_ranges(&uids),
+            vec![(u(1), u(3)), (u(5), u(5)), (u(7), u(8))]
+        );
         assert_eq!(to_ranges(&[]), vec![]);
     }
 }

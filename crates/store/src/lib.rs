@@ -2,7 +2,9 @@
 //! UIDs, quota usage and the POP3 maildrop locks, shared by every protocol server of one process.
 //!
 //! # Layout
-//! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …).
+//! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …)
+//!   and, from `ids`, the typed numbers they are made of (`AccountId`, `MailboxId`, `Uid`,
+//!   `UidValidity`, `ModSeq`).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
 //! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change;
@@ -46,6 +48,7 @@ mod blob;
 mod compact;
 mod durable;
 mod expunge_log;
+mod ids;
 mod keys;
 mod mailbox;
 mod maildrop;

@@ -56,7 +56,7 @@ impl Store {
     pub fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
         self.inner
             .mailboxes
-            .scan_prefix(keys::id(account))
+            .scan_prefix(keys::account(account))
             .values()
             .map(|v| decode("mailbox", &v?))
             .collect()
@@ -73,7 +73,7 @@ impl Store {
 
     /// The mailbox with this id (which survives renames).
     pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
-        let Some(key) = self.inner.mailbox_ids.get(keys::id(id))? else {
+        let Some(key) = self.inner.mailbox_ids.get(keys::mailbox_id(id))? else {
             return Ok(None);
         };
         match self.inner.mailboxes.get(key)? {
@@ -114,7 +114,10 @@ impl Store {
                 prefix.push(SEPARATOR);
             }
             prefix.push_str(level);
-            wanted.push((prefix.clone(), self.inner.db.generate_id()? + 1));
+            wanted.push((
+                prefix.clone(),
+                MailboxId::new(self.inner.db.generate_id()? + 1),
+            ));
         }
         Ok(wanted)
     }
@@ -134,7 +137,7 @@ impl Store {
             let total: u64 = msgs.iter().map(|m| m.size).sum();
             self.transact_events(|tx| {
                 tx.mailboxes.remove(keys::mailbox(account, &name))?;
-                tx.mailbox_ids.remove(&keys::id(mb.id))?;
+                tx.mailbox_ids.remove(&keys::mailbox_id(mb.id))?;
                 tx.dropped_mailbox(mb.id);
                 for m in &msgs {
                     tx.remove_message(mb.id, m.uid)?;
@@ -170,7 +173,7 @@ impl Store {
         let parents = parent_names(&to);
         let mut parent_ids = Vec::new();
         for _ in &parents {
-            parent_ids.push(self.inner.db.generate_id()? + 1);
+            parent_ids.push(MailboxId::new(self.inner.db.generate_id()? + 1));
         }
         let uidvalidity = uidvalidity_now();
         let w = self.writer(account);
@@ -197,7 +200,7 @@ impl Store {
                     let mut renamed = m.clone();
                     renamed.name = new_name.clone();
                     put(tx.mailboxes, &new_key, &renamed)?;
-                    tx.mailbox_ids.insert(&keys::id(m.id), new_key)?;
+                    tx.mailbox_ids.insert(&keys::mailbox_id(m.id), new_key)?;
                     // RFC 3501 §6.3.6: the old name stays subscribed (never removed by the
                     // server); the new one is subscribed too, so the mailbox stays visible.
                     if tx
@@ -220,7 +223,7 @@ impl Store {
                     let key = keys::mailbox(account, p);
                     if tx.mailboxes.get(&key)?.is_none() {
                         put(tx.mailboxes, &key, &new_mailbox(*id, p, uidvalidity, None))?;
-                        tx.mailbox_ids.insert(&keys::id(*id), key)?;
+                        tx.mailbox_ids.insert(&keys::mailbox_id(*id), key)?;
                         subscribe_in_tx(tx, account, p)?;
                     }
                 }
@@ -271,10 +274,10 @@ impl Store {
     /// returned value on as recent; later claims see none of those. Not durable on purpose
     /// (\Recent is session state); written without a flush.
     pub fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid> {
-        let Some(key) = self.inner.mailbox_ids.get(keys::id(mailbox))? else {
+        let Some(key) = self.inner.mailbox_ids.get(keys::mailbox_id(mailbox))? else {
             return Err(Error::NoSuchMailbox);
         };
-        let account = keys::read_u64(&key);
+        let account = keys::read_account(&key);
         let w = self.writer(account);
         let _g = crate::lock(&w);
         let Some(v) = self.inner.mailboxes.get(&key)? else {
@@ -298,10 +301,10 @@ fn create_in_tx(
     tx: &Tx<'_>,
     account: AccountId,
     wanted: &[(String, MailboxId)],
-    uidvalidity: u32,
+    uidvalidity: UidValidity,
     special_use: Option<SpecialUse>,
 ) -> TxResult<(Mailbox, Vec<(AccountId, Change)>)> {
-    if tx.account_ids.get(keys::id(account))?.is_none() {
+    if tx.account_ids.get(keys::account(account))?.is_none() {
         return abort(Error::NoSuchAccount);
     }
     let mut events = Vec::new();
@@ -319,7 +322,7 @@ fn create_in_tx(
         let su = if leaf { special_use } else { None };
         let mb = new_mailbox(*id, n, uidvalidity, su);
         put(tx.mailboxes, &key, &mb)?;
-        tx.mailbox_ids.insert(&keys::id(*id), key)?;
+        tx.mailbox_ids.insert(&keys::mailbox_id(*id), key)?;
         // Mailboxes the store creates start subscribed (`subscriptions`).
         subscribe_in_tx(tx, account, n)?;
         events.push((

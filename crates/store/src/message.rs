@@ -32,7 +32,7 @@ pub struct Updated {
     /// Its flags after the change.
     pub flags: Flags,
     /// Its MODSEQ after the change (unchanged when `changed` is false).
-    pub modseq: u64,
+    pub modseq: ModSeq,
     /// Whether this call changed its flags (and gave it a new MODSEQ).
     pub changed: bool,
 }
@@ -55,7 +55,7 @@ impl Store {
         account: AccountId,
         mailbox: MailboxId,
         req: AppendRequest<'_>,
-    ) -> Result<(u32, Uid)> {
+    ) -> Result<(UidValidity, Uid)> {
         let mut results = self.deliver(&[(account, mailbox)], req).await?;
         results.pop().unwrap_or(Err(Error::NoSuchMailbox))
     }
@@ -67,7 +67,7 @@ impl Store {
         &self,
         targets: &[(AccountId, MailboxId)],
         req: AppendRequest<'_>,
-    ) -> Result<Vec<Result<(u32, Uid)>>> {
+    ) -> Result<Vec<Result<(UidValidity, Uid)>>> {
         self.inner.durable.check()?;
         let blob_id = self.inner.db.generate_id()? + 1;
         // Parsing and writing up to 50 MiB is blocking work: keep it off the async workers.
@@ -95,7 +95,7 @@ impl Store {
                         results.push(Err(Error::NoSuchMailbox));
                         continue;
                     };
-                    if keys::read_u64(&key) != account {
+                    if keys::read_account(&key) != account {
                         results.push(Err(Error::NoSuchMailbox));
                         continue;
                     }
@@ -104,8 +104,8 @@ impl Store {
                         continue;
                     }
                     let uid = mb.uidnext;
-                    mb.uidnext += 1;
-                    mb.highestmodseq += 1;
+                    mb.uidnext = uid.next();
+                    mb.highestmodseq = mb.highestmodseq.next();
                     mb.exists += 1;
                     mb.size += size;
                     if !req.flags.has(Flags::SEEN) {
@@ -161,7 +161,7 @@ impl Store {
     pub(crate) fn scan_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.inner
             .messages
-            .scan_prefix(keys::id(mailbox))
+            .scan_prefix(keys::mailbox_id(mailbox))
             .values()
             .map(|v| decode("message", &v?))
             .collect()
@@ -220,7 +220,7 @@ impl Store {
         uids: &[Uid],
         op: FlagOp,
         flags: &Flags,
-        unchanged_since: Option<u64>,
+        unchanged_since: Option<ModSeq>,
     ) -> Result<StoreResult> {
         let w = self.writer(account);
         let (result, changed) = {
@@ -260,7 +260,7 @@ impl Store {
                         (true, false) => mb.unseen += 1,
                         _ => {}
                     }
-                    mb.highestmodseq += 1;
+                    mb.highestmodseq = mb.highestmodseq.next();
                     meta.flags = new;
                     meta.modseq = mb.highestmodseq;
                     tx.put_message(mailbox, &meta)?;
@@ -346,7 +346,7 @@ impl Store {
         from: MailboxId,
         uids: &[Uid],
         to: MailboxId,
-    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+    ) -> Result<(UidValidity, Vec<(Uid, Uid)>)> {
         self.copy_or_move(account, from, uids, to, false).await
     }
 
@@ -357,7 +357,7 @@ impl Store {
         from: MailboxId,
         uids: &[Uid],
         to: MailboxId,
-    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+    ) -> Result<(UidValidity, Vec<(Uid, Uid)>)> {
         self.copy_or_move(account, from, uids, to, true).await
     }
 
@@ -368,7 +368,7 @@ impl Store {
         uids: &[Uid],
         to: MailboxId,
         is_move: bool,
-    ) -> Result<(u32, Vec<(Uid, Uid)>)> {
+    ) -> Result<(UidValidity, Vec<(Uid, Uid)>)> {
         let w = self.writer(account);
         let (validity, pairs) = {
             let _g = crate::lock(&w);
@@ -392,13 +392,13 @@ impl Store {
 /// What a COPY or MOVE did inside its transaction.
 pub(crate) struct Moved {
     /// UIDVALIDITY of the destination (RFC 4315 COPYUID).
-    pub validity: u32,
+    pub validity: UidValidity,
     /// (source uid, destination uid).
     pub pairs: Vec<(Uid, Uid)>,
     /// MOVE: the source records removed (pinned for open views when `pin`).
     pub removed: Vec<MessageMeta>,
     /// MOVE: the source's MODSEQ of the expunge.
-    pub modseq: u64,
+    pub modseq: ModSeq,
 }
 
 /// COPY / MOVE of `uids` from `from` to `to` inside a transaction (also the second half of
@@ -419,7 +419,7 @@ pub(crate) fn copy_in_tx(
     let Some((dst_key, mut dst)) = load_mailbox(tx, to)? else {
         return abort(Error::NoSuchMailbox);
     };
-    if keys::read_u64(&src_key) != account || keys::read_u64(&dst_key) != account {
+    if keys::read_account(&src_key) != account || keys::read_account(&dst_key) != account {
         return abort(Error::NoSuchMailbox);
     }
     let mut metas = Vec::new();
@@ -440,8 +440,8 @@ pub(crate) fn copy_in_tx(
     // only, then reload as the source.
     for m in &metas {
         let uid = dst.uidnext;
-        dst.uidnext += 1;
-        dst.highestmodseq += 1;
+        dst.uidnext = uid.next();
+        dst.highestmodseq = dst.highestmodseq.next();
         dst.exists += 1;
         dst.size += m.size;
         if !m.flags.has(Flags::SEEN) {
@@ -535,7 +535,7 @@ fn remove_messages(
         removed.push(meta);
     }
     if !removed.is_empty() {
-        mb.highestmodseq += 1;
+        mb.highestmodseq = mb.highestmodseq.next();
         for m in &removed {
             // RFC 7162 §3.2.5.1: remembered for QRESYNC (`expunge_log`).
             tx.expunge_log.insert(
@@ -549,7 +549,7 @@ fn remove_messages(
 }
 
 fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(sled::IVec, Mailbox)>> {
-    let Some(key) = tx.mailbox_ids.get(keys::id(mailbox))? else {
+    let Some(key) = tx.mailbox_ids.get(keys::mailbox_id(mailbox))? else {
         return Ok(None);
     };
     Ok(get::<Mailbox>(tx.mailboxes, &key)?.map(|m| (key, m)))
@@ -562,13 +562,13 @@ fn check_quota(
     bytes: u64,
     messages: u64,
 ) -> TxResult<std::result::Result<(), Error>> {
-    let Some(addr) = tx.account_ids.get(keys::id(account))? else {
+    let Some(addr) = tx.account_ids.get(keys::account(account))? else {
         return Ok(Err(Error::NoSuchAccount));
     };
     let Some(acct) = get::<Account>(tx.accounts, &addr)? else {
         return Ok(Err(Error::NoSuchAccount));
     };
-    let used: Usage = get(tx.usage, &keys::id(account))?.unwrap_or_default();
+    let used: Usage = get(tx.usage, &keys::account(account))?.unwrap_or_default();
     if acct.quota_bytes.is_some_and(|q| used.bytes + bytes > q)
         || acct
             .quota_messages
@@ -585,7 +585,7 @@ pub(crate) fn add_usage(
     bytes: i64,
     messages: i64,
 ) -> TxResult<()> {
-    let key = keys::id(account);
+    let key = keys::account(account);
     let mut u: Usage = get(tx.usage, &key)?.unwrap_or_default();
     u.bytes = u.bytes.saturating_add_signed(bytes);
     u.messages = u.messages.saturating_add_signed(messages);
@@ -618,7 +618,7 @@ pub(crate) fn forget_message(tx: &Tx<'_>, mailbox: MailboxId, meta: &MessageMeta
     let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
         return Ok(());
     };
-    let account = keys::read_u64(&key);
+    let account = keys::read_account(&key);
     remove_messages(tx, account, mailbox, &mut mb, &[meta.uid], false)?;
     put(tx.mailboxes, &key, &mb)
 }

@@ -3,14 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Account id (from `sled::Db::generate_id`).
-pub type AccountId = u64;
-/// Mailbox id, unique across accounts and never reused.
-pub type MailboxId = u64;
-/// Blob id: one stored copy of raw message bytes, shared by COPY.
+pub use crate::ids::{AccountId, MailboxId, ModSeq, Uid, UidValidity};
+
+/// Blob id: one stored copy of raw message bytes, shared by COPY. Internal to the store (no
+/// daemon holds one for long), so a bare number.
 pub type BlobId = u64;
-/// IMAP UID (RFC 3501 §2.3.1.1): non-zero, strictly ascending per mailbox.
-pub type Uid = u32;
 
 /// The POP3 retrieval policy of an account (docs/spec.md §5, a teaching aid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -123,10 +120,10 @@ pub struct Mailbox {
     /// UTF-8 name with "/" as hierarchy separator; "INBOX" always spelled so.
     pub name: String,
     /// RFC 3501 §2.3.1.1.
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     pub uidnext: Uid,
-    /// RFC 7162 §3.1.
-    pub highestmodseq: u64,
+    /// RFC 7162 §3.1.2.1 HIGHESTMODSEQ: the MODSEQ of the mailbox's last change.
+    pub highestmodseq: ModSeq,
     pub special_use: Option<SpecialUse>,
     /// Where stores before the `subscriptions` tree kept the subscription. Read once, by the
     /// migration at open; kept so those records still decode. Use `Store::subscriptions`.
@@ -252,7 +249,7 @@ pub struct MessageMeta {
     /// RFC822.SIZE in octets.
     pub size: u64,
     /// RFC 7162 MODSEQ.
-    pub modseq: u64,
+    pub modseq: ModSeq,
 }
 
 /// One line of `mailbox list` / IMAP STATUS.
@@ -263,6 +260,6 @@ pub struct MailboxStatus {
     pub unseen: u32,
     pub bytes: u64,
     pub uidnext: Uid,
-    pub uidvalidity: u32,
-    pub highestmodseq: u64,
+    pub uidvalidity: UidValidity,
+    pub highestmodseq: ModSeq,
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tokio::sync::broadcast;
 
-use crate::model::{AccountId, Flags, MailboxId, Uid};
+use crate::model::{AccountId, Flags, MailboxId, ModSeq, Uid};
 
 /// A change to one account's mailboxes, published after it is on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub enum Change {
     Appended {
         mailbox: MailboxId,
         uid: Uid,
-        modseq: u64,
+        modseq: ModSeq,
     },
     /// A message's flags changed. Which session did it is in [`Activity::origin`]; IMAP
     /// sessions do not need it (they compare MODSEQs, see imapd's `view` module).
@@ -23,13 +23,13 @@ pub enum Change {
         mailbox: MailboxId,
         uid: Uid,
         flags: Flags,
-        modseq: u64,
+        modseq: ModSeq,
     },
     /// Messages were removed (EXPUNGE, POP3 QUIT, MOVE source).
     Expunged {
         mailbox: MailboxId,
         uids: Vec<Uid>,
-        modseq: u64,
+        modseq: ModSeq,
     },
     /// Mailbox created.
     MailboxCreated { mailbox: MailboxId, name: String },

@@ -30,7 +30,7 @@ impl Store {
     pub fn subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
         self.inner
             .subscriptions
-            .scan_prefix(keys::id(account))
+            .scan_prefix(keys::account(account))
             .keys()
             .map(|k| {
                 let k = k?;
@@ -47,7 +47,7 @@ impl Store {
         {
             let _g = crate::lock(&w);
             self.transact(|tx| {
-                if tx.account_ids.get(keys::id(account))?.is_none() {
+                if tx.account_ids.get(keys::account(account))?.is_none() {
                     return crate::tx::abort(crate::Error::NoSuchAccount);
                 }
                 let key = keys::mailbox(account, &name);
@@ -96,7 +96,7 @@ pub(crate) fn keys_of(store: &Store, account: AccountId) -> Result<Vec<sled::IVe
     store
         .inner
         .subscriptions
-        .scan_prefix(keys::id(account))
+        .scan_prefix(keys::account(account))
         .keys()
         .map(|k| Ok(k?))
         .collect()

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::model::{AccountId, MailboxId, MessageMeta, Uid};
+use crate::model::{AccountId, MailboxId, MessageMeta, ModSeq, Uid};
 use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
 
@@ -57,9 +57,9 @@ struct Watched {
     /// plays this part): uid → header bytes. Bounded by [`MAX_HEADER_CACHE`].
     headers: HashMap<Uid, Arc<Vec<u8>>>,
     /// View id → cursor (every expunge with a MODSEQ at or below it has been told).
-    views: HashMap<u64, u64>,
+    views: HashMap<u64, ModSeq>,
     /// Expunged messages some view may still address: uid → (expunge MODSEQ, metadata).
-    graves: BTreeMap<Uid, (u64, MessageMeta)>,
+    graves: BTreeMap<Uid, (ModSeq, MessageMeta)>,
 }
 
 static NEXT_VIEW: AtomicU64 = AtomicU64::new(1);
@@ -88,7 +88,9 @@ impl Store {
     pub fn open_view(&self, account: AccountId, mailbox: MailboxId) -> Result<View> {
         let w = self.writer(account);
         let _g = crate::lock(&w);
-        let start = self.mailbox_by_id(mailbox)?.map_or(0, |m| m.highestmodseq);
+        let start = self
+            .mailbox_by_id(mailbox)?
+            .map_or(ModSeq::ZERO, |m| m.highestmodseq);
         let id = NEXT_VIEW.fetch_add(1, Ordering::Relaxed);
         let needs_index = crate::lock(&self.inner.views)
             .mailboxes
@@ -133,7 +135,7 @@ impl Store {
 
     /// Keeps expunged messages readable for the open views (after the expunge committed,
     /// under the account's writer lock).
-    pub(crate) fn bury(&self, mailbox: MailboxId, modseq: u64, metas: Vec<MessageMeta>) {
+    pub(crate) fn bury(&self, mailbox: MailboxId, modseq: ModSeq, metas: Vec<MessageMeta>) {
         if metas.is_empty() {
             return;
         }
@@ -161,7 +163,7 @@ impl Store {
             let Some(w) = reg.mailboxes.get_mut(&mailbox) else {
                 return;
             };
-            let floor = w.views.values().copied().min().unwrap_or(u64::MAX);
+            let floor = w.views.values().copied().min().unwrap_or(ModSeq::MAX);
             let mut dead = Vec::new();
             w.graves.retain(|_, (m, meta)| {
                 let keep = *m > floor;
@@ -342,7 +344,7 @@ impl View {
 
     /// Tells the store that every expunge with a MODSEQ at or below `told` has been announced
     /// to this view's client, so their graves may go.
-    pub fn advance(&self, told: u64) {
+    pub fn advance(&self, told: ModSeq) {
         let changed = {
             let mut reg = crate::lock(&self.store.inner.views);
             match reg

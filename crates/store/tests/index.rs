@@ -1,7 +1,7 @@
 //! The in-memory mailbox index (kept while a session has the mailbox open) always answers
 //! what sled holds: after appends, flag changes, expunges, COPY and MOVE, and a delete.
 
-use store::{AppendRequest, FlagOp, Flags};
+use store::{AppendRequest, FlagOp, Flags, Uid};
 use testkit::accounts::temp_store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,7 +39,7 @@ async fn index_follows_every_write() {
         .store_flags(
             acct.id,
             inbox.id,
-            &[2, 6],
+            &[Uid::new(2), Uid::new(6)],
             FlagOp::Add,
             &Flags::from_names(["\\Seen", "$Work"]),
             None,
@@ -47,25 +47,31 @@ async fn index_follows_every_write() {
         .await
         .expect("flags");
     store
-        .expunge(acct.id, inbox.id, &[3])
+        .expunge(acct.id, inbox.id, &[Uid::new(3)])
         .await
         .expect("expunge");
     store
-        .copy_messages(acct.id, inbox.id, &[1], trash.id)
+        .copy_messages(acct.id, inbox.id, &[Uid::new(1)], trash.id)
         .await
         .expect("copy");
     store
-        .move_messages(acct.id, inbox.id, &[4], trash.id)
+        .move_messages(acct.id, inbox.id, &[Uid::new(4)], trash.id)
         .await
         .expect("move");
     let from_index = store.messages(inbox.id).expect("index");
     let trash_index = store.messages(trash.id).expect("index");
     assert_eq!(
-        store.message(inbox.id, 2).expect("q").map(|m| m.flags),
+        store
+            .message(inbox.id, Uid::new(2))
+            .expect("q")
+            .map(|m| m.flags),
         Some(Flags::from_names(["\\Seen", "$Work"]))
     );
     assert_eq!(
-        store.messages_from(inbox.id, 5).expect("from").len(),
+        store
+            .messages_from(inbox.id, Uid::new(5))
+            .expect("from")
+            .len(),
         2,
         "UIDs 5 and 6"
     );
@@ -73,7 +79,7 @@ async fn index_follows_every_write() {
     drop(trash_view);
     assert_eq!(from_index, store.messages(inbox.id).expect("sled"));
     assert_eq!(trash_index, store.messages(trash.id).expect("sled"));
-    let uids: Vec<u32> = from_index.iter().map(|m| m.uid).collect();
+    let uids: Vec<u32> = from_index.iter().map(|m| m.uid.get()).collect();
     assert_eq!(uids, vec![1, 2, 5, 6]);
     // A deleted mailbox drops its index with it.
     let other = store

@@ -20,7 +20,7 @@ fn message(i: usize, kib: usize) -> Vec<u8> {
     format!("Subject: churn {i}\r\n\r\n{}\r\n", "x".repeat(kib * 1024)).into_bytes()
 }
 
-async fn append(store: &Store, a: &store::Account, m: &store::Mailbox, bytes: &[u8]) -> u32 {
+async fn append(store: &Store, a: &store::Account, m: &store::Mailbox, bytes: &[u8]) -> store::Uid {
     let req = AppendRequest {
         bytes,
         ..Default::default()
@@ -42,7 +42,7 @@ async fn churn_gives_the_space_back() {
         }
         let full = store.disk_usage().expect("du");
         assert!(full > 36 << 20, "600 × 64 KiB on disk: {full}");
-        let uids: Vec<u32> = store
+        let uids: Vec<store::Uid> = store
             .messages(inbox.id)
             .expect("list")
             .iter()
@@ -75,8 +75,8 @@ async fn compaction_moves_live_messages_intact() {
     for i in 0..96 {
         uids.push(append(&store, &acct, &inbox, &message(i, 512)).await);
     }
-    let keep: Vec<u32> = uids.iter().copied().step_by(8).collect();
-    let gone: Vec<u32> = uids.iter().copied().filter(|u| !keep.contains(u)).collect();
+    let keep: Vec<store::Uid> = uids.iter().copied().step_by(8).collect();
+    let gone: Vec<store::Uid> = uids.iter().copied().filter(|u| !keep.contains(u)).collect();
     store
         .expunge(acct.id, inbox.id, &gone)
         .await
@@ -135,7 +135,9 @@ async fn expunge_log_is_pruned_above_a_floor() {
         .expect("q")
         .expect("mb")
         .highestmodseq
+        .get()
         - 3;
+    let mid = store::ModSeq::new(mid);
     assert_eq!(
         store.expunged_since(inbox.id, mid).expect("recent"),
         vec![(uids[n - 3], uids[n - 1])]
@@ -152,7 +154,7 @@ async fn expunge_log_is_pruned_above_a_floor() {
     );
     // From before the floor: every UID that is not live, none that is.
     let all = store.expunged_since(inbox.id, start).expect("old");
-    assert_eq!(all, vec![(1, uids[n - 1])]);
+    assert_eq!(all, vec![(store::Uid::new(1), uids[n - 1])]);
     // A deleted mailbox's log goes with it.
     let other = store
         .create_mailbox(acct.id, "Other", None)

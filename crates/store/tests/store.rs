@@ -5,8 +5,13 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use store::{AppendRequest, Change, Error, FlagOp, Flags, Store};
+use store::{AccountId, AppendRequest, Change, Error, FlagOp, Flags, Store, Uid};
 use testkit::accounts::temp_store;
+
+/// UIDs from bare numbers (as a client would name them).
+fn uids(n: &[u32]) -> Vec<Uid> {
+    n.iter().copied().map(Uid::new).collect()
+}
 
 fn msg(i: usize) -> Vec<u8> {
     format!("From: a@example.test\r\nSubject: message {i}\r\n\r\nbody {i}\r\n").into_bytes()
@@ -56,7 +61,7 @@ async fn appended_events_arrive_in_uid_order() {
     for t in tasks {
         t.await.expect("join");
     }
-    let mut last = 0;
+    let mut last = Uid::new(0);
     let mut seen = 0;
     while let Ok(c) = rx.try_recv() {
         if let Change::Appended { uid, .. } = c {
@@ -105,7 +110,10 @@ async fn concurrent_deliveries_get_unique_increasing_uids() {
     let list = store.messages(inbox.id).expect("list");
     assert_eq!(list.len(), 4000);
     let st = store.status(acct.id, "INBOX").expect("status");
-    assert_eq!((st.messages, st.unseen, st.uidnext), (4000, 4000, 4001));
+    assert_eq!(
+        (st.messages, st.unseen, st.uidnext),
+        (4000, 4000, Uid::new(4001))
+    );
     assert_eq!(store.usage(acct.id).expect("usage").messages, 4000);
 }
 
@@ -211,14 +219,16 @@ async fn flags_modseq_expunge_copy_move_and_events() {
             .expect("append");
     }
     for uid in 1..=3 {
-        assert!(matches!(rx.recv().await, Ok(Change::Appended { uid: u, .. }) if u == uid));
+        assert!(
+            matches!(rx.recv().await, Ok(Change::Appended { uid: u, .. }) if u == Uid::new(uid))
+        );
     }
     let seen = Flags::from_names(["\\Seen"]);
     // Changes carry the session of the task that made them (on the all-accounts feed).
     let mut all = store.subscribe_all();
     let r = store::with_origin(
         7,
-        store.store_flags(acct.id, inbox.id, &[1, 2], FlagOp::Add, &seen, None),
+        store.store_flags(acct.id, inbox.id, &uids(&[1, 2]), FlagOp::Add, &seen, None),
     )
     .await
     .expect("store");
@@ -227,7 +237,7 @@ async fn flags_modseq_expunge_copy_move_and_events() {
     let m1 = r.updated[0].modseq;
     assert!(matches!(
         rx.recv().await,
-        Ok(Change::FlagsChanged { uid: 1, modseq, .. }) if modseq == m1
+        Ok(Change::FlagsChanged { uid, modseq, .. }) if uid == Uid::new(1) && modseq == m1
     ));
     assert!(matches!(
         all.recv().await,
@@ -238,45 +248,46 @@ async fn flags_modseq_expunge_copy_move_and_events() {
         .store_flags(
             acct.id,
             inbox.id,
-            &[1, 3],
+            &uids(&[1, 3]),
             FlagOp::Add,
             &Flags::from_names(["\\Flagged"]),
-            Some(m1 - 1),
+            Some(m1.prev()),
         )
         .await
         .expect("store");
-    assert_eq!(r.modified, vec![1]);
+    assert_eq!(r.modified, uids(&[1]));
     assert_eq!(store.status(acct.id, "INBOX").expect("st").unseen, 1);
     let (_, pairs) = store
-        .copy_messages(acct.id, inbox.id, &[1, 2], trash.id)
+        .copy_messages(acct.id, inbox.id, &uids(&[1, 2]), trash.id)
         .await
         .expect("copy");
-    assert_eq!(pairs, vec![(1, 1), (2, 2)]);
+    let u = Uid::new;
+    assert_eq!(pairs, vec![(u(1), u(1)), (u(2), u(2))]);
     let (_, pairs) = store
-        .move_messages(acct.id, inbox.id, &[3], trash.id)
+        .move_messages(acct.id, inbox.id, &uids(&[3]), trash.id)
         .await
         .expect("move");
-    assert_eq!(pairs, vec![(3, 3)]);
+    assert_eq!(pairs, vec![(u(3), u(3))]);
     assert_eq!(store.messages(inbox.id).expect("l").len(), 2);
     let hm = store.status(acct.id, "INBOX").expect("st").highestmodseq;
     let removed = store
-        .expunge(acct.id, inbox.id, &[1, 2, 99])
+        .expunge(acct.id, inbox.id, &uids(&[1, 2, 99]))
         .await
         .expect("expunge");
-    assert_eq!(removed, vec![1, 2]);
+    assert_eq!(removed, uids(&[1, 2]));
     assert_eq!(
         store.expunged_since(inbox.id, hm).expect("vanished"),
-        vec![(1, 2)]
+        vec![(u(1), u(2))]
     );
     // The blob is shared with the copy in Trash, which must still read.
-    let t1 = store.message(trash.id, 1).expect("q").expect("copy");
+    let t1 = store.message(trash.id, u(1)).expect("q").expect("copy");
     assert!(store
         .read_blob(t1.blob)
         .expect("read")
         .starts_with(b"From:"));
     assert_eq!(store.usage(acct.id).expect("u").messages, 3);
     store
-        .expunge(acct.id, trash.id, &[1, 2, 3])
+        .expunge(acct.id, trash.id, &uids(&[1, 2, 3]))
         .await
         .expect("expunge");
     assert_eq!(store.usage(acct.id).expect("u"), store::Usage::default());
@@ -383,11 +394,14 @@ async fn mailbox_create_rename_delete() {
 #[tokio::test]
 async fn maildrop_lock_is_exclusive_and_released_on_drop() {
     let (_dir, store) = temp_store();
-    let lock = store.lock_maildrop(1).expect("first");
-    assert!(matches!(store.lock_maildrop(1), Err(Error::MaildropInUse)));
-    assert!(store.lock_maildrop(2).is_ok());
+    let lock = store.lock_maildrop(AccountId::new(1)).expect("first");
+    assert!(matches!(
+        store.lock_maildrop(AccountId::new(1)),
+        Err(Error::MaildropInUse)
+    ));
+    assert!(store.lock_maildrop(AccountId::new(2)).is_ok());
     drop(lock);
-    assert!(store.lock_maildrop(1).is_ok());
+    assert!(store.lock_maildrop(AccountId::new(1)).is_ok());
 }
 
 /// Child half of the crash test: delivers forever, printing each acknowledged UID.
@@ -460,13 +474,13 @@ fn crash_keeps_acknowledged_deliveries() {
             .expect("q")
             .expect("account survived");
         let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
-        let present: HashSet<u32> = store
+        let present: HashSet<Uid> = store
             .messages(inbox.id)
             .expect("l")
             .iter()
             .map(|m| m.uid)
             .collect();
-        for uid in acked {
+        for uid in acked.into_iter().map(Uid::new) {
             assert!(
                 present.contains(&uid),
                 "acknowledged uid {uid} lost after SIGKILL"

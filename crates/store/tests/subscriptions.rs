@@ -3,7 +3,7 @@
 
 use store::Store;
 
-async fn setup() -> (tempfile::TempDir, Store, u64) {
+async fn setup() -> (tempfile::TempDir, Store, store::AccountId) {
     let (dir, store) = testkit::accounts::temp_store();
     let a = store
         .create_account("sub@example.test", "$argon2id$fake", None)

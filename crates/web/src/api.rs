@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use store::{Uid, UidValidity};
 
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::messages;
@@ -237,8 +238,8 @@ pub(crate) struct MailboxView {
     messages: u32,
     unseen: u32,
     bytes: u64,
-    uidvalidity: u32,
-    uidnext: u32,
+    uidvalidity: UidValidity,
+    uidnext: Uid,
     subscribed: bool,
 }
 

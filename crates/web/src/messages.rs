@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use store::Uid;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::{account, resolve};
@@ -44,7 +45,7 @@ pub(crate) struct MailboxQuery {
 /// One message in a listing.
 #[derive(Serialize, Debug)]
 pub(crate) struct MessageView {
-    uid: u32,
+    uid: Uid,
     mailbox: String,
     flags: Vec<String>,
     from: Option<String>,
@@ -204,7 +205,7 @@ pub(crate) async fn captured(
 /// `GET /api/accounts/{addr}/messages/{uid}/raw[?mailbox=]`: the stored RFC 5322 bytes.
 pub(crate) async fn raw(
     State(app): State<App>,
-    ApiPath((addr, uid)): ApiPath<(String, u32)>,
+    ApiPath((addr, uid)): ApiPath<(String, Uid)>,
     ApiQuery(q): ApiQuery<MailboxQuery>,
 ) -> Result<Response, ApiError> {
     let a = resolve(&app, &addr)?;
@@ -224,7 +225,7 @@ pub(crate) async fn raw(
 /// see EXPUNGE, POP3 sessions get -ERR on RETR).
 pub(crate) async fn delete(
     State(app): State<App>,
-    ApiPath((addr, uid)): ApiPath<(String, u32)>,
+    ApiPath((addr, uid)): ApiPath<(String, Uid)>,
     ApiQuery(q): ApiQuery<MailboxQuery>,
 ) -> Result<StatusCode, ApiError> {
     let a = resolve(&app, &addr)?;
@@ -248,7 +249,7 @@ pub(crate) async fn purge(
     let store = app.ctx.auth.store();
     let mut deleted = 0usize;
     for mb in store.mailboxes(a.id)? {
-        let uids: Vec<u32> = store.messages(mb.id)?.iter().map(|m| m.uid).collect();
+        let uids: Vec<Uid> = store.messages(mb.id)?.iter().map(|m| m.uid).collect();
         if !uids.is_empty() {
             deleted += store.expunge(a.id, mb.id, &uids).await?.len();
         }

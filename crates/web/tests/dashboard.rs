@@ -69,7 +69,7 @@ async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
         .clone();
     assert_eq!(inbox["messages"], 1);
     assert_eq!(inbox["unseen"], 1);
-    assert_eq!(alice["inbox"][0]["uid"], uid);
+    assert_eq!(alice["inbox"][0]["uid"], uid.get());
     assert_eq!(alice["inbox"][0]["subject"], "hello-dashboard");
     assert_eq!(alice["inbox"][0]["flags"], serde_json::json!([]));
 
@@ -288,7 +288,7 @@ async fn feed_names_the_session_behind_each_change() {
         .deliver_to("alice@example.test", message("feed-test"))
         .await;
     let ch = next_event(&mut body, &mut buf, "change", |v| v["kind"] == "appended").await;
-    assert_eq!(ch["uid"], uid);
+    assert_eq!(ch["uid"], uid.get());
     assert_eq!(ch["row"]["subject"], "feed-test");
     assert_eq!(ch["origin"], serde_json::Value::Null);
     assert_eq!(ch["notified"], 1);

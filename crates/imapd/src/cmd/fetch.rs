@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::io::Write as _;
 
 use store::mime::{ParsedMessage, Part, PartKind};
-use store::{FlagOp, Flags, MessageMeta};
+use store::{FlagOp, Flags, MessageMeta, ModSeq, Uid};
 
 use crate::bodystructure;
 use crate::cmd::message::{resolve, selected};
 use crate::command::{FetchAtt, Section, SectionText, SeqSet};
 use crate::response::{self, format_date_time, Code};
+use crate::selected::SeqNum;
 use crate::session::{no, ok, CmdError, CmdResult, Session, State};
 
 pub async fn fetch(
@@ -19,7 +20,7 @@ pub async fn fetch(
     uid: bool,
     set: &SeqSet,
     items: &[FetchAtt],
-    changed_since: Option<u64>,
+    changed_since: Option<ModSeq>,
     vanished: bool,
 ) -> CmdResult {
     if vanished && !(uid && s.qresync) {
@@ -51,7 +52,7 @@ pub async fn fetch(
         // RFC 7162 §3.2.6: UIDs of the set expunged after `since`, before the FETCHes.
         let max = store
             .mailbox_by_id(mbid)?
-            .map_or(0, |m| m.uidnext.saturating_sub(1));
+            .map_or(Uid::new(0), |m| m.uidnext.prev());
         let gone = set.intersect(&store.expunged_since(mbid, since)?, max);
         if !gone.is_empty() {
             s.conn.write(
@@ -65,7 +66,7 @@ pub async fn fetch(
     // with its real data (the view keeps it).
     // Each requested (seq, uid) with its record. Many messages: one pass over the mailbox's
     // records (in memory while it is selected) merged with the UIDs, both in UID order.
-    let mut rows: Vec<(u32, u32, Option<MessageMeta>)> = Vec::with_capacity(pairs.len());
+    let mut rows: Vec<(SeqNum, Uid, Option<MessageMeta>)> = Vec::with_capacity(pairs.len());
     if pairs.len() > 16 {
         let mut all = store.messages(mbid)?.into_iter().peekable();
         for &(seq, u) in &pairs {
@@ -109,11 +110,11 @@ pub async fn fetch(
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
         rows.retain(|(_, _, m)| m.as_ref().is_some_and(|m| m.modseq > since));
     }
-    let mut missing: Vec<u32> = Vec::new();
+    let mut missing: Vec<Uid> = Vec::new();
     // One transaction (one durable flush) sets \Seen on every unseen message fetched.
-    let mut now_seen: HashMap<u32, (Flags, u64)> = HashMap::new();
+    let mut now_seen: HashMap<Uid, (Flags, ModSeq)> = HashMap::new();
     if sets_seen {
-        let unseen: Vec<u32> = rows
+        let unseen: Vec<Uid> = rows
             .iter()
             .filter(|(_, _, m)| m.as_ref().is_some_and(|m| !m.flags.has(Flags::SEEN)))
             .map(|&(_, u, _)| u)

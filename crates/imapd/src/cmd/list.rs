@@ -194,17 +194,17 @@ fn status_line(s: &mut Session, mb: &Mailbox, items: &[String]) -> Result<Vec<u8
     let mut parts = Vec::new();
     for item in items {
         let v = match item.as_str() {
-            "MESSAGES" => mb.exists as u64,
+            "MESSAGES" => u64::from(mb.exists),
             "RECENT" => metas.iter().filter(|m| m.uid >= mb.recent_from).count() as u64,
-            "UIDNEXT" => mb.uidnext as u64,
-            "UIDVALIDITY" => mb.uidvalidity as u64,
-            "UNSEEN" => mb.unseen as u64,
+            "UIDNEXT" => u64::from(mb.uidnext.get()),
+            "UIDVALIDITY" => u64::from(mb.uidvalidity.get()),
+            "UNSEEN" => u64::from(mb.unseen),
             // RFC 8438 §3: total RFC822.SIZE of the mailbox.
             "SIZE" => mb.size,
             "HIGHESTMODSEQ" => {
                 // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command.
                 s.condstore = true;
-                mb.highestmodseq
+                mb.highestmodseq.get()
             }
             // RFC 9051 §6.3.11 / RFC 9208 §4.1.4: messages with \Deleted.
             "DELETED" => metas.iter().filter(|m| m.flags.has(Flags::DELETED)).count() as u64,

@@ -1,14 +1,15 @@
 //! APPEND, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE (RFC 3501 §6.3.11, §6.4.3, §6.4.6–7;
 //! RFC 4315 UIDPLUS; RFC 6851 MOVE).
 
-use store::{AppendRequest, Change, FlagOp, Flags};
+use store::{AccountId, AppendRequest, Change, FlagOp, Flags, ModSeq, Uid};
 
 use crate::command::{SeqSet, StoreOp};
 use crate::response::{self, Code};
+use crate::selected::SeqNum;
 use crate::session::{no, ok, CmdError, CmdResult, Selected, Session, State};
 
 /// The selected mailbox, its account id, or BAD.
-pub fn selected(s: &Session) -> Result<(u64, &Selected), CmdError> {
+pub fn selected(s: &Session) -> Result<(AccountId, &Selected), CmdError> {
     match &s.state {
         State::Selected { account, sel } => Ok((account.id, sel)),
         _ => Err(CmdError::Bad("no mailbox selected".into())),
@@ -17,41 +18,44 @@ pub fn selected(s: &Session) -> Result<(u64, &Selected), CmdError> {
 
 /// Resolves a set to (seq, uid) pairs in sequence order. Message numbers beyond EXISTS are a
 /// BAD (RFC 3501 §9 seq-number); UIDs that do not exist are skipped (RFC 3501 §6.4.8).
-pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<(u32, u32)>, CmdError> {
-    let n = sel.uids.len() as u32;
+pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<(SeqNum, Uid)>, CmdError> {
+    let n = sel.max_seq();
     if uid {
-        let max = sel.uids.last().copied().unwrap_or(0);
+        let max = sel.max_uid();
         return Ok(sel
             .uids
             .iter()
             .enumerate()
             .filter(|(_, &u)| set.contains(u, max))
-            .map(|(i, &u)| (i as u32 + 1, u))
+            .map(|(i, &u)| (SeqNum::from_index(i), u))
             .collect());
     }
     for &(a, b) in &set.0 {
         for x in [a, b] {
             if let crate::command::Bound::Num(v) = x {
-                if v > n {
+                if v > n.get() {
                     return Err(CmdError::Bad(format!(
                         "invalid message sequence number {v} (mailbox has {n})"
                     )));
                 }
             }
         }
-        if n == 0 {
+        if n.get() == 0 {
             return Err(CmdError::Bad(
                 "mailbox is empty; no message numbers are valid".into(),
             ));
         }
     }
-    Ok((1..=n)
-        .filter(|&q| set.contains(q, n))
-        .map(|q| (q, sel.uids[q as usize - 1]))
+    Ok(sel
+        .uids
+        .iter()
+        .enumerate()
+        .map(|(i, &u)| (SeqNum::from_index(i), u))
+        .filter(|&(q, _)| set.contains(q, n))
         .collect())
 }
 
-fn uid_set(uids: &[u32]) -> String {
+fn uid_set(uids: &[Uid]) -> String {
     response::sequence_set(uids)
 }
 
@@ -66,12 +70,12 @@ pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
     let (account, sel) = selected(s)?;
     writable(sel)?;
     let store = s.store().clone();
-    let limit: Option<Vec<u32>> = match uids {
+    let limit: Option<Vec<Uid>> = match uids {
         // RFC 4315 §2.1: UID EXPUNGE only removes the given UIDs.
         Some(set) => Some(resolve(sel, set, true)?.into_iter().map(|p| p.1).collect()),
         None => None,
     };
-    let deleted: Vec<u32> = store
+    let deleted: Vec<Uid> = store
         .messages(sel.mailbox.id)?
         .into_iter()
         .filter(|m| m.flags.has(Flags::DELETED) && sel.seq_of(m.uid).is_some())
@@ -132,7 +136,7 @@ pub async fn store(
     op: StoreOp,
     silent: bool,
     flags: &[String],
-    unchanged_since: Option<u64>,
+    unchanged_since: Option<ModSeq>,
 ) -> CmdResult {
     if unchanged_since.is_some() {
         // RFC 7162 §3.1: STORE UNCHANGEDSINCE is a CONDSTORE enabling command.
@@ -142,7 +146,7 @@ pub async fn store(
     let (account, sel) = selected(s)?;
     writable(sel)?;
     let pairs = resolve(sel, set, uid)?;
-    let uids: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    let uids: Vec<Uid> = pairs.iter().map(|p| p.1).collect();
     let flags = Flags::from_names(flags.iter().map(String::as_str));
     let op = match op {
         StoreOp::Set => FlagOp::Set,
@@ -205,10 +209,15 @@ pub async fn store(
         out.extend_from_slice(format!("* {seq} FETCH ({})\r\n", items.join(" ")).as_bytes());
         sel.mark_told(u, up.modseq);
     }
+    // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers for STORE.
     let modified: Vec<u32> = if uid {
-        res.modified.clone()
+        res.modified.iter().map(|u| u.get()).collect()
     } else {
-        res.modified.iter().filter_map(|u| sel.seq_of(*u)).collect()
+        res.modified
+            .iter()
+            .filter_map(|u| sel.seq_of(*u))
+            .map(SeqNum::get)
+            .collect()
     };
     s.conn.write(&out);
     if !modified.is_empty() {
@@ -216,7 +225,10 @@ pub async fn store(
         modified.sort_unstable();
         // RFC 7162 §3.1.3: the messages that failed the UNCHANGEDSINCE test.
         return Ok((
-            Some(Code::Other(format!("MODIFIED {}", uid_set(&modified)))),
+            Some(Code::Other(format!(
+                "MODIFIED {}",
+                response::sequence_set(&modified)
+            ))),
             "conditional STORE failed for some messages".into(),
         ));
     }
@@ -244,7 +256,7 @@ pub async fn copy(
             format!("no mailbox named {name}"),
         ));
     };
-    let uids: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    let uids: Vec<Uid> = pairs.iter().map(|p| p.1).collect();
     let (validity, mapped) = if is_move {
         store.move_messages(account, from, &uids, dst.id).await?
     } else {
@@ -254,8 +266,8 @@ pub async fn copy(
     if mapped.is_empty() {
         return ok(format!("{verb} completed; no messages"));
     }
-    let src: Vec<u32> = mapped.iter().map(|p| p.0).collect();
-    let dstu: Vec<u32> = mapped.iter().map(|p| p.1).collect();
+    let src: Vec<Uid> = mapped.iter().map(|p| p.0).collect();
+    let dstu: Vec<Uid> = mapped.iter().map(|p| p.1).collect();
     // RFC 4315 §3 COPYUID; RFC 6851 §4.3: for MOVE as an untagged OK before the EXPUNGEs.
     let code = format!("COPYUID {validity} {} {}", uid_set(&src), uid_set(&dstu));
     if is_move {
@@ -272,7 +284,8 @@ pub async fn copy(
 mod tests {
     #[test]
     fn uid_sets() {
-        assert_eq!(super::uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(super::uid_set(&[4]), "4");
+        let uids = [1, 2, 3, 5, 7, 8].map(store::Uid::new);
+        assert_eq!(super::uid_set(&uids), "1:3,5,7:8");
+        assert_eq!(super::uid_set(&[store::Uid::new(4)]), "4");
     }
 }

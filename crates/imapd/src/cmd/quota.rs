@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn kib_rounding() {
         let mut a = Account {
-            id: 1,
+            id: store::AccountId::new(1),
             address: "a@b".into(),
             password: String::new(),
             quota_bytes: Some(10 * 1024 + 5),

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use store::ModSeq;
+
 use crate::cmd::message::selected;
 use crate::command::SearchReturn;
 use crate::response;
 use crate::search::{Candidate, SearchKey};
+use crate::selected::SeqNum;
 use crate::session::{ok, CmdResult, Session};
 
 pub fn search(
@@ -27,8 +30,8 @@ pub fn search(
     // session's UIDs, both in UID order.
     let mbid = sel.mailbox.id;
     let mut all = store.messages(mbid)?.into_iter().peekable();
-    let max_seq = sel.uids.len() as u32;
-    let max_uid = sel.uids.last().copied().unwrap_or(0);
+    let max_seq = sel.max_seq();
+    let max_uid = sel.max_uid();
     let mut hits = Vec::new();
     // The MODSEQ of each hit, in step with `hits`.
     let mut modseqs = Vec::new();
@@ -57,8 +60,9 @@ pub fn search(
                 .get_or_insert_with(|| st.message_header(mbid, meta).ok())
                 .clone()
         };
+        let seq = SeqNum::from_index(i);
         let mut c = Candidate {
-            seq: i as u32 + 1,
+            seq,
             meta,
             recent: sel.recent.contains(u),
             max_seq,
@@ -67,7 +71,7 @@ pub fn search(
             header: &mut header,
         };
         if key.matches(&mut c) {
-            hits.push(if uid { *u } else { i as u32 + 1 });
+            hits.push(if uid { u.get() } else { seq.get() });
             modseqs.push(meta.modseq);
         }
     }
@@ -96,7 +100,7 @@ fn esearch(
     tag: &str,
     uid: bool,
     hits: &[u32],
-    modseqs: Option<&[u64]>,
+    modseqs: Option<&[ModSeq]>,
     r: &SearchReturn,
 ) -> String {
     // RFC 4731 §3.1: RETURN () means RETURN (ALL).
@@ -121,7 +125,7 @@ fn esearch(
     }
     // RFC 7162 §3.1.6 / RFC 4731 §3.2: with ALL or COUNT the MODSEQ covers every match; with
     // only MIN and/or MAX, just the messages returned.
-    let returned = |m: &[u64]| -> Option<u64> {
+    let returned = |m: &[ModSeq]| -> Option<ModSeq> {
         if all || r.count {
             return m.iter().copied().max();
         }
@@ -154,7 +158,7 @@ mod tests {
             all: false,
         };
         assert_eq!(
-            esearch("b", true, &[4, 9], Some(&[12, 3]), &r),
+            esearch("b", true, &[4, 9], Some(&[12, 3].map(ModSeq::new)), &r),
             "* ESEARCH (TAG \"b\") UID MIN 4 MAX 9 COUNT 2 MODSEQ 12\r\n"
         );
         assert_eq!(
@@ -175,7 +179,7 @@ mod tests {
             count: s.contains("COUNT"),
         };
         let hits = [1, 2, 3, 4];
-        let modseqs = [7, 6, 5, 5];
+        let modseqs = [7, 6, 5, 5].map(ModSeq::new);
         for (ret, want) in [
             ("MIN", "MIN 1 MODSEQ 7"),
             ("MAX", "MAX 4 MODSEQ 5"),
@@ -194,7 +198,13 @@ mod tests {
         }
         // Messages 3:4 (MODSEQ 5, 5) and 2:3 (6, 5): MAX alone reports the last one's.
         assert_eq!(
-            esearch("t", false, &[2, 3], Some(&[6, 5]), &opts("MAX")),
+            esearch(
+                "t",
+                false,
+                &[2, 3],
+                Some(&[6, 5].map(ModSeq::new)),
+                &opts("MAX")
+            ),
             "* ESEARCH (TAG \"t\") MAX 3 MODSEQ 5\r\n"
         );
         assert_eq!(

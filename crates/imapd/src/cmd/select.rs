@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use store::Flags;
+use store::{Flags, ModSeq, Uid};
 
 use crate::cmd::mailbox::{account, find};
 use crate::command::SelectParams;
 use crate::response::{self, Code};
+use crate::selected::SeqNum;
 use crate::session::{ok, CmdError, CmdResult, Selected, Session, State};
 
 pub async fn select(
@@ -58,8 +59,8 @@ pub async fn select(
     } else {
         store.claim_recent(mb.id)?
     };
-    let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
-    let recent: BTreeSet<u32> = uids.iter().copied().filter(|&u| u >= recent_from).collect();
+    let uids: Vec<Uid> = metas.iter().map(|m| m.uid).collect();
+    let recent: BTreeSet<Uid> = uids.iter().copied().filter(|&u| u >= recent_from).collect();
     let mut keywords: BTreeSet<String> = BTreeSet::new();
     for m in &metas {
         for k in &m.flags.keywords {
@@ -75,7 +76,7 @@ pub async fn select(
         uids,
         recent,
         view,
-        cursor: 0,
+        cursor: ModSeq::ZERO,
         ahead: HashMap::new(),
         keywords,
         pending_expunge: BTreeMap::new(),
@@ -96,7 +97,7 @@ pub async fn select(
     if let Some(pos) = metas.iter().position(|m| !m.flags.has(Flags::SEEN)) {
         out.push_str(&format!(
             "* OK [UNSEEN {}] first unseen message\r\n",
-            pos + 1
+            SeqNum::from_index(pos)
         ));
     }
     out.push_str(&format!(
@@ -123,8 +124,8 @@ pub async fn select(
         // client's MODSEQ: expunged UIDs as VANISHED (EARLIER), then FETCH for every message
         // whose MODSEQ is higher, both limited to the known UIDs when given. We remember every
         // expunge with its MODSEQ, so the seq-match data (§3.2.5.2) is not needed.
-        let max_uid = mb.uidnext.saturating_sub(1);
-        let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, max_uid));
+        let max_uid = mb.uidnext.prev();
+        let known = |u: Uid| q.known_uids.as_ref().is_none_or(|k| k.contains(u, max_uid));
         let vanished = store.expunged_since(mb.id, q.modseq)?;
         let gone = match &q.known_uids {
             Some(k) => k.intersect(&vanished, max_uid),
@@ -140,7 +141,7 @@ pub async fn select(
             if m.modseq > q.modseq && known(m.uid) {
                 out.push_str(&format!(
                     "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
-                    i + 1,
+                    SeqNum::from_index(i),
                     m.uid,
                     response::flags(&m.flags, sel.recent.contains(&m.uid)),
                     m.modseq
@@ -171,7 +172,7 @@ pub async fn close(s: &mut Session, expunge: bool) -> CmdResult {
     let account = account.clone();
     if expunge && !sel.read_only {
         let store = s.store().clone();
-        let deleted: Vec<u32> = store
+        let deleted: Vec<Uid> = store
             .messages(sel.mailbox.id)?
             .into_iter()
             .filter(|m| m.flags.has(Flags::DELETED) && sel.uids.binary_search(&m.uid).is_ok())

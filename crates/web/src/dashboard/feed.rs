@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use net::registry::{family, RegistryEvent, SessionInfo, TraceLine, TraceWatch};
 use serde_json::{json, Value};
-use store::{Activity, Change};
+use store::{Activity, Change, Uid};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::{ApiError, ApiPath};
@@ -31,8 +31,8 @@ pub(crate) fn describe(s: &SessionInfo) -> String {
     )
 }
 
-pub(super) fn uid_list(uids: &[u32]) -> String {
-    let shown: Vec<String> = uids.iter().take(20).map(u32::to_string).collect();
+pub(super) fn uid_list(uids: &[Uid]) -> String {
+    let shown: Vec<String> = uids.iter().take(20).map(Uid::to_string).collect();
     let more = if uids.len() > 20 {
         format!(" and {} more", uids.len() - 20)
     } else {
@@ -85,7 +85,7 @@ pub(crate) fn change_event(app: &App, act: &Activity) -> Option<Value> {
                 .map(|s| format!(" “{s}”"))
                 .unwrap_or_default();
             ev["kind"] = "appended".into();
-            ev["uid"] = (*uid).into();
+            ev["uid"] = uid.get().into();
             ev["row"] = serde_json::to_value(&r).unwrap_or(Value::Null);
             let what = format!("{verb} UID {uid}{subject} to {} {name}", account.address);
             (name, what)
@@ -99,7 +99,7 @@ pub(crate) fn change_event(app: &App, act: &Activity) -> Option<Value> {
             let name = mailbox_name(*mailbox);
             let names = flags.names();
             ev["kind"] = "flags".into();
-            ev["uid"] = (*uid).into();
+            ev["uid"] = uid.get().into();
             ev["flags"] = json!(names);
             let what = format!(
                 "set flags ({}) on UID {uid} in {} {name}",

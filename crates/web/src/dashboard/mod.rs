@@ -203,7 +203,7 @@ mod tests {
             describe(&s),
             "POP3 session 7 (alice@example.test, port 3995/TLS)"
         );
-        assert_eq!(uid_list(&[12]), "UID 12");
-        assert_eq!(uid_list(&[1, 2]), "UIDs 1, 2");
+        assert_eq!(uid_list(&[store::Uid::new(12)]), "UID 12");
+        assert_eq!(uid_list(&[1, 2].map(store::Uid::new)), "UIDs 1, 2");
     }
 }

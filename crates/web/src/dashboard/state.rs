@@ -7,6 +7,7 @@ use axum::Json;
 use net::registry::SessionInfo;
 use serde::Serialize;
 use serde_json::{json, Value};
+use store::Uid;
 
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::{App, ClientIp};
@@ -16,7 +17,7 @@ use super::*;
 /// One INBOX row.
 #[derive(Serialize, Debug, Clone)]
 pub(crate) struct Row {
-    uid: u32,
+    uid: Uid,
     flags: Vec<String>,
     from: Option<String>,
     pub(super) subject: Option<String>,
@@ -120,7 +121,7 @@ pub(super) async fn message(
     State(app): State<App>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    ApiPath((addr, uid)): ApiPath<(String, u32)>,
+    ApiPath((addr, uid)): ApiPath<(String, Uid)>,
     ApiQuery(q): ApiQuery<MailboxQuery>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
