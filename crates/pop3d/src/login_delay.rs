@@ -49,9 +49,8 @@ impl LoginTimes {
 mod tests {
     use super::*;
 
-    #[allow(clippy::useless_conversion)] // an alias of u64 today, a newtype tomorrow
     fn id(n: u64) -> store::AccountId {
-        n.into()
+        store::AccountId::new(n)
     }
 
     #[test]
