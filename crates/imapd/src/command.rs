@@ -189,6 +189,18 @@ pub enum Kind {
         /// RFC 4731 `RETURN (...)`: answer with ESEARCH.
         ret: Option<SearchReturn>,
     },
+    /// RFC 5256 §3 SORT (and RFC 5957 SORT=DISPLAY keys).
+    Sort {
+        uid: bool,
+        keys: Vec<crate::sort::Key>,
+        key: SearchKey,
+    },
+    /// RFC 5256 §3 THREAD.
+    Thread {
+        uid: bool,
+        algorithm: crate::thread::Algorithm,
+        key: SearchKey,
+    },
     Fetch {
         uid: bool,
         set: SeqSet,
@@ -305,6 +317,8 @@ impl Kind {
             Kind::Fetch { .. }
                 | Kind::Store { .. }
                 | Kind::Search { .. }
+                | Kind::Sort { .. }
+                | Kind::Thread { .. }
                 | Kind::Refused {
                     selected_only: true,
                     ..

@@ -64,7 +64,11 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
             // COPY, MOVE and SEARCH are valid only with a mailbox selected (RFC 3501 §6.4).
             let selected_only = matches!(
                 cmd.body,
-                CommandBody::Copy { .. } | CommandBody::Move { .. } | CommandBody::Search { .. }
+                CommandBody::Copy { .. }
+                    | CommandBody::Move { .. }
+                    | CommandBody::Search { .. }
+                    | CommandBody::Sort { .. }
+                    | CommandBody::Thread { .. }
             );
             match convert(cmd.body) {
                 Ok(kind) => Outcome::Parsed(Command { tag, kind }, used),
@@ -202,20 +206,54 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             uid,
         } => {
             if let Some(cs) = charset {
-                let cs: &str = cs.as_ref();
-                // RFC 3501 §6.4.4: US-ASCII and UTF-8 supported.
-                // A charset we lack: NO [BADCHARSET] (not BAD).
-                if !cs.eq_ignore_ascii_case("UTF-8") && !cs.eq_ignore_ascii_case("US-ASCII") {
-                    return Err(Conv::Refused(
-                        Some(Code::Other("BADCHARSET (UTF-8 US-ASCII)".into())),
-                        format!("unsupported charset {}", cs.to_ascii_uppercase()),
-                    ));
-                }
+                check_charset(cs.as_ref())?;
             }
             Kind::Search {
                 uid,
                 key: search_keys(criteria.into_inner())?,
                 ret: None,
+            }
+        }
+        B::Sort {
+            sort_criteria,
+            charset,
+            search_criteria,
+            uid,
+        } => {
+            // RFC 5256 §3: the charset is required here.
+            check_charset(charset.as_ref())?;
+            let keys = sort_criteria
+                .into_inner()
+                .into_iter()
+                .map(|c| crate::sort::Key {
+                    criterion: sort_criterion(&c.key),
+                    reverse: c.reverse,
+                })
+                .collect();
+            Kind::Sort {
+                uid,
+                keys,
+                key: search_keys(search_criteria.into_inner())?,
+            }
+        }
+        B::Thread {
+            algorithm,
+            charset,
+            search_criteria,
+            uid,
+        } => {
+            // RFC 5256 §3: an algorithm we do not offer is BAD.
+            let name = algorithm.to_string();
+            let Some(algorithm) = crate::thread::Algorithm::parse(&name) else {
+                return Err(Conv::Bad(format!(
+                    "unknown threading algorithm {name} (ORDEREDSUBJECT, REFERENCES)"
+                )));
+            };
+            check_charset(charset.as_ref())?;
+            Kind::Thread {
+                uid,
+                algorithm,
+                key: search_keys(search_criteria.into_inner())?,
             }
         }
         B::Fetch {
@@ -293,9 +331,6 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
         B::SetQuota { root, .. } => Kind::SetQuota(utf8(root.as_ref())?),
         // RFC 4978 §3: DEFLATE is the only algorithm imap-codec knows (and the only one).
         B::Compress { .. } => Kind::Compress,
-        // In imap-codec's grammar, not served here (no SORT, THREAD capability).
-        B::Sort { .. } => return Err(Conv::Unknown("unknown command SORT".into())),
-        B::Thread { .. } => return Err(Conv::Unknown("unknown command THREAD".into())),
     })
 }
 
@@ -517,6 +552,34 @@ fn convert_section(s: ImapSection<'_>) -> Section {
 }
 
 /// Search criteria: one key, or the AND of several (RFC 3501 §6.4.4).
+/// RFC 3501 §6.4.4 (and RFC 5256 §3 for SORT/THREAD): US-ASCII and UTF-8 are supported;
+/// a charset we lack is NO [BADCHARSET] (not BAD).
+fn check_charset(cs: &str) -> Result<(), Conv> {
+    if cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII") {
+        return Ok(());
+    }
+    Err(Conv::Refused(
+        Some(Code::Other("BADCHARSET (UTF-8 US-ASCII)".into())),
+        format!("unsupported charset {}", cs.to_ascii_uppercase()),
+    ))
+}
+
+fn sort_criterion(k: &imap_codec::imap_types::extensions::sort::SortKey) -> crate::sort::Criterion {
+    use crate::sort::Criterion as C;
+    use imap_codec::imap_types::extensions::sort::SortKey as K;
+    match k {
+        K::Arrival => C::Arrival,
+        K::Cc => C::Cc,
+        K::Date => C::Date,
+        K::From => C::From,
+        K::Size => C::Size,
+        K::Subject => C::Subject,
+        K::To => C::To,
+        K::DisplayFrom => C::DisplayFrom,
+        K::DisplayTo => C::DisplayTo,
+    }
+}
+
 pub(super) fn search_keys(mut keys: Vec<ImapKey<'_>>) -> Result<SearchKey, String> {
     if keys.len() == 1 {
         return search_key(keys.remove(0));

@@ -475,10 +475,10 @@ fn bad_input() {
     assert!(!reason("t1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 0)\r\n").is_empty());
     assert_eq!(reason("t1 UID FROB 1\r\n"), "unknown UID command FROB");
     assert_eq!(reason("t1\r\n"), "missing command");
-    // In imap-codec's grammar, not served.
+    // RFC 5256 §3: a threading algorithm we do not offer.
     assert_eq!(
-        reason("t1 SORT (DATE) UTF-8 ALL\r\n"),
-        "unknown command SORT"
+        reason("t1 THREAD REFS UTF-8 ALL\r\n"),
+        "unknown threading algorithm REFS (ORDEREDSUBJECT, REFERENCES)"
     );
     assert_eq!(
         reason("t1 FETCH 1:x FLAGS\r\n"),

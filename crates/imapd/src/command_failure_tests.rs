@@ -117,6 +117,18 @@ fn refused_not_bad() {
 #[test]
 fn valid_commands_parse() {
     assert!(matches!(
+        ok("t1 UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n"),
+        Kind::Sort { uid: true, ref keys, .. } if keys.len() == 2 && keys[0].reverse
+    ));
+    assert!(matches!(
+        ok("t1 THREAD references US-ASCII SUBJECT x\r\n"),
+        Kind::Thread {
+            uid: false,
+            algorithm: crate::thread::Algorithm::References,
+            ..
+        }
+    ));
+    assert!(matches!(
         ok("t1 XLIST \"\" \"*\"\r\n"),
         Kind::List { lsub: false, ref patterns, .. } if patterns == &["*".to_string()]
     ));
@@ -153,8 +165,6 @@ fn unknown_or_garbage() {
         "t1 GETMETADATA (DEPTH 1) \"\" (/shared/comment /private/comment)\r\n",
         "t1 SETMETADATA INBOX (/private/comment \"x\")\r\n",
         "t1 ESEARCH IN (mailboxes INBOX) ALL\r\n",
-        "t1 SORT (DATE) UTF-8 ALL\r\n",
-        "t1 UID THREAD REFERENCES UTF-8 ALL\r\n",
         "t1 MYRIGHTS INBOX\r\n",
         "t1 NOTIFY NONE\r\n",
         "t1 UNAUTHENTICATE\r\n",

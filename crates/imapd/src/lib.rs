@@ -23,8 +23,8 @@
 //! ([`mutf7`]; imap-codec hands us the raw mUTF-7 and spells any case of INBOX as INBOX) and
 //! a SEARCH charset other than UTF-8/US-ASCII make valid commands that are answered NO
 //! (RFC 3501 §5.1.3, §6.4.4; `command::Kind::Refused`); a LIST pattern that is not
-//! modified UTF-7 matches nothing. Commands in imap-codec's grammar we do not serve (SORT,
-//! THREAD) are answered as unknown. imap-codec reports no error position, so a
+//! modified UTF-7 matches nothing. An unknown THREAD algorithm is BAD (RFC 5256 §3).
+//! imap-codec reports no error position, so a
 //! syntax error's BAD reason names the token where the command stops being valid, found by
 //! re-decoding prefixes (its parsers are streaming: every prefix of a valid command is
 //! "incomplete"); LOGIN/AUTHENTICATE reasons never quote the input. A BAD for a
@@ -111,6 +111,8 @@
 //! | 5819 | LIST-STATUS | Yes |
 //! | 8438 | STATUS=SIZE | Yes |
 //! | 4978 | COMPRESS=DEFLATE | Yes: after login, plain and TLS (`net::compress`); the trace shows commands inflated |
+//! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared case-folded per character (exact i;unicode-casemap for ASCII) |
+//! | 5957 | SORT=DISPLAY | Yes |
 //!
 //! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot
 //! `tests/tests/dovecot_diff.rs` appends every message of `tests/corpus/` to Debian's
@@ -141,6 +143,8 @@ pub mod response;
 pub mod search;
 pub mod selected;
 pub mod session;
+pub mod sort;
+pub mod thread;
 
 /// Everything a session needs; cheap to clone.
 #[derive(Clone)]

@@ -224,6 +224,8 @@ impl Session {
             " CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH CONDSTORE QRESYNC \
              QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
         );
+        // RFC 5256 §3, RFC 5957 §2.
+        c.push_str(" SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         if !matches!(self.state, State::NotAuthenticated) {
             // RFC 4978: after login, as Dovecot offers it.

@@ -139,7 +139,7 @@ async fn rfc3501_7_1_3_unknown_commands_count_half() {
     let probes = [
         "GETMETADATA \"\" /private/vendor",
         "GETACL INBOX",
-        "SORT (DATE) UTF-8 ALL",
+        "SETMETADATA INBOX (/private/comment \"x\")",
         "UID SEARCH X-GM-RAW \"has:attachment\"",
         "STATUS INBOX (MAILBOXID)",
         "SELECT INBOX (X-UNKNOWN)",

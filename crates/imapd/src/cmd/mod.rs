@@ -101,6 +101,12 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             is_move,
         } => message::copy(s, uid, &set, &mailbox, is_move).await,
         Kind::Search { uid, key, ret } => search::search(s, tag, uid, &key, ret.as_ref()),
+        Kind::Sort { uid, keys, key } => search::sort(s, uid, &keys, &key),
+        Kind::Thread {
+            uid,
+            algorithm,
+            key,
+        } => search::thread(s, uid, algorithm, &key),
         Kind::Fetch {
             uid,
             set,

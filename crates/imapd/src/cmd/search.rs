@@ -1,16 +1,77 @@
 //! SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8); RFC 4731 ESEARCH when RETURN is given;
-//! RFC 7162 §3.1.5 / §3.1.6 MODSEQ in the answer when the MODSEQ key is used.
+//! RFC 7162 §3.1.5 / §3.1.6 MODSEQ in the answer when the MODSEQ key is used. SORT and THREAD
+//! (RFC 5256), which search the same way and then order (`sort.rs`) or thread (`thread.rs`).
 
 use std::sync::Arc;
 
-use store::ModSeq;
+use store::{MessageMeta, ModSeq, Uid};
 
 use crate::cmd::message::selected;
 use crate::command::SearchReturn;
 use crate::response;
 use crate::search::{Candidate, SearchKey};
 use crate::selected::SeqNum;
-use crate::session::{ok, CmdResult, Session};
+use crate::session::{ok, CmdError, CmdResult, Session};
+use crate::sort::{self, Fields, Key};
+use crate::thread::{self, Algorithm};
+
+/// A message the search matched.
+pub struct Hit {
+    pub seq: SeqNum,
+    pub uid: Uid,
+    pub meta: MessageMeta,
+}
+
+/// The messages of the selected mailbox that `key` matches, in mailbox order. One pass over
+/// the mailbox's records (in memory while it is selected) merged with the session's UIDs,
+/// both in UID order.
+fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
+    let (_, sel) = selected(s)?;
+    let store = s.store();
+    let mbid = sel.mailbox.id;
+    let mut all = store.messages(mbid)?.into_iter().peekable();
+    let max_seq = sel.max_seq();
+    let max_uid = sel.max_uid();
+    let mut hits = Vec::new();
+    for (i, u) in sel.uids.iter().enumerate() {
+        while all.next_if(|m| m.uid < *u).is_some() {}
+        // Expunged by another session but not yet announced: the client still sees it, so it
+        // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
+        let Some(meta) = all
+            .next_if(|m| m.uid == *u)
+            .or_else(|| sel.view.expunged(*u))
+        else {
+            continue;
+        };
+        let m = &meta;
+        let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
+        let mut raw = || {
+            cache
+                .get_or_insert_with(|| store.read_blob(m.blob).ok().map(Arc::new))
+                .clone()
+        };
+        let mut hcache: Option<Option<Arc<Vec<u8>>>> = None;
+        let mut header = || {
+            hcache
+                .get_or_insert_with(|| store.message_header(mbid, m).ok())
+                .clone()
+        };
+        let seq = SeqNum::from_index(i);
+        let mut c = Candidate {
+            seq,
+            meta: m,
+            recent: sel.recent.contains(u),
+            max_seq,
+            max_uid,
+            raw: &mut raw,
+            header: &mut header,
+        };
+        if key.matches(&mut c) {
+            hits.push(Hit { seq, uid: *u, meta });
+        }
+    }
+    Ok(hits)
+}
 
 pub fn search(
     s: &mut Session,
@@ -24,57 +85,10 @@ pub fn search(
         // RFC 7162 §3.1: SEARCH MODSEQ is a CONDSTORE enabling command.
         s.enable_condstore();
     }
-    let (_, sel) = selected(s)?;
-    let store = s.store().clone();
-    // One pass over the mailbox's records (in memory while it is selected) merged with the
-    // session's UIDs, both in UID order.
-    let mbid = sel.mailbox.id;
-    let mut all = store.messages(mbid)?.into_iter().peekable();
-    let max_seq = sel.max_seq();
-    let max_uid = sel.max_uid();
-    let mut hits = Vec::new();
+    let found = matching(s, key)?;
+    let hits: Vec<u32> = found.iter().map(|h| number(h, uid)).collect();
     // The MODSEQ of each hit, in step with `hits`.
-    let mut modseqs = Vec::new();
-    for (i, u) in sel.uids.iter().enumerate() {
-        while all.next_if(|m| m.uid < *u).is_some() {}
-        // Expunged by another session but not yet announced: the client still sees it, so it
-        // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
-        let Some(meta) = all
-            .next_if(|m| m.uid == *u)
-            .or_else(|| sel.view.expunged(*u))
-        else {
-            continue;
-        };
-        let meta = &meta;
-        let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
-        let blob = meta.blob;
-        let st = &store;
-        let mut raw = move || {
-            cache
-                .get_or_insert_with(|| st.read_blob(blob).ok().map(Arc::new))
-                .clone()
-        };
-        let mut hcache: Option<Option<Arc<Vec<u8>>>> = None;
-        let mut header = move || {
-            hcache
-                .get_or_insert_with(|| st.message_header(mbid, meta).ok())
-                .clone()
-        };
-        let seq = SeqNum::from_index(i);
-        let mut c = Candidate {
-            seq,
-            meta,
-            recent: sel.recent.contains(u),
-            max_seq,
-            max_uid,
-            raw: &mut raw,
-            header: &mut header,
-        };
-        if key.matches(&mut c) {
-            hits.push(if uid { u.get() } else { seq.get() });
-            modseqs.push(meta.modseq);
-        }
-    }
+    let modseqs: Vec<ModSeq> = found.iter().map(|h| h.meta.modseq).collect();
     let line = match ret {
         Some(r) => esearch(tag, uid, &hits, with_modseq.then_some(&modseqs[..]), r),
         None => {
@@ -90,6 +104,62 @@ pub fn search(
     };
     s.conn.write(line.as_bytes());
     ok("SEARCH completed")
+}
+
+/// What a hit is called in the answer: its UID for the UID form, else its sequence number.
+fn number(h: &Hit, uid: bool) -> u32 {
+    if uid {
+        h.uid.get()
+    } else {
+        h.seq.get()
+    }
+}
+
+/// The sort and thread fields of each hit, read from its header (cached by the store while
+/// the mailbox is open; docs/architecture.md §3.6).
+fn fields(s: &Session, hits: &[Hit]) -> Result<Vec<Fields>, CmdError> {
+    let (_, sel) = selected(s)?;
+    let store = s.store();
+    Ok(hits
+        .iter()
+        .map(|h| {
+            let header = store
+                .message_header(sel.mailbox.id, &h.meta)
+                .unwrap_or_default();
+            Fields::from_header(&header, h.meta.internaldate, h.meta.size)
+        })
+        .collect())
+}
+
+/// SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO): `* SORT n n …`.
+pub fn sort(s: &mut Session, uid: bool, keys: &[Key], key: &SearchKey) -> CmdResult {
+    let hits = matching(s, key)?;
+    let fields = fields(s, &hits)?;
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    // A stable sort over mailbox order: equal messages stay in it (RFC 5256 §3).
+    order.sort_by(|&a, &b| sort::compare(&fields[a], &fields[b], keys));
+    let mut line = String::from("* SORT");
+    for i in order {
+        line.push_str(&format!(" {}", number(&hits[i], uid)));
+    }
+    line.push_str("\r\n");
+    s.conn.write(line.as_bytes());
+    ok("SORT completed")
+}
+
+/// THREAD and UID THREAD (RFC 5256 §3, §4): `* THREAD (…)(…)`.
+pub fn thread(s: &mut Session, uid: bool, algorithm: Algorithm, key: &SearchKey) -> CmdResult {
+    let hits = matching(s, key)?;
+    let fields = fields(s, &hits)?;
+    let msgs: Vec<(u32, Fields)> = hits
+        .iter()
+        .zip(fields)
+        .map(|(h, f)| (number(h, uid), f))
+        .collect();
+    let threads = thread::thread(algorithm, &msgs);
+    let line = format!("* THREAD {}\r\n", thread::render(&threads));
+    s.conn.write(line.as_bytes());
+    ok("THREAD completed")
 }
 
 /// RFC 4731 §3.2 ESEARCH response: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n`,
