@@ -278,6 +278,18 @@ impl Selected {
                 Err(e) => tracing::warn!("claiming \\Recent: {e}"),
             }
         }
+        if self.uids.len() > self.announced {
+            // RFC 3501 §7.2.6: the client learns every keyword in use before it learns of a
+            // message carrying one (a message appended or copied elsewhere with keywords).
+            let new: Vec<Uid> = self.uids[self.announced..].to_vec();
+            for u in new {
+                match self.message(u) {
+                    Ok(Some(m)) => self.announce(&m.flags, out),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("reading flags of a new message: {e}"),
+                }
+            }
+        }
         if self.uids.len() != self.announced {
             // RFC 3501 §7.3.1 / §7.3.2.
             out.extend_from_slice(

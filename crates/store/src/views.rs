@@ -389,11 +389,25 @@ impl View {
 
     /// An expunged message still kept for open views.
     pub fn expunged(&self, uid: Uid) -> Option<MessageMeta> {
-        crate::lock(&self.store.inner.views)
-            .mailboxes
-            .get(&self.mailbox)
-            .and_then(|w| w.graves.get(&uid))
-            .map(|(_, m)| m.clone())
+        let grave = |reg: &Registry| {
+            reg.mailboxes
+                .get(&self.mailbox)
+                .and_then(|w| w.graves.get(&uid))
+                .map(|(_, m)| m.clone())
+        };
+        let account = {
+            let reg = crate::lock(&self.store.inner.views);
+            if let Some(m) = grave(&reg) {
+                return Some(m);
+            }
+            reg.mailboxes.get(&self.mailbox)?.account
+        };
+        // An expunge commits, leaves the mailbox index, then buries what it removed, all under
+        // the account's writer lock: a reader in between sees the message in neither (the
+        // stress client caught a FETCH answering OK without it). Waiting for the lock closes
+        // that window; it is taken only for a UID the index no longer has.
+        drop(crate::lock(&self.store.writer(account)));
+        grave(&crate::lock(&self.store.inner.views))
     }
 }
 

@@ -108,7 +108,9 @@ pub async fn fetch(
         });
     if let Some(since) = changed_since {
         // RFC 7162 §3.1.4.1: only messages whose MODSEQ is above the value.
-        rows.retain(|(_, _, m)| m.as_ref().is_some_and(|m| m.modseq > since));
+        // A message gone without a trace stays, to be answered NO below, never silently left
+        // out of an OK.
+        rows.retain(|(_, _, m)| m.as_ref().is_none_or(|m| m.modseq > since));
     }
     let mut missing: Vec<Uid> = Vec::new();
     // One transaction (one durable flush) sets \Seen on every unseen message fetched.
