@@ -90,6 +90,10 @@ pub struct Ctx {
     pub capture_account: Option<String>,
     /// The live sessions of the mail listeners (dashboard).
     pub registry: net::Registry,
+    /// `serve --ephemeral --accept-any`: every domain is local, so `POST /api/accounts` takes
+    /// any address (docs/spec.md §7.2). Otherwise an account must be in a local domain
+    /// (docs/spec.md §4.1).
+    pub accept_any_domain: bool,
 }
 
 /// Router state: the context plus the server's shutdown signal, so long polls end at once
