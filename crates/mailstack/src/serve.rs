@@ -440,16 +440,13 @@ impl Bound {
                     allow_plaintext_from_loopback: options.plaintext_from_loopback,
                     registry: Some(registry.clone()),
                 };
-                spawn_service(
-                    service,
-                    listener,
+                let daemon = Daemon {
                     config,
                     auth,
-                    common,
-                    options.accept_any,
-                    shutdown.clone(),
-                    &mut tasks,
-                )
+                    accept_any: options.accept_any,
+                    shutdown: shutdown.clone(),
+                };
+                spawn_service(service, listener, &daemon, common, &mut tasks)
             };
             listeners.push((service, local, mode));
         }
@@ -461,17 +458,30 @@ impl Bound {
     }
 }
 
+/// What every mail daemon of one server shares besides its `net::ServiceConfig`.
+struct Daemon<'a> {
+    config: &'a Config,
+    auth: &'a Auth,
+    /// `serve --ephemeral --accept-any` (docs/spec.md §7.2).
+    accept_any: bool,
+    shutdown: net::Shutdown,
+}
+
 /// Spawns the mail protocol server of `service` on `listener`; returns its TLS mode.
 fn spawn_service(
     service: &'static str,
     listener: TcpListener,
-    config: &Config,
-    auth: &Auth,
+    daemon: &Daemon<'_>,
     common: net::ServiceConfig,
-    accept_any: bool,
-    shutdown: net::Shutdown,
     tasks: &mut JoinSet<std::io::Result<()>>,
 ) -> &'static str {
+    let Daemon {
+        config,
+        auth,
+        accept_any,
+        ref shutdown,
+    } = *daemon;
+    let shutdown = shutdown.clone();
     let implicit = common.implicit_tls;
     match service {
         "pop3" | "pop3s" => {

@@ -151,7 +151,7 @@ async fn token_less_reads_need_a_host_name_of_this_server() {
         let (status, body) = get(path, "evil.example:3080", false).await;
         assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{path}: {body}");
         assert!(!body.contains("alice"), "{path}: {body}");
-        assert!(body.contains("\"evil.example:3080\""), "{path}: {body}");
+        assert!(body.contains("evil.example:3080"), "{path}: {body}");
     }
     for host in [
         "localhost:3080",
