@@ -61,6 +61,18 @@ impl Started {
             .expect("pid")
     }
 
+    /// Waits for the server (our child) to exit; it must exit 0 and have removed `dir`.
+    fn stopped_cleanly(&mut self, dir: &Path) {
+        let status = eventually_blocking(LIMIT, || {
+            self.child
+                .try_wait()
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "still running".to_string())
+        });
+        assert_eq!(status.code(), Some(0));
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+
     fn dir(&self) -> PathBuf {
         self.ready["ephemeral"]["dir"]
             .as_str()
@@ -226,14 +238,7 @@ async fn ephemeral_reads_no_config_from_cwd_and_takes_test_passwords() {
     let _ = Command::new("kill")
         .args(["-TERM", &s.pid().to_string()])
         .status();
-    let status = eventually_blocking(LIMIT, || {
-        s.child
-            .try_wait()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "still running".to_string())
-    });
-    assert_eq!(status.code(), Some(0));
-    assert!(!dir.exists(), "{} left behind", dir.display());
+    s.stopped_cleanly(&dir);
 }
 
 /// `--real-passwords` asks for the real policy; `--ephemeral --config FILE` reads FILE.
@@ -414,14 +419,7 @@ fn ephemeral_exits_when_its_stdin_closes() {
     std::io::Write::write_all(&mut stdin, b"anything\n").expect("write");
     assert!(running(s.pid()));
     drop(stdin);
-    let status = eventually_blocking(LIMIT, || {
-        s.child
-            .try_wait()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "still running".to_string())
-    });
-    assert_eq!(status.code(), Some(0));
-    assert!(!dir.exists(), "{} left behind", dir.display());
+    s.stopped_cleanly(&dir);
 }
 
 /// Bad input: the ephemeral-only flags without `--ephemeral` are usage errors (exit 2); a
