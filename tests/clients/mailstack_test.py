@@ -3,7 +3,8 @@
 `Server.start(binary)` runs `mailstack serve --ephemeral` (a temporary store deleted at exit,
 every listener on a free loopback port) and reads the one JSON line it prints: ports, the
 generated CA, the admin token, the data dir. Accounts are created through the admin API, TLS
-clients trust the generated CA (`tls_context`), `stop()` sends SIGTERM. A server another
+clients trust the generated CA (`tls_context`), `stop()` sends SIGTERM. The server's stdin is a
+pipe held here, so it also stops (and deletes its store) when this process dies. A server another
 harness started (the Rust kit passes its JSON line along) is `Server.attach(line)`.
 `eventually()` waits for a condition with a deadline instead of sleeping.
 
@@ -74,7 +75,10 @@ class Server:
             cmd += ["--config", config]
         cmd += ["serve", "--ephemeral", *args]
         log = open(log_path, "w") if log_path else subprocess.DEVNULL
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True)
+        # stdin is a pipe this process holds: should the test die without stop(), the pipe
+        # closes and the server stops and deletes its store (docs/spec.md §7.2).
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=log, text=True)
         if log_path:
             log.close()
         line = _read_line(proc, START_TIMEOUT)

@@ -521,3 +521,124 @@ fn certs_honours_generate_false_and_shows_canonical_paths() {
         before
     );
 }
+
+/// docs/spec.md §4.1: `user add` and `alias add` outside `domains` are refused with the domain
+/// and the config key; `--add-domain` makes the domain local (kept in the store), and the
+/// account then receives mail on port 25 from the real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_user_add_outside_domains_is_refused_or_adds_the_domain() {
+    let mut server = Mailstack::builder().persistent().start();
+    assert_eq!(server.stop(), Some(0));
+    let pw = "a long enough secret\n";
+    let o = server.cli(
+        &[
+            "user",
+            "add",
+            "x@not-configured.example",
+            "--password-stdin",
+        ],
+        pw,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let s = out(&o);
+    assert!(
+        s.contains("not-configured.example is not a local domain")
+            && s.contains("`domains`")
+            && s.contains(&server.config.display().to_string())
+            && s.contains("--add-domain")
+            && !s.contains("created"),
+        "{s}"
+    );
+    let o = server.cli(&["user", "list"], "");
+    assert!(!out(&o).contains("not-configured"), "{}", out(&o));
+    // An alias in a foreign domain: the same refusal.
+    let o = server.cli(
+        &["alias", "add", "sales@elsewhere.example", testkit::ALICE.0],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("elsewhere.example is not a local domain")
+            && out(&o).contains("`domains`"),
+        "{}",
+        out(&o)
+    );
+    // A refused password with --add-domain adds nothing.
+    let o = server.cli(
+        &[
+            "user",
+            "add",
+            "x@not-configured.example",
+            "--password-stdin",
+            "--add-domain",
+        ],
+        "short\n",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(!out(&o).contains("added"), "{}", out(&o));
+    // --add-domain: created, with a notice that says where the domain is kept.
+    let o = server.cli(
+        &[
+            "user",
+            "add",
+            "X@Not-Configured.example",
+            "--password-stdin",
+            "--add-domain",
+        ],
+        pw,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let s = out(&o);
+    assert!(
+        s.contains("created x@not-configured.example")
+            && s.contains("added not-configured.example to the local domains kept in the store"),
+        "{s}"
+    );
+    // The domain is local now: an alias there needs no flag.
+    let o = server.cli(
+        &[
+            "alias",
+            "add",
+            "info@not-configured.example",
+            "x@not-configured.example",
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // The config file is untouched.
+    let text = std::fs::read_to_string(&server.config).expect("config");
+    assert!(!text.contains("not-configured"), "{text}");
+
+    // The server merges the store's domains with `domains`: port 25 delivers to the account
+    // (and to its alias) instead of refusing it as relay.
+    server.restart();
+    for rcpt in ["x@not-configured.example", "info@not-configured.example"] {
+        drop(
+            testkit::Line::smtp_deliver(
+                server.port("smtp"),
+                "someone@example.org",
+                rcpt,
+                &format!("Subject: to {rcpt}\r\n\r\nhello"),
+            )
+            .await,
+        );
+    }
+    let r = testkit::http::request(
+        server.port("http"),
+        "GET",
+        "/api/accounts/x@not-configured.example/messages",
+        Some(server.admin_token()),
+        None,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text());
+    assert_eq!(r.json().as_array().map(Vec::len), Some(2), "{}", r.text());
+    // Still unknown elsewhere: the inbound role refuses another foreign domain as relay.
+    let mut w = testkit::Line::connect(server.port("smtp")).await;
+    assert!(w.smtp_reply().await.starts_with("220"));
+    for cmd in ["EHLO client.example", "MAIL FROM:<someone@example.org>"] {
+        assert!(w.smtp(cmd).await.starts_with("250"), "{cmd}");
+    }
+    let reply = w.smtp("RCPT TO:<x@still-foreign.example>").await;
+    assert!(reply.starts_with("550"), "{reply}");
+}

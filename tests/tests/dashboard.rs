@@ -264,3 +264,97 @@ async fn idle_and_starttls_show_in_the_session_list() {
     })
     .await;
 }
+
+/// `GET path` over HTTP/1.0 with this `Host` header (and the token when given): status, head
+/// (lower-cased) and body.
+async fn get_with_host(
+    port: u16,
+    path: &str,
+    host: &str,
+    token: Option<&str>,
+) -> (u16, String, String) {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n{auth}\r\n");
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut raw),
+    )
+    .await
+    .expect("answer in time")
+    .expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+/// docs/spec.md §6.4: a DNS-rebound page (loopback peer, foreign `Host`) reads nothing from
+/// the real server; a local `Host` reads without a token; the admin token works with any
+/// `Host`; the page forbids framing.
+#[tokio::test]
+async fn dashboard_refuses_a_foreign_host_without_the_token() {
+    let server = Mailstack::start();
+    let http = server.port("http");
+    drop(
+        Line::smtp_deliver(
+            server.port("smtp"),
+            "x@example.org",
+            ALICE.0,
+            "Subject: private-subject\r\n\r\nprivate body",
+        )
+        .await,
+    );
+    for path in [
+        "/api/dashboard/state",
+        "/api/dashboard/events",
+        "/api/dashboard/messages/alice@example.test/1",
+        "/api/dashboard/sessions/1/trace",
+    ] {
+        for host in ["evil.example", &format!("evil.example:{http}")] {
+            let (status, _, body) = get_with_host(http, path, host, None).await;
+            assert_eq!(status, 421, "{path} {host}: {body}");
+            assert!(
+                !body.contains("alice") && !body.contains("private"),
+                "{path}: {body}"
+            );
+            assert!(body.contains("evil.example"), "{path}: {body}");
+        }
+    }
+    for host in [
+        format!("localhost:{http}"),
+        format!("127.0.0.1:{http}"),
+        "localhost".to_string(),
+    ] {
+        let (status, _, body) = get_with_host(http, "/api/dashboard/state", &host, None).await;
+        assert_eq!(status, 200, "{host}: {body}");
+        assert!(body.contains("private-subject"), "{host}: {body}");
+    }
+    let (status, _, body) = get_with_host(
+        http,
+        "/api/dashboard/state",
+        "evil.example",
+        Some(server.admin_token()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("private-subject"), "{body}");
+    let (status, head, _) = get_with_host(http, "/", &format!("localhost:{http}"), None).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'self'; script-src 'self'")
+            && head.contains("frame-ancestors 'none'")
+            && head.contains("x-frame-options: deny"),
+        "{head}"
+    );
+}

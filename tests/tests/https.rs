@@ -22,7 +22,7 @@ fn curl(server: &Mailstack, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn https_serves_autoconfig_and_password_change() {
-    // The generated config lists https (--ephemeral serves every listener but https).
+    // The generated config lists https (so does --ephemeral).
     let server = Mailstack::builder().persistent().start();
     let port = server.port("https");
     let base = format!("https://localhost:{port}");

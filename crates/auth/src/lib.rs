@@ -32,7 +32,7 @@ use std::time::Duration;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-pub use policy::check_password_policy;
+pub use policy::{check_password_policy, check_test_password_policy};
 pub use secret::Secret;
 use store::{Account, Store};
 
@@ -65,6 +65,9 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// How long a verified credential is reused without argon2.
     pub cache_ttl: Duration,
+    /// The test policy of `serve --ephemeral` (any non-empty password) instead of the real
+    /// one (docs/spec.md §4.3, §7.2).
+    pub test_password_policy: bool,
 }
 
 impl Default for AuthConfig {
@@ -74,6 +77,7 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             cache_ttl: Duration::from_secs(300),
+            test_password_policy: false,
         }
     }
 }
@@ -167,6 +171,16 @@ impl Auth {
         &self.inner.config
     }
 
+    /// The password policy in force for `address` (normalized): the real one of docs/spec.md
+    /// §4.3, or the test policy of `serve --ephemeral`. `Err` names the rule that failed.
+    pub fn check_policy(&self, address: &str, password: &str) -> Result<(), String> {
+        if self.inner.config.test_password_policy {
+            check_test_password_policy(password)
+        } else {
+            check_password_policy(address, password, self.inner.config.min_password_length)
+        }
+    }
+
     /// Normalizes the address, applies the password policy (docs/spec.md §4) and hashes: the one
     /// path every password set or change goes through.
     async fn vetted_hash(
@@ -175,12 +189,8 @@ impl Auth {
         password: &Secret<String>,
     ) -> Result<(String, String), AuthError> {
         let address = normalize_address(address)?;
-        check_password_policy(
-            &address,
-            password.expose(),
-            self.inner.config.min_password_length,
-        )
-        .map_err(AuthError::Policy)?;
+        self.check_policy(&address, password.expose())
+            .map_err(AuthError::Policy)?;
         let hash = self.hash(password).await?;
         Ok((address, hash))
     }

@@ -24,9 +24,39 @@ pub fn check_password_policy(address: &str, password: &str, min: usize) -> Resul
     Ok(())
 }
 
+/// The test policy of `serve --ephemeral` (docs/spec.md §7.2): any non-empty password. The
+/// limits every protocol needs stay: at most 1024 bytes, no control characters (a CR or LF
+/// could not be sent in a command line).
+pub fn check_test_password_policy(password: &str) -> Result<(), String> {
+    if password.is_empty() {
+        return Err("password must not be empty".into());
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "password is longer than {MAX_PASSWORD_BYTES} bytes"
+        ));
+    }
+    if password.chars().any(|c| c.is_control()) {
+        return Err("password must not contain control characters".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_policy_takes_any_non_empty_password() {
+        for pw in ["secret", "x", "alice", "alice@example.test"] {
+            assert!(check_test_password_policy(pw).is_ok(), "{pw}");
+        }
+        assert!(check_test_password_policy("")
+            .unwrap_err()
+            .contains("empty"));
+        assert!(check_test_password_policy("a\nb").is_err());
+        assert!(check_test_password_policy(&"x".repeat(1025)).is_err());
+    }
 
     #[test]
     fn rules() {

@@ -30,16 +30,21 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
     store.set_domains(&config.domains).await?;
     let auth = Auth::new(store.clone(), config.auth_config())?;
     match verb {
-        Verb::User(v) => user(&auth, v).await,
-        Verb::Alias(AliasVerb::Add { alias, address }) => {
+        Verb::User(v) => user(&config, &auth, v).await,
+        Verb::Alias(AliasVerb::Add {
+            alias,
+            address,
+            add_domain,
+        }) => {
             let alias = normalized(&alias)?;
             let address = normalized(&address)?;
+            let new_domain = local_domain(&config, &store, &alias, add_domain, "alias add")?;
             store
                 .add_alias(&alias, &address)
                 .await
                 .map_err(about(&format!("alias {alias} → {address}")))?;
             println!("alias {alias} → {address}");
-            Ok(())
+            add_local_domain(&config, &store, new_domain).await
         }
         Verb::Alias(AliasVerb::Del { alias }) => {
             let alias = normalized(&alias)?;
@@ -72,15 +77,74 @@ fn about<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + 
     move |e| anyhow::anyhow!("{what}: {e}")
 }
 
-async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
+/// docs/spec.md §4.1: an account or alias outside the local domains would never receive
+/// mail (inbound refuses it as relay, submission captures it). Refused with the domain and the
+/// config key to change, unless `add` (`--add-domain`) asks to make the domain local; then the
+/// domain to add once the account or alias exists ([`add_local_domain`]).
+fn local_domain(
+    config: &Config,
+    store: &Store,
+    address: &str,
+    add: bool,
+    verb: &str,
+) -> anyhow::Result<Option<String>> {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    if store.is_local_domain(domain)? {
+        return Ok(None);
+    }
+    if !add {
+        let file = if config.file.as_os_str().is_empty() {
+            "the configuration".to_string()
+        } else {
+            config.file.display().to_string()
+        };
+        bail!(
+            "{address}: {domain} is not a local domain (local: {}); add \"{domain}\" to \
+             `domains` in {file}, or run `mailstack {verb} … --add-domain` to make it local",
+            listed(&store.domains()?)
+        );
+    }
+    Ok(Some(domain.to_string()))
+}
+
+/// `--add-domain`: the store keeps the local domains (the configured `domains`, recorded at
+/// every start, plus these), so the server treats `domain` as local from its next start on;
+/// the configuration file is not rewritten.
+async fn add_local_domain(
+    config: &Config,
+    store: &Store,
+    domain: Option<String>,
+) -> anyhow::Result<()> {
+    let Some(domain) = domain else { return Ok(()) };
+    store.set_domains(std::slice::from_ref(&domain)).await?;
+    println!(
+        "added {domain} to the local domains kept in the store {} (`domains` in {} is \
+         unchanged; the server merges both)",
+        config.data_dir.display(),
+        config.file.display()
+    );
+    Ok(())
+}
+
+fn listed(domains: &[String]) -> String {
+    if domains.is_empty() {
+        "none".into()
+    } else {
+        domains.join(", ")
+    }
+}
+
+async fn user(config: &Config, auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
     let store = auth.store();
     match verb {
         UserVerb::Add {
             address,
             password_stdin,
             quota,
+            add_domain,
         } => {
             let address = normalized(&address)?;
+            let new_domain = local_domain(config, store, &address, add_domain, "user add")?;
             let pw = read_password(password_stdin)?;
             // docs/spec.md §5.6: 0 is no quota, like `user set --quota 0`.
             let a = auth
@@ -92,6 +156,7 @@ async fn user(auth: &Auth, verb: UserVerb) -> anyhow::Result<()> {
                 a.address,
                 show_quota(a.quota_bytes)
             );
+            add_local_domain(config, store, new_domain).await?;
         }
         UserVerb::Passwd {
             address,

@@ -11,11 +11,24 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "A small, real mail server: SMTP, POP3 and IMAP over one store"
 )]
 pub struct Cli {
-    /// Configuration file.
-    #[arg(long, global = true, default_value = "config/mailstack.toml")]
-    pub config: PathBuf,
+    /// Configuration file [default: config/mailstack.toml; `serve --ephemeral` reads none
+    /// unless given].
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub verb: Verb,
+}
+
+/// The configuration file when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "config/mailstack.toml";
+
+impl Cli {
+    /// `--config`, or [`DEFAULT_CONFIG`].
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,8 +43,18 @@ pub enum Verb {
         trace_bodies: bool,
         /// Temporary store deleted at exit, every listener on a free loopback port; prints one
         /// JSON line with the ports, the CA path and the admin token (for test harnesses).
+        /// Reads no configuration unless --config is given; takes any non-empty password;
+        /// exits (and deletes the store) when its parent process dies or a piped stdin closes.
         #[arg(long)]
         ephemeral: bool,
+        /// With --ephemeral: capture-all. Every domain is local and a recipient without an
+        /// account gets one at its first RCPT TO; nothing is relayed or sent anywhere.
+        #[arg(long, requires = "ephemeral")]
+        accept_any: bool,
+        /// With --ephemeral: the real password policy (`[auth] min_password_length`, not
+        /// containing the user name) instead of "any non-empty password".
+        #[arg(long, requires = "ephemeral")]
+        real_passwords: bool,
         /// Print the JSON line of --ephemeral (ports, CA, admin token, data dir, pid) as the
         /// last line on stdout once every listener is bound, after the usual lines (for test
         /// harnesses that need a config file).
@@ -109,6 +132,11 @@ pub enum UserVerb {
         password_stdin: bool,
         #[arg(long, value_parser = parse_quota, help = QUOTA_HELP)]
         quota: Option<u64>,
+        /// When the address's domain is not local (not in `domains`), make it local: it is
+        /// kept in the store, which the server merges with `domains`. Without this flag such
+        /// an address is refused.
+        #[arg(long)]
+        add_domain: bool,
     },
     /// Change an account's password (effective for IMAP, POP3 and SMTP at once).
     Passwd {
@@ -137,7 +165,13 @@ pub enum UserVerb {
 #[derive(Debug, Subcommand)]
 pub enum AliasVerb {
     /// Add ALIAS delivering to ADDRESS.
-    Add { alias: String, address: String },
+    Add {
+        alias: String,
+        address: String,
+        /// When the alias's domain is not local, make it local (as `user add --add-domain`).
+        #[arg(long)]
+        add_domain: bool,
+    },
     /// Remove an alias.
     Del { alias: String },
 }

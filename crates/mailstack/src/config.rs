@@ -330,8 +330,8 @@ impl Config {
         }
     }
 
-    /// Makes this config ephemeral: store and certificates in `dir`, every listener on a
-    /// free loopback port.
+    /// Makes this config ephemeral: store and certificates in `dir`, every listener (`https`
+    /// too) on a free loopback port.
     pub fn make_ephemeral(&mut self, dir: &Path) {
         self.data_dir = dir.join("data");
         self.tls = TlsConfig {
@@ -339,7 +339,11 @@ impl Config {
             key: dir.join("certs/server.key"),
             generate: true,
         };
-        self.listeners = Listeners::all_on(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.listeners = Listeners {
+            https: Some(any),
+            ..Listeners::all_on(any)
+        };
     }
 
     /// Reads and validates `path`; errors name the file, line and key.

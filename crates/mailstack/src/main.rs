@@ -82,23 +82,32 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         trace_protocol,
         trace_bodies,
         ephemeral: true,
+        accept_any,
+        real_passwords,
         ..
     } = cli.verb
     {
+        // Before anything else: a parent that dies during start-up is noticed too.
+        let parent = std::os::unix::process::parent_id();
         net::conn::set_trace_bodies(trace_bodies);
         let dir = tempfile::Builder::new()
             .prefix("mailstack-ephemeral-")
             .tempdir()?;
-        let config = if cli.config.exists() {
-            let mut c = config::Config::load(&cli.config)?;
-            c.make_ephemeral(dir.path());
-            c
-        } else {
-            config::Config::ephemeral_default(dir.path())
+        // docs/spec.md §7.2: only a configuration it was given, never ./config/mailstack.toml.
+        let mut config = match &cli.config {
+            Some(file) => config::Config::load(file)?,
+            None => config::Config::ephemeral_default(dir.path()),
         };
-        return serve::run(config, trace_protocol, Some(dir), true).await;
+        config.make_ephemeral(dir.path());
+        let ephemeral = serve::Ephemeral {
+            dir,
+            accept_any,
+            test_passwords: !real_passwords,
+            parent,
+        };
+        return serve::run(config, trace_protocol, Some(ephemeral), true).await;
     }
-    let config = config::Config::load(&cli.config)?;
+    let config = config::Config::load(&cli.config_path())?;
     match cli.verb {
         Verb::Serve {
             trace_protocol,

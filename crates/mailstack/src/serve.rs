@@ -103,9 +103,22 @@ pub fn advertised_from_config(config: &Config) -> web::Advertised {
     }
 }
 
-/// Runs every listener until SIGTERM/SIGINT. `ephemeral` holds the temporary folder of
-/// `--ephemeral` (deleted when this returns) and switches stdout to one JSON line; `json`
-/// (`--json`) adds that line after the usual ones.
+/// What `serve --ephemeral` adds to a run (docs/spec.md §7.2).
+pub struct Ephemeral {
+    /// The temporary folder (store, certificates), deleted when [`run`] returns.
+    pub dir: tempfile::TempDir,
+    /// `--accept-any`: every domain local, recipients created at their first RCPT TO.
+    pub accept_any: bool,
+    /// Any non-empty password (not `--real-passwords`).
+    pub test_passwords: bool,
+    /// Our parent when we started: the server stops when it changes (the parent died).
+    pub parent: u32,
+}
+
+/// Runs every listener until SIGTERM/SIGINT. `ephemeral` (`--ephemeral`) holds the temporary
+/// folder (deleted when this returns), switches stdout to one JSON line and stops the server
+/// when its parent dies or a piped stdin closes; `json` (`--json`) adds that line after the
+/// usual ones.
 ///
 /// Order matters for a failed start: the store (its lock names a running server), then every
 /// listener is bound, and only then are certificates, accounts and the admin token made, so a
@@ -113,7 +126,7 @@ pub fn advertised_from_config(config: &Config) -> web::Advertised {
 pub async fn run(
     config: Config,
     trace_flag: bool,
-    ephemeral: Option<tempfile::TempDir>,
+    ephemeral: Option<Ephemeral>,
     json: bool,
 ) -> anyhow::Result<()> {
     let trace = trace_flag || config.log.trace_protocol;
@@ -144,7 +157,12 @@ pub async fn run(
         tracing::warn!("{w}");
     }
     store.set_domains(&config.domains).await?;
-    let auth = Auth::new(store.clone(), config.auth_config())?;
+    let mut auth_config = config.auth_config();
+    if let Some(e) = &ephemeral {
+        // docs/spec.md §7.2: tests pick passwords like `secret`.
+        auth_config.test_password_policy = e.test_passwords;
+    }
+    let auth = Auth::new(store.clone(), auth_config)?;
     for line in ensure_accounts(&config, &auth).await? {
         say(line);
     }
@@ -174,6 +192,7 @@ pub async fn run(
         admin_token: admin_token.clone(),
         ca_certificate: generated_ca(&config),
         plaintext_from_loopback: true,
+        accept_any: ephemeral.as_ref().is_some_and(|e| e.accept_any),
     };
     let started = bound.start(&config, &auth, &tls.acceptor, options);
     let mut ports = serde_json::Map::new();
@@ -194,6 +213,10 @@ pub async fn run(
     if let (Some(note), true) = (token_note, config.listeners.http.is_some()) {
         say(note);
     }
+    let watch = Watch {
+        parent: ephemeral.as_ref().map(|e| e.parent).filter(|p| *p > 1),
+        stdin: ephemeral.is_some() && stdin_is_a_pipe(),
+    };
     if ephemeral.is_none() {
         say(format!(
             "ready (store {}, pid {})",
@@ -209,21 +232,39 @@ pub async fn run(
             .parent()
             .unwrap_or(std::path::Path::new("."))
             .join("ca.crt");
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "pid": std::process::id(),
             "host": "127.0.0.1",
             "ports": ports,
             "ca": ca,
             "admin_token": admin_token,
             "data_dir": config.data_dir,
+            "hostname": config.hostname,
+            "domains": store.domains()?,
+            "capture_account": match config.outbound {
+                OutboundMode::Capture => config.capture_account.clone(),
+                OutboundMode::Reject => None,
+            },
+            "dashboard": ports.get("http").map(|p| format!("http://127.0.0.1:{p}/")),
         });
+        if let Some(e) = &ephemeral {
+            // docs/spec.md §7.2: what a harness needs to know about this throwaway server.
+            line["ephemeral"] = serde_json::json!({
+                "dir": e.dir.path(),
+                "accept_any": e.accept_any,
+                "password_policy": if e.test_passwords { "test" } else { "real" },
+                "exit_with_parent": watch.parent,
+                "exit_on_stdin_eof": watch.stdin,
+            });
+        }
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
 
-    wait_for_signal().await;
+    let why = stop_requested(watch).await;
+    tracing::info!("stopping: {why}");
     say("stopping".into());
     started.stop().await;
     store.sync().await?;
@@ -244,6 +285,8 @@ pub(crate) struct Options {
     /// docs/spec.md §4.4: plaintext passwords from loopback (on for `serve`; the demo turns it
     /// off to show what a client elsewhere sees).
     pub plaintext_from_loopback: bool,
+    /// `serve --ephemeral --accept-any` (docs/spec.md §7.2).
+    pub accept_any: bool,
 }
 
 /// Every listener of a config, bound and serving (see [`start_listeners`]).
@@ -372,6 +415,7 @@ impl Bound {
                         OutboundMode::Reject => None,
                     },
                     registry: registry.clone(),
+                    accept_any_domain: options.accept_any,
                 };
                 if service == "https" {
                     let acceptor = tls.clone();
@@ -397,15 +441,13 @@ impl Bound {
                     allow_plaintext_from_loopback: options.plaintext_from_loopback,
                     registry: Some(registry.clone()),
                 };
-                spawn_service(
-                    service,
-                    listener,
+                let daemon = Daemon {
                     config,
                     auth,
-                    common,
-                    shutdown.clone(),
-                    &mut tasks,
-                )
+                    accept_any: options.accept_any,
+                    shutdown: shutdown.clone(),
+                };
+                spawn_service(service, listener, &daemon, common, &mut tasks)
             };
             listeners.push((service, local, mode));
         }
@@ -417,16 +459,30 @@ impl Bound {
     }
 }
 
+/// What every mail daemon of one server shares besides its `net::ServiceConfig`.
+struct Daemon<'a> {
+    config: &'a Config,
+    auth: &'a Auth,
+    /// `serve --ephemeral --accept-any` (docs/spec.md §7.2).
+    accept_any: bool,
+    shutdown: net::Shutdown,
+}
+
 /// Spawns the mail protocol server of `service` on `listener`; returns its TLS mode.
 fn spawn_service(
     service: &'static str,
     listener: TcpListener,
-    config: &Config,
-    auth: &Auth,
+    daemon: &Daemon<'_>,
     common: net::ServiceConfig,
-    shutdown: net::Shutdown,
     tasks: &mut JoinSet<std::io::Result<()>>,
 ) -> &'static str {
+    let Daemon {
+        config,
+        auth,
+        accept_any,
+        ref shutdown,
+    } = *daemon;
+    let shutdown = shutdown.clone();
     let implicit = common.implicit_tls;
     match service {
         "pop3" | "pop3s" => {
@@ -464,8 +520,9 @@ fn spawn_service(
                 "submission" => submission::Role::Submission,
                 _ => submission::Role::Submissions,
             };
-            let outbound = match (config.outbound, &config.capture_account) {
-                (OutboundMode::Capture, Some(a)) => submission::Outbound::Capture(a.clone()),
+            let outbound = match (accept_any, config.outbound, &config.capture_account) {
+                (true, ..) => submission::Outbound::AcceptAny,
+                (false, OutboundMode::Capture, Some(a)) => submission::Outbound::Capture(a.clone()),
                 _ => submission::Outbound::Reject,
             };
             let ctx = submission::Ctx {
@@ -514,17 +571,96 @@ async fn ensure_accounts(config: &Config, auth: &Auth) -> anyhow::Result<Vec<Str
     Ok(said)
 }
 
-async fn wait_for_signal() {
+/// What ends an ephemeral server besides a signal (docs/spec.md §7.2).
+#[derive(Clone, Copy, Debug)]
+struct Watch {
+    /// Stop when our parent process is no longer this one (it died and we were re-parented).
+    /// `None` when not ephemeral, or started by init: nothing to watch.
+    parent: Option<u32>,
+    /// Stop at end of file on stdin.
+    stdin: bool,
+}
+
+/// Whether stdin is a pipe or a socket: only then does its end of file mean "the harness
+/// that holds the other end is gone". A terminal or /dev/null (`Stdio::null()`, `< /dev/null`,
+/// a detached job) is never watched, so the server does not stop at once.
+fn stdin_is_a_pipe() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
+}
+
+/// Waits for SIGTERM/SIGINT, or what `watch` asks for; returns why.
+async fn stop_requested(watch: Watch) -> &'static str {
+    let stdin_closed = async {
+        if !watch.stdin {
+            return std::future::pending().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A plain thread, not spawn_blocking: the runtime would wait for a blocked read at
+        // exit. What is written to stdin is read and ignored.
+        let spawned = std::thread::Builder::new()
+            .name("stdin-watch".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                let _ = tx.send(());
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = rx.await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch stdin: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let parent_gone = async {
+        let Some(parent) = watch.parent else {
+            return std::future::pending().await;
+        };
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        why = wait_for_signal() => why,
+        _ = stdin_closed => "standard input closed",
+        _ = parent_gone => "the parent process exited",
+    }
+}
+
+async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
-            return;
+            return "interrupted";
         }
     };
     tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "interrupted",
     }
 }

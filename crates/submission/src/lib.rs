@@ -42,7 +42,8 @@
 //! - Only `CRLF . CRLF` ends DATA; a message with a bare LF or CR is rejected (`550 5.6.0`),
 //!   so no other server can be made to see a different message boundary (SMTP smuggling).
 //! - The server never relays: a non-local recipient is refused, or — on an authenticated
-//!   session with `Outbound::Capture` — stored in the capture account, never sent.
+//!   session with `Outbound::Capture` — stored in the capture account, never sent. With
+//!   `Outbound::AcceptAny` every recipient is local (an account is made for it).
 //! - Commands pipelined behind STARTTLS are discarded, never executed (net does it).
 //! - AUTH is offered and accepted only over TLS, or from loopback when
 //!   [`Ctx::allow_plaintext_from_loopback`] is set; AUTH payloads never reach the trace.
@@ -87,6 +88,10 @@ pub enum Outbound {
     Reject,
     /// Stored in the INBOX of this account, with `X-Mailstack-Captured-For:`; never sent.
     Capture(String),
+    /// `serve --ephemeral --accept-any` (docs/spec.md §7.2), capture-all for tests: every
+    /// domain is local, on every role, and a recipient without an account gets one (random
+    /// password) at its first `RCPT TO`. Nothing is relayed or sent anywhere.
+    AcceptAny,
 }
 
 /// Everything a listener needs; cheap to clone.

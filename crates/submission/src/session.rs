@@ -195,6 +195,11 @@ impl Session {
                 self.reply(r);
             }
             Request::Rcpt { to } => {
+                // Only while a MAIL transaction is open: `rcpt` refuses it otherwise.
+                if matches!(self.state, State::Mail { .. } | State::Rcpt { .. }) {
+                    let ctx = self.ctx.clone();
+                    crate::transaction::create_recipient(ctx, to.address.clone()).await;
+                }
                 let r = self.rcpt(to);
                 self.reply(r);
             }

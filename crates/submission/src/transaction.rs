@@ -125,7 +125,9 @@ impl Session {
             }
         };
         let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        if store.is_local_domain(domain)? {
+        // docs/spec.md §7.2: under accept-any every domain is local (`create_recipient` made
+        // the account).
+        if matches!(self.ctx.outbound, Outbound::AcceptAny) || store.is_local_domain(domain)? {
             let Some(account) = store.resolve(&address)? else {
                 return Ok(Err(
                     codes::NO_SUCH_USER.with(format!("<{address}>: no such user here"))
@@ -152,6 +154,8 @@ impl Session {
                 "<{address}>: relaying denied (this server does not send mail out)"
             ))),
             Outbound::Capture(_) => Ok(Recipient::Captured { address }),
+            // Handled as local above.
+            Outbound::AcceptAny => Err(codes::LOCAL_ERROR.reply()),
         })
     }
 
@@ -208,7 +212,7 @@ impl Session {
             .unwrap_or("unknown");
         let capture = match &self.ctx.outbound {
             Outbound::Capture(addr) => Some(addr.as_str()),
-            Outbound::Reject => None,
+            Outbound::Reject | Outbound::AcceptAny => None,
         };
         let origin = Origin {
             helo,
@@ -268,5 +272,39 @@ impl Session {
             }
         }
         delivery.reply
+    }
+}
+
+/// docs/spec.md §7.2, accept-any: makes an account for a recipient that has none, with a
+/// random password nobody knows (the REST API reads its mail, or sets a password). Run
+/// before [`Session::rcpt`]; a failure is logged and `rcpt` then answers as usual. Takes
+/// its own handle so the session (not `Sync`) is not held across the argon2 await.
+pub(crate) async fn create_recipient(ctx: crate::Ctx, raw: String) {
+    if !matches!(ctx.outbound, Outbound::AcceptAny) || raw.is_empty() {
+        return;
+    }
+    let Ok(address) = ::auth::normalize_address(&raw) else {
+        return;
+    };
+    match ctx.auth.store().resolve(&address) {
+        Ok(None) => {}
+        Ok(Some(_)) => return,
+        Err(e) => {
+            tracing::error!("recipient lookup failed: {e}");
+            return;
+        }
+    }
+    let password = match ::auth::random_token(16) {
+        Ok(p) => ::auth::Secret::new(p),
+        Err(e) => {
+            tracing::error!("no random password for {address}: {e}");
+            return;
+        }
+    };
+    match ctx.auth.add_user(&address, &password, None).await {
+        Ok(_) => tracing::info!(account = %address, "accept-any: account created at RCPT"),
+        // Another session created it meanwhile.
+        Err(::auth::AuthError::Store(store::Error::AccountExists)) => {}
+        Err(e) => tracing::error!("accept-any: cannot create {address}: {e}"),
     }
 }

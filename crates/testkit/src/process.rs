@@ -3,7 +3,9 @@
 //! Two ways to start it, both reading the bound ports, the CA, the admin token and the data
 //! dir from the one JSON line the binary prints when it is ready (never from its log):
 //! - [`Mailstack::start`] / the default builder: `mailstack --config GENERATED serve
-//!   --ephemeral` — a temporary store the binary deletes at exit, every listener but `https`.
+//!   --ephemeral` — a temporary store the binary deletes at exit, every listener. Its stdin is
+//!   /dev/null (not watched); the binary stops by itself if the test process dies (it checks
+//!   its parent, docs/spec.md §7.2).
 //! - [`MailstackBuilder::persistent`]: `mailstack --config GENERATED serve --json` — the store
 //!   lives in the test's folder, so a test can stop, kill and restart the server on the same
 //!   store, run CLI verbs, and open the store after a stop.

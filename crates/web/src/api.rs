@@ -147,11 +147,32 @@ pub(crate) struct NewAccount {
     quota: Option<u64>,
 }
 
-/// `POST /api/accounts`: 201 with the account; 400 policy/address; 409 exists.
+/// docs/spec.md §4.1: an account (or alias) must be in a local domain, or mail to it would be
+/// refused as relay or captured; 422 naming the domain and the `domains` key otherwise.
+pub(crate) fn require_local_domain(app: &App, address: &str) -> Result<(), ApiError> {
+    if app.ctx.accept_any_domain {
+        return Ok(());
+    }
+    let address = auth::normalize_address(address)?;
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    if app.ctx.auth.store().is_local_domain(domain)? {
+        return Ok(());
+    }
+    Err(ApiError::Unprocessable(format!(
+        "{domain} is not a local domain of this server, so {address} would never receive \
+         mail: add \"{domain}\" to `domains` in the configuration (or run `mailstack user add \
+         {address} --add-domain`); local domains: {}",
+        app.ctx.auth.store().domains()?.join(", ")
+    )))
+}
+
+/// `POST /api/accounts`: 201 with the account; 400 policy/address; 409 exists; 422 domain
+/// not local.
 async fn create_account(
     State(app): State<App>,
     ApiJson(req): ApiJson<NewAccount>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    require_local_domain(&app, &req.address)?;
     let password = auth::Secret::new(req.password);
     let quota = req.quota.filter(|q| *q > 0);
     let a = app
@@ -200,12 +221,10 @@ async fn update_account(
     };
     let password = req.password.map(auth::Secret::new);
     if let Some(pw) = &password {
-        auth::check_password_policy(
-            &a.address,
-            pw.expose(),
-            app.ctx.auth.config().min_password_length,
-        )
-        .map_err(|p| ApiError::BadRequest(format!("password policy: {p}")))?;
+        app.ctx
+            .auth
+            .check_policy(&a.address, pw.expose())
+            .map_err(|p| ApiError::BadRequest(format!("password policy: {p}")))?;
     }
     let store = app.ctx.auth.store();
     let mut updated = a.clone();

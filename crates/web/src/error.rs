@@ -30,6 +30,14 @@ pub enum ApiError {
     /// Unknown account, mailbox, message or route (404).
     #[error("{0}")]
     NotFound(String),
+    /// A request for a host name this server does not answer for without a token (421,
+    /// RFC 9110 §15.5.20): the dashboard's defence against DNS rebinding (docs/spec.md §6.4).
+    #[error("{0}")]
+    Misdirected(String),
+    /// Well-formed but refused by the server's configuration, e.g. an account in a domain
+    /// that is not local (422, RFC 9110 §15.5.21).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The thing already exists (409).
     #[error("{0}")]
     Conflict(String),
@@ -57,7 +65,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,

@@ -18,6 +18,9 @@
 //! # Invariants
 //! - Every document that names a port (autoconfig, autodiscover, mobileconfig, DNS records) is
 //!   built from [`Advertised`], i.e. from the live listeners; a listener that is off is absent.
+//! - The dashboard's read routes answer a token-less loopback request only for a `Host` that
+//!   names this server (docs/spec.md §6.4); `POST /api/accounts` only for a local domain
+//!   (docs/spec.md §4.1) unless [`Ctx::accept_any_domain`].
 //! - Admin routes answer 401 before reading the body unless `Authorization: Bearer <token>`
 //!   matches [`Ctx::admin_token`] (compared in constant time); an empty token matches nothing.
 //! - Error bodies are `{"error": "..."}`; server-side failures are logged and answered with a
@@ -34,6 +37,8 @@
 //! | RFC 6186 SRV records for mail submission/access | Yes (printed, not served) |
 //! | RFC 8314 §5.1 implicit TLS preferred in SRV priorities | Yes |
 //! | RFC 6750 §3 `WWW-Authenticate: Bearer` on 401 | Yes |
+//! | RFC 9110 §15.5.20 421 Misdirected Request (dashboard reads for a foreign `Host`) | Yes |
+//! | RFC 6761 §6.3 `localhost` names are loopback (trusted `Host` for the dashboard) | Yes |
 //! | OpenAPI 3.0 document | Yes |
 #![forbid(unsafe_code)]
 
@@ -90,6 +95,10 @@ pub struct Ctx {
     pub capture_account: Option<String>,
     /// The live sessions of the mail listeners (dashboard).
     pub registry: net::Registry,
+    /// `serve --ephemeral --accept-any`: every domain is local, so `POST /api/accounts` takes
+    /// any address (docs/spec.md §7.2). Otherwise an account must be in a local domain
+    /// (docs/spec.md §4.1).
+    pub accept_any_domain: bool,
 }
 
 /// Router state: the context plus the server's shutdown signal, so long polls end at once

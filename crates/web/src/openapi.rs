@@ -139,7 +139,8 @@ pub fn spec() -> Value {
                     "save_sent": { "type": "boolean" }, "created": { "type": "integer" },
                     "used_bytes": { "type": "integer" }, "used_messages": { "type": "integer" } } },
                 "NewAccount": { "type": "object", "required": ["address", "password"], "additionalProperties": false,
-                    "properties": { "address": { "type": "string" }, "password": { "type": "string" },
+                    "properties": { "address": { "type": "string", "description": "full address in a local domain (`domains`)" },
+                                    "password": { "type": "string", "description": "password policy of docs/spec.md §4.3; under `serve --ephemeral` any non-empty password" },
                                     "quota": { "type": "integer", "minimum": 0, "description": "bytes; 0 = unlimited" } } },
                 "AccountChange": { "type": "object", "additionalProperties": false, "properties": {
                     "password": { "type": "string" }, "quota": { "type": "integer", "minimum": 0 },
@@ -189,7 +190,10 @@ pub fn spec() -> Value {
                     "security": [{ "bearer": [] }], "requestBody": json_body("NewAccount"),
                     "responses": { "201": json_ok("created", schema_ref("Account")),
                         "400": err("malformed input, invalid address or password policy"),
-                        "401": err("missing or wrong admin token"), "409": err("account exists") } },
+                        "401": err("missing or wrong admin token"), "409": err("account exists"),
+                        "422": err("the address's domain is not local: the error names the domain and the \
+                                    configuration key `domains` to add it to (any domain is local under \
+                                    `serve --ephemeral --accept-any`)") } },
             },
             "/api/accounts/{addr}": {
                 "get": admin("Show an account", vec![addr()], None, ("200", json_ok("account", schema_ref("Account")))),

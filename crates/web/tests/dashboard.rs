@@ -121,6 +121,62 @@ async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
     assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
 }
 
+/// docs/spec.md §6.4: a loopback request naming a foreign host (a DNS-rebound page) reads
+/// nothing without the token; the page itself carries no data and forbids framing.
+#[tokio::test]
+async fn token_less_reads_need_a_host_name_of_this_server() {
+    let env = stack().start().await;
+    env.add_user("alice@example.test").await;
+    let local = env.router_from([127, 0, 0, 1]);
+    let get = |path: &str, host: &str, token: bool| {
+        let mut req = Request::builder().uri(path).header("host", host);
+        if token {
+            req = req.header("authorization", format!("Bearer {TOKEN}"));
+        }
+        let req = req.body(Body::empty()).expect("request");
+        let r = local.clone();
+        async move {
+            let resp = r.oneshot(req).await.expect("infallible");
+            let status = resp.status();
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    for path in [
+        "/api/dashboard/state",
+        "/api/dashboard/events",
+        "/api/dashboard/messages/alice@example.test/1",
+        "/api/dashboard/sessions/1/trace",
+    ] {
+        let (status, body) = get(path, "evil.example:3080", false).await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{path}: {body}");
+        assert!(!body.contains("alice"), "{path}: {body}");
+        assert!(body.contains("evil.example:3080"), "{path}: {body}");
+    }
+    for host in [
+        "localhost:3080",
+        "127.0.0.1:3080",
+        "[::1]:3080",
+        testkit::http::HOST,
+    ] {
+        let (status, body) = get("/api/dashboard/state", host, false).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+        assert!(body.contains("alice@example.test"), "{host}: {body}");
+    }
+    // With the admin token any Host is answered.
+    let (status, body) = get("/api/dashboard/state", "evil.example", true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The page: no data in it, CSP forbids framing, on any Host.
+    let (status, _) = get("/", "evil.example", false).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = call(&local, "GET", "/", false, None, Body::empty()).await;
+    let csp = resp.headers["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(resp.headers["x-frame-options"], "DENY");
+}
+
 #[tokio::test]
 async fn message_view_is_plain_text() {
     let env = stack().start().await;

@@ -83,7 +83,7 @@ async fn shutdown_closes_an_open_event_stream() {
     let mut env = start(net::Limiter::default()).await;
     let addr = env.addr("http");
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /api/dashboard/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /api/dashboard/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 256];

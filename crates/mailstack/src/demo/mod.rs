@@ -123,6 +123,7 @@ async fn play(dir: &Path, scenario: DemoScenario) -> anyhow::Result<transcript::
         // Show what a mail program on another machine sees: no AUTH before TLS
         // (docs/spec.md §4.4). `serve` accepts plaintext logins from loopback for local tests.
         plaintext_from_loopback: false,
+        accept_any: false,
     };
     let mut started = crate::serve::start_listeners(&config, &auth, &tls.acceptor, options).await?;
     let env = Env {

@@ -4,8 +4,12 @@
 //! each and how many IMAP sessions were told, and the live protocol trace of one session.
 //!
 //! # Invariants
-//! - Read routes answer a loopback client without a token; anyone else needs the admin
-//!   bearer token (401). Nothing here writes: the page's actions use the admin REST API.
+//! - Read routes answer a loopback client without a token, but only when its `Host` is a name
+//!   this server is configured for (`localhost` and `*.localhost`, the configured host name, an
+//!   IP literal; 421 otherwise), so a web page that rebinds its DNS name to 127.0.0.1 reads
+//!   nothing (docs/spec.md §6.4). Anyone else needs the admin bearer token (401); with the
+//!   token any `Host` is answered. Nothing here writes: the page's actions use the admin REST
+//!   API.
 //! - The page is served with a strict Content-Security-Policy (`script-src 'self'`, no
 //!   inline script): message text reaches the DOM only as text, and even markup that slipped
 //!   through could not run.
@@ -20,7 +24,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -68,6 +72,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // The CSP's `frame-ancestors 'none'` for browsers that only know the older header.
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
 }
@@ -130,19 +136,67 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Loopback clients read freely; others need the admin token.
+/// Loopback clients read freely when they name this server in `Host`; others need the admin
+/// token. Returns whether the request is the admin's.
 fn may_read(
     app: &App,
     ip: IpAddr,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<bool, ApiError> {
-    let admin = is_admin(app, headers, query);
-    if admin || ip.is_loopback() {
-        Ok(admin)
-    } else {
-        Err(ApiError::Unauthorized)
+    if is_admin(app, headers, query) {
+        return Ok(true);
     }
+    if !ip.is_loopback() {
+        return Err(ApiError::Unauthorized);
+    }
+    // docs/spec.md §6.4: DNS rebinding. A page from evil.example whose name now resolves to
+    // 127.0.0.1 reaches us from loopback, but its browser still sends `Host: evil.example`.
+    match headers.get(HOST).map(|h| h.to_str()) {
+        // No Host at all is not a browser (HTTP/1.0 tools, in-memory tests).
+        None => Ok(false),
+        Some(Ok(host)) if is_own_host(host, &app.ctx.advertised.hostname) => Ok(false),
+        Some(host) => Err(ApiError::Misdirected(format!(
+            "Host {:?} is not a name of this server: without the admin token the dashboard \
+             answers only for localhost, {:?} and IP addresses (a defence against DNS \
+             rebinding); open it as http://localhost:PORT/ or send the admin token",
+            host.unwrap_or("(not text)"),
+            app.ctx.advertised.hostname
+        ))),
+    }
+}
+
+/// Whether `host` (a `Host` header value, RFC 9110 §7.2: name or IP literal, optional port)
+/// names this server: `localhost` or a name under it (RFC 6761 §6.3: always loopback, never
+/// looked up in DNS), the configured host name, or an IP address literal (rebinding needs a
+/// name).
+pub(crate) fn is_own_host(host: &str, hostname: &str) -> bool {
+    let host = host.trim();
+    // `[v6]` or `[v6]:port`.
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split_once(']').is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv6Addr>().is_ok()
+                && (port.is_empty() || port.strip_prefix(':').is_some_and(is_port))
+        });
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if is_port(port) => name,
+        Some(_) => return false,
+        None => host,
+    };
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let configured = hostname.strip_suffix('.').unwrap_or(hostname);
+    !name.is_empty()
+        && (name == "localhost"
+            || name.ends_with(".localhost")
+            || name.eq_ignore_ascii_case(configured))
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -175,6 +229,40 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn own_host_names() {
+        let own = |h: &str| is_own_host(h, "mail.example.test");
+        for h in [
+            "localhost",
+            "LOCALHOST:3080",
+            "localhost.",
+            "dash.localhost:80",
+            "127.0.0.1",
+            "127.0.0.1:3080",
+            "10.1.2.3:8080",
+            "[::1]",
+            "[::1]:3080",
+            "mail.example.test",
+            "Mail.Example.Test:3080",
+        ] {
+            assert!(own(h), "{h}");
+        }
+        for h in [
+            "evil.example",
+            "evil.example:3080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "mail.example.test.evil.example",
+            "[::1",
+            "[evil]:80",
+            "localhost:http",
+            "",
+            ":3080",
+        ] {
+            assert!(!own(h), "{h}");
+        }
     }
 
     #[test]
