@@ -14,6 +14,11 @@
 //! Corpus files are stored with LF line ends and sent with CRLF, except files whose name
 //! contains `lf-only` (sent as they are) — IMAP messages are CRLF on the wire (RFC 3501 §6.3.11).
 //!
+//! Then SORT (every criterion, plain and REVERSE, RFC 5256 / RFC 5957) and THREAD
+//! (ORDEREDSUBJECT, REFERENCES) over the whole corpus, answers compared the same way; messages
+//! 46–49 form threads (References, In-Reply-To only, a missing parent, `Re:`/`[fwd: …]`
+//! subjects).
+//!
 //! Deliberate differences are listed in [`ALLOWED`], keyed by (message, item), each with its
 //! reason; the same table is in the crate doc of imapd.
 
@@ -54,6 +59,9 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("19-lf-only.eml", "BODY.PEEK[1]", LF_ONLY),
     ("19-lf-only.eml", "BODY.PEEK[1.MIME]", LF_ONLY),
     ("19-lf-only.eml", "BODY.PEEK[2.MIME]", LF_ONLY),
+    // RFC822.SIZE differs, so the size order of this message does.
+    ("19-lf-only.eml", "SORT (SIZE) UTF-8 ALL", LF_ONLY),
+    ("19-lf-only.eml", "SORT (REVERSE SIZE) UTF-8 ALL", LF_ONLY),
 ];
 
 const USER: &str = "diff";
@@ -129,10 +137,12 @@ impl Imap {
         u
     }
 
-    fn append(&mut self, msg: &[u8]) {
+    /// APPENDs `msg` with INTERNALDATE `date` (the same on both servers, so SORT (ARRIVAL)
+    /// and the DATE fallback compare equal).
+    fn append(&mut self, msg: &[u8], date: &str) {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
-        self.send(format!("{tag} APPEND INBOX {{{}}}\r\n", msg.len()).as_bytes());
+        self.send(format!("{tag} APPEND INBOX \"{date}\" {{{}}}\r\n", msg.len()).as_bytes());
         let cont = self.response();
         assert!(cont.starts_with(b"+"), "APPEND: {}", show(&cont));
         self.send(msg);
@@ -414,9 +424,11 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
     assert!(corpus.len() >= 30, "corpus has {} messages", corpus.len());
     let mut theirs = login(dovecot_port, USER, PASSWORD);
     let mut ours = login(ours_port, ALICE.0, ALICE.1);
-    for (_, bytes) in &corpus {
-        theirs.append(bytes);
-        ours.append(bytes);
+    for (i, (_, bytes)) in corpus.iter().enumerate() {
+        // Arrival order against the message order: a later message arrived earlier.
+        let date = format!("01-Feb-2025 12:{:02}:{:02} +0000", 59 - i / 60, 59 - i % 60);
+        theirs.append(bytes, &date);
+        ours.append(bytes, &date);
     }
     theirs.ok("SELECT INBOX");
     ours.ok("SELECT INBOX");
@@ -469,6 +481,60 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
                 continue;
             }
             report.push(format!("{name} {item}\n{}", diff(&a, &b)));
+        }
+    }
+    // SORT and THREAD (RFC 5256, RFC 5957) over the same mailbox: every criterion alone and
+    // reversed, a few combinations, both algorithms, and the UID forms.
+    let mut orders: Vec<String> = Vec::new();
+    for c in [
+        "ARRIVAL",
+        "CC",
+        "DATE",
+        "FROM",
+        "SIZE",
+        "SUBJECT",
+        "TO",
+        "DISPLAYFROM",
+        "DISPLAYTO",
+    ] {
+        orders.push(format!("SORT ({c}) UTF-8 ALL"));
+        orders.push(format!("SORT (REVERSE {c}) UTF-8 ALL"));
+    }
+    orders.extend(
+        [
+            "SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+            "SORT (FROM SIZE) UTF-8 ALL",
+            "UID SORT (DATE) UTF-8 ALL",
+            "SORT (DATE) UTF-8 SUBJECT lunch",
+            "THREAD ORDEREDSUBJECT UTF-8 ALL",
+            "THREAD REFERENCES UTF-8 ALL",
+            "UID THREAD REFERENCES UTF-8 ALL",
+            "THREAD REFERENCES UTF-8 SUBJECT minutes",
+        ]
+        .map(String::from),
+    );
+    for cmd in orders {
+        let answer = |c: &mut Imap| -> Vec<u8> {
+            let (untagged, tagged) = c.run(&cmd);
+            let ok = tagged.split(|&b| b == b' ').nth(1) == Some(b"OK");
+            let word = if cmd.contains("THREAD") {
+                &b"* THREAD"[..]
+            } else {
+                &b"* SORT"[..]
+            };
+            match untagged.into_iter().find(|u| u.starts_with(word)) {
+                Some(line) if ok => line,
+                _ => [b"not OK: ".as_slice(), &tagged].concat(),
+            }
+        };
+        let (a, b) = (answer(&mut theirs), answer(&mut ours));
+        compared += 1;
+        if a == b {
+            matching += 1;
+        } else if let Some(i) = ALLOWED.iter().position(|(_, it, _)| *it == cmd) {
+            allowed_seen[i] = true;
+        } else {
+            report.push(format!("{cmd}\n{}", diff(&a, &b)));
         }
     }
     for ((m, item, _), seen) in ALLOWED.iter().zip(allowed_seen) {

@@ -8,7 +8,10 @@
 
 use std::cmp::Ordering;
 
-use mail_parser::{Address, MessageParser};
+use mail_parser::MessageParser;
+
+use crate::bodystructure::{parse_addresses, Address};
+use crate::search::decode_words;
 
 /// One sort criterion (RFC 5256 §3, RFC 5957 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +60,9 @@ pub struct Fields {
 }
 
 impl Fields {
-    /// The fields of a message from its header block.
+    /// The fields of a message from its header block. Address and subject keys read the first
+    /// field of each name, with the addresses parsed as for ENVELOPE (`bodystructure.rs`),
+    /// the way Dovecot sorts (checked by `tests/tests/dovecot_diff.rs`).
     pub fn from_header(header: &[u8], internaldate: i64, size: u64) -> Fields {
         let mut f = Fields {
             arrival: internaldate,
@@ -65,6 +70,20 @@ impl Fields {
             size,
             ..Fields::default()
         };
+        let first = |name: &str| first_field(header, name);
+        if let Some(v) = first("Subject") {
+            let (subject, reply) = base_subject(&decode_words(&v));
+            f.subject = fold(&subject);
+            f.reply = reply;
+        }
+        let addresses = |name: &str| first(name).map(|v| parse_addresses(&v));
+        let (from, to, cc) = (addresses("From"), addresses("To"), addresses("Cc"));
+        f.from = fold(&mailbox(from.as_deref()));
+        f.to = fold(&mailbox(to.as_deref()));
+        f.cc = fold(&mailbox(cc.as_deref()));
+        f.display_from = fold(&display(from.as_deref()));
+        f.display_to = fold(&display(to.as_deref()));
+        // Date and the message ids: mail-parser's readers (RFC 5322 §3.3, §3.6.4).
         let Some(msg) = MessageParser::new().parse_headers(header) else {
             return f;
         };
@@ -74,14 +93,6 @@ impl Fields {
                 f.date = d.to_timestamp();
             }
         }
-        let (subject, reply) = base_subject(msg.subject().unwrap_or(""));
-        f.subject = fold(&subject);
-        f.reply = reply;
-        f.from = fold(&mailbox(msg.from()));
-        f.to = fold(&mailbox(msg.to()));
-        f.cc = fold(&mailbox(msg.cc()));
-        f.display_from = fold(&display(msg.from()));
-        f.display_to = fold(&display(msg.to()));
         f.message_id = msg.message_id().map(str::to_string);
         let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
             v.as_text_list()
@@ -96,25 +107,56 @@ impl Fields {
     }
 }
 
-/// addr-mailbox of the first address (RFC 5256 §3 FROM/TO/CC): the local part.
-fn mailbox(a: Option<&Address<'_>>) -> String {
-    let Some(addr) = a.and_then(Address::first) else {
-        return String::new();
-    };
-    let spec = addr.address().unwrap_or("");
-    spec.rsplit_once('@')
-        .map_or(spec, |(local, _)| local)
-        .to_string()
+/// The unfolded value of the first field called `name`.
+fn first_field(header: &[u8], name: &str) -> Option<Vec<u8>> {
+    let mut value: Option<Vec<u8>> = None;
+    for line in header.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let Some(v) = value.as_mut() {
+                v.extend_from_slice(line);
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            if line[..colon]
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_bytes())
+            {
+                value = Some(line[colon + 1..].to_vec());
+            }
+        }
+    }
+    value
 }
 
-/// RFC 5957 §3: the display name when there is a non-empty one, else the addr-spec.
-fn display(a: Option<&Address<'_>>) -> String {
-    let Some(addr) = a.and_then(Address::first) else {
+/// addr-mailbox of the first address (RFC 5256 §3 FROM/TO/CC): its local part, or a group's
+/// name when the list starts with a group.
+fn mailbox(list: Option<&[Address]>) -> String {
+    list.and_then(|l| l.first())
+        .and_then(|a| a.mailbox.as_deref())
+        .map(|m| decode_words(m).into_owned())
+        .unwrap_or_default()
+}
+
+/// RFC 5957 §3: the display name of the first address when there is a non-empty one, else
+/// its addr-spec.
+fn display(list: Option<&[Address]>) -> String {
+    let Some(a) = list.and_then(|l| l.first()) else {
         return String::new();
     };
-    match addr.name().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => name.to_string(),
-        None => addr.address().unwrap_or("").to_string(),
+    if let Some(name) = a.name.as_deref().map(decode_words) {
+        if !name.trim().is_empty() {
+            return name.into_owned();
+        }
+    }
+    let mailbox = a.mailbox.as_deref().map(decode_words).unwrap_or_default();
+    match a.host.as_deref() {
+        Some(host) => format!("{mailbox}@{}", String::from_utf8_lossy(host)),
+        None => mailbox.into_owned(),
     }
 }
 
