@@ -638,6 +638,15 @@ fn search_key(k: ImapKey<'_>) -> Result<SearchKey, String> {
         ImapKey::Uid(s) => K::Uid(seq_set(s)),
         // RFC 7162 §3.1.5: one MODSEQ per message, so the entry name is ignored.
         ImapKey::ModSequence { modseq, .. } => K::ModSeq(ModSeq::new(modseq)),
+        // RFC 5032 §3.
+        ImapKey::Older(n) => K::Within {
+            older: true,
+            seconds: n.get(),
+        },
+        ImapKey::Younger(n) => K::Within {
+            older: false,
+            seconds: n.get(),
+        },
         ImapKey::Not(k) => K::Not(Box::new(search_key(*k)?)),
         ImapKey::Or(a, b) => K::Or(Box::new(search_key(*a)?), Box::new(search_key(*b)?)),
     })

@@ -116,6 +116,21 @@ fn refused_not_bad() {
 /// DELETED-STORAGE (RFC 9208 §4.1.4, QUOTA=RES-STORAGE advertised).
 #[test]
 fn valid_commands_parse() {
+    // RFC 5032 WITHIN.
+    assert!(matches!(
+        ok("t1 UID SEARCH OLDER 3600\r\n"),
+        Kind::Search {
+            key: crate::search::SearchKey::Within {
+                older: true,
+                seconds: 3600
+            },
+            ..
+        }
+    ));
+    assert!(matches!(
+        ok("t1 UID SEARCH RETURN (MIN) YOUNGER 60\r\n"),
+        Kind::Search { ret: Some(_), .. }
+    ));
     assert!(matches!(
         ok("t1 UID SORT (REVERSE DATE SUBJECT) UTF-8 ALL\r\n"),
         Kind::Sort { uid: true, ref keys, .. } if keys.len() == 2 && keys[0].reverse
@@ -171,7 +186,6 @@ fn unknown_or_garbage() {
         "t1 UID FROB 1\r\n",
         "t1 STATUS INBOX (MAILBOXID)\r\n",
         "t1 SELECT INBOX (X-UNKNOWN)\r\n",
-        "t1 UID SEARCH OLDER 3600\r\n",
         "t1 UID SEARCH X-GM-RAW \"has:attachment\"\r\n",
         "t1 SEARCH FUZZY TEXT foo\r\n",
         "t1 UID FETCH 1:* (EMAILID THREADID)\r\n",
@@ -183,7 +197,6 @@ fn unknown_or_garbage() {
         "t1 CREATE x (FOO)\r\n",
         "t1 SEARCH RETURN (SAVE) ALL\r\n",
         "t1 SEARCH RETURN (PARTIAL 1:10) ALL\r\n",
-        "t1 UID SEARCH RETURN (MIN) YOUNGER 60\r\n",
     ] {
         assert_eq!(
             strikes(input.as_bytes()),

@@ -113,6 +113,7 @@
 //! | 4978 | COMPRESS=DEFLATE | Yes: after login, plain and TLS (`net::compress`); the trace shows commands inflated |
 //! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared case-folded per character (exact i;unicode-casemap for ASCII) |
 //! | 5957 | SORT=DISPLAY | Yes |
+//! | 5032 | WITHIN | Yes: OLDER / YOUNGER against INTERNALDATE |
 //!
 //! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot
 //! `tests/tests/dovecot_diff.rs` appends every message of `tests/corpus/` to Debian's

@@ -34,6 +34,11 @@ pub enum SearchKey {
     Smaller(u64),
     /// RFC 7162 §3.1.5: MODSEQ at or above the value.
     ModSeq(ModSeq),
+    /// RFC 5032 §3 OLDER / YOUNGER: INTERNALDATE more than / at most `seconds` ago.
+    Within {
+        older: bool,
+        seconds: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +102,13 @@ impl SearchKey {
             K::Larger(n) => c.meta.size > *n,
             K::Smaller(n) => c.meta.size < *n,
             K::ModSeq(n) => c.meta.modseq >= *n,
+            K::Within { older, seconds } => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let age = now - c.meta.internaldate;
+                (age > i64::from(*seconds)) == *older
+            }
             K::Date(cmp, day, sent) => {
                 let d = if *sent {
                     let Some(h) = (c.header)() else { return false };

@@ -144,3 +144,42 @@ async fn list_extended_and_status() {
     let r = a.ok("LSUB \"\" *").await;
     assert_eq!(r.len(), 2, "{r:?}");
 }
+
+/// RFC 5032 WITHIN: OLDER and YOUNGER compare INTERNALDATE with now; the interval is a
+/// non-zero number of seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_older_and_younger() {
+    let s = start().await;
+    let mut a = s.imap_login(USER).await;
+    let caps = a.ok("CAPABILITY").await;
+    assert!(caps[0].split(' ').any(|c| c == "WITHIN"), "{caps:?}");
+    let old = message("old", "x");
+    let tag = a.next_tag();
+    a.send(&format!(
+        "{tag} APPEND INBOX \"01-Jan-2020 10:00:00 +0000\" {{{}+}}\r\n",
+        old.len()
+    ))
+    .await;
+    a.send(&format!("{}\r\n", String::from_utf8_lossy(&old)))
+        .await;
+    let (_, t) = a.until(&tag).await;
+    assert!(t.contains(" OK "), "{t}");
+    s.append(USER, "INBOX", &message("new", "y")).await;
+    a.ok("SELECT INBOX").await;
+    assert_eq!(a.ok("UID SEARCH YOUNGER 3600").await, ["* SEARCH 2"]);
+    assert_eq!(a.ok("UID SEARCH OLDER 3600").await, ["* SEARCH 1"]);
+    assert_eq!(
+        a.ok("SEARCH OR OLDER 86400 YOUNGER 86400").await,
+        ["* SEARCH 1 2"]
+    );
+    assert_eq!(
+        a.ok("SORT (REVERSE ARRIVAL) UTF-8 YOUNGER 4000000000")
+            .await,
+        ["* SORT 2 1"]
+    );
+    for bad in ["SEARCH OLDER 0", "SEARCH YOUNGER", "SEARCH OLDER -5"] {
+        let (_, t) = a.cmd(bad).await;
+        assert!(t.contains(" BAD "), "{bad} → {t}");
+        a.ok("NOOP").await;
+    }
+}
