@@ -38,6 +38,14 @@ def curl_imaps(c):
     sent = c.deliver("curl-imaps")
     got = c.run("curl", *curl_auth(c), f"imaps://localhost:{c.srv.ports['imaps']}/INBOX;UID=1")
     c.same_body(sent, got, "UID 1")
+    c.step = "FETCH BINARY (RFC 3516) with -X"
+    url = f"imaps://localhost:{c.srv.ports['imaps']}/INBOX"
+    body = c.body_of(sent)
+    # curl prints the untagged lines of a custom command, a literal's header but not its data.
+    out = c.run("curl", *curl_auth(c), "-X", "FETCH 1 BINARY.PEEK[1]", url)
+    c.expect(b"BINARY[1] {%d}" % len(body) in out, f"BINARY answer: {out[:300]!r}")
+    out = c.run("curl", *curl_auth(c), "-X", "FETCH 1 BINARY.SIZE[1]", url)
+    c.expect(b"BINARY.SIZE[1] %d" % len(body) in out, f"BINARY.SIZE answer: {out[:300]!r}")
 
 
 @check("curl", "pop3", "STLS")

@@ -115,6 +115,17 @@ pub enum FetchAtt {
         section: Section,
         partial: Option<(u32, u32)>,
     },
+    /// RFC 3516 §4.2 BINARY[part]<partial>: the part with its Content-Transfer-Encoding
+    /// undone.
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+    },
+    /// RFC 3516 §4.2 BINARY.SIZE[part]: the size of that decoded content.
+    BinarySize {
+        part: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,8 +44,6 @@ pub(super) enum Outcome {
 pub(super) enum Conv {
     /// Not valid after all (text that must be UTF-8 is not, VANISHED without CHANGEDSINCE).
     Bad(String),
-    /// A command or item we do not serve.
-    Unknown(String),
     /// Valid, but can only fail: answered NO ([`Kind::Refused`]).
     Refused(Option<Code>, String),
 }
@@ -76,7 +74,6 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
                     tag: Some(tag),
                     reason,
                 }),
-                Err(Conv::Unknown(reason)) => Outcome::Invalid(ParseError::Unknown { tag, reason }),
                 Err(Conv::Refused(code, text)) => {
                     let kind = Kind::Refused {
                         code,
@@ -491,22 +488,19 @@ fn fetch_items(m: MacroOrMessageDataItemNames<'_>) -> Result<Vec<FetchAtt>, Conv
                     section: section.map(convert_section).unwrap_or_default(),
                     partial: partial.map(|(a, b)| (a, b.get())),
                 },
-                // RFC 3516 BINARY[part] is served as BODY[part] (no content decoding).
+                // RFC 3516 §4.2.
                 N::Binary {
                     section,
                     partial,
                     peek,
-                } => FetchAtt::Section {
+                } => FetchAtt::Binary {
                     peek,
-                    section: Section {
-                        part: section.iter().map(|n| n.get()).collect(),
-                        text: None,
-                    },
+                    part: section.iter().map(|n| n.get()).collect(),
                     partial: partial.map(|(a, b)| (a, b.get())),
                 },
-                N::BinarySize { .. } => {
-                    return Err(Conv::Unknown("unknown FETCH item BINARY.SIZE".into()))
-                }
+                N::BinarySize { section } => FetchAtt::BinarySize {
+                    part: section.iter().map(|n| n.get()).collect(),
+                },
             })
         })
         .collect()

@@ -114,6 +114,7 @@
 //! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared case-folded per character (exact i;unicode-casemap for ASCII) |
 //! | 5957 | SORT=DISPLAY | Yes |
 //! | 5032 | WITHIN | Yes: OLDER / YOUNGER against INTERNALDATE |
+//! | 3516 | BINARY | Yes: a leaf part's base64 / quoted-printable undone (literal8 answer), BINARY.SIZE, APPEND literal8; BINARY[] and multipart parts as stored (Dovecot decodes the leaves inside them); UNKNOWN-CTE, and PARSE for corrupt base64 |
 //!
 //! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot
 //! `tests/tests/dovecot_diff.rs` appends every message of `tests/corpus/` to Debian's

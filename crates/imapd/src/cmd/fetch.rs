@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 
-use store::mime::{ParsedMessage, Part, PartKind};
+use store::mime::ParsedMessage;
 use store::{FlagOp, Flags, MessageMeta, ModSeq, Uid};
 
 use crate::bodystructure;
 use crate::cmd::message::{resolve, selected};
-use crate::command::{FetchAtt, Section, SectionText, SeqSet};
+use crate::cmd::sections::{binary_bytes, part_name, section_bytes, section_name, Undecodable};
+use crate::command::{FetchAtt, SeqSet};
 use crate::response::{self, format_date_time, Code};
 use crate::selected::SeqNum;
 use crate::session::{no, ok, CmdError, CmdResult, Session, State};
@@ -89,6 +90,8 @@ pub async fn fetch(
                 | FetchAtt::Rfc822Header
                 | FetchAtt::Rfc822Text
                 | FetchAtt::Section { .. }
+                | FetchAtt::Binary { .. }
+                | FetchAtt::BinarySize { .. }
         )
     });
     let needs_structure = needs_raw
@@ -103,7 +106,10 @@ pub async fn fetch(
         && items.iter().any(|i| {
             matches!(
                 i,
-                FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::Section { peek: false, .. }
+                FetchAtt::Rfc822
+                    | FetchAtt::Rfc822Text
+                    | FetchAtt::Section { peek: false, .. }
+                    | FetchAtt::Binary { peek: false, .. }
             )
         });
     if let Some(since) = changed_since {
@@ -113,6 +119,7 @@ pub async fn fetch(
         rows.retain(|(_, _, m)| m.as_ref().is_none_or(|m| m.modseq > since));
     }
     let mut missing: Vec<Uid> = Vec::new();
+    let mut undecodable: Vec<(Uid, Undecodable)> = Vec::new();
     // One transaction (one durable flush) sets \Seen on every unseen message fetched.
     let mut now_seen: HashMap<Uid, (Flags, ModSeq)> = HashMap::new();
     if sets_seen {
@@ -158,6 +165,31 @@ pub async fn fetch(
         } else {
             None
         };
+        // RFC 3516 §4.2: BINARY items decoded up front, so a part we cannot decode leaves
+        // this message out and the command ends NO [UNKNOWN-CTE] (§4.3).
+        let mut binaries: Vec<(Vec<u8>, bool)> = Vec::new();
+        for item in items {
+            if let FetchAtt::Binary { part, .. } | FetchAtt::BinarySize { part } = item {
+                match parsed
+                    .as_ref()
+                    .map(|p| binary_bytes(raw.as_deref().unwrap_or_default(), p, part))
+                {
+                    Some(Ok(b)) => binaries.push(b),
+                    Some(Err(why)) => {
+                        undecodable.push((u, why));
+                        break;
+                    }
+                    None => {
+                        undecodable.push((u, Undecodable::Corrupt));
+                        break;
+                    }
+                }
+            }
+        }
+        if undecodable.last().is_some_and(|(x, _)| *x == u) {
+            continue;
+        }
+        let mut binaries = binaries.into_iter();
         let State::Selected { sel, .. } = &mut s.state else {
             return Err(CmdError::Bad("no mailbox selected".into()));
         };
@@ -197,6 +229,7 @@ pub async fn fetch(
                 recent,
                 raw.as_deref(),
                 parsed.as_ref(),
+                &mut binaries,
             );
         }
         if extra_flags {
@@ -228,6 +261,22 @@ pub async fn fetch(
     if !batch.is_empty() {
         s.conn.write_data(&batch);
     }
+    if undecodable
+        .iter()
+        .any(|(_, w)| *w == Undecodable::UnknownEncoding)
+    {
+        // RFC 3516 §4.3.
+        return Err(no(
+            Some(Code::Other("UNKNOWN-CTE".into())),
+            "a requested part has a Content-Transfer-Encoding this server cannot decode",
+        ));
+    }
+    if !undecodable.is_empty() {
+        return Err(no(
+            Some(Code::Other("PARSE".into())),
+            "a requested part's encoded content is corrupt",
+        ));
+    }
     if !missing.is_empty() {
         // RFC 2180 §4.1.2: the data of an expunged message can no longer be returned.
         return Err(no(
@@ -245,6 +294,7 @@ fn item_data(
     recent: bool,
     raw: Option<&[u8]>,
     parsed: Option<&ParsedMessage>,
+    binaries: &mut std::vec::IntoIter<(Vec<u8>, bool)>,
 ) {
     let raw = raw.unwrap_or_default();
     let hl = parsed.map_or(0, |p| p.header_len as usize).min(raw.len());
@@ -316,172 +366,29 @@ fn item_data(
             out.push(b' ');
             response::literal(out, slice);
         }
-    }
-}
-
-fn section_name(s: &Section) -> String {
-    let mut parts: Vec<String> = s.part.iter().map(u32::to_string).collect();
-    if let Some(t) = &s.text {
-        parts.push(match t {
-            SectionText::Header => "HEADER".into(),
-            SectionText::Text => "TEXT".into(),
-            SectionText::Mime => "MIME".into(),
-            SectionText::HeaderFields(f) => format!("HEADER.FIELDS ({})", quote_names(f)),
-            SectionText::HeaderFieldsNot(f) => format!("HEADER.FIELDS.NOT ({})", quote_names(f)),
-        });
-    }
-    parts.join(".")
-}
-
-/// The field names as Dovecot echoes them: upper case (RFC 3501 §7.4.2 leaves the case open;
-/// clients compare it case-insensitively).
-fn quote_names(f: &[String]) -> String {
-    f.iter()
-        .map(|n| n.to_ascii_uppercase())
-        .map(|n| {
-            if n.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b))
-            {
-                n
-            } else {
-                let mut o = Vec::new();
-                response::string(&mut o, n.as_bytes());
-                String::from_utf8_lossy(&o).into_owned()
+        FetchAtt::Binary { part, partial, .. } => {
+            let (data, decoded) = binaries.next().unwrap_or_default();
+            out.extend_from_slice(format!("BINARY[{}]", part_name(part)).as_bytes());
+            let slice = match partial {
+                Some((start, len)) => {
+                    out.extend_from_slice(format!("<{start}>").as_bytes());
+                    let a = (*start as usize).min(data.len());
+                    let b = a.saturating_add(*len as usize).min(data.len());
+                    &data[a..b]
+                }
+                None => &data[..],
+            };
+            out.push(b' ');
+            // RFC 3516 §4.2: literal8 (~{n}) for content we decoded (it may hold any octet,
+            // NUL included), as Dovecot does; a part sent as it is stored stays a literal.
+            if (decoded && !slice.is_empty()) || slice.contains(&0) {
+                out.push(b'~');
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The part a section's numbers point at (RFC 3501 §6.4.5 part numbering).
-fn find_part<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
-    let mut cur = root;
-    for (i, &n) in path.iter().enumerate() {
-        let idx = n as usize - 1;
-        let container = if i == 0 {
-            cur
-        } else {
-            match &cur.kind {
-                PartKind::Message(_, inner) => inner,
-                PartKind::Multipart(_) => cur,
-                PartKind::Leaf => return None,
-            }
-        };
-        cur = match &container.kind {
-            PartKind::Multipart(ch) => ch.get(idx)?,
-            // A non-multipart message has one part, numbered 1.
-            _ if idx == 0 => container,
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-fn section_bytes(raw: &[u8], p: &ParsedMessage, s: &Section) -> Option<Vec<u8>> {
-    let slice = |a: u32, b: u32| {
-        raw.get(a as usize..(b as usize).min(raw.len()))
-            .map(<[u8]>::to_vec)
-    };
-    let (header, text) = if s.part.is_empty() {
-        ((0, p.header_len), (p.header_len, raw.len() as u32))
-    } else {
-        let part = find_part(&p.root, &s.part)?;
-        match (&s.text, &part.kind) {
-            (None, _) => return slice(part.body_start, part.body_end),
-            (Some(SectionText::Mime), _) => return slice(part.header_start, part.body_start),
-            (_, PartKind::Message(_, inner)) => (
-                (inner.header_start, inner.body_start),
-                (inner.body_start, inner.body_end),
-            ),
-            // HEADER/TEXT of a part that is not message/rfc822: nothing.
-            _ => return Some(vec![]),
+            response::literal(out, slice);
         }
-    };
-    match &s.text {
-        None => Some(raw.to_vec()),
-        Some(SectionText::Header) => slice(header.0, header.1),
-        Some(SectionText::Text) => slice(text.0, text.1),
-        Some(SectionText::Mime) => Some(vec![]),
-        Some(SectionText::HeaderFields(names)) => Some(filter_header(
-            &slice(header.0, header.1)?,
-            names,
-            true,
-            s.part.is_empty(),
-        )),
-        Some(SectionText::HeaderFieldsNot(names)) => Some(filter_header(
-            &slice(header.0, header.1)?,
-            names,
-            false,
-            false,
-        )),
-    }
-}
-
-/// HEADER.FIELDS / HEADER.FIELDS.NOT: the matching fields with their continuation lines and
-/// the blank line that ends the header (RFC 3501 §6.4.5); `add_eoh` for a top-level
-/// HEADER.FIELDS.
-fn filter_header(header: &[u8], names: &[String], keep: bool, add_eoh: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut take = false;
-    for line in header.split_inclusive(|&b| b == b'\n') {
-        if line == b"\r\n" || line == b"\n" {
-            out.extend_from_slice(line);
-            return out;
+        FetchAtt::BinarySize { part } => {
+            let n = binaries.next().map_or(0, |(b, _)| b.len());
+            let _ = write!(out, "BINARY.SIZE[{}] {n}", part_name(part));
         }
-        if !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            let name = line
-                .iter()
-                .position(|&b| b == b':')
-                .map_or(&line[..0], |c| line[..c].trim_ascii());
-            take = names
-                .iter()
-                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
-                == keep;
-        }
-        if take {
-            out.extend_from_slice(line);
-        }
-    }
-    // No blank line at the end of this header (it ended at the end of the message or ran into
-    // a boundary). Dovecot adds one to a top-level HEADER.FIELDS; inside a message it ends an
-    // unterminated last field, and an empty header becomes the blank line alone.
-    if keep && (add_eoh || header.is_empty() || out.last().is_some_and(|&b| b != b'\n')) {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sections() {
-        let raw = b"Subject: hi\r\nFrom: a@b\r\nX-Long: a\r\n b\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Type: text/plain\r\n\r\none\r\n--X\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--X--\r\n";
-        let p = store::mime::parse(raw);
-        let sec = |part: Vec<u32>, text| Section { part, text };
-        let get = |s: Section| {
-            String::from_utf8(section_bytes(raw, &p, &s).unwrap_or_default()).unwrap_or_default()
-        };
-        assert_eq!(get(sec(vec![1], None)), "one");
-        assert_eq!(get(sec(vec![2], None)), "<b>two</b>");
-        assert_eq!(
-            get(sec(vec![2], Some(SectionText::Mime))),
-            "Content-Type: text/html\r\n\r\n"
-        );
-        assert_eq!(
-            get(sec(
-                vec![],
-                Some(SectionText::HeaderFields(vec!["x-long".into()]))
-            )),
-            "X-Long: a\r\n b\r\n\r\n"
-        );
-        assert!(get(sec(
-            vec![],
-            Some(SectionText::HeaderFieldsNot(vec!["subject".into()]))
-        ))
-        .starts_with("From: a@b\r\n"));
-        assert!(get(sec(vec![], Some(SectionText::Text))).starts_with("--X\r\n"));
-        assert_eq!(section_bytes(raw, &p, &sec(vec![3], None)), None);
     }
 }

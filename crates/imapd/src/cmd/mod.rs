@@ -9,6 +9,7 @@ pub mod mailbox;
 pub mod message;
 pub mod quota;
 pub mod search;
+pub mod sections;
 pub mod select;
 
 use crate::command::Kind;
