@@ -42,6 +42,12 @@
 //! - A message's bytes are released only when no mailbox and no session's view can address
 //!   it (`views`).
 #![forbid(unsafe_code)]
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
 
 mod accounts;
 mod blob;
@@ -386,6 +392,6 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
 pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }

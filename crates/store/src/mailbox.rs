@@ -143,7 +143,7 @@ impl Store {
                     tx.remove_message(mb.id, m.uid)?;
                     crate::message::release_blob(tx, m.blob, m.size)?;
                 }
-                crate::message::add_usage(tx, account, -(total as i64), -(msgs.len() as i64))?;
+                crate::message::remove_usage(tx, account, total, msgs.len() as u64)?;
                 let deleted = Change::MailboxDeleted {
                     mailbox: mb.id,
                     name: mb.name.clone(),

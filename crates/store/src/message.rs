@@ -122,7 +122,7 @@ impl Store {
                     };
                     tx.put_message(mailbox, &meta)?;
                     put(tx.mailboxes, &key, &mb)?;
-                    add_usage(tx, account, size as i64, 1)?;
+                    add_usage(tx, account, size, 1)?;
                     stored += 1;
                     events.push((
                         account,
@@ -463,7 +463,7 @@ pub(crate) fn copy_in_tx(
             },
         ));
     }
-    add_usage(tx, account, bytes as i64, metas.len() as i64)?;
+    add_usage(tx, account, bytes, metas.len() as u64)?;
     put(tx.mailboxes, &dst_key, &dst)?;
     let mut removed = Vec::new();
     if is_move {
@@ -543,7 +543,7 @@ fn remove_messages(
                 &[][..],
             )?;
         }
-        add_usage(tx, account, -(bytes as i64), -(removed.len() as i64))?;
+        remove_usage(tx, account, bytes, removed.len() as u64)?;
     }
     Ok(removed)
 }
@@ -579,17 +579,36 @@ fn check_quota(
     Ok(Ok(()))
 }
 
+/// Counts messages added to an account's quota usage.
 pub(crate) fn add_usage(
     tx: &Tx<'_>,
     account: AccountId,
-    bytes: i64,
-    messages: i64,
+    bytes: u64,
+    messages: u64,
 ) -> TxResult<()> {
+    update_usage(tx, account, |u| Usage {
+        bytes: u.bytes.saturating_add(bytes),
+        messages: u.messages.saturating_add(messages),
+    })
+}
+
+/// Counts messages removed from an account's quota usage.
+pub(crate) fn remove_usage(
+    tx: &Tx<'_>,
+    account: AccountId,
+    bytes: u64,
+    messages: u64,
+) -> TxResult<()> {
+    update_usage(tx, account, |u| Usage {
+        bytes: u.bytes.saturating_sub(bytes),
+        messages: u.messages.saturating_sub(messages),
+    })
+}
+
+fn update_usage(tx: &Tx<'_>, account: AccountId, f: impl Fn(Usage) -> Usage) -> TxResult<()> {
     let key = keys::account(account);
-    let mut u: Usage = get(tx.usage, &key)?.unwrap_or_default();
-    u.bytes = u.bytes.saturating_add_signed(bytes);
-    u.messages = u.messages.saturating_add_signed(messages);
-    put(tx.usage, &key, &u)
+    let u: Usage = get(tx.usage, &key)?.unwrap_or_default();
+    put(tx.usage, &key, &f(u))
 }
 
 /// Drops one reference to a blob; the last one removes its bytes and structure.

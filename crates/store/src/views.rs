@@ -314,7 +314,7 @@ impl Store {
         };
         let header = Arc::new(header);
         if header.len() <= MAX_CACHED_HEADER
-            && (HEADER_BYTES.load(Ordering::Relaxed) as usize) < MAX_HEADER_CACHE
+            && HEADER_BYTES.load(Ordering::Relaxed) < MAX_HEADER_CACHE as u64
         {
             let mut reg = crate::lock(&self.inner.views);
             if let Some(w) = reg.mailboxes.get_mut(&mailbox) {
