@@ -138,7 +138,7 @@ impl Store {
                 for (mid, list) in &msgs {
                     for m in list {
                         tx.remove_message(*mid, m.uid)?;
-                        crate::message::release_blob(tx, m.blob, m.size)?;
+                        crate::expunge::release_blob(tx, m.blob, m.size)?;
                     }
                 }
                 for alias in &account.aliases {

@@ -139,7 +139,7 @@ impl Store {
         }
         self.transact(|tx| {
             for (mailbox, meta) in &victims {
-                crate::message::forget_message(tx, *mailbox, meta)?;
+                crate::expunge::forget_message(tx, *mailbox, meta)?;
             }
             for id in &bad {
                 tx.blob_locs.remove(&keys::id(*id))?;

@@ -7,7 +7,8 @@
 //!   `UidValidity`, `ModSeq`).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
-//! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change;
+//! - `accounts`, `mailbox`, `message` (append, read, flags), `expunge` (expunge, copy,
+//!   move): the operations, grouped by what they change;
 //!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `segments`: message bytes in append-only segment files outside sled (records with a
@@ -53,6 +54,7 @@ mod accounts;
 mod blob;
 mod compact;
 mod durable;
+mod expunge;
 mod expunge_log;
 mod ids;
 mod keys;

@@ -141,7 +141,7 @@ impl Store {
                 tx.dropped_mailbox(mb.id);
                 for m in &msgs {
                     tx.remove_message(mb.id, m.uid)?;
-                    crate::message::release_blob(tx, m.blob, m.size)?;
+                    crate::expunge::release_blob(tx, m.blob, m.size)?;
                 }
                 crate::message::remove_usage(tx, account, total, msgs.len() as u64)?;
                 let deleted = Change::MailboxDeleted {
@@ -251,7 +251,7 @@ impl Store {
             let moved = self.transact_events(|tx| {
                 let (target, mut events) = create_in_tx(tx, account, &wanted, uidvalidity, None)?;
                 let (moved, more) =
-                    crate::message::copy_in_tx(tx, account, inbox.id, &uids, target.id, true, pin)?;
+                    crate::expunge::copy_in_tx(tx, account, inbox.id, &uids, target.id, true, pin)?;
                 events.extend(more);
                 Ok((moved, events))
             })?;

@@ -195,7 +195,7 @@ impl Store {
             for (mailbox, m) in &graves {
                 let key = keys::message(*mailbox, m.uid);
                 if tx.pinned.remove(&key[..])?.is_some() {
-                    crate::message::release_blob(tx, m.blob, m.size)?;
+                    crate::expunge::release_blob(tx, m.blob, m.size)?;
                 }
             }
             Ok(())
@@ -226,7 +226,7 @@ impl Store {
             self.transact(|tx| {
                 for (k, blob, size) in chunk {
                     tx.pinned.remove(k)?;
-                    crate::message::release_blob(tx, *blob, *size)?;
+                    crate::expunge::release_blob(tx, *blob, *size)?;
                 }
                 Ok(())
             })?;
