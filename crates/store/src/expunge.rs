@@ -5,7 +5,7 @@
 
 use crate::blob;
 use crate::keys;
-use crate::message::{add_usage, check_quota, load_mailbox, remove_usage};
+use crate::message::{change_usage, check_quota, load_mailbox};
 use crate::model::*;
 use crate::notify::Change;
 use crate::tx::{abort, get, put, Tx, TxResult};
@@ -183,7 +183,7 @@ pub(crate) fn copy_in_tx(
             },
         ));
     }
-    add_usage(tx, account, bytes, metas.len() as u64)?;
+    change_usage(tx, account, bytes, metas.len() as u64, u64::saturating_add)?;
     put(tx.mailboxes, &dst_key, &dst)?;
     let mut removed = Vec::new();
     if is_move {
@@ -257,7 +257,13 @@ fn remove_messages(
                 &[][..],
             )?;
         }
-        remove_usage(tx, account, bytes, removed.len() as u64)?;
+        change_usage(
+            tx,
+            account,
+            bytes,
+            removed.len() as u64,
+            u64::saturating_sub,
+        )?;
     }
     Ok(removed)
 }

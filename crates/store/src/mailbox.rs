@@ -143,7 +143,13 @@ impl Store {
                     tx.remove_message(mb.id, m.uid)?;
                     crate::expunge::release_blob(tx, m.blob, m.size)?;
                 }
-                crate::message::remove_usage(tx, account, total, msgs.len() as u64)?;
+                crate::message::change_usage(
+                    tx,
+                    account,
+                    total,
+                    msgs.len() as u64,
+                    u64::saturating_sub,
+                )?;
                 let deleted = Change::MailboxDeleted {
                     mailbox: mb.id,
                     name: mb.name.clone(),

@@ -125,7 +125,7 @@ impl Store {
                     };
                     tx.put_message(mailbox, &meta)?;
                     put(tx.mailboxes, &key, &mb)?;
-                    add_usage(tx, account, size, 1)?;
+                    change_usage(tx, account, size, 1, u64::saturating_add)?;
                     stored += 1;
                     events.push((
                         account,
@@ -336,34 +336,20 @@ pub(crate) fn check_quota(
     Ok(Ok(()))
 }
 
-/// Counts messages added to an account's quota usage.
-pub(crate) fn add_usage(
+/// Counts messages into (`op` = `u64::saturating_add`) or out of (`u64::saturating_sub`)
+/// an account's quota usage.
+pub(crate) fn change_usage(
     tx: &Tx<'_>,
     account: AccountId,
     bytes: u64,
     messages: u64,
+    op: fn(u64, u64) -> u64,
 ) -> TxResult<()> {
-    update_usage(tx, account, |u| Usage {
-        bytes: u.bytes.saturating_add(bytes),
-        messages: u.messages.saturating_add(messages),
-    })
-}
-
-/// Counts messages removed from an account's quota usage.
-pub(crate) fn remove_usage(
-    tx: &Tx<'_>,
-    account: AccountId,
-    bytes: u64,
-    messages: u64,
-) -> TxResult<()> {
-    update_usage(tx, account, |u| Usage {
-        bytes: u.bytes.saturating_sub(bytes),
-        messages: u.messages.saturating_sub(messages),
-    })
-}
-
-fn update_usage(tx: &Tx<'_>, account: AccountId, f: impl Fn(Usage) -> Usage) -> TxResult<()> {
     let key = keys::account(account);
     let u: Usage = get(tx.usage, &key)?.unwrap_or_default();
-    put(tx.usage, &key, &f(u))
+    let u = Usage {
+        bytes: op(u.bytes, bytes),
+        messages: op(u.messages, messages),
+    };
+    put(tx.usage, &key, &u)
 }
