@@ -52,8 +52,7 @@ macro_rules! counter {
             #[doc = concat!("The highest ", $what, ": the upper end of a range.")]
             pub const MAX: $name = $name(<$inner>::MAX);
 
-            #[doc = concat!("The ", $what, " after this one (saturating: the store never gives out")]
-            #[doc = "one past the highest)."]
+            #[doc = concat!("The ", $what, " after this one (saturating at the highest).")]
             #[must_use]
             pub const fn next(self) -> $name {
                 $name(self.0.saturating_add(1))
