@@ -54,8 +54,9 @@
 //!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
 //!   command table, dispatch, [`Limits`] (autologout, IDLE re-check).
-//! - [`selected`]: what a session knows of its selected mailbox ([`selected::SeqNum`], the
-//!   message sequence numbers it maps to `store::Uid`s) and the one rule for what it is told (cursor in the mailbox's change sequence, keywords announced, expunges pending):
+//! - [`selected`]: what a session knows of its selected mailbox (its UIDs in the order of
+//!   [`selected::SeqNum`], the message sequence numbers) and the one rule for what it is
+//!   told (cursor in the mailbox's change sequence, keywords announced, expunges pending):
 //!   store changes → untagged EXISTS/RECENT, EXPUNGE or VANISHED, FETCH (FLAGS, MODSEQ),
 //!   FLAGS, BYE when the selected mailbox is deleted.
 //! - `events`: the session's end of the change feed (pull from the channel, apply at command

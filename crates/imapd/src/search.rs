@@ -4,6 +4,13 @@
 //! of the field's unfolded text with its RFC 2047 encoded words decoded; TEXT also looks at
 //! the decoded header; BODY and TEXT match the body's raw (transfer-encoded) bytes.
 
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
+
 use std::borrow::Cow;
 
 use crate::command::SeqSet;
@@ -105,7 +112,7 @@ impl SearchKey {
             K::Within { older, seconds } => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
                 let age = now - c.meta.internaldate;
                 (age > i64::from(*seconds)) == *older
             }
@@ -120,7 +127,7 @@ impl SearchKey {
                     }
                 } else {
                     // RFC 3501 §6.4.4: dates disregard time and timezone; use the zone stored.
-                    (c.meta.internaldate + c.meta.tz_minutes as i64 * 60).div_euclid(86400)
+                    (c.meta.internaldate + i64::from(c.meta.tz_minutes) * 60).div_euclid(86400)
                 };
                 match cmp {
                     DateCmp::Before => d < *day,

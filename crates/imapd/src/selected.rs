@@ -20,6 +20,13 @@
 //! sequence number and stays readable through the store [`View`] (RFC 2180 §4.1.1). The view's
 //! cursor moves only past expunges this session has told.
 
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use store::{Change, Flags, Mailbox, MessageMeta, ModSeq, Uid, View};

@@ -34,6 +34,12 @@
 //! - Input pipelined behind STLS is never executed (`net::Connection::start_tls`).
 //! - Passwords and SASL responses never reach the trace ([`redact`], `expect_secret`).
 #![forbid(unsafe_code)]
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
 
 pub mod cmd;
 pub mod command;

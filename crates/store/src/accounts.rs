@@ -138,7 +138,7 @@ impl Store {
                 for (mid, list) in &msgs {
                     for m in list {
                         tx.remove_message(*mid, m.uid)?;
-                        crate::message::release_blob(tx, m.blob, m.size)?;
+                        crate::expunge::release_blob(tx, m.blob, m.size)?;
                     }
                 }
                 for alias in &account.aliases {
@@ -269,7 +269,8 @@ pub(crate) fn new_mailbox(
 pub(crate) fn uidvalidity_now() -> UidValidity {
     use std::sync::atomic::{AtomicU32, Ordering};
     static LAST: AtomicU32 = AtomicU32::new(0);
-    let now = (now_secs() as u64 & 0xffff_ffff) as u32;
+    // The low 32 bits of the clock (the mask makes the conversion infallible).
+    let now = u32::try_from(now_secs() & 0xffff_ffff).unwrap_or(0);
     let mut prev = LAST.load(Ordering::Relaxed);
     loop {
         let next = now.max(prev.wrapping_add(1)).max(1);

@@ -20,8 +20,8 @@ pub(crate) fn write(
     blob: BlobId,
     bytes: &[u8],
 ) -> ConflictableTransactionResult<(), Error> {
-    for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
-        tree.insert(&keys::chunk(blob, i as u32)[..], chunk)?;
+    for (i, chunk) in (0..=u32::MAX).zip(bytes.chunks(CHUNK)) {
+        tree.insert(&keys::chunk(blob, i)[..], chunk)?;
     }
     Ok(())
 }
@@ -31,9 +31,10 @@ pub(crate) fn remove(
     blob: BlobId,
     size: u64,
 ) -> ConflictableTransactionResult<(), Error> {
-    let n = (size as usize).div_ceil(CHUNK).max(1);
-    for i in 0..n {
-        tree.remove(&keys::chunk(blob, i as u32)[..])?;
+    let n = size.div_ceil(CHUNK as u64).max(1);
+    // Chunk indexes are u32 (the key layout); a message is far below 4 Gi chunks.
+    for i in 0..u32::try_from(n).unwrap_or(u32::MAX) {
+        tree.remove(&keys::chunk(blob, i)[..])?;
     }
     Ok(())
 }
@@ -79,7 +80,7 @@ impl Store {
 
     /// `len` bytes from `start` (fewer at the end of the message); reads only the chunks needed.
     pub fn read_blob_range(&self, blob: BlobId, start: u64, len: u64) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
+        let mut out = Vec::with_capacity(usize::try_from(len.min(1 << 20)).unwrap_or(0));
         if len == 0 {
             return Ok(out);
         }
@@ -87,8 +88,8 @@ impl Store {
             return self.read_segment(blob, loc, start, len);
         }
         let end = start.saturating_add(len);
-        let first = (start / CHUNK as u64) as u32;
-        let last = ((end - 1) / CHUNK as u64).min(u32::MAX as u64) as u32;
+        let chunk_of = |at: u64| u32::try_from(at / CHUNK as u64).unwrap_or(u32::MAX);
+        let (first, last) = (chunk_of(start), chunk_of(end - 1));
         for kv in self
             .inner
             .blobs
@@ -97,8 +98,8 @@ impl Store {
             let (k, v) = kv?;
             let idx = u64::from(keys::message_uid(&k).get()); // same layout: id ‖ u32
             let cstart = idx * CHUNK as u64;
-            let from = start.saturating_sub(cstart) as usize;
-            let to = ((end - cstart) as usize).min(v.len());
+            let within = |at: u64| usize::try_from(at).map_or(v.len(), |n| n.min(v.len()));
+            let (from, to) = (within(start.saturating_sub(cstart)), within(end - cstart));
             if from < to {
                 out.extend_from_slice(&v[from..to]);
             }
@@ -138,7 +139,7 @@ impl Store {
         }
         self.transact(|tx| {
             for (mailbox, meta) in &victims {
-                crate::message::forget_message(tx, *mailbox, meta)?;
+                crate::expunge::forget_message(tx, *mailbox, meta)?;
             }
             for id in &bad {
                 tx.blob_locs.remove(&keys::id(*id))?;

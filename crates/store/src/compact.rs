@@ -35,7 +35,7 @@ pub(crate) struct Compactor {
     pub segments: Arc<Segments>,
     pub locs: sled::Tree,
     pub durable: Arc<GroupCommit>,
-    /// Bumped by every blob release (`message::release_blob`).
+    /// Bumped by every blob release (`expunge::release_blob`).
     pub deletes: Arc<AtomicU64>,
     pub expunge_log: sled::Tree,
     pub expunge_floor: sled::Tree,

@@ -45,6 +45,28 @@ macro_rules! number {
     };
 }
 
+/// `MAX`, `next` and `prev` of a number that counts up (UIDs, MODSEQs).
+macro_rules! counter {
+    ($name:ident($inner:ty), $what:literal) => {
+        impl $name {
+            #[doc = concat!("The highest ", $what, ": the upper end of a range.")]
+            pub const MAX: $name = $name(<$inner>::MAX);
+
+            #[doc = concat!("The ", $what, " after this one (saturating at the highest).")]
+            #[must_use]
+            pub const fn next(self) -> $name {
+                $name(self.0.saturating_add(1))
+            }
+
+            #[doc = concat!("The ", $what, " before this one (saturating at zero).")]
+            #[must_use]
+            pub const fn prev(self) -> $name {
+                $name(self.0.saturating_sub(1))
+            }
+        }
+    };
+}
+
 number! {
     /// An account (from `sled::Db::generate_id`), never reused.
     AccountId(u64)
@@ -75,40 +97,13 @@ number! {
     ModSeq(u64)
 }
 
-impl Uid {
-    /// The highest UID: the upper end of a range.
-    pub const MAX: Uid = Uid(u32::MAX);
-
-    /// The UID after this one (saturating: the store never gives out `u32::MAX + 1`).
-    #[must_use]
-    pub const fn next(self) -> Uid {
-        Uid(self.0.saturating_add(1))
-    }
-
-    /// The UID before this one, zero for the first (UIDNEXT − 1 is the highest UID given).
-    #[must_use]
-    pub const fn prev(self) -> Uid {
-        Uid(self.0.saturating_sub(1))
-    }
-}
+// UIDNEXT − 1 (`Uid::prev`) is the highest UID given, zero when none was.
+counter!(Uid(u32), "UID");
+counter!(ModSeq(u64), "MODSEQ");
 
 impl ModSeq {
     /// Before every change: the cursor of a session that has seen nothing.
     pub const ZERO: ModSeq = ModSeq(0);
-    /// The highest MODSEQ: the upper end of a range.
-    pub const MAX: ModSeq = ModSeq(u64::MAX);
-
-    /// The MODSEQ of the next change (saturating).
-    #[must_use]
-    pub const fn next(self) -> ModSeq {
-        ModSeq(self.0.saturating_add(1))
-    }
-
-    /// The MODSEQ before this one (saturating at zero).
-    #[must_use]
-    pub const fn prev(self) -> ModSeq {
-        ModSeq(self.0.saturating_sub(1))
-    }
 }
 
 #[cfg(test)]

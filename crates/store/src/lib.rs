@@ -7,7 +7,8 @@
 //!   `UidValidity`, `ModSeq`).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
-//! - `accounts`, `mailbox`, `message`: the operations, grouped by what they change;
+//! - `accounts`, `mailbox`, `message` (append, read, flags), `expunge` (expunge, copy,
+//!   move): the operations, grouped by what they change;
 //!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `segments`: message bytes in append-only segment files outside sled (records with a
@@ -42,11 +43,18 @@
 //! - A message's bytes are released only when no mailbox and no session's view can address
 //!   it (`views`).
 #![forbid(unsafe_code)]
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
 
 mod accounts;
 mod blob;
 mod compact;
 mod durable;
+mod expunge;
 mod expunge_log;
 mod ids;
 mod keys;
@@ -386,6 +394,6 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
 pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }

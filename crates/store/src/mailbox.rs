@@ -141,9 +141,15 @@ impl Store {
                 tx.dropped_mailbox(mb.id);
                 for m in &msgs {
                     tx.remove_message(mb.id, m.uid)?;
-                    crate::message::release_blob(tx, m.blob, m.size)?;
+                    crate::expunge::release_blob(tx, m.blob, m.size)?;
                 }
-                crate::message::add_usage(tx, account, -(total as i64), -(msgs.len() as i64))?;
+                crate::message::change_usage(
+                    tx,
+                    account,
+                    total,
+                    msgs.len() as u64,
+                    u64::saturating_sub,
+                )?;
                 let deleted = Change::MailboxDeleted {
                     mailbox: mb.id,
                     name: mb.name.clone(),
@@ -251,7 +257,7 @@ impl Store {
             let moved = self.transact_events(|tx| {
                 let (target, mut events) = create_in_tx(tx, account, &wanted, uidvalidity, None)?;
                 let (moved, more) =
-                    crate::message::copy_in_tx(tx, account, inbox.id, &uids, target.id, true, pin)?;
+                    crate::expunge::copy_in_tx(tx, account, inbox.id, &uids, target.id, true, pin)?;
                 events.extend(more);
                 Ok((moved, events))
             })?;

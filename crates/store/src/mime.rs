@@ -144,8 +144,9 @@ impl Envelope {
         // The text form: unfolded, trimmed, lossy UTF-8; the exact bytes kept when different.
         let unfolded: Vec<u8> = bytes.iter().copied().filter(|&b| b != b'\n').collect();
         let text = String::from_utf8_lossy(unfolded.trim_ascii()).into_owned();
-        if text.as_bytes() != bytes.as_slice() {
-            self.exact.push((i as u8, bytes));
+        // `i` indexes ENVELOPE_FIELDS (ten of them).
+        if let (true, Ok(k)) = (text.as_bytes() != bytes.as_slice(), u8::try_from(i)) {
+            self.exact.push((k, bytes));
         }
         if let Some(slot) = self.slot(i) {
             *slot = Some(text);

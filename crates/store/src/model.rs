@@ -263,3 +263,96 @@ pub struct MailboxStatus {
     pub uidvalidity: UidValidity,
     pub highestmodseq: ModSeq,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records as every version before the typed ids wrote them (bare integers): they
+    /// decode into today's records, and today's records encode to the same bytes.
+    #[test]
+    fn records_written_with_bare_integers_decode() {
+        #[derive(Serialize)]
+        struct MessageMetaV0 {
+            uid: u32,
+            blob: u64,
+            flags: Flags,
+            internaldate: i64,
+            tz_minutes: i16,
+            size: u64,
+            modseq: u64,
+        }
+        #[derive(Serialize)]
+        struct MailboxV0 {
+            id: u64,
+            name: String,
+            uidvalidity: u32,
+            uidnext: u32,
+            highestmodseq: u64,
+            special_use: Option<SpecialUse>,
+            subscribed: bool,
+            exists: u32,
+            unseen: u32,
+            size: u64,
+            recent_from: u32,
+        }
+        let flags = Flags::from_names(["\\Seen", "$Work"]);
+        let old = postcard::to_allocvec(&MessageMetaV0 {
+            uid: 4_000_000,
+            blob: 77,
+            flags: flags.clone(),
+            internaldate: 1_700_000_000,
+            tz_minutes: -300,
+            size: 1234,
+            modseq: 1 << 40,
+        })
+        .expect("encodes");
+        let meta: MessageMeta = postcard::from_bytes(&old).expect("decodes");
+        assert_eq!(
+            meta,
+            MessageMeta {
+                uid: Uid::new(4_000_000),
+                blob: 77,
+                flags,
+                internaldate: 1_700_000_000,
+                tz_minutes: -300,
+                size: 1234,
+                modseq: ModSeq::new(1 << 40),
+            }
+        );
+        assert_eq!(postcard::to_allocvec(&meta).expect("encodes"), old);
+
+        let old = postcard::to_allocvec(&MailboxV0 {
+            id: 9,
+            name: "INBOX".into(),
+            uidvalidity: 1_700_000_123,
+            uidnext: 300,
+            highestmodseq: 5000,
+            special_use: Some(SpecialUse::Sent),
+            subscribed: true,
+            exists: 299,
+            unseen: 3,
+            size: 99,
+            recent_from: 290,
+        })
+        .expect("encodes");
+        let mb: Mailbox = postcard::from_bytes(&old).expect("decodes");
+        assert_eq!(
+            (
+                mb.id,
+                mb.uidvalidity,
+                mb.uidnext,
+                mb.highestmodseq,
+                mb.recent_from
+            ),
+            (
+                MailboxId::new(9),
+                UidValidity::new(1_700_000_123),
+                Uid::new(300),
+                ModSeq::new(5000),
+                Uid::new(290)
+            )
+        );
+        assert_eq!(postcard::to_allocvec(&mb).expect("encodes"), old);
+    }
+}

@@ -40,7 +40,9 @@ use crate::{Error, Result};
 /// A segment is sealed (no more appends) once it is this large.
 pub const SEGMENT_SIZE: u64 = 32 * 1024 * 1024;
 const MAGIC: &[u8; 4] = b"MSB1";
-const HEADER: u64 = 24;
+/// Record header: magic, blob id, length, CRC-32.
+const HEADER_LEN: usize = 24;
+const HEADER: u64 = HEADER_LEN as u64;
 
 /// Where a blob's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,7 +167,7 @@ impl Segments {
     /// next [`Segments::sync`]. Keep the guard until the location is committed (or not).
     pub(crate) fn put(&self, id: BlobId, bytes: &[u8]) -> Result<(Loc, PutGuard<'_>)> {
         let len = bytes.len() as u64;
-        let mut header = [0u8; HEADER as usize];
+        let mut header = [0u8; HEADER_LEN];
         header[..4].copy_from_slice(MAGIC);
         header[4..12].copy_from_slice(&id.to_be_bytes());
         header[12..20].copy_from_slice(&len.to_be_bytes());
@@ -258,7 +260,7 @@ impl Segments {
     pub(crate) fn read(&self, loc: Loc, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
         let start = start.min(loc.len);
         let len = len.min(loc.len - start);
-        let mut buf = vec![0u8; len as usize];
+        let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
         self.file(loc.seg)?
             .read_exact_at(&mut buf, loc.off + start)?;
         Ok(buf)
@@ -272,7 +274,7 @@ impl Segments {
         let Ok(f) = self.file(loc.seg) else {
             return false;
         };
-        let mut h = [0u8; HEADER as usize];
+        let mut h = [0u8; HEADER_LEN];
         if f.read_exact_at(&mut h, hstart).is_err() {
             return false;
         }
@@ -282,7 +284,10 @@ impl Segments {
             return false;
         }
         let crc = u32::from_be_bytes([h[20], h[21], h[22], h[23]]);
-        let mut bytes = vec![0u8; loc.len as usize];
+        let Ok(len) = usize::try_from(loc.len) else {
+            return false;
+        };
+        let mut bytes = vec![0u8; len];
         f.read_exact_at(&mut bytes, loc.off).is_ok() && crc32fast::hash(&bytes) == crc
     }
 
@@ -293,7 +298,7 @@ impl Segments {
         let size = f.metadata()?.len();
         let mut out = Vec::new();
         let mut at = 0u64;
-        let mut h = [0u8; HEADER as usize];
+        let mut h = [0u8; HEADER_LEN];
         while at + HEADER <= size {
             f.read_exact_at(&mut h, at)?;
             if &h[..4] != MAGIC {
@@ -370,7 +375,7 @@ mod tests {
         assert!(s.verify(7, a));
         assert!(!s.verify(8, a), "another blob's id");
         // A blob larger than the segment size starts a new segment after a non-empty one.
-        let big = vec![1u8; SEGMENT_SIZE as usize];
+        let big = vec![1u8; usize::try_from(SEGMENT_SIZE).expect("64-bit")];
         let (b, _) = s.put(9, &big).expect("big");
         assert_eq!(b.seg, a.seg + 1);
         let (c, _) = s.put(10, b"after").expect("after");

@@ -195,7 +195,7 @@ impl Store {
             for (mailbox, m) in &graves {
                 let key = keys::message(*mailbox, m.uid);
                 if tx.pinned.remove(&key[..])?.is_some() {
-                    crate::message::release_blob(tx, m.blob, m.size)?;
+                    crate::expunge::release_blob(tx, m.blob, m.size)?;
                 }
             }
             Ok(())
@@ -226,7 +226,7 @@ impl Store {
             self.transact(|tx| {
                 for (k, blob, size) in chunk {
                     tx.pinned.remove(k)?;
-                    crate::message::release_blob(tx, *blob, *size)?;
+                    crate::expunge::release_blob(tx, *blob, *size)?;
                 }
                 Ok(())
             })?;
@@ -314,7 +314,7 @@ impl Store {
         };
         let header = Arc::new(header);
         if header.len() <= MAX_CACHED_HEADER
-            && (HEADER_BYTES.load(Ordering::Relaxed) as usize) < MAX_HEADER_CACHE
+            && HEADER_BYTES.load(Ordering::Relaxed) < MAX_HEADER_CACHE as u64
         {
             let mut reg = crate::lock(&self.inner.views);
             if let Some(w) = reg.mailboxes.get_mut(&mailbox) {

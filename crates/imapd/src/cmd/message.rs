@@ -33,7 +33,7 @@ pub fn resolve(sel: &Selected, set: &SeqSet, uid: bool) -> Result<Vec<(SeqNum, U
     for &(a, b) in &set.0 {
         for x in [a, b] {
             if let crate::command::Bound::Num(v) = x {
-                if v > n.get() {
+                if SeqNum::new(v) > n {
                     return Err(CmdError::Bad(format!(
                         "invalid message sequence number {v} (mailbox has {n})"
                     )));

@@ -1,5 +1,14 @@
 //! Command handlers, one file per family. Each returns the tagged OK text (with an optional
 //! response code) or a [`CmdError`]; untagged data is written to the connection as it goes.
+//!
+//! Handlers turn sequence sets into UIDs and sequence numbers and back: lossy integer casts
+//! are warnings here (and in `selected`, `search`), as in the store.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless
+)]
 
 pub mod auth;
 pub mod fetch;

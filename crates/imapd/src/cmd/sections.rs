@@ -144,7 +144,9 @@ pub(super) fn section_bytes(raw: &[u8], p: &ParsedMessage, s: &Section) -> Optio
             .map(<[u8]>::to_vec)
     };
     let (header, text) = if s.part.is_empty() {
-        ((0, p.header_len), (p.header_len, raw.len() as u32))
+        // The structure's offsets are u32 (store::mime); so is the end of the message.
+        let end = u32::try_from(raw.len()).unwrap_or(u32::MAX);
+        ((0, p.header_len), (p.header_len, end))
     } else {
         let part = find_part(&p.root, &s.part)?;
         match (&s.text, &part.kind) {

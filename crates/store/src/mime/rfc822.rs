@@ -354,7 +354,7 @@ impl<'a> Lexer<'a> {
             let mut j = i;
             let (mut ok, mut ext) = (true, false);
             while j < split.len() && split[j].0.eq_ignore_ascii_case(&split[i].0) {
-                ok &= split[j].1 == (j - i) as u32;
+                ok &= u32::try_from(j - i) == Ok(split[j].1);
                 ext |= split[j].2;
                 j += 1;
             }

@@ -120,7 +120,7 @@ fn corpus_and_its_truncations_keep_the_invariants() {
         for cut in 0..=raw.len() {
             let p = parse(&raw[..cut]);
             assert!(p.header_len as usize <= cut);
-            check(&p.root, cut as u32, 0);
+            check(&p.root, u32::try_from(cut).expect("small"), 0);
         }
     }
 }
@@ -130,5 +130,5 @@ fn part_count_is_capped() {
     let mut raw = b"Content-Type: multipart/mixed; boundary=X\r\n\r\n".to_vec();
     raw.extend(b"--X\r\n\r\nx\r\n".repeat(MAX_PARTS * 2));
     let p = parse(&raw);
-    assert!(check(&p.root, raw.len() as u32, 0) <= MAX_PARTS + 1);
+    assert!(check(&p.root, u32::try_from(raw.len()).expect("small"), 0) <= MAX_PARTS + 1);
 }

@@ -360,9 +360,9 @@ impl<'a> Parser<'a> {
         };
         let body = raw.get(body_start..body_end).unwrap_or_default();
         let part = Part {
-            header_start: start as u32,
-            body_start: body_start as u32,
-            body_end: body_end as u32,
+            header_start: offset(start),
+            body_start: offset(body_start),
+            body_end: offset(body_end),
             content_type,
             subtype,
             params,
@@ -378,7 +378,7 @@ impl<'a> Parser<'a> {
                 .map(|l| text(l))
                 .collect(),
             location: s(mime.location),
-            lines: body.iter().filter(|&&b| b == b'\n').count() as u32,
+            lines: offset(body.iter().filter(|&&b| b == b'\n').count()),
             kind,
         };
         (part, stop)
@@ -409,11 +409,17 @@ fn newline_before(raw: &[u8], at: usize) -> usize {
     }
 }
 
+/// An offset or count as the structure stores it (u32; a message is far below 4 GiB, and
+/// one that is not gets offsets that stop at the end of the range rather than wrap).
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn empty_part(at: usize) -> Part {
     Part {
-        header_start: at as u32,
-        body_start: at as u32,
-        body_end: at as u32,
+        header_start: offset(at),
+        body_start: offset(at),
+        body_end: offset(at),
         content_type: "text".into(),
         subtype: "plain".into(),
         params: Vec::new(),
