@@ -443,6 +443,8 @@ use command_cursor::{Fail, Parser};
 mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
+#[path = "command_search.rs"]
+mod command_search;
 
 #[cfg(test)]
 #[path = "command_codec_tests.rs"]

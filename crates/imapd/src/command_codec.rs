@@ -13,20 +13,17 @@ use std::borrow::Cow;
 use imap_codec::decode::{CommandDecodeError, Decoder};
 use imap_codec::imap_types::command::{CommandBody, FetchModifier, SelectParameter, StoreModifier};
 use imap_codec::imap_types::core::AString;
-use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::fetch::{
     Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section as ImapSection,
 };
 use imap_codec::imap_types::flag::{Flag, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
-use imap_codec::imap_types::search::SearchKey as ImapKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use imap_codec::imap_types::status::StatusDataItemName;
 use imap_codec::CommandCodec;
-use store::Flags;
 
+use super::command_search::{check_charset, search_keys, sort_criterion};
 use super::*;
-use crate::search::{DateCmp, SearchKey};
 
 /// What imap-codec made of the input.
 pub(super) enum Outcome {
@@ -331,7 +328,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
     })
 }
 
-fn utf8(b: &[u8]) -> Result<String, String> {
+pub(super) fn utf8(b: &[u8]) -> Result<String, String> {
     String::from_utf8(b.to_vec()).map_err(|_| "string is not UTF-8".to_string())
 }
 
@@ -543,105 +540,4 @@ fn convert_section(s: ImapSection<'_>) -> Section {
             text: Some(SectionText::Mime),
         },
     }
-}
-
-/// Search criteria: one key, or the AND of several (RFC 3501 §6.4.4).
-/// RFC 3501 §6.4.4 (and RFC 5256 §3 for SORT/THREAD): US-ASCII and UTF-8 are supported;
-/// a charset we lack is NO [BADCHARSET] (not BAD).
-fn check_charset(cs: &str) -> Result<(), Conv> {
-    if cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII") {
-        return Ok(());
-    }
-    Err(Conv::Refused(
-        Some(Code::Other("BADCHARSET (UTF-8 US-ASCII)".into())),
-        format!("unsupported charset {}", cs.to_ascii_uppercase()),
-    ))
-}
-
-fn sort_criterion(k: &imap_codec::imap_types::extensions::sort::SortKey) -> crate::sort::Criterion {
-    use crate::sort::Criterion as C;
-    use imap_codec::imap_types::extensions::sort::SortKey as K;
-    match k {
-        K::Arrival => C::Arrival,
-        K::Cc => C::Cc,
-        K::Date => C::Date,
-        K::From => C::From,
-        K::Size => C::Size,
-        K::Subject => C::Subject,
-        K::To => C::To,
-        K::DisplayFrom => C::DisplayFrom,
-        K::DisplayTo => C::DisplayTo,
-    }
-}
-
-pub(super) fn search_keys(mut keys: Vec<ImapKey<'_>>) -> Result<SearchKey, String> {
-    if keys.len() == 1 {
-        return search_key(keys.remove(0));
-    }
-    Ok(SearchKey::And(
-        keys.into_iter().map(search_key).collect::<Result<_, _>>()?,
-    ))
-}
-
-fn astr(a: &AString<'_>) -> Result<String, String> {
-    utf8(a.as_ref())
-}
-
-fn days(d: &NaiveDate) -> i64 {
-    i64::from(d.as_ref().to_epoch_days())
-}
-
-fn search_key(k: ImapKey<'_>) -> Result<SearchKey, String> {
-    use SearchKey as K;
-    let hdr = |name: &str, v: &AString<'_>| Ok::<_, String>(K::Header(name.into(), astr(v)?));
-    Ok(match k {
-        ImapKey::And(v) => search_keys(v.into_inner())?,
-        ImapKey::SequenceSet(s) => K::Seq(seq_set(s)),
-        ImapKey::All => K::All,
-        ImapKey::Answered => K::Flag(Flags::ANSWERED, true),
-        ImapKey::Deleted => K::Flag(Flags::DELETED, true),
-        ImapKey::Draft => K::Flag(Flags::DRAFT, true),
-        ImapKey::Flagged => K::Flag(Flags::FLAGGED, true),
-        ImapKey::Seen => K::Flag(Flags::SEEN, true),
-        ImapKey::Unanswered => K::Flag(Flags::ANSWERED, false),
-        ImapKey::Undeleted => K::Flag(Flags::DELETED, false),
-        ImapKey::Undraft => K::Flag(Flags::DRAFT, false),
-        ImapKey::Unflagged => K::Flag(Flags::FLAGGED, false),
-        ImapKey::Unseen => K::Flag(Flags::SEEN, false),
-        ImapKey::Recent => K::Recent(true),
-        ImapKey::Old => K::Recent(false),
-        ImapKey::New => K::New,
-        ImapKey::Keyword(a) => K::Keyword(a.inner().to_string(), true),
-        ImapKey::Unkeyword(a) => K::Keyword(a.inner().to_string(), false),
-        ImapKey::Bcc(v) => hdr("Bcc", &v)?,
-        ImapKey::Cc(v) => hdr("Cc", &v)?,
-        ImapKey::From(v) => hdr("From", &v)?,
-        ImapKey::Subject(v) => hdr("Subject", &v)?,
-        ImapKey::To(v) => hdr("To", &v)?,
-        ImapKey::Header(name, v) => K::Header(astr(&name)?, astr(&v)?),
-        ImapKey::Body(v) => K::Body(astr(&v)?),
-        ImapKey::Text(v) => K::Text(astr(&v)?),
-        ImapKey::Before(d) => K::Date(DateCmp::Before, days(&d), false),
-        ImapKey::On(d) => K::Date(DateCmp::On, days(&d), false),
-        ImapKey::Since(d) => K::Date(DateCmp::Since, days(&d), false),
-        ImapKey::SentBefore(d) => K::Date(DateCmp::Before, days(&d), true),
-        ImapKey::SentOn(d) => K::Date(DateCmp::On, days(&d), true),
-        ImapKey::SentSince(d) => K::Date(DateCmp::Since, days(&d), true),
-        ImapKey::Larger(n) => K::Larger(n.into()),
-        ImapKey::Smaller(n) => K::Smaller(n.into()),
-        ImapKey::Uid(s) => K::Uid(seq_set(s)),
-        // RFC 7162 §3.1.5: one MODSEQ per message, so the entry name is ignored.
-        ImapKey::ModSequence { modseq, .. } => K::ModSeq(ModSeq::new(modseq)),
-        // RFC 5032 §3.
-        ImapKey::Older(n) => K::Within {
-            older: true,
-            seconds: n.get(),
-        },
-        ImapKey::Younger(n) => K::Within {
-            older: false,
-            seconds: n.get(),
-        },
-        ImapKey::Not(k) => K::Not(Box::new(search_key(*k)?)),
-        ImapKey::Or(a, b) => K::Or(Box::new(search_key(*a)?), Box::new(search_key(*b)?)),
-    })
 }

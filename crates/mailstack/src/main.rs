@@ -22,6 +22,7 @@ mod config;
 mod demo;
 mod logbridge;
 mod serve;
+mod stop;
 mod token;
 
 use std::process::ExitCode;
