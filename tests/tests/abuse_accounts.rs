@@ -9,13 +9,7 @@ use std::time::Duration;
 use testkit::process::{binary, cli, test_config};
 use testkit::try_eventually_blocking;
 
-fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use testkit::process::output_text as out;
 
 #[test]
 fn weak_passwords_are_refused_by_add_and_passwd() {

@@ -2,13 +2,7 @@
 
 use testkit::process::{cli, test_config};
 
-fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use testkit::process::output_text as out;
 
 #[test]
 fn user_alias_deliver_mailbox_verbs() {

@@ -4,13 +4,7 @@
 use testkit::process::{cli, test_config};
 use testkit::Mailstack;
 
-fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use testkit::process::output_text as out;
 
 #[test]
 fn serve_reports_listeners_locks_store_and_stops_cleanly() {

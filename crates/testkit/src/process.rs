@@ -422,3 +422,13 @@ fn launch(
     std::thread::spawn(move || while rx.recv().is_ok() {});
     (child, ready, stdout)
 }
+
+/// A finished command's stdout and stderr, one after the other, as text (for assertions on
+/// what a CLI verb said).
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -353,31 +353,14 @@ fn item_data(
                 .and_then(|p| section_bytes(raw, p, section))
                 .unwrap_or_default();
             out.extend_from_slice(format!("BODY[{}]", section_name(section)).as_bytes());
-            let slice = match partial {
-                Some((start, len)) => {
-                    // RFC 3501 §6.4.5: partial; only the origin octet is echoed.
-                    out.extend_from_slice(format!("<{start}>").as_bytes());
-                    let a = (*start as usize).min(data.len());
-                    let b = a.saturating_add(*len as usize).min(data.len());
-                    &data[a..b]
-                }
-                None => &data[..],
-            };
+            let slice = partial_slice(out, &data, *partial);
             out.push(b' ');
             response::literal(out, slice);
         }
         FetchAtt::Binary { part, partial, .. } => {
             let (data, decoded) = binaries.next().unwrap_or_default();
             out.extend_from_slice(format!("BINARY[{}]", part_name(part)).as_bytes());
-            let slice = match partial {
-                Some((start, len)) => {
-                    out.extend_from_slice(format!("<{start}>").as_bytes());
-                    let a = (*start as usize).min(data.len());
-                    let b = a.saturating_add(*len as usize).min(data.len());
-                    &data[a..b]
-                }
-                None => &data[..],
-            };
+            let slice = partial_slice(out, &data, *partial);
             out.push(b' ');
             // RFC 3516 §4.2: literal8 (~{n}) for content we decoded (it may hold any octet,
             // NUL included), as Dovecot does; a part sent as it is stored stays a literal.
@@ -391,4 +374,16 @@ fn item_data(
             let _ = write!(out, "BINARY.SIZE[{}] {n}", part_name(part));
         }
     }
+}
+
+/// RFC 3501 §6.4.5 (and RFC 3516 §4.2) `<start.len>`: the octets asked for, with the origin
+/// octet echoed after the item name (the length is not).
+fn partial_slice<'a>(out: &mut Vec<u8>, data: &'a [u8], partial: Option<(u32, u32)>) -> &'a [u8] {
+    let Some((start, len)) = partial else {
+        return data;
+    };
+    out.extend_from_slice(format!("<{start}>").as_bytes());
+    let a = (start as usize).min(data.len());
+    let b = a.saturating_add(len as usize).min(data.len());
+    &data[a..b]
 }
