@@ -236,6 +236,14 @@ async fn new_keywords_are_announced_before_use() {
         "{r:?}"
     );
     assert!(r.last().is_some_and(|l| l.contains("FETCH")), "{r:?}");
+    // .SILENT sends no FETCH, but a new keyword is still announced.
+    let r = a.ok("STORE 1 +FLAGS.SILENT (Quiet-Y)").await;
+    assert!(
+        r.iter()
+            .any(|l| l.starts_with("* FLAGS (") && l.contains("Quiet-Y")),
+        "{r:?}"
+    );
+    assert!(!r.iter().any(|l| l.contains("FETCH")), "{r:?}");
     // B learns of it before its FETCH shows it.
     let r = b.ok("FETCH 1 FLAGS").await;
     let flags = r

@@ -175,6 +175,9 @@ pub async fn store(
                 // Nothing changed by us; whatever changed before is told by the feed.
                 continue;
             }
+            // RFC 3501 §7.2.6: a keyword new to the session is announced even when the
+            // FETCH is not sent (the stress client's checkpoint caught it missing).
+            sel.announce(&up.flags, &mut out);
             let told = sel.told(u);
             let others = s.pending.iter().any(|c| {
                 matches!(c, Change::FlagsChanged { mailbox, uid, modseq, .. }
