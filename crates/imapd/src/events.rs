@@ -45,21 +45,14 @@ impl Session {
             allow_expunge,
         };
         let store = self.ctx.auth.store().clone();
-        let State::Selected { sel, .. } = &mut self.state else {
+        let State::Selected { account, sel } = &mut self.state else {
             return vec![];
         };
         let resync = if lagged {
-            // Missed changes: the store's state is the truth. Mailbox record first, so every
-            // change at or below its HIGHESTMODSEQ is in the message list read after it.
-            match store.mailbox_by_id(sel.mailbox.id) {
-                Ok(Some(mb)) => match store.messages(mb.id) {
-                    Ok(metas) => Some((mb, metas)),
-                    Err(e) => {
-                        tracing::warn!("resynchronising: {e}");
-                        None
-                    }
-                },
-                Ok(None) => None,
+            // Missed changes: the store's state is the truth, the mailbox record and its
+            // messages as of one commit (`Store::snapshot`).
+            match store.snapshot(account.id, sel.mailbox.id) {
+                Ok(snapshot) => snapshot,
                 Err(e) => {
                     tracing::warn!("resynchronising: {e}");
                     None

@@ -160,6 +160,25 @@ impl Store {
         self.scan_messages(mailbox)
     }
 
+    /// A mailbox's record and its messages as of one moment. Read under the account's writer
+    /// lock: a commit lands in sled, then leaves or enters the in-memory index, all under
+    /// that lock, so a reader in between would pair the new HIGHESTMODSEQ with the old
+    /// message list, and a session starting from it would skip the change as already seen
+    /// (the stress client caught a SELECT keeping two expunged UIDs for good).
+    pub fn snapshot(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+    ) -> Result<Option<(Mailbox, Vec<MessageMeta>)>> {
+        let w = self.writer(account);
+        let _g = crate::lock(&w);
+        let Some(mb) = self.mailbox_by_id(mailbox)? else {
+            return Ok(None);
+        };
+        let metas = self.messages(mailbox)?;
+        Ok(Some((mb, metas)))
+    }
+
     /// Messages of a mailbox in UID order, read from sled.
     pub(crate) fn scan_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.inner

@@ -42,17 +42,17 @@ pub async fn select(
     let store = s.store().clone();
     // The view first (expunges from now on stay readable for us, RFC 2180 §4.1.1), then a
     // fresh channel (changes before it are in the snapshot), then the snapshot: the mailbox
-    // record, so every change at or below its HIGHESTMODSEQ is in the message list read after.
+    // record and its messages as of one commit (`Store::snapshot`), so every change at or
+    // below its HIGHESTMODSEQ is in the message list and every later one comes by channel.
     let view = store.open_view(account.id, found.id)?;
     if let Some(rx) = s.rx.as_mut() {
         *rx = rx.resubscribe();
     }
     s.pending.clear();
     s.lagged = false;
-    let mb = store
-        .mailbox_by_id(found.id)?
+    let (mb, metas) = store
+        .snapshot(account.id, found.id)?
         .ok_or_else(|| CmdError::No(Some(Code::NonExistent), "no such mailbox".into()))?;
-    let metas = store.messages(mb.id)?;
     // RFC 3501 §6.3.2: EXAMINE reports the same RECENT count but claims nothing.
     let recent_from = if read_only {
         mb.recent_from
