@@ -70,7 +70,7 @@ impl Fields {
             size,
             ..Fields::default()
         };
-        let first = |name: &str| first_field(header, name);
+        let first = |name: &str| store::mime::raw_header_bytes(header, name);
         if let Some(v) = first("Subject") {
             let (subject, reply) = base_subject(&decode_words(&v));
             f.subject = fold(&subject);
@@ -105,32 +105,6 @@ impl Fields {
         }
         f
     }
-}
-
-/// The unfolded value of the first field called `name`.
-fn first_field(header: &[u8], name: &str) -> Option<Vec<u8>> {
-    let mut value: Option<Vec<u8>> = None;
-    for line in header.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            if let Some(v) = value.as_mut() {
-                v.extend_from_slice(line);
-            }
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            if line[..colon]
-                .trim_ascii()
-                .eq_ignore_ascii_case(name.as_bytes())
-            {
-                value = Some(line[colon + 1..].to_vec());
-            }
-        }
-    }
-    value
 }
 
 /// addr-mailbox of the first address (RFC 5256 §3 FROM/TO/CC): its local part, or a group's

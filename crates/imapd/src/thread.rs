@@ -5,7 +5,7 @@
 //! UID THREAD) and the [`sort::Fields`] read from its header. "Sent date" ties keep mailbox
 //! order (RFC 5256 §2.2).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::sort::Fields;
 
@@ -270,8 +270,10 @@ fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
         }
     }
     let mut kept: Vec<usize> = Vec::new();
+    // Where each kept root is in `kept` (no linear search per merge on a large mailbox).
+    let mut kept_at: HashMap<usize, usize> = HashMap::new();
     // Roots already placed under a dummy made for an earlier root.
-    let mut wrapped: Vec<usize> = Vec::new();
+    let mut wrapped: HashSet<usize> = HashSet::new();
     for &x in &roots {
         if wrapped.contains(&x) {
             continue;
@@ -283,11 +285,11 @@ fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
             .filter(|s| !s.is_empty())
             .and_then(|s| table.get(s))
         else {
-            kept.push(x);
+            keep(&mut kept, &mut kept_at, x);
             continue;
         };
         if t == x {
-            kept.push(x);
+            keep(&mut kept, &mut kept_at, x);
             continue;
         }
         let (x_dummy, t_dummy) = (a.c[x].msg.is_none(), a.c[t].msg.is_none());
@@ -305,11 +307,14 @@ fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
         } else {
             // Otherwise a new dummy holds both, where t was.
             let d = a.new_container(None);
-            match kept.iter().position(|&k| k == t) {
-                Some(pos) => kept[pos] = d,
+            match kept_at.remove(&t) {
+                Some(pos) => {
+                    kept[pos] = d;
+                    kept_at.insert(d, pos);
+                }
                 None => {
-                    kept.push(d);
-                    wrapped.push(t);
+                    keep(&mut kept, &mut kept_at, d);
+                    wrapped.insert(t);
                 }
             }
             a.link(d, t);
@@ -321,6 +326,12 @@ fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
     // (6) Every level by sent date.
     a.sort_all(&mut kept);
     kept.iter().map(|&x| a.node(x)).collect()
+}
+
+/// Appends a top-level container, remembering where it is.
+fn keep(kept: &mut Vec<usize>, at: &mut HashMap<usize, usize>, x: usize) {
+    at.insert(x, kept.len());
+    kept.push(x);
 }
 
 /// RFC 5256 §5 thread-list: `(2)(3 6 (4 23)(44 7 96))`: a message and its only child run on

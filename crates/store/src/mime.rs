@@ -224,10 +224,15 @@ pub fn header_length(raw: &[u8]) -> usize {
 /// Raw, unfolded value of the first header `name` in the header block starting at `start`
 /// (leading and trailing white space trimmed; SEARCH uses it).
 pub fn raw_header(raw: &[u8], start: usize, end: usize, name: &str) -> Option<String> {
-    let block = raw.get(start..end)?;
+    let v = raw_header_bytes(raw.get(start..end)?, name)?;
+    Some(String::from_utf8_lossy(&v).into_owned())
+}
+
+/// [`raw_header`] as octets (8-bit header text kept as it is), for a whole header block.
+pub fn raw_header_bytes(block: &[u8], name: &str) -> Option<Vec<u8>> {
     let v = fields(block).find(|f| f.name.eq_ignore_ascii_case(name.as_bytes()))?;
     let unfolded: Vec<u8> = v.value.iter().copied().filter(|&b| b != b'\n').collect();
-    Some(String::from_utf8_lossy(unfolded.trim_ascii()).into_owned())
+    Some(unfolded.trim_ascii().to_vec())
 }
 
 /// One header field of a block: name (white space before the colon trimmed) and raw value.
