@@ -121,6 +121,15 @@ def py_imap(c):
         m.starttls(ssl_context=c.tls())
         data = imaplib_session(c, m)
         c.same_body(sent, data[0][1], "FETCH BODY[]")
+        c.step = "SORT, THREAD (RFC 5256) and SEARCH YOUNGER (RFC 5032)"
+        c.deliver("py-imap-reply")
+        m.noop()
+        typ, data = m.sort("(ARRIVAL)", "UTF-8", "ALL")
+        c.expect(typ == "OK" and data[0].split() == [b"1", b"2"], f"SORT: {typ} {data!r}")
+        typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+        c.expect(typ == "OK" and data[0] in (b"(1)(2)", b"(2)(1)"), f"THREAD: {typ} {data!r}")
+        typ, data = m.search(None, "YOUNGER", "3600")
+        c.expect(typ == "OK" and data[0].split() == [b"1", b"2"], f"YOUNGER: {typ} {data!r}")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")
