@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use net::faults::Injected;
 use net::{Connection, LineError};
 use store::{Account, Change};
 use tokio::sync::broadcast;
@@ -251,6 +252,14 @@ impl Session {
 
     pub async fn run(mut self) {
         self.conn.set_idle_timeout(self.limits.prelogin_idle);
+        // docs/spec.md §7.7: a fault rule may refuse or drop the connection instead.
+        if self.ctx.service.faults.active()
+            && self.fault("CONNECT", "*").await != FaultStep::Proceed
+        {
+            let _ = self.conn.flush().await;
+            self.conn.shutdown().await;
+            return;
+        }
         let greet = format!(
             "* OK [CAPABILITY {}] {} IMAP4rev1 ready\r\n",
             self.capabilities(),
@@ -281,6 +290,21 @@ impl Session {
             match command::parse(&bytes) {
                 Ok((cmd, _)) => {
                     self.bad = 0;
+                    let step = if self.ctx.service.faults.active() {
+                        self.fault(&command_name(&bytes), &cmd.tag).await
+                    } else {
+                        FaultStep::Proceed
+                    };
+                    match step {
+                        FaultStep::Proceed => {}
+                        FaultStep::Answered => {
+                            if self.conn.flush().await.is_err() {
+                                break;
+                            }
+                            continue;
+                        }
+                        FaultStep::Close => break,
+                    }
                     if let Err(e) = self.execute(cmd).await {
                         tracing::debug!("session ends: {e}");
                         break;
@@ -307,6 +331,32 @@ impl Session {
         }
         let _ = self.conn.flush().await;
         self.conn.shutdown().await;
+    }
+
+    /// docs/spec.md §7.7: asks the fault rules about `stage` (`CONNECT` or a command name)
+    /// and carries out what fired: an injected `NO`/`BAD` as the command's tagged reply, a
+    /// `BYE` (then close), or a dropped connection.
+    async fn fault(&mut self, stage: &str, tag: &str) -> FaultStep {
+        let account = match &self.state {
+            State::Authenticated { account } | State::Selected { account, .. } => {
+                Some(account.address.clone())
+            }
+            State::NotAuthenticated | State::Logout => None,
+        };
+        let names: Vec<&str> = account.as_deref().into_iter().collect();
+        match self.conn.inject(stage, &names).await {
+            Injected::Proceed | Injected::Blackhole => FaultStep::Proceed,
+            Injected::Reply(r) if r.starts_with("BYE") => {
+                self.conn.write(format!("* {r}\r\n").as_bytes());
+                let _ = self.conn.flush().await;
+                FaultStep::Close
+            }
+            Injected::Reply(r) => {
+                self.conn.write(format!("{tag} {r}\r\n").as_bytes());
+                FaultStep::Answered
+            }
+            Injected::Drop => FaultStep::Close,
+        }
     }
 
     /// Counts a bad command as `strikes` (2 for a syntax error); after [`MAX_BAD`] syntax
@@ -502,5 +552,32 @@ impl Session {
             let line = format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.known_modseq());
             self.conn.write(line.as_bytes());
         }
+    }
+}
+
+/// What an injected fault left the session to do (docs/spec.md §7.7).
+#[derive(Debug, PartialEq, Eq)]
+enum FaultStep {
+    /// Run the command.
+    Proceed,
+    /// The injected reply was written instead.
+    Answered,
+    /// Close the connection.
+    Close,
+}
+
+/// The command name of a command line (`FETCH`, `UID FETCH`), upper case, for fault rules.
+fn command_name(line: &[u8]) -> String {
+    let mut words = line
+        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .filter(|w| !w.is_empty())
+        .skip(1);
+    let first = words.next().unwrap_or_default().to_ascii_uppercase();
+    let first = String::from_utf8_lossy(&first).into_owned();
+    if first == "UID" {
+        let second = words.next().unwrap_or_default().to_ascii_uppercase();
+        format!("UID {}", String::from_utf8_lossy(&second))
+    } else {
+        first
     }
 }

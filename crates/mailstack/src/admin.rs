@@ -58,6 +58,7 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
         | Verb::Certs
         | Verb::DnsRecords
         | Verb::Demo { .. }
+        | Verb::Fault(_)
         | Verb::AdminToken { .. } => unreachable_verb(),
     }
 }

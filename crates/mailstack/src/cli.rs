@@ -78,6 +78,10 @@ pub enum Verb {
     /// Mailboxes.
     #[command(subcommand)]
     Mailbox(MailboxVerb),
+    /// Fault injection rules of the running server (docs/spec.md §7.7): make SMTP, IMAP or
+    /// POP3 answer errors, wait, or drop connections on purpose, for testing applications.
+    #[command(subcommand)]
+    Fault(FaultVerb),
     /// Print the DNS records (RFC 6186 SRV, autoconfig CNAMEs, MX) to publish for the domains.
     DnsRecords,
     /// Generate the development CA and server certificate (if missing, or renew them when they
@@ -319,4 +323,52 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FaultVerb {
+    /// Add a rule: e.g. `fault add --protocol smtp --stage RCPT --reply "452 4.2.2 Mailbox
+    /// full" --times 1`, or `fault add --protocol smtp --stage DATA --action drop`.
+    Add {
+        /// smtp, imap or pop3 (may be left out with --listener).
+        #[arg(long)]
+        protocol: Option<String>,
+        /// One listener only: smtp, submission, submissions, imap, imaps, pop3, pop3s.
+        #[arg(long)]
+        listener: Option<String>,
+        /// One account only (the logged-in user; in SMTP also sender and recipients).
+        #[arg(long)]
+        account: Option<String>,
+        /// CONNECT; SMTP EHLO, MAIL, RCPT, DATA, END-OF-DATA, …; an IMAP or POP3 command; *.
+        #[arg(long)]
+        stage: String,
+        /// reply, delay, drop or blackhole [default: reply, or delay with --delay-ms].
+        #[arg(long)]
+        action: Option<String>,
+        /// The reply, in the protocol's form ("452 4.2.2 …", "NO [UNAVAILABLE] …", "-ERR …").
+        #[arg(long)]
+        reply: Option<String>,
+        /// Wait this long, then go on normally.
+        #[arg(long)]
+        delay_ms: Option<u64>,
+        /// Chance in (0, 1] that a matching event fires the rule [default: 1].
+        #[arg(long)]
+        probability: Option<f64>,
+        /// Fire this many times, then remove the rule [default: until removed].
+        #[arg(long)]
+        times: Option<u32>,
+        /// Print the rule as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the rules in force.
+    List {
+        /// As JSON (the `GET /api/faults` document).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one rule by id.
+    Del { id: u64 },
+    /// Remove every rule.
+    Clear,
 }

@@ -38,6 +38,20 @@ pub struct Config {
     pub http: HttpSection,
     #[serde(default)]
     pub demo_account: Vec<DemoAccount>,
+    #[serde(default)]
+    pub faults: FaultsSection,
+}
+
+/// `[faults]`: fault injection for tests (docs/spec.md §7.7). No rules by default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSection {
+    /// Let rules fire on connections to a non-loopback address too.
+    #[serde(default)]
+    pub allow_non_loopback: bool,
+    /// `[[faults.rules]]`, each as `POST /api/faults` takes it.
+    #[serde(default)]
+    pub rules: Vec<net::faults::RuleSpec>,
 }
 
 /// `[http]`.
@@ -327,6 +341,7 @@ impl Config {
             limits: Limits::default(),
             http: HttpSection::default(),
             demo_account: vec![],
+            faults: FaultsSection::default(),
         }
     }
 
@@ -373,6 +388,12 @@ impl Config {
     fn validate(&mut self) -> anyhow::Result<()> {
         for d in &mut self.domains {
             *d = d.to_ascii_lowercase();
+        }
+        for (i, rule) in self.faults.rules.iter_mut().enumerate() {
+            *rule = rule
+                .clone()
+                .normalised()
+                .map_err(|e| anyhow::anyhow!("[[faults.rules]] #{}: {e}", i + 1))?;
         }
         if self.outbound == OutboundMode::Capture && self.capture_account.is_none() {
             bail!("outbound = \"capture\" needs capture_account = \"address\"");

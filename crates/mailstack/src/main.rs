@@ -20,6 +20,8 @@ mod admin;
 mod cli;
 mod config;
 mod demo;
+mod fault;
+mod live;
 mod logbridge;
 mod serve;
 mod stop;
@@ -128,6 +130,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Verb::Fault(v) => fault::run(&config, v).await,
         other => admin::run(config, other).await,
     }
 }

@@ -211,6 +211,10 @@ pub async fn run(
             say(format!("{service} listening on {local} ({what})"));
         }
         ports.insert(service.to_string(), local.port().into());
+        if *service == "http" {
+            // docs/spec.md §7.1: CLI verbs find the running server's admin API here.
+            crate::live::write_endpoint(&config.data_dir, *local)?;
+        }
     }
     if let (Some(note), true) = (token_note, config.listeners.http.is_some()) {
         say(note);
@@ -406,6 +410,14 @@ impl Bound {
         let mut listeners = Vec::new();
         // Every session of every listener, for the dashboard.
         let registry = net::Registry::new();
+        // Fault rules (docs/spec.md §7.7): from the config now, from the API later.
+        let faults = net::faults::Faults::new();
+        faults.set_allow_non_loopback(config.faults.allow_non_loopback);
+        for rule in &config.faults.rules {
+            if let Err(e) = faults.add(rule.clone()) {
+                tracing::warn!("fault rule refused: {e}");
+            }
+        }
         for (service, listener, local) in self.listeners {
             let mode = if service == "http" || service == "https" {
                 let ctx = web::Ctx {
@@ -417,6 +429,7 @@ impl Bound {
                         OutboundMode::Reject => None,
                     },
                     registry: registry.clone(),
+                    faults: faults.clone(),
                     accept_any_domain: options.accept_any,
                 };
                 if service == "https" {
@@ -442,6 +455,7 @@ impl Bound {
                     trace: options.trace,
                     allow_plaintext_from_loopback: options.plaintext_from_loopback,
                     registry: Some(registry.clone()),
+                    faults: faults.clone(),
                 };
                 let daemon = Daemon {
                     config,

@@ -84,6 +84,8 @@ pub struct Connection {
     secret_next: bool,
     /// This session's entry in the registry (dashboard), when the listener has one.
     session: Option<SessionHandle>,
+    /// The process's fault rules and this listener's service name (docs/spec.md §7.7).
+    faults: Option<(crate::faults::Faults, &'static str)>,
 }
 
 fn no_redaction(_: &[u8]) -> Option<String> {
@@ -112,6 +114,23 @@ impl Connection {
             secret_next: false,
             session: None,
             compressed: false,
+            faults: None,
+        }
+    }
+
+    /// Subjects the connection to the process's fault rules as `listener` ("smtp", "imaps", …).
+    pub fn set_faults(&mut self, faults: crate::faults::Faults, listener: &'static str) {
+        self.faults = Some((faults, listener));
+    }
+
+    pub(crate) fn faults(&self) -> Option<(crate::faults::Faults, &'static str)> {
+        self.faults.clone()
+    }
+
+    /// A note in the trace (`-- …`), e.g. an injected fault.
+    pub(crate) fn note(&self, dir: Dir, text: String) {
+        if self.traced() {
+            self.emit(dir, text);
         }
     }
 

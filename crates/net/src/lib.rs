@@ -13,6 +13,8 @@
 //!   implicit TLS, hostname, limits, trace, plaintext rule, registry), [`serve_service`]
 //!   (refuses an implicit-TLS port without a certificate), the TLS upgrade
 //!   (`Connection::upgrade_tls`) and the one SASL exchange driver ([`sasl_exchange`]).
+//! - [`faults`]: fault injection rules (reply, delay, drop, blackhole) that every daemon
+//!   consults at its stages through `Connection::inject` (docs/spec.md §7.7).
 //! - [`registry`]: the live session registry (protocol, port, TLS, user, mailbox, IDLE) and
 //!   each session's redacted trace, for the dashboard.
 //!
@@ -29,6 +31,7 @@
 
 pub mod compress;
 pub mod conn;
+pub mod faults;
 pub mod listen;
 pub mod registry;
 pub mod service;

@@ -169,6 +169,8 @@ pub struct ListenerConfig {
     pub redactor: Redactor,
     /// The session registry the dashboard reads (`None`: sessions are not registered).
     pub registry: Option<crate::Registry>,
+    /// The process's fault rules (docs/spec.md §7.7); `None`: never injects.
+    pub faults: Option<crate::faults::Faults>,
 }
 
 /// A new session handed to the protocol.
@@ -257,6 +259,9 @@ where
                     None => Connection::new(tcp, peer, local, false),
                 };
                 conn.set_trace(cfg2.trace, cfg2.redactor);
+                if let Some(f) = &cfg2.faults {
+                    conn.set_faults(f.clone(), cfg2.service);
+                }
                 if let Some(reg) = &cfg2.registry {
                     conn.attach(reg.open(id, cfg2.service, local.port(), conn.tls, peer));
                 }

@@ -33,6 +33,8 @@ pub struct ServiceConfig {
     pub allow_plaintext_from_loopback: bool,
     /// The session registry the dashboard reads (`None`: sessions are not registered).
     pub registry: Option<Registry>,
+    /// Fault injection rules (docs/spec.md §7.7), shared by every listener of the process.
+    pub faults: crate::faults::Faults,
 }
 
 impl ServiceConfig {
@@ -46,6 +48,7 @@ impl ServiceConfig {
             trace: false,
             allow_plaintext_from_loopback: true,
             registry: None,
+            faults: crate::faults::Faults::default(),
         }
     }
 
@@ -112,6 +115,7 @@ where
         trace: cfg.trace,
         redactor: protocol.redactor,
         registry: cfg.registry.clone(),
+        faults: Some(cfg.faults.clone()),
     };
     serve_listener(listener, lc, shutdown, handler).await
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use auth::sasl::SaslError;
 use auth::Secret;
+use net::faults::Injected;
 use net::SaslOutcome;
 use net::{Connection, LineError};
 
@@ -74,6 +75,11 @@ pub async fn run(ctx: Arc<Shared>, session: net::Session) {
         errors: 0,
     };
     s.conn.set_idle_timeout(s.limits().authorization_timeout);
+    // docs/spec.md §7.7: a fault rule may refuse or drop the connection instead.
+    if s.ctx().service.faults.active() && !matches!(s.fault("CONNECT").await, Ok(None)) {
+        s.conn.shutdown().await;
+        return;
+    }
     // RFC 1939 §4: the greeting.
     let greeting = format!(
         "+OK {} mailstack POP3 server ready\r\n",
@@ -155,7 +161,40 @@ impl Session {
                 return self.reply(Err(CmdError::Bad(why.into()))).await
             }
         };
+        if self.ctx().service.faults.active() {
+            let name = line
+                .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            if let Some(flow) = self.fault(&String::from_utf8_lossy(&name)).await? {
+                return Ok(flow);
+            }
+        }
         self.execute(cmd).await
+    }
+
+    /// docs/spec.md §7.7: asks the fault rules about `stage` (`CONNECT` or a command name):
+    /// `Some(flow)` when a rule answered (an injected `-ERR`) or dropped the connection.
+    async fn fault(&mut self, stage: &str) -> std::io::Result<Option<Flow>> {
+        let user = match &self.state {
+            State::Transaction(md) => Some(md.account.address.clone()),
+            State::Authorization { user } => user.clone(),
+            State::Update => None,
+        };
+        let names: Vec<&str> = user.as_deref().into_iter().collect();
+        Ok(match self.conn.inject(stage, &names).await {
+            Injected::Proceed | Injected::Blackhole => None,
+            Injected::Reply(r) => {
+                self.conn.send(format!("{r}\r\n").as_bytes()).await?;
+                Some(if stage == "CONNECT" {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                })
+            }
+            Injected::Drop => Some(Flow::Close),
+        })
     }
 
     /// Dispatch: the one place that says which command is valid in which state (RFC 1939 §3).

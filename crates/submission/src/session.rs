@@ -3,6 +3,7 @@
 //! command handlers for the session-level commands. Transaction commands (MAIL, RCPT, DATA,
 //! BDAT) live in `transaction.rs`.
 
+use net::faults::Injected;
 use net::{Connection, LineError, Shutdown};
 use smtp_proto::{EhloResponse, Request};
 use store::Account;
@@ -58,6 +59,36 @@ pub struct Chunks {
     pub data: Vec<u8>,
 }
 
+/// What a fault rule made of an event (docs/spec.md §7.7).
+pub(crate) enum Fault {
+    /// No rule fired (or a delay was served): go on.
+    None,
+    /// The injected reply was written instead of the command's.
+    Answered,
+    /// Close the connection without an answer.
+    Drop,
+    /// Accept the message and throw it away (end of data only).
+    Blackhole,
+}
+
+/// The fault-injection stage of a command (docs/spec.md §7.7).
+fn fault_stage(req: &Request<String>) -> Option<&'static str> {
+    Some(match req {
+        Request::Ehlo { .. } => "EHLO",
+        Request::Helo { .. } => "HELO",
+        Request::StartTls => "STARTTLS",
+        Request::Auth { .. } => "AUTH",
+        Request::Mail { .. } => "MAIL",
+        Request::Rcpt { .. } => "RCPT",
+        Request::Data => "DATA",
+        Request::Bdat { .. } => "BDAT",
+        Request::Rset => "RSET",
+        Request::Noop { .. } => "NOOP",
+        Request::Quit => "QUIT",
+        _ => return None,
+    })
+}
+
 /// What the loop does after a command.
 pub enum Next {
     Continue,
@@ -100,6 +131,15 @@ impl Session {
     pub async fn run(mut self, mut shutdown: Shutdown) {
         self.conn.set_idle_timeout(self.opts.idle_timeout);
         // RFC 5321 §4.3.1: 220 greeting.
+        // docs/spec.md §7.7: a fault rule may refuse or drop the connection instead.
+        match self.fault("CONNECT", None).await {
+            Fault::None | Fault::Blackhole => {}
+            Fault::Answered | Fault::Drop => {
+                let _ = self.conn.flush().await;
+                self.conn.shutdown().await;
+                return;
+            }
+        }
         let greeting = format!(
             "220 {} ESMTP mailstack ready\r\n",
             self.ctx.service.hostname
@@ -182,6 +222,24 @@ impl Session {
             self.reply(refusal);
             return Ok(Next::Continue);
         }
+        if let Some(stage) = fault_stage(&req) {
+            let named = match &req {
+                Request::Mail { from } => Some(from.address.clone()),
+                Request::Rcpt { to } => Some(to.address.clone()),
+                _ => None,
+            };
+            match self.fault(stage, named.as_deref()).await {
+                Fault::None | Fault::Blackhole => {}
+                Fault::Answered => {
+                    if let Request::Bdat { chunk_size, .. } = req {
+                        // RFC 3030 §2: the chunk is read even when the command is refused.
+                        crate::data::discard(&mut self.conn, chunk_size).await?;
+                    }
+                    return Ok(Next::Continue);
+                }
+                Fault::Drop => return Ok(Next::Close),
+            }
+        }
         match req {
             Request::Ehlo { host } => self.ehlo(host, true),
             Request::Helo { host } => self.ehlo(host, false),
@@ -232,6 +290,39 @@ impl Session {
             | Request::Lhlo { .. } => self.reply(codes::NOT_IMPLEMENTED.reply()),
         }
         Ok(Next::Continue)
+    }
+
+    /// docs/spec.md §7.7: asks the fault rules about `stage` of this session (the account,
+    /// the envelope so far and `named`, the address of the command at hand) and answers an
+    /// injected reply itself.
+    pub(crate) async fn fault(&mut self, stage: &str, named: Option<&str>) -> Fault {
+        if !self.ctx.service.faults.active() {
+            return Fault::None;
+        }
+        let mut names: Vec<&str> = Vec::new();
+        if let Some(a) = &self.account {
+            names.push(&a.address);
+        }
+        match &self.state {
+            State::Mail { from } => names.push(&from.address),
+            State::Rcpt { from, to, .. } => {
+                names.push(&from.address);
+                names.extend(to.iter().map(Recipient::address));
+            }
+            State::Connected | State::Greeted => {}
+        }
+        names.extend(named);
+        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match self.conn.inject(stage, &names).await {
+            Injected::Proceed => Fault::None,
+            Injected::Reply(r) => {
+                self.conn.write(format!("{r}\r\n").as_bytes());
+                Fault::Answered
+            }
+            Injected::Drop => Fault::Drop,
+            Injected::Blackhole => Fault::Blackhole,
+        }
     }
 
     /// Which command is allowed in which state (RFC 5321 §4.1.4), in one place.

@@ -9,7 +9,7 @@ use crate::codes::{self, Reply};
 use crate::data::{self, Content};
 use crate::deliver::{self, Origin, Recipient};
 use crate::dsn;
-use crate::session::{Chunks, Sender, Session, State, MAX_RECIPIENTS};
+use crate::session::{Chunks, Fault, Sender, Session, State, MAX_RECIPIENTS};
 use crate::{Outbound, Role};
 
 impl Session {
@@ -165,14 +165,18 @@ impl Session {
         self.conn.flush().await?;
         let content = data::read_data(&mut self.conn, self.ctx.max_message_size).await?;
         let reply = match content {
-            Content::Message(body) => self.finish(&body).await,
-            Content::TooBig => codes::TOO_BIG.reply(),
-            Content::BareLineEnding => codes::BARE_LINE_ENDING.reply(),
-            Content::LineTooLong => codes::LINE_TOO_LONG.with("Line too long in message data"),
+            Content::Message(body) => self.end_of_data(&body).await?,
+            Content::TooBig => Some(codes::TOO_BIG.reply()),
+            Content::BareLineEnding => Some(codes::BARE_LINE_ENDING.reply()),
+            Content::LineTooLong => {
+                Some(codes::LINE_TOO_LONG.with("Line too long in message data"))
+            }
         };
         // RFC 5321 §4.1.1.4: the transaction ends whatever the outcome.
         self.reset();
-        self.reply(reply);
+        if let Some(reply) = reply {
+            self.reply(reply);
+        }
         Ok(())
     }
 
@@ -194,10 +198,30 @@ impl Session {
             return Ok(());
         }
         let body = self.chunks.take().map(|c| c.data).unwrap_or_default();
-        let reply = self.finish(&body).await;
+        let reply = self.end_of_data(&body).await?;
         self.reset();
-        self.reply(reply);
+        if let Some(reply) = reply {
+            self.reply(reply);
+        }
         Ok(())
+    }
+
+    /// The end of the message data: the fault rules first (docs/spec.md §7.7), then
+    /// [`Session::finish`]. `Ok(None)`: an injected reply was written already; `Err`: drop
+    /// the connection without an answer (nothing is delivered either way).
+    async fn end_of_data(&mut self, body: &[u8]) -> Result<Option<Reply>, LineError> {
+        Ok(match self.fault("END-OF-DATA", None).await {
+            Fault::None => Some(self.finish(body).await),
+            Fault::Answered => None,
+            Fault::Drop => return Err(LineError::Closed),
+            Fault::Blackhole => {
+                tracing::info!(
+                    bytes = body.len(),
+                    "message accepted and discarded (injected fault)"
+                );
+                Some(codes::QUEUED.reply())
+            }
+        })
     }
 
     /// Delivers the message of the current transaction.

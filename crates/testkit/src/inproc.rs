@@ -247,6 +247,7 @@ impl StackBuilder {
             admin_token: Secret::new(TOKEN.to_string()),
             capture_account: self.capture_account.clone(),
             registry: registry.clone(),
+            faults: service.faults.clone(),
             accept_any_domain: false,
         };
         let (trigger, shutdown) = net::ShutdownTrigger::new();

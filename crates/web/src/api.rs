@@ -45,6 +45,16 @@ pub(crate) fn admin_routes() -> Router<App> {
         )
         .route("/api/accounts/{addr}/purge", post(messages::purge))
         .route("/api/captured", get(messages::captured))
+        .route(
+            "/api/faults",
+            get(crate::faults::list)
+                .post(crate::faults::add)
+                .delete(crate::faults::clear),
+        )
+        .route(
+            "/api/faults/{id}",
+            axum::routing::delete(crate::faults::remove),
+        )
 }
 
 /// The guard: RFC 6750 §2.1 `Authorization: Bearer <token>`; 401 otherwise (before the body

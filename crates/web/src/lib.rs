@@ -48,6 +48,7 @@ mod autoconfig;
 mod dashboard;
 mod dns;
 pub mod error;
+mod faults;
 mod messages;
 mod openapi;
 mod password;
@@ -95,6 +96,8 @@ pub struct Ctx {
     pub capture_account: Option<String>,
     /// The live sessions of the mail listeners (dashboard).
     pub registry: net::Registry,
+    /// The fault rules every daemon of the process consults (`/api/faults`, docs/spec.md §7.7).
+    pub faults: net::faults::Faults,
     /// `serve --ephemeral --accept-any`: every domain is local, so `POST /api/accounts` takes
     /// any address (docs/spec.md §7.2). Otherwise an account must be in a local domain
     /// (docs/spec.md §4.1).

@@ -25,6 +25,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/accounts/{addr}/messages/{uid}/raw"),
     ("post", "/api/accounts/{addr}/purge"),
     ("get", "/api/captured"),
+    ("get", "/api/faults"),
+    ("post", "/api/faults"),
+    ("delete", "/api/faults"),
+    ("delete", "/api/faults/{id}"),
 ];
 
 pub(crate) async fn document() -> Json<Value> {
@@ -151,6 +155,21 @@ pub fn spec() -> Value {
                     "messages": { "type": "integer" }, "unseen": { "type": "integer" }, "bytes": { "type": "integer" },
                     "uidvalidity": { "type": "integer" }, "uidnext": { "type": "integer" },
                     "subscribed": { "type": "boolean" } } },
+                "FaultRule": { "type": "object", "required": ["stage", "action"], "additionalProperties": false,
+                    "description": "docs/spec.md §7.7: a fault injection rule",
+                    "properties": {
+                        "protocol": { "type": "string", "enum": ["smtp", "imap", "pop3"], "description": "required unless listener is given" },
+                        "listener": { "type": "string", "enum": ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"] },
+                        "account": { "type": "string", "description": "logged-in user; in SMTP also the envelope sender and recipients" },
+                        "stage": { "type": "string", "description": "CONNECT; SMTP EHLO, HELO, STARTTLS, AUTH, MAIL, RCPT, DATA, BDAT, END-OF-DATA, RSET, NOOP, QUIT; an IMAP or POP3 command name (FETCH also matches UID FETCH); * for every command" },
+                        "action": { "type": "string", "enum": ["reply", "delay", "drop", "blackhole"], "description": "blackhole: SMTP END-OF-DATA only (250, never delivered)" },
+                        "reply": { "type": "string", "maxLength": 512, "description": "SMTP 4yz/5yz reply, IMAP NO/BAD/BYE …, POP3 -ERR …; default: a temporary failure" },
+                        "delay_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "description": "required for delay" },
+                        "probability": { "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1 },
+                        "times": { "type": "integer", "minimum": 1, "description": "removed after firing this often" } } },
+                "FaultRuleInForce": { "allOf": [ { "$ref": "#/components/schemas/FaultRule" },
+                    { "type": "object", "required": ["id", "fired"], "properties": {
+                        "id": { "type": "integer" }, "fired": { "type": "integer" } } } ] },
                 "Message": { "type": "object", "properties": {
                     "uid": { "type": "integer" }, "mailbox": { "type": "string" },
                     "flags": { "type": "array", "items": { "type": "string" } },
@@ -226,6 +245,24 @@ pub fn spec() -> Value {
             "/api/accounts/{addr}/purge": {
                 "post": admin("Delete every message of every mailbox", vec![addr()], None,
                     ("200", json_ok("count", json!({ "type": "object", "properties": { "deleted": { "type": "integer" } } })))),
+            },
+            "/api/faults": {
+                "get": admin("Fault injection rules in force (docs/spec.md §7.7)", vec![], None,
+                    ("200", json_ok("rules", json!({ "type": "array", "items": schema_ref("FaultRuleInForce") })))),
+                "post": {
+                    "summary": "Add a fault injection rule", "tags": ["admin"],
+                    "security": [{ "bearer": [] }], "requestBody": json_body("FaultRule"),
+                    "responses": { "201": json_ok("added", schema_ref("FaultRuleInForce")),
+                        "400": err("malformed JSON or an unknown field"),
+                        "401": err("missing or wrong admin token"),
+                        "422": err("the rule is refused; the error starts with the field at fault") } },
+                "delete": admin("Remove every rule", vec![], None,
+                    ("200", json_ok("count", json!({ "type": "object", "properties": { "removed": { "type": "integer" } } })))),
+            },
+            "/api/faults/{id}": {
+                "delete": admin("Remove one rule", vec![json!({ "name": "id", "in": "path", "required": true,
+                        "schema": { "type": "integer", "minimum": 0 } })], None,
+                    ("200", json_ok("count", json!({ "type": "object", "properties": { "removed": { "type": "integer" } } })))),
             },
             "/api/captured": {
                 "get": admin("Captured outbound mail (outbound = \"capture\")", list_params(), None,

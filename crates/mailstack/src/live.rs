@@ -1,0 +1,112 @@
+//! The CLI's channel to a running server (docs/spec.md §7.1): its HTTP admin API on loopback,
+//! found through `admin-endpoint` in the data folder (written by `serve` once its HTTP
+//! listener is bound) and authorised with the admin token (`[http] admin_token`, or the
+//! `admin-token` file beside it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+use crate::config::Config;
+
+/// The file in the data folder naming the running server's HTTP admin address.
+pub fn endpoint_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin-endpoint")
+}
+
+/// Records where this server's admin API listens (`serve`, once bound). An unspecified
+/// bind address (`0.0.0.0`, `::`) is reached through loopback.
+pub fn write_endpoint(data_dir: &Path, bound: SocketAddr) -> std::io::Result<()> {
+    let mut addr = bound;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    std::fs::write(endpoint_file(data_dir), format!("{addr}\n"))
+}
+
+/// A running server's admin API.
+pub struct Live {
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Live {
+    /// The running server of `config`'s data folder, or an error saying how to start one.
+    pub fn find(config: &Config) -> anyhow::Result<Live> {
+        let file = endpoint_file(&config.data_dir);
+        let text = std::fs::read_to_string(&file).map_err(|_| {
+            anyhow::anyhow!(
+                "no running server with an HTTP listener for {} (no {}); start `mailstack \
+                 serve` with [listeners] http set",
+                config.data_dir.display(),
+                file.display()
+            )
+        })?;
+        let addr: SocketAddr = text
+            .trim()
+            .parse()
+            .with_context(|| format!("{}: not an address", file.display()))?;
+        let token = match &config.http.admin_token {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => std::fs::read_to_string(crate::token::path(&config.data_dir))
+                .context("cannot read the admin token of the running server")?
+                .trim()
+                .to_string(),
+        };
+        Ok(Live { addr, token })
+    }
+
+    /// One request; the JSON answer with its status. Errors when the server cannot be
+    /// reached.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "the server's admin API at {} does not answer (is `mailstack serve` running?)",
+                    self.addr
+                )
+            })?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(payload)))?;
+        let resp = sender.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        };
+        if status == 401 {
+            bail!(
+                "the running server refused the admin token (was it rotated? restart the server)"
+            );
+        }
+        Ok((status, json))
+    }
+}
