@@ -4,7 +4,7 @@ CONFIG  ?= config/mailstack.toml
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: all build build-debug run test test-rust clients stress-smoke lint certs fmt clean-data bench soak stress fuzz audit
+.PHONY: all build build-debug run test test-rust pytest clients stress-smoke lint certs fmt clean-data bench soak stress fuzz audit
 .PHONY: deps deps-build deps-lint
 # What `make deps` installed is found without a new shell: Rust from rustup, and Node.js 20
 # for the browser test where the system's is older (Debian 12 has 18).
@@ -42,6 +42,7 @@ test: deps build-debug
 	@status=0; \
 	$(MAKE) --no-print-directory clients || status=1; \
 	$(MAKE) --no-print-directory stress-smoke || status=1; \
+	$(MAKE) --no-print-directory pytest || status=1; \
 	$(MAKE) --no-print-directory test-rust || status=1; \
 	exit $$status
 
@@ -51,6 +52,16 @@ ifdef NEXTEST
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif
+
+## The pytest suite (tests/python: a test server started by a fixture, smtplib/imaplib/poplib,
+## injected faults), pytest from PyPI in a virtualenv under tests/python/.venv.
+tests/python/.venv/bin/pytest: tests/python/requirements.txt
+	python3 -m venv tests/python/.venv
+	tests/python/.venv/bin/pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+pytest: build-debug tests/python/.venv/bin/pytest
+	MAILSTACK_BIN=$(TARGET_DIR)/debug/mailstack tests/python/.venv/bin/pytest -q tests/python
 
 ## Every third-party client (curl, imaplib/poplib/smtplib, swaks, msmtp, mutt, mbsync,
 ## offlineimap, fetchmail, getmail6, mailutils) against a fresh server: a pass/fail table.

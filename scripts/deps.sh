@@ -14,8 +14,9 @@
 # and takes a second. Debian packages come from apt-get, run as root, or through sudo when it
 # needs no password; otherwise the script names the missing packages with the command that
 # installs them and stops (SKIP_DEPS=1 makes that a warning: the tests that need what is
-# missing then print SKIPPED). Rust comes from rustup into ~/.cargo (no root needed); every
-# Python module the tests use is in the standard library, so nothing comes from pip.
+# missing then print SKIPPED). Rust comes from rustup into ~/.cargo (no root needed). The
+# client matrix uses only Python's standard library; the pytest suite (tests/python) gets
+# pytest from PyPI into its own virtualenv (`make pytest`, pinned in requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -107,6 +108,9 @@ check_lint() {
 check_test() {
     # The real-client matrix (tests/clients) and the end-to-end tests (tests/tests).
     need python3 have python3
+    # tests/python: pytest (PyPI) in a virtualenv (`make pytest`); Debian's python3 needs
+    # python3-venv for that.
+    need python3-venv python3 -c 'import ensurepip, venv'
     need swaks have swaks
     need libnet-ssleay-perl perl -MNet::SSLeay -e1
     need libio-socket-ssl-perl perl -MIO::Socket::SSL -e1

@@ -125,6 +125,18 @@ class Server:
         if status not in (200, 201):
             raise RuntimeError(f"add {address}: HTTP {status} {answer}")
 
+    def add_fault(self, **rule):
+        """Adds a fault injection rule (docs/spec.md §7.7), e.g.
+        `add_fault(protocol="smtp", stage="RCPT", action="reply", reply="452 4.2.2 Full")`;
+        returns its id."""
+        status, answer = self.api("POST", "/api/faults", rule)
+        if status != 201:
+            raise RuntimeError(f"fault rule {rule}: HTTP {status} {answer}")
+        return answer["id"]
+
+    def clear_faults(self):
+        self.api("DELETE", "/api/faults")
+
     def tls_context(self):
         return tls_context(self.ca)
 
