@@ -7,9 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 
 use crate::config::Config;
 
@@ -34,8 +31,7 @@ pub fn write_endpoint(data_dir: &Path, bound: SocketAddr) -> std::io::Result<()>
 
 /// A running server's admin API.
 pub struct Live {
-    addr: SocketAddr,
-    token: String,
+    client: web::client::AdminClient,
 }
 
 impl Live {
@@ -61,7 +57,9 @@ impl Live {
                 .trim()
                 .to_string(),
         };
-        Ok(Live { addr, token })
+        Ok(Live {
+            client: web::client::AdminClient::new(addr, token),
+        })
     }
 
     /// One request; the JSON answer with its status. Errors when the server cannot be
@@ -72,40 +70,14 @@ impl Live {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        let tcp = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "the server's admin API at {} does not answer (is `mailstack serve` running?)",
-                    self.addr
-                )
-            })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(payload)))?;
-        let resp = sender.send_request(req).await?;
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        let json = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
-        };
+        let (status, json) = self.client.call(method, path, body).await.with_context(|| {
+            format!(
+                "the server's admin API at {} does not answer (is `mailstack serve` running?)",
+                self.client.addr
+            )
+        })?;
         if status == 401 {
-            bail!(
-                "the running server refused the admin token (was it rotated? restart the server)"
-            );
+            bail!("the running server refused the admin token (was it rotated? restart the server)");
         }
         Ok((status, json))
     }

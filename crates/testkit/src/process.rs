@@ -33,18 +33,10 @@ const START_LIMIT: Duration = Duration::from_secs(120);
 /// How long a SIGTERM may take before the server is killed.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
-/// The `mailstack` binary built by this workspace (or `$MAILSTACK_BIN`).
+/// The `mailstack` binary built by this workspace (or `$MAILSTACK_BIN`): the same lookup as
+/// the Rust test API's.
 pub fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("MAILSTACK_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test>-… → target/<profile>/mailstack
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("target/debug"));
-    profile_dir.join("mailstack")
+    mailstack_test::binary()
 }
 
 /// Writes a config for a test server into `dir`: every listener on an ephemeral loopback

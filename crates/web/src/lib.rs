@@ -45,6 +45,7 @@
 mod api;
 mod apple;
 mod autoconfig;
+pub mod client;
 mod dashboard;
 mod dns;
 pub mod error;

@@ -34,6 +34,8 @@ pub(crate) struct ListQuery {
     subject: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Only messages with a higher UID (with `wait`: wait for any new message).
+    after_uid: Option<u32>,
 }
 
 /// `?mailbox=` of the single-message routes.
@@ -102,7 +104,11 @@ fn contains(field: &Option<String>, needle: &Option<String>) -> bool {
 fn matching(app: &App, mb: &store::Mailbox, q: &ListQuery) -> Result<Vec<MessageView>, ApiError> {
     let store = app.ctx.auth.store();
     let mut out = Vec::new();
+    let after = q.after_uid.unwrap_or(0);
     for m in store.messages(mb.id)? {
+        if m.uid.get() <= after {
+            continue;
+        }
         let mut env = store.structure(m.blob)?.envelope;
         env.subject = env.subject.map(decode_subject);
         if !(contains(&env.subject, &q.subject)
@@ -177,7 +183,7 @@ async fn list_or_wait(
     }
 }
 
-/// `GET /api/accounts/{addr}/messages?mailbox=&wait=&subject=&from=&to=`
+/// `GET /api/accounts/{addr}/messages?mailbox=&wait=&subject=&from=&to=&after_uid=`
 pub(crate) async fn list(
     State(app): State<App>,
     ApiPath(addr): ApiPath<String>,

@@ -111,6 +111,9 @@ fn list_params() -> Vec<Value> {
         ),
         query("from", "substring of the From header", false),
         query("to", "substring of the To header", false),
+        json!({ "name": "after_uid", "in": "query", "required": false,
+                "description": "only messages with a higher UID (with wait: wait for any new message)",
+                "schema": { "type": "integer", "minimum": 0, "maximum": 4294967295u64 } }),
     ]
 }
 
