@@ -378,6 +378,21 @@ async function main() {
   log('ok: Delete removed UID 3');
   await feedHas('UID 3');
 
+  // 7. Fault injection from the dashboard (docs/spec.md §7.7): a 452 at RCPT, once.
+  await page.waitForSelector('#faults-pane', { state: 'visible' });
+  await page.selectOption('#fault-protocol', 'smtp');
+  await page.fill('#fault-stage', 'RCPT');
+  await page.selectOption('#fault-action', 'reply');
+  await page.fill('#fault-reply', '452 4.2.2 Mailbox full');
+  await page.fill('#fault-times', '1');
+  await page.click('#fault-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#fault-count').textContent === '1');
+  const refused = await smtpDeliver(ACCOUNT, 'refused', 'never stored').then(() => null, (e) => e.message);
+  check(refused && refused.includes('452 4.2.2 Mailbox full'), `RCPT refused by the rule (${refused})`);
+  await page.click('#faults-clear');
+  await page.waitForFunction(() => document.querySelector('#fault-count').textContent === '0');
+  log('ok: a fault rule added on the dashboard refused RCPT with 452');
+
   check(await page.evaluate(() => window.__noReload === 'still here'), 'the page was never reloaded');
   check(await page.evaluate(() => window.__pwned === undefined), 'window.__pwned still undefined');
   const csps = consoleErrors.filter((e) => /Content Security Policy/i.test(e));

@@ -70,14 +70,20 @@ impl Live {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        let (status, json) = self.client.call(method, path, body).await.with_context(|| {
-            format!(
-                "the server's admin API at {} does not answer (is `mailstack serve` running?)",
-                self.client.addr
-            )
-        })?;
+        let (status, json) = self
+            .client
+            .call(method, path, body)
+            .await
+            .with_context(|| {
+                format!(
+                    "the server's admin API at {} does not answer (is `mailstack serve` running?)",
+                    self.client.addr
+                )
+            })?;
         if status == 401 {
-            bail!("the running server refused the admin token (was it rotated? restart the server)");
+            bail!(
+                "the running server refused the admin token (was it rotated? restart the server)"
+            );
         }
         Ok((status, json))
     }

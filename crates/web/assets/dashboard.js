@@ -420,6 +420,7 @@
   }
 
   function closeSession(s) {
+    if (model.admin && $('faults').children.length) loadFaults();
     upsertSession(Object.assign({}, s, { ended: s.ended || Date.now() }), true);
     const entry = model.sessions.get(s.id);
     // Closed sessions stay a few seconds (so a short POP3 visit can still be clicked), then fade.
@@ -571,6 +572,7 @@
       renderServer(state.server);
       renderAccounts(state.accounts || []);
       renderSessions(state.sessions || []);
+      loadFaults();
       const queued = pendingEvents;
       pendingEvents = null;
       for (const [type, data] of queued) applyEvent(type, data, false);
@@ -689,11 +691,12 @@
     const dir = line.dir === 'C' || line.dir === 'S' ? line.dir : 'note';
     const list = $('trace');
     const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 24;
-    list.append(h('li', { class: `line dir-${dir}`, data: { dir } },
+    const injected = dir === 'note' && /^injected fault #/.test(line.text || '');
+    list.append(h('li', { class: `line dir-${dir}${injected ? ' injected' : ''}`, data: { dir } },
       h('time', null, line.at ? fmtTimeMs(line.at) : ''),
       h('span', { class: `dir dir-${dir}` }, dir === 'note' ? '—' : `${dir}:`),
       h('span', { class: line.tls ? 'lock on' : 'lock', title: line.tls ? 'over TLS' : 'in clear text' }),
-      h('span', { class: 'text' }, line.text ?? '')));
+      h('span', { class: 'text' }, injected ? `⚠ ${line.text}` : (line.text ?? ''))));
     while (list.children.length > 2000) list.firstElementChild.remove();
     if (stick) list.scrollTop = list.scrollHeight;
   }
@@ -790,6 +793,55 @@
     }
   }
 
+  // ---------------------------------------------------------------- fault injection
+
+  /** docs/spec.md §7.7: the rules in force, each with a remove button (admin only). */
+  async function loadFaults() {
+    if (!model.admin) return;
+    let rules;
+    try {
+      rules = await api('/api/faults');
+    } catch (e) {
+      return;
+    }
+    $('fault-count').textContent = String(rules.length);
+    $('faults').replaceChildren(...rules.map((r) => h('li', { class: 'fault' },
+      h('span', { class: `proto proto-${r.protocol}` }, r.protocol.toUpperCase()), ' ',
+      h('code', null, r.stage), ' → ', h('strong', null, r.action), ' ',
+      r.reply ? h('code', null, r.reply) : '', r.delay_ms != null ? `${r.delay_ms} ms` : '',
+      r.times != null ? ` · ${r.times}×` : '', ` · fired ${r.fired} `,
+      h('button', { type: 'button', class: 'small fault-del', data: { id: r.id } }, 'Remove'))));
+  }
+
+  async function addFault(e) {
+    e.preventDefault();
+    const action = $('fault-action').value;
+    const extra = $('fault-reply').value.trim();
+    const rule = { protocol: $('fault-protocol').value, stage: $('fault-stage').value.trim(), action };
+    if (action === 'reply' && extra) rule.reply = extra;
+    if (action === 'delay') rule.delay_ms = Number(extra || 1000);
+    if ($('fault-times').value) rule.times = Number($('fault-times').value);
+    try {
+      await api('/api/faults', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule),
+      });
+      $('fault-stage').value = '';
+      $('fault-reply').value = '';
+    } catch (err) {
+      showError(`Rule refused: ${err.message}`);
+    }
+    loadFaults();
+  }
+
+  async function removeFault(id) {
+    try {
+      await api(id == null ? '/api/faults' : `/api/faults/${id}`, { method: 'DELETE' });
+    } catch (err) {
+      showError(`Remove failed: ${err.message}`);
+    }
+    loadFaults();
+  }
+
   // ---------------------------------------------------------------- wiring
 
   function onAccountsClick(e) {
@@ -845,6 +897,12 @@
     $('accounts').addEventListener('keydown', onKey(onAccountsClick));
     $('sessions').addEventListener('click', onSessionsClick);
     $('sessions').addEventListener('keydown', onKey(onSessionsClick));
+    $('fault-form').addEventListener('submit', addFault);
+    $('faults-clear').addEventListener('click', () => removeFault(null));
+    $('faults').addEventListener('click', (e) => {
+      const b = e.target.closest('button.fault-del');
+      if (b) removeFault(Number(b.dataset.id));
+    });
     $('drawer-close').addEventListener('click', closeDrawer);
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeDrawer(); });
     // "connections" shows or hides the session lines of the feed (they are always recorded).
