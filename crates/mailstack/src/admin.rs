@@ -10,6 +10,25 @@ use store::{AppendRequest, Store};
 use crate::cli::{show_quota, AliasVerb, MailboxVerb, UserVerb, Verb};
 use crate::config::Config;
 
+/// Why [`open`] did not give the store.
+enum Opened {
+    /// A running server holds it (its PID).
+    Locked(String),
+    Failed(anyhow::Error),
+}
+
+fn open(config: &Config) -> Result<Store, Opened> {
+    match Store::open(&config.data_dir) {
+        Err(store::Error::Locked { pid }) => Err(Opened::Locked(pid)),
+        other => other.map_err(|e| {
+            Opened::Failed(
+                anyhow::Error::new(e)
+                    .context(format!("cannot open store {}", config.data_dir.display())),
+            )
+        }),
+    }
+}
+
 /// Opens the store, turning "locked" into an actionable message.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     match Store::open(&config.data_dir) {
@@ -26,7 +45,12 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
+    let store = match open(&config) {
+        Ok(s) => s,
+        // docs/spec.md §7.1: a running server holds the store; the verb goes to it.
+        Err(Opened::Locked(pid)) => return crate::admin_live::run(&config, verb, &pid).await,
+        Err(Opened::Failed(e)) => return Err(e),
+    };
     store.set_domains(&config.domains).await?;
     let auth = Auth::new(store.clone(), config.auth_config())?;
     match verb {
@@ -53,7 +77,7 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
             Ok(())
         }
         Verb::Deliver { to, mailbox } => deliver(&store, &to, &mailbox).await,
-        Verb::Mailbox(MailboxVerb::List { address }) => mailbox_list(&store, &address),
+        Verb::Mailbox(MailboxVerb::List { address, json }) => mailbox_list(&store, &address, json),
         Verb::Serve { .. }
         | Verb::Certs
         | Verb::DnsRecords
@@ -68,13 +92,13 @@ fn unreachable_verb() -> anyhow::Result<()> {
 }
 
 /// The address as the store keys it, or an error that names what was typed.
-fn normalized(address: &str) -> anyhow::Result<String> {
+pub(crate) fn normalized(address: &str) -> anyhow::Result<String> {
     auth::normalize_address(address).map_err(about(address.trim()))
 }
 
 /// An error about `what` (an address, an alias): one line that names it, e.g.
 /// `bob@example.test: no such account`.
-fn about<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
+pub(crate) fn about<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
     move |e| anyhow::anyhow!("{what}: {e}")
 }
 
@@ -94,18 +118,29 @@ fn local_domain(
         return Ok(None);
     }
     if !add {
-        let file = if config.file.as_os_str().is_empty() {
-            "the configuration".to_string()
-        } else {
-            config.file.display().to_string()
-        };
-        bail!(
-            "{address}: {domain} is not a local domain (local: {}); add \"{domain}\" to \
-             `domains` in {file}, or run `mailstack {verb} … --add-domain` to make it local",
-            listed(&store.domains()?)
-        );
+        return Err(not_local(config, address, &store.domains()?, verb));
     }
     Ok(Some(domain.to_string()))
+}
+
+/// The refusal of an address outside the local `domains`, naming the key to change.
+pub(crate) fn not_local(
+    config: &Config,
+    address: &str,
+    domains: &[String],
+    verb: &str,
+) -> anyhow::Error {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    let file = if config.file.as_os_str().is_empty() {
+        "the configuration".to_string()
+    } else {
+        config.file.display().to_string()
+    };
+    anyhow::anyhow!(
+        "{address}: {domain} is not a local domain (local: {}); add \"{domain}\" to \
+         `domains` in {file}, or run `mailstack {verb} … --add-domain` to make it local",
+        listed(domains)
+    )
 }
 
 /// `--add-domain`: the store keeps the local domains (the configured `domains`, recorded at
@@ -181,25 +216,21 @@ async fn user(config: &Config, auth: &Auth, verb: UserVerb) -> anyhow::Result<()
                 .map_err(about(&address))?;
             println!("deleted {address} and all its mail");
         }
-        UserVerb::List => {
-            println!(
-                "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} ALIASES",
-                "ADDRESS", "MESSAGES", "BYTES", "QUOTA", "POP3", "SAVE-SENT"
-            );
+        UserVerb::List { json } => {
+            let mut rows = Vec::new();
             for a in store.accounts()? {
                 let u = store.usage(a.id)?;
-                println!(
-                    "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} {}",
-                    a.address,
-                    u.messages,
-                    u.bytes,
-                    a.quota_bytes
-                        .map_or("unlimited".to_string(), |q| q.to_string()),
-                    a.pop3_policy.as_str(),
-                    a.save_sent,
-                    a.aliases.join(",")
-                );
+                rows.push(UserRow {
+                    address: a.address,
+                    used_messages: u.messages,
+                    used_bytes: u.bytes,
+                    quota_bytes: a.quota_bytes,
+                    pop3_policy: a.pop3_policy.as_str().to_string(),
+                    save_sent: a.save_sent,
+                    aliases: a.aliases,
+                });
             }
+            print_users(&rows, json)?;
         }
         UserVerb::Set {
             address,
@@ -238,7 +269,7 @@ async fn user(config: &Config, auth: &Auth, verb: UserVerb) -> anyhow::Result<()
     Ok(())
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
+pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -290,19 +321,83 @@ async fn deliver(store: &Store, to: &str, mailbox: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mailbox_list(store: &Store, address: &str) -> anyhow::Result<()> {
+fn mailbox_list(store: &Store, address: &str, json: bool) -> anyhow::Result<()> {
     let address = normalized(address)?;
     let Some(a) = store.account(&address)? else {
         bail!("{address}: no such account")
     };
+    let rows: Vec<MailboxRow> = store
+        .mailboxes(a.id)?
+        .into_iter()
+        .map(|mb| MailboxRow {
+            name: mb.name,
+            messages: mb.exists,
+            unseen: mb.unseen,
+            bytes: mb.size,
+        })
+        .collect();
+    print_mailboxes(&rows, json)
+}
+
+/// One line of `user list` (the fields of `GET /api/accounts`, which `--json` prints).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct UserRow {
+    pub address: String,
+    pub used_messages: u64,
+    pub used_bytes: u64,
+    pub quota_bytes: Option<u64>,
+    pub pop3_policy: String,
+    pub save_sent: bool,
+    pub aliases: Vec<String>,
+}
+
+pub(crate) fn print_users(rows: &[UserRow], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} ALIASES",
+        "ADDRESS", "MESSAGES", "BYTES", "QUOTA", "POP3", "SAVE-SENT"
+    );
+    for r in rows {
+        println!(
+            "{:<40} {:>10} {:>12} {:>12} {:<10} {:<9} {}",
+            r.address,
+            r.used_messages,
+            r.used_bytes,
+            r.quota_bytes
+                .map_or("unlimited".to_string(), |q| q.to_string()),
+            r.pop3_policy,
+            r.save_sent,
+            r.aliases.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// One line of `mailbox list` (as `GET /api/accounts/{addr}/mailboxes` names them).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct MailboxRow {
+    pub name: String,
+    pub messages: u32,
+    pub unseen: u32,
+    pub bytes: u64,
+}
+
+pub(crate) fn print_mailboxes(rows: &[MailboxRow], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(rows)?);
+        return Ok(());
+    }
     println!(
         "{:<30} {:>9} {:>7} {:>12}",
         "NAME", "MESSAGES", "UNSEEN", "BYTES"
     );
-    for mb in store.mailboxes(a.id)? {
+    for r in rows {
         println!(
             "{:<30} {:>9} {:>7} {:>12}",
-            mb.name, mb.exists, mb.unseen, mb.size
+            r.name, r.messages, r.unseen, r.bytes
         );
     }
     Ok(())

@@ -151,7 +151,11 @@ pub enum UserVerb {
     /// Delete an account with its mailboxes and messages.
     Del { address: String },
     /// List accounts.
-    List,
+    List {
+        /// As JSON (the fields of `GET /api/accounts`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Change account settings.
     Set {
         address: String,
@@ -183,7 +187,12 @@ pub enum AliasVerb {
 #[derive(Debug, Subcommand)]
 pub enum MailboxVerb {
     /// Name, messages, unseen and bytes of each mailbox of ADDRESS.
-    List { address: String },
+    List {
+        address: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const QUOTA_HELP: &str = "Mailbox size limit: bytes, or a number with a unit (500MB, 2GiB, \

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::cli::FaultVerb;
 use crate::config::Config;
-use crate::live::Live;
+use crate::live::{error_text, Live};
 
 pub async fn run(config: &Config, verb: FaultVerb) -> anyhow::Result<()> {
     let live = Live::find(config)?;
@@ -91,12 +91,6 @@ pub async fn run(config: &Config, verb: FaultVerb) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn error_text(body: &Value) -> String {
-    body["error"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| body.to_string())
-}
 
 /// `#3 smtp RCPT (account bob@example.test): reply "452 …", 1 time left, fired 0`.
 fn describe(r: &Value) -> String {

@@ -63,23 +63,37 @@ impl Live {
     }
 
     /// One request; the JSON answer with its status. Errors when the server cannot be
-    /// reached.
+    /// reached or refuses the token.
     pub async fn call(
         &self,
         method: &str,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
-        let (status, json) = self
-            .client
-            .call(method, path, body)
-            .await
-            .with_context(|| {
-                format!(
-                    "the server's admin API at {} does not answer (is `mailstack serve` running?)",
-                    self.client.addr
-                )
-            })?;
+        self.checked(self.client.call(method, path, body).await)
+    }
+
+    /// [`Live::call`] with a body of any type (a message for `deliver`).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.checked(self.client.send(method, path, content_type, payload).await)
+    }
+
+    fn checked(
+        &self,
+        answer: Result<(u16, serde_json::Value), web::client::ClientError>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let (status, json) = answer.with_context(|| {
+            format!(
+                "the server's admin API at {} does not answer (is `mailstack serve` running?)",
+                self.client.addr
+            )
+        })?;
         if status == 401 {
             bail!(
                 "the running server refused the admin token (was it rotated? restart the server)"
@@ -87,4 +101,12 @@ impl Live {
         }
         Ok((status, json))
     }
+}
+
+/// The reason in an error answer (`{"error": …}`), or the answer itself.
+pub fn error_text(body: &serde_json::Value) -> String {
+    body["error"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| body.to_string())
 }

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod admin_live;
 mod cli;
 mod config;
 mod demo;

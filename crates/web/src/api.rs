@@ -45,6 +45,15 @@ pub(crate) fn admin_routes() -> Router<App> {
         )
         .route("/api/accounts/{addr}/purge", post(messages::purge))
         .route("/api/captured", get(messages::captured))
+        .route("/api/aliases", post(crate::aliases::add))
+        .route(
+            "/api/aliases/{alias}",
+            axum::routing::delete(crate::aliases::remove),
+        )
+        .route(
+            "/api/domains",
+            get(crate::aliases::list).post(crate::aliases::add_domain),
+        )
         .route(
             "/api/faults",
             get(crate::faults::list)

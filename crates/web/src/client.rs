@@ -42,6 +42,20 @@ impl AdminClient {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<(u16, serde_json::Value), ClientError> {
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        self.send(method, path, "application/json", payload.into_bytes())
+            .await
+    }
+
+    /// One request with a body of any type (e.g. `message/rfc822`); the answer as in
+    /// [`AdminClient::call`].
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        payload: Vec<u8>,
+    ) -> Result<(u16, serde_json::Value), ClientError> {
         let http = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
@@ -55,13 +69,12 @@ impl AdminClient {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
         let req = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", self.addr.to_string())
             .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(Full::new(Bytes::from(payload)))
             .map_err(|e| http(&e))?;
         let resp = sender.send_request(req).await.map_err(|e| http(&e))?;

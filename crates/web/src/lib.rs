@@ -42,6 +42,7 @@
 //! | OpenAPI 3.0 document | Yes |
 #![forbid(unsafe_code)]
 
+mod aliases;
 mod api;
 mod apple;
 mod autoconfig;

@@ -294,7 +294,9 @@ pub(crate) async fn inject(
     };
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "mailbox": mb.name, "uid": uid, "uidvalidity": uidvalidity })),
+        Json(
+            serde_json::json!({ "account": a.address, "mailbox": mb.name, "uid": uid, "uidvalidity": uidvalidity }),
+        ),
     ))
 }
 

@@ -25,6 +25,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/accounts/{addr}/messages/{uid}/raw"),
     ("post", "/api/accounts/{addr}/purge"),
     ("get", "/api/captured"),
+    ("post", "/api/aliases"),
+    ("delete", "/api/aliases/{alias}"),
+    ("get", "/api/domains"),
+    ("post", "/api/domains"),
     ("get", "/api/faults"),
     ("post", "/api/faults"),
     ("delete", "/api/faults"),
@@ -234,7 +238,7 @@ pub fn spec() -> Value {
                 "post": admin("Inject a raw message (max 50 MiB; 507 when over quota)", vec![addr(), mailbox()],
                     Some(json!({ "required": true, "content": { "message/rfc822": { "schema": { "type": "string", "format": "binary" } } } })),
                     ("201", json_ok("stored", json!({ "type": "object", "properties": {
-                        "mailbox": { "type": "string" }, "uid": { "type": "integer" }, "uidvalidity": { "type": "integer" } } })))),
+                        "account": { "type": "string" }, "mailbox": { "type": "string" }, "uid": { "type": "integer" }, "uidvalidity": { "type": "integer" } } })))),
             },
             "/api/accounts/{addr}/messages/{uid}": {
                 "delete": admin("Delete (expunge) a message", vec![addr(), uid(), mailbox()], None,
@@ -248,6 +252,33 @@ pub fn spec() -> Value {
             "/api/accounts/{addr}/purge": {
                 "post": admin("Delete every message of every mailbox", vec![addr()], None,
                     ("200", json_ok("count", json!({ "type": "object", "properties": { "deleted": { "type": "integer" } } })))),
+            },
+            "/api/aliases": {
+                "post": {
+                    "summary": "Add an alias (at most 10 per account; receives mail, usable as sender)", "tags": ["admin"],
+                    "security": [{ "bearer": [] }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["alias", "address"], "additionalProperties": false,
+                        "properties": { "alias": { "type": "string" }, "address": { "type": "string" } } } } } },
+                    "responses": { "201": json_ok("added", json!({ "type": "object", "properties": {
+                            "alias": { "type": "string" }, "address": { "type": "string" } } })),
+                        "400": err("malformed input or invalid address"),
+                        "401": err("missing or wrong admin token"), "404": err("no such account"),
+                        "409": err("the address is in use, or the account has 10 aliases"),
+                        "422": err("the alias's domain is not local") } },
+            },
+            "/api/aliases/{alias}": {
+                "delete": admin("Remove an alias", vec![json!({ "name": "alias", "in": "path", "required": true,
+                        "schema": { "type": "string" } })], None, ("204", json!({ "description": "removed" }))),
+            },
+            "/api/domains": {
+                "get": admin("Local domains (configured and added)", vec![], None,
+                    ("200", json_ok("domains", json!({ "type": "array", "items": { "type": "string" } })))),
+                "post": admin("Make a domain local (kept in the store)", vec![],
+                    Some(json!({ "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["domain"], "additionalProperties": false,
+                        "properties": { "domain": { "type": "string" } } } } } })),
+                    ("201", json_ok("the local domains", json!({ "type": "array", "items": { "type": "string" } })))),
             },
             "/api/faults": {
                 "get": admin("Fault injection rules in force (docs/spec.md §7.7)", vec![], None,
