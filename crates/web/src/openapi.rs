@@ -59,7 +59,8 @@ fn query(name: &str, description: &str, required: bool) -> Value {
 
 fn addr() -> Value {
     json!({ "name": "addr", "in": "path", "required": true,
-            "description": "account address (or alias)", "schema": { "type": "string" } })
+            "description": "account address (or alias), e.g. alice@example.test",
+            "schema": { "type": "string", "format": "email" } })
 }
 
 fn uid() -> Value {
@@ -126,7 +127,8 @@ pub fn spec() -> Value {
     let autoconfig = json!({ "get": {
         "summary": "Mozilla autoconfig (Thunderbird)", "tags": ["autoconfig"],
         "parameters": [query("emailaddress", "address whose domain to describe", false)],
-        "responses": { "200": xml_ok("clientConfig v1.1"), "404": err("not a local domain") } } });
+        "responses": { "200": xml_ok("clientConfig v1.1"), "400": err("emailaddress is not an address"),
+                       "404": err("not a local domain") } } });
     let autodiscover = json!({ "post": {
         "summary": "Microsoft Autodiscover (POX)", "tags": ["autoconfig"],
         "requestBody": { "required": true, "content": { "text/xml": { "schema": { "type": "string" } } } },
@@ -174,9 +176,16 @@ pub fn spec() -> Value {
                         "delay_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "description": "required for delay" },
                         "probability": { "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1 },
                         "times": { "type": "integer", "minimum": 1, "description": "removed after firing this often" } } },
-                "FaultRuleInForce": { "allOf": [ { "$ref": "#/components/schemas/FaultRule" },
-                    { "type": "object", "required": ["id", "fired"], "properties": {
-                        "id": { "type": "integer" }, "fired": { "type": "integer" } } } ] },
+                "FaultRuleInForce": { "type": "object", "required": ["id", "protocol", "stage", "action", "fired"],
+                    "description": "a rule as the server keeps it: normalised (protocol filled in, names in one case, the default reply written out), with its id and how often it fired",
+                    "properties": {
+                        "id": { "type": "integer" }, "fired": { "type": "integer" },
+                        "protocol": { "type": "string", "enum": ["smtp", "imap", "pop3"] },
+                        "listener": { "type": "string", "enum": ["smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"] },
+                        "account": { "type": "string" }, "stage": { "type": "string" },
+                        "action": { "type": "string", "enum": ["reply", "delay", "drop", "blackhole"] },
+                        "reply": { "type": "string" }, "delay_ms": { "type": "integer" },
+                        "probability": { "type": "number" }, "times": { "type": "integer" } } },
                 "Message": { "type": "object", "properties": {
                     "uid": { "type": "integer" }, "mailbox": { "type": "string" },
                     "flags": { "type": "array", "items": { "type": "string" } },

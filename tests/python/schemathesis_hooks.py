@@ -1,0 +1,12 @@
+"""Schemathesis hooks (SCHEMATHESIS_HOOKS=schemathesis_hooks): how to send a `message/rfc822`
+body (the message injection route), which Schemathesis cannot serialise by itself."""
+import schemathesis
+
+
+@schemathesis.serializer("message/rfc822")
+class RFC822:
+    def as_requests(self, context, value):
+        return {"data": value if isinstance(value, bytes) else str(value).encode()}
+
+    def as_werkzeug(self, context, value):
+        return {"data": value if isinstance(value, bytes) else str(value).encode()}
