@@ -178,11 +178,10 @@ pub enum Kind {
         mailbox: String,
         items: Vec<String>,
     },
+    /// APPEND: one message, or several with RFC 3502 MULTIAPPEND (never empty).
     Append {
         mailbox: String,
-        flags: Vec<String>,
-        date: Option<(i64, i16)>,
-        message: Vec<u8>,
+        messages: Vec<AppendMsg>,
     },
     Namespace,
     Enable(Vec<String>),
@@ -251,6 +250,14 @@ pub enum Kind {
         /// The command is valid only in the selected state (SEARCH, COPY, MOVE).
         selected_only: bool,
     },
+}
+
+/// One message of an APPEND (RFC 3501 §6.3.11; RFC 3502 §6.3.11 repeats these per message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMsg {
+    pub flags: Vec<String>,
+    pub date: Option<(i64, i16)>,
+    pub message: Vec<u8>,
 }
 
 /// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
@@ -449,6 +456,9 @@ mod command_search;
 #[cfg(test)]
 #[path = "command_codec_tests.rs"]
 mod codec_tests;
+#[cfg(test)]
+#[path = "command_ext_tests.rs"]
+mod ext_tests;
 #[cfg(test)]
 #[path = "command_failure_tests.rs"]
 mod failure_tests;

@@ -162,20 +162,22 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             message,
         } => Kind::Append {
             mailbox: mailbox_name(mailbox)?,
-            flags: flags.iter().map(Flag::to_string).collect(),
-            date: date.map(|d| {
-                let d = d.as_ref();
-                (d.timestamp(), (d.offset().local_minus_utc() / 60) as i16)
-            }),
-            message: match message {
-                // RFC 3516 literal8 accepted too.
-                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
-                    l.into_inner().into_owned()
-                }
-                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
-                    l.data.into_owned()
-                }
-            },
+            messages: vec![AppendMsg {
+                flags: flags.iter().map(Flag::to_string).collect(),
+                date: date.map(|d| {
+                    let d = d.as_ref();
+                    (d.timestamp(), (d.offset().local_minus_utc() / 60) as i16)
+                }),
+                message: match message {
+                    // RFC 3516 literal8 accepted too.
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
+                        l.into_inner().into_owned()
+                    }
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
+                        l.data.into_owned()
+                    }
+                },
+            }],
         },
         B::Namespace => Kind::Namespace,
         B::Enable { capabilities } => Kind::Enable(

@@ -11,7 +11,20 @@ fn ok(input: &str) -> Kind {
     ok_bytes(input.as_bytes())
 }
 
-fn ok_bytes(input: &[u8]) -> Kind {
+/// Every prefix of `full` is incomplete; the whole parses (tag `t1`).
+pub(super) fn refeed(full: &[u8]) -> Kind {
+    for cut in 0..full.len() {
+        assert_eq!(
+            parse(&full[..cut]),
+            Err(ParseError::Incomplete),
+            "{:?} cut at {cut}",
+            String::from_utf8_lossy(full)
+        );
+    }
+    ok_bytes(full)
+}
+
+pub(super) fn ok_bytes(input: &[u8]) -> Kind {
     match parse(input) {
         Ok((c, n)) => {
             assert_eq!(n, input.len(), "{:?}", String::from_utf8_lossy(input));
@@ -210,15 +223,20 @@ fn mailboxes() {
 
 #[test]
 fn append() {
-    let Kind::Append {
-        mailbox,
-        flags,
-        date,
-        message,
-    } = ok("t1 APPEND Sent (\\Seen $Label1) \" 7-Jul-1996 02:44:25 -0700\" {7}\r\na\r\nb\r\n\r\n")
+    let Kind::Append { mailbox, messages } =
+        ok("t1 APPEND Sent (\\Seen $Label1) \" 7-Jul-1996 02:44:25 -0700\" {7}\r\na\r\nb\r\n\r\n")
     else {
         panic!("append")
     };
+    let [AppendMsg {
+        flags,
+        date,
+        message,
+    }] = &messages[..]
+    else {
+        panic!("one message")
+    };
+    let (flags, date) = (flags.clone(), *date);
     assert_eq!(mailbox, "Sent");
     assert_eq!(flags, vec!["\\Seen".to_string(), "$Label1".to_string()]);
     let local = days_from_civil(1996, 7, 7) * 86400 + 2 * 3600 + 44 * 60 + 25;
@@ -227,7 +245,7 @@ fn append() {
     // RFC 3516 literal8 may carry NUL; a plain literal may not (RFC 3501 §4.3).
     assert!(matches!(
         ok_bytes(b"t1 APPEND x ~{3}\r\na\0b\r\n"),
-        Kind::Append { ref message, date: None, .. } if message == b"a\0b"
+        Kind::Append { ref messages, .. } if messages[0].message == b"a\0b" && messages[0].date.is_none()
     ));
     assert!(bad(b"t1 APPEND x {3}\r\na\0b\r\n").1.contains("APPEND"));
     assert!(
@@ -572,15 +590,7 @@ fn chunked_and_pipelined() {
         b"t1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
     ];
     for full in inputs {
-        for cut in 0..full.len() {
-            assert_eq!(
-                parse(&full[..cut]),
-                Err(ParseError::Incomplete),
-                "{:?} cut at {cut}",
-                String::from_utf8_lossy(full)
-            );
-        }
-        ok_bytes(full);
+        refeed(full);
         // Pipelined: the first command's length is exactly its own bytes.
         let mut two = full.to_vec();
         two.extend_from_slice(b"t2 NOOP\r\n");

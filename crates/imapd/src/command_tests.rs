@@ -85,7 +85,7 @@ fn valid() {
     ));
     assert!(
         matches!(ok("a APPEND INBOX (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {5}\r\nhello\r\n").kind,
-        Kind::Append { ref message, date: Some(_), .. } if message == b"hello")
+        Kind::Append { ref messages, .. } if messages[0].message == b"hello" && messages[0].date.is_some())
     );
     assert!(matches!(
         ok("a SEARCH CHARSET UTF-8 OR FROM x (SUBJECT \"y z\" UNSEEN) NOT 1:3\r\n").kind,

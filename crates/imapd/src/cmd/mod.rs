@@ -90,12 +90,7 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
         Kind::Close => select::close(s, true).await,
         Kind::Unselect => select::close(s, false).await,
         Kind::Expunge { uids } => message::expunge(s, uids.as_ref()).await,
-        Kind::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => message::append(s, &mailbox, &flags, date, &message).await,
+        Kind::Append { mailbox, messages } => message::append(s, &mailbox, &messages).await,
         Kind::Store {
             uid,
             set,
