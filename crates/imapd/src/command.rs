@@ -318,13 +318,15 @@ fn invalid_name() -> (Option<Code>, String) {
     )
 }
 
-/// RFC 4731 §3.1 search return options; none set means ALL.
+/// RFC 4731 §3.1 search return options; none set means ALL (SAVE alone: nothing returned).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchReturn {
     pub min: bool,
     pub max: bool,
     pub all: bool,
     pub count: bool,
+    /// RFC 5182 §2.1 SAVE: keep the result for `$`.
+    pub save: bool,
 }
 
 impl Kind {
@@ -404,6 +406,14 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
+    // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.
+    match command_saved::rewrite(input, &command_name(input, p.pos).0) {
+        command_saved::Rewrite::Done(bytes, end) => {
+            return command_saved::parse_rewritten(&bytes, end)
+        }
+        command_saved::Rewrite::Incomplete if !incomplete => return Err(ParseError::Incomplete),
+        _ => {}
+    }
     match command_ext::parse(input, &tag) {
         Some(Ok(done)) => return Ok(done),
         Some(Err(ParseError::Incomplete)) => return Err(ParseError::Incomplete),
@@ -450,6 +460,8 @@ use command_cursor::{Fail, Parser};
 mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
+#[path = "command_saved.rs"]
+mod command_saved;
 #[path = "command_search.rs"]
 mod command_search;
 

@@ -372,7 +372,8 @@ impl Parser<'_> {
                 "MAX" => r.max = true,
                 "ALL" => r.all = true,
                 "COUNT" => r.count = true,
-                "SAVE" => return unknown("SEARCH RETURN SAVE is not supported (no SEARCHRES)"),
+                // RFC 5182 §2.1.
+                "SAVE" => r.save = true,
                 other => return unknown(format!("unknown SEARCH return option {other}")),
             }
         }

@@ -1,7 +1,9 @@
-//! Parser tables for the extensions of issue 17 ("Protocol breadth"): RFC 3502 MULTIAPPEND.
+//! Parser tables for the extensions of issue 17 ("Protocol breadth"): RFC 3502 MULTIAPPEND,
+//! RFC 5182 `$` and SEARCH RETURN (SAVE).
 //! Valid input, malformed input, and every prefix re-fed (docs/conventions.md §11).
 
 use super::*;
+use crate::search::SearchKey;
 
 use super::codec_tests::{ok_bytes as ok, refeed};
 use super::failure_tests::bad;
@@ -63,4 +65,66 @@ fn multiappend_malformed() {
         ok(b"t1 APPEND \"&Jjo\" {1}\r\na {1}\r\nb\r\n"),
         Kind::Refused { .. }
     ));
+}
+
+/// RFC 5182 §3: `$` where a sequence set stands, and nowhere else.
+#[test]
+fn saved_result_marker() {
+    let Kind::Fetch {
+        set, uid: false, ..
+    } = refeed(b"t1 FETCH $ (FLAGS)\r\n")
+    else {
+        panic!("fetch")
+    };
+    assert!(set.is_saved());
+    let Kind::Search {
+        key,
+        ret,
+        uid: true,
+    } = refeed(b"t1 UID SEARCH RETURN (SAVE MIN) UID $ SUBJECT $ OR $ HEADER X $\r\n")
+    else {
+        panic!("search")
+    };
+    assert!(ret.is_some_and(|r| r.save && r.min && !r.max));
+    let SearchKey::And(keys) = key else {
+        panic!("and")
+    };
+    assert!(matches!(&keys[0], SearchKey::Uid(s) if s.is_saved()));
+    assert_eq!(keys[1], SearchKey::Header("Subject".into(), "$".into()));
+    assert!(
+        matches!(&keys[2], SearchKey::Or(a, _) if matches!(&**a, SearchKey::Seq(s) if s.is_saved()))
+    );
+    // COPY's mailbox and STORE's flags named `$` stay names.
+    assert!(matches!(
+        ok(b"t1 UID COPY $ $\r\n"),
+        Kind::Copy { ref set, ref mailbox, .. } if set.is_saved() && mailbox == "$"
+    ));
+    assert!(matches!(
+        ok(b"t1 STORE $ +FLAGS ($)\r\n"),
+        Kind::Store { ref set, ref flags, .. } if set.is_saved() && flags == &["$".to_string()]
+    ));
+    assert!(matches!(
+        ok(b"t1 UID EXPUNGE $\r\n"),
+        Kind::Expunge { uids: Some(ref s) } if s.is_saved()
+    ));
+    assert!(matches!(ok(b"t1 SELECT $\r\n"), Kind::Select { ref mailbox, .. } if mailbox == "$"));
+    // A literal holding " $ " is data.
+    let Kind::Search { key, .. } = ok(b"t1 SEARCH $ BODY {3}\r\n $ \r\n") else {
+        panic!("search")
+    };
+    assert!(matches!(&key, SearchKey::And(k) if k[1] == SearchKey::Body(" $ ".into())));
+    // Pipelined: the bytes used are the first command's own.
+    let two = b"t1 FETCH $ UID\r\nt2 NOOP\r\n";
+    let (_, used) = parse(two).expect("first");
+    assert_eq!(&two[used..], b"t2 NOOP\r\n");
+    for malformed in [
+        &b"t1 FETCH $$ FLAGS\r\n"[..],
+        b"t1 FETCH $:4 FLAGS\r\n",
+        b"t1 FETCH 1,$ FLAGS\r\n",
+        b"t1 FETCH $ $\r\n",
+        b"t1 SEARCH RETURN (SAVE\r\n",
+        b"t1 FETCH 4294967295,$ FLAGS\r\n",
+    ] {
+        assert!(!bad(malformed).is_empty());
+    }
 }

@@ -226,7 +226,7 @@ fn extensions() {
         "a SELECT x (QRESYNC (1 0))\r\n",
         "a FETCH 1 FLAGS (VANISHED)\r\n",
         "a STORE 1 (UNCHANGEDSINCE x) FLAGS \\Seen\r\n",
-        "a SEARCH RETURN (SAVE) ALL\r\n",
+        "a SEARCH RETURN (SAVE\r\n",
         "a SEARCH RETURN (FOO) ALL\r\n",
     ] {
         assert!(!bad(bad_input).is_empty(), "{bad_input}");

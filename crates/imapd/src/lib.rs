@@ -144,6 +144,7 @@ mod events;
 pub mod mutf7;
 pub mod response;
 pub mod search;
+mod searchres;
 pub mod selected;
 pub mod session;
 pub mod sort;

@@ -85,8 +85,21 @@ pub fn search(
         // RFC 7162 §3.1: SEARCH MODSEQ is a CONDSTORE enabling command.
         s.enable_condstore();
     }
+    let saving = ret.is_some_and(|r| r.save);
+    if saving {
+        // RFC 5182 §2.1: a SEARCH with SAVE that fails leaves `$` empty, not the old result.
+        set_saved(s, Vec::new());
+    }
     let found = matching(s, key)?;
     let hits: Vec<u32> = found.iter().map(|h| number(h, uid)).collect();
+    if let Some(r) = ret.filter(|r| r.save) {
+        let uids: Vec<Uid> = found.iter().map(|h| h.uid).collect();
+        set_saved(s, crate::searchres::to_save(r, &uids));
+        if !(r.min || r.max || r.all || r.count) {
+            // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
+            return ok("SEARCH completed, result saved");
+        }
+    }
     // The MODSEQ of each hit, in step with `hits`.
     let modseqs: Vec<ModSeq> = found.iter().map(|h| h.meta.modseq).collect();
     let line = match ret {
@@ -104,6 +117,12 @@ pub fn search(
     };
     s.conn.write(line.as_bytes());
     ok("SEARCH completed")
+}
+
+fn set_saved(s: &mut Session, uids: Vec<Uid>) {
+    if let crate::session::State::Selected { sel, .. } = &mut s.state {
+        sel.saved = uids;
+    }
 }
 
 /// What a hit is called in the answer: its UID for the UID form, else its sequence number.
@@ -226,6 +245,7 @@ mod tests {
             max: true,
             count: true,
             all: false,
+            save: false,
         };
         assert_eq!(
             esearch("b", true, &[4, 9], Some(&[12, 3].map(ModSeq::new)), &r),
@@ -247,6 +267,7 @@ mod tests {
             max: s.contains("MAX"),
             all: s.contains("ALL"),
             count: s.contains("COUNT"),
+            save: false,
         };
         let hits = [1, 2, 3, 4];
         let modseqs = [7, 6, 5, 5].map(ModSeq::new);
