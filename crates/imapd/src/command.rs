@@ -249,6 +249,8 @@ pub enum Kind {
         text: String,
         /// The command is valid only in the selected state (SEARCH, COPY, MOVE).
         selected_only: bool,
+        /// A SEARCH with RETURN (SAVE): failing, it empties the saved result (RFC 5182 §2.1).
+        clears_saved: bool,
     },
 }
 

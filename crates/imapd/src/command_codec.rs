@@ -76,6 +76,7 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
                         code,
                         text,
                         selected_only,
+                        clears_saved: false,
                     };
                     Outcome::Parsed(Command { tag, kind }, used)
                 }

@@ -95,8 +95,10 @@ fn search_return(
     rebuilt.extend_from_slice(&input[keys..]);
     Some(match command_codec::parse(&rebuilt) {
         command_codec::Outcome::Parsed(mut cmd, used) => {
-            if let Kind::Search { ret: r, .. } = &mut cmd.kind {
-                *r = Some(ret);
+            match &mut cmd.kind {
+                Kind::Search { ret: r, .. } => *r = Some(ret),
+                Kind::Refused { clears_saved, .. } => *clears_saved = ret.save,
+                _ => {}
             }
             Ok((cmd, used + removed))
         }
@@ -388,5 +390,6 @@ fn refused_name() -> Kind {
         code,
         text,
         selected_only: false,
+        clears_saved: false,
     }
 }

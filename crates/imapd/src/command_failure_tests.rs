@@ -47,6 +47,7 @@ fn refused(input: &str) -> (Option<Code>, String, bool) {
             code,
             text,
             selected_only,
+            ..
         } => (code, text, selected_only),
         other => panic!("{input:?}: expected a refusal, got {other:?}"),
     }

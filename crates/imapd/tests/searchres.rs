@@ -85,6 +85,11 @@ async fn min_max_save_what_they_return() {
     let (u, _) = a.cmd("UID SEARCH RETURN (SAVE COUNT MIN) FLAGGED").await;
     assert!(u[0].ends_with("UID MIN 2 COUNT 3"), "{u:?}");
     assert_eq!(a.ok("SEARCH $").await, ["* SEARCH 2 3 5"]);
+    // A SAVE search that fails (NO) empties `$` (RFC 5182 §2.1; Dovecot does the same).
+    a.ok("SEARCH RETURN (SAVE) ALL").await;
+    let (_, t) = a.cmd("SEARCH RETURN (SAVE) CHARSET FOO ALL").await;
+    assert!(t.contains("NO [BADCHARSET"), "{t}");
+    assert_eq!(a.ok("SEARCH $").await, ["* SEARCH"]);
     // Nothing matched: `$` is empty.
     a.ok("SEARCH RETURN (SAVE) SUBJECT nothing-matches").await;
     assert_eq!(a.ok("SEARCH $").await, ["* SEARCH"]);

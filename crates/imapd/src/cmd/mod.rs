@@ -123,10 +123,15 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             code,
             text,
             selected_only,
+            clears_saved,
         } => {
             if selected_only && !matches!(s.state, crate::session::State::Selected { .. }) {
                 // RFC 3501 §6.4: the command's state comes first.
                 return Err(CmdError::Bad("no mailbox selected".into()));
+            }
+            if clears_saved {
+                // RFC 5182 §2.1: a SEARCH with SAVE that fails leaves `$` empty.
+                search::set_saved(s, Vec::new());
             }
             Err(CmdError::No(code, text))
         }

@@ -119,7 +119,8 @@ pub fn search(
     ok("SEARCH completed")
 }
 
-fn set_saved(s: &mut Session, uids: Vec<Uid>) {
+/// Sets the saved search result of the selected mailbox (RFC 5182 §2.1).
+pub fn set_saved(s: &mut Session, uids: Vec<Uid>) {
     if let crate::session::State::Selected { sel, .. } = &mut s.state {
         sel.saved = uids;
     }
