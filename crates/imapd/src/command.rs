@@ -204,6 +204,8 @@ pub enum Kind {
         uid: bool,
         keys: Vec<crate::sort::Key>,
         key: SearchKey,
+        /// RFC 5267 §3 ESORT `RETURN (...)`: answer with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     /// RFC 5256 §3 THREAD.
     Thread {
@@ -329,6 +331,15 @@ pub struct SearchReturn {
     pub count: bool,
     /// RFC 5182 §2.1 SAVE: keep the result for `$`.
     pub save: bool,
+    /// RFC 5267 §4.4 PARTIAL low:high (1-based positions in the result, low <= high).
+    pub partial: Option<(u32, u32)>,
+}
+
+impl SearchReturn {
+    /// Whether an option that returns data is set (SAVE alone returns nothing).
+    pub fn returns_any(&self) -> bool {
+        self.min || self.max || self.all || self.count || self.partial.is_some()
+    }
 }
 
 impl Kind {

@@ -231,6 +231,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
                 uid,
                 keys,
                 key: search_keys(search_criteria.into_inner())?,
+                ret: None,
             }
         }
         B::Thread {

@@ -488,9 +488,9 @@ fn extension_fallback() {
         bad(b"t1 CREATE x (FOO)\r\n").1,
         "unknown CREATE parameter FOO"
     );
-    assert!(bad(b"t1 SEARCH RETURN (SAVE PARTIAL 1:5) ALL\r\n")
+    assert!(bad(b"t1 SEARCH RETURN (SAVE PARTIAL 0:5) ALL\r\n")
         .1
-        .contains("PARTIAL"));
+        .contains("PARTIAL range broken"));
     assert!(bad(b"t1 SEARCH RETURN (MIN) BOGUS\r\n")
         .1
         .contains("near \"BOGUS\""));

@@ -28,7 +28,9 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
         "LIST" | "XLIST" => p.list(),
         "CREATE" => p.create(),
         "STATUS" => p.status(),
-        "SEARCH" | "UID SEARCH" => return search_return(input, p.pos, tag, uid),
+        "SEARCH" | "UID SEARCH" | "SORT" | "UID SORT" => {
+            return search_return(input, p.pos, tag, &name)
+        }
         "APPEND" => return multiappend(input, p.pos, tag),
         _ => return None,
     };
@@ -62,13 +64,14 @@ fn error(fail: Fail, tag: &str) -> ParseError {
     }
 }
 
-/// `SEARCH RETURN (options) keys`: the options here, then imap-codec parses the command
+/// `SEARCH RETURN (options) keys` (RFC 4731 §3.1) and `SORT RETURN (options) (criteria)
+/// charset keys` (RFC 5267 §3): the options here, then imap-codec parses the command
 /// without them (`at` is just after the command name).
 fn search_return(
     input: &[u8],
     at: usize,
     tag: &str,
-    uid: bool,
+    name: &str,
 ) -> Option<Result<(Command, usize), ParseError>> {
     const KW: &[u8] = b" RETURN ";
     let rest = input.get(at..)?;
@@ -96,7 +99,7 @@ fn search_return(
     Some(match command_codec::parse(&rebuilt) {
         command_codec::Outcome::Parsed(mut cmd, used) => {
             match &mut cmd.kind {
-                Kind::Search { ret: r, .. } => *r = Some(ret),
+                Kind::Search { ret: r, .. } | Kind::Sort { ret: r, .. } => *r = Some(ret),
                 Kind::Refused { clears_saved, .. } => *clears_saved = ret.save,
                 _ => {}
             }
@@ -104,12 +107,7 @@ fn search_return(
         }
         command_codec::Outcome::Incomplete => Err(ParseError::Incomplete),
         command_codec::Outcome::Invalid(e) => Err(e),
-        command_codec::Outcome::Failed => Err(failed(
-            &rebuilt,
-            tag.to_string(),
-            if uid { "UID SEARCH" } else { "SEARCH" },
-            at,
-        )),
+        command_codec::Outcome::Failed => Err(failed(&rebuilt, tag.to_string(), name, at)),
     })
 }
 
@@ -365,21 +363,52 @@ impl Parser<'_> {
         })
     }
 
-    /// RFC 4731 §3.1: `RETURN (MIN MAX ALL COUNT)` after "RETURN" and a space.
+    /// RFC 4731 §3.1: `RETURN (MIN MAX ALL COUNT)` after "RETURN" and a space; RFC 5182
+    /// §2.1 SAVE; RFC 5267 §4.4 `PARTIAL low:high`.
     fn search_return(&mut self) -> R<SearchReturn> {
         let mut r = SearchReturn::default();
-        for o in self.word_list()? {
-            match o.as_str() {
+        self.expect(b'(')?;
+        if self.eat(b')') {
+            return Ok(r);
+        }
+        loop {
+            match self.word()?.as_str() {
                 "MIN" => r.min = true,
                 "MAX" => r.max = true,
                 "ALL" => r.all = true,
                 "COUNT" => r.count = true,
                 // RFC 5182 §2.1.
                 "SAVE" => r.save = true,
+                "PARTIAL" if r.partial.is_some() => return syn("PARTIAL can be used only once"),
+                "PARTIAL" => {
+                    self.sp()?;
+                    r.partial = Some(self.partial_range()?);
+                }
                 other => return unknown(format!("unknown SEARCH return option {other}")),
             }
+            if self.eat(b')') {
+                return Ok(r);
+            }
+            self.sp()?;
         }
-        Ok(r)
+    }
+
+    /// RFC 5267 §4.4 `low:high`, both from 1 (in either order); a 0 or a negative
+    /// position (RFC 9394's counting from the end, which Dovecot 2.3 refuses too) is BAD.
+    fn partial_range(&mut self) -> R<(u32, u32)> {
+        if self.peek()? == b'-' {
+            return syn("PARTIAL range broken: negative positions are not supported");
+        }
+        let a = self.number()?;
+        self.expect(b':')?;
+        if self.peek()? == b'-' {
+            return syn("PARTIAL range broken: negative positions are not supported");
+        }
+        let b = self.number()?;
+        if a == 0 || b == 0 {
+            return syn("PARTIAL range broken: positions start at 1");
+        }
+        Ok((a.min(b), a.max(b)))
     }
 }
 

@@ -200,7 +200,7 @@ fn unknown_or_garbage() {
         "t1 LIST \"\" * RETURN (MYRIGHTS)\r\n",
         "t1 LIST (FOO) \"\" *\r\n",
         "t1 CREATE x (FOO)\r\n",
-        "t1 SEARCH RETURN (PARTIAL 1:10) ALL\r\n",
+        "t1 SEARCH RETURN (FUZZY) ALL\r\n",
     ] {
         assert_eq!(
             strikes(input.as_bytes()),

@@ -75,6 +75,7 @@ mod tests {
             all: s.contains("ALL"),
             count: s.contains("COUNT"),
             save: true,
+            partial: None,
         };
         let u = |v: &[u32]| v.iter().map(|&n| Uid::new(n)).collect::<Vec<_>>();
         assert_eq!(to_save(&r(""), &hits), u(&[2, 5, 9]));

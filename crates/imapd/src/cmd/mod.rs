@@ -106,7 +106,12 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             is_move,
         } => message::copy(s, uid, &set, &mailbox, is_move).await,
         Kind::Search { uid, key, ret } => search::search(s, tag, uid, &key, ret.as_ref()),
-        Kind::Sort { uid, keys, key } => search::sort(s, uid, &keys, &key),
+        Kind::Sort {
+            uid,
+            keys,
+            key,
+            ret,
+        } => search::sort(s, tag, uid, &keys, &key, ret.as_ref()),
         Kind::Thread {
             uid,
             algorithm,
