@@ -2,6 +2,7 @@
 //! fallback, bad input (reasons, no credentials echoed, never a panic), chunked and pipelined
 //! input.
 
+use super::ext_tests::refeed;
 use super::*;
 use crate::response::days_from_civil;
 use crate::search::{DateCmp, SearchKey};
@@ -9,19 +10,6 @@ use SearchKey as K;
 
 fn ok(input: &str) -> Kind {
     ok_bytes(input.as_bytes())
-}
-
-/// Every prefix of `full` is incomplete; the whole parses (tag `t1`).
-pub(super) fn refeed(full: &[u8]) -> Kind {
-    for cut in 0..full.len() {
-        assert_eq!(
-            parse(&full[..cut]),
-            Err(ParseError::Incomplete),
-            "{:?} cut at {cut}",
-            String::from_utf8_lossy(full)
-        );
-    }
-    ok_bytes(full)
 }
 
 pub(super) fn ok_bytes(input: &[u8]) -> Kind {

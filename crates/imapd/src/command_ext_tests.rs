@@ -5,8 +5,21 @@
 use super::*;
 use crate::search::SearchKey;
 
-use super::codec_tests::{ok_bytes as ok, refeed};
+use super::codec_tests::ok_bytes as ok;
 use super::failure_tests::bad;
+
+/// Every prefix of `full` is incomplete; the whole parses (tag `t1`).
+pub(super) fn refeed(full: &[u8]) -> Kind {
+    for cut in 0..full.len() {
+        assert_eq!(
+            parse(&full[..cut]),
+            Err(ParseError::Incomplete),
+            "{:?} cut at {cut}",
+            String::from_utf8_lossy(full)
+        );
+    }
+    ok(full)
+}
 
 /// RFC 3502 §6.3.11: the example of the RFC (two messages, the second with its own flags),
 /// flags and dates per message, literal8 and LITERAL+ among them.
