@@ -130,6 +130,19 @@ def py_imap(c):
         c.expect(typ == "OK" and data[0] in (b"(1)(2)", b"(2)(1)"), f"THREAD: {typ} {data!r}")
         typ, data = m.search(None, "YOUNGER", "3600")
         c.expect(typ == "OK" and data[0].split() == [b"1", b"2"], f"YOUNGER: {typ} {data!r}")
+        c.step = "SEARCHRES (RFC 5182) and ESORT (RFC 5267), raw commands"
+        typ, data = m._simple_command("SEARCH", "RETURN", "(SAVE)", "ALL")
+        c.expect(typ == "OK", f"SEARCH RETURN (SAVE): {typ} {data!r}")
+        typ, data = m.fetch("$", "(UID)")
+        c.expect(typ == "OK" and len([d for d in data if d]) == 2, f"FETCH $: {typ} {data!r}")
+        typ, data = m.sort("(REVERSE SUBJECT)", "UTF-8", "ALL")
+        order = data[0].split()
+        typ, data = m._simple_command(
+            "SORT", "RETURN", "(MIN MAX COUNT)", "(REVERSE SUBJECT)", "UTF-8", "ALL"
+        )
+        typ, data = m._untagged_response(typ, data, "ESEARCH")
+        want = b"MIN %s MAX %s COUNT 2" % (order[0], order[-1])
+        c.expect(typ == "OK" and data[0].endswith(want), f"ESORT: {typ} {data!r} not {want!r}")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")

@@ -19,9 +19,14 @@
 //! 46–49 form threads (References, In-Reply-To only, a missing parent, `Re:`/`[fwd: …]`
 //! subjects).
 //!
+//! Then the extensions of issue 17 (`dovecot_diff/ext.rs`): SEARCHRES, ESORT with PARTIAL,
+//! and MULTIAPPEND, command by command.
+//!
 //! Deliberate differences are listed in [`ALLOWED`], keyed by (message, item), each with its
 //! reason; the same table is in the crate doc of imapd.
 
+#[path = "dovecot_diff/ext.rs"]
+mod ext;
 #[path = "dovecot_diff/wire.rs"]
 mod wire;
 
@@ -379,6 +384,11 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
             report.push(format!("{cmd}\n{}", diff(&a, &b)));
         }
     }
+    // Issue 17: SEARCHRES, ESORT / PARTIAL and MULTIAPPEND (`dovecot_diff/ext.rs`).
+    let (c, m, r) = ext::compare(&mut theirs, &mut ours);
+    compared += c;
+    matching += m;
+    report.extend(r);
     for ((m, item, _), seen) in ALLOWED.iter().zip(allowed_seen) {
         if !seen {
             report.push(format!(

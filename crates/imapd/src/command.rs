@@ -178,11 +178,10 @@ pub enum Kind {
         mailbox: String,
         items: Vec<String>,
     },
+    /// APPEND: one message, or several with RFC 3502 MULTIAPPEND (never empty).
     Append {
         mailbox: String,
-        flags: Vec<String>,
-        date: Option<(i64, i16)>,
-        message: Vec<u8>,
+        messages: Vec<AppendMsg>,
     },
     Namespace,
     Enable(Vec<String>),
@@ -205,6 +204,8 @@ pub enum Kind {
         uid: bool,
         keys: Vec<crate::sort::Key>,
         key: SearchKey,
+        /// RFC 5267 §3 ESORT `RETURN (...)`: answer with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     /// RFC 5256 §3 THREAD.
     Thread {
@@ -250,7 +251,17 @@ pub enum Kind {
         text: String,
         /// The command is valid only in the selected state (SEARCH, COPY, MOVE).
         selected_only: bool,
+        /// A SEARCH with RETURN (SAVE): failing, it empties the saved result (RFC 5182 §2.1).
+        clears_saved: bool,
     },
+}
+
+/// One message of an APPEND (RFC 3501 §6.3.11; RFC 3502 §6.3.11 repeats these per message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMsg {
+    pub flags: Vec<String>,
+    pub date: Option<(i64, i16)>,
+    pub message: Vec<u8>,
 }
 
 /// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
@@ -311,13 +322,24 @@ fn invalid_name() -> (Option<Code>, String) {
     )
 }
 
-/// RFC 4731 §3.1 search return options; none set means ALL.
+/// RFC 4731 §3.1 search return options; none set means ALL (SAVE alone: nothing returned).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchReturn {
     pub min: bool,
     pub max: bool,
     pub all: bool,
     pub count: bool,
+    /// RFC 5182 §2.1 SAVE: keep the result for `$`.
+    pub save: bool,
+    /// RFC 5267 §4.4 PARTIAL low:high (1-based positions in the result, low <= high).
+    pub partial: Option<(u32, u32)>,
+}
+
+impl SearchReturn {
+    /// Whether an option that returns data is set (SAVE alone returns nothing).
+    pub fn returns_any(&self) -> bool {
+        self.min || self.max || self.all || self.count || self.partial.is_some()
+    }
 }
 
 impl Kind {
@@ -397,6 +419,14 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
+    // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.
+    match command_saved::rewrite(input, &command_name(input, p.pos).0) {
+        command_saved::Rewrite::Done(bytes, end) => {
+            return command_saved::parse_rewritten(&bytes, end)
+        }
+        command_saved::Rewrite::Incomplete if !incomplete => return Err(ParseError::Incomplete),
+        _ => {}
+    }
     match command_ext::parse(input, &tag) {
         Some(Ok(done)) => return Ok(done),
         Some(Err(ParseError::Incomplete)) => return Err(ParseError::Incomplete),
@@ -443,12 +473,17 @@ use command_cursor::{Fail, Parser};
 mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
+#[path = "command_saved.rs"]
+mod command_saved;
 #[path = "command_search.rs"]
 mod command_search;
 
 #[cfg(test)]
 #[path = "command_codec_tests.rs"]
 mod codec_tests;
+#[cfg(test)]
+#[path = "command_ext_tests.rs"]
+mod ext_tests;
 #[cfg(test)]
 #[path = "command_failure_tests.rs"]
 mod failure_tests;

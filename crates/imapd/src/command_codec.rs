@@ -76,6 +76,7 @@ pub(super) fn parse(input: &[u8]) -> Outcome {
                         code,
                         text,
                         selected_only,
+                        clears_saved: false,
                     };
                     Outcome::Parsed(Command { tag, kind }, used)
                 }
@@ -162,20 +163,22 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             message,
         } => Kind::Append {
             mailbox: mailbox_name(mailbox)?,
-            flags: flags.iter().map(Flag::to_string).collect(),
-            date: date.map(|d| {
-                let d = d.as_ref();
-                (d.timestamp(), (d.offset().local_minus_utc() / 60) as i16)
-            }),
-            message: match message {
-                // RFC 3516 literal8 accepted too.
-                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
-                    l.into_inner().into_owned()
-                }
-                imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
-                    l.data.into_owned()
-                }
-            },
+            messages: vec![AppendMsg {
+                flags: flags.iter().map(Flag::to_string).collect(),
+                date: date.map(|d| {
+                    let d = d.as_ref();
+                    (d.timestamp(), (d.offset().local_minus_utc() / 60) as i16)
+                }),
+                message: match message {
+                    // RFC 3516 literal8 accepted too.
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
+                        l.into_inner().into_owned()
+                    }
+                    imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal8(l) => {
+                        l.data.into_owned()
+                    }
+                },
+            }],
         },
         B::Namespace => Kind::Namespace,
         B::Enable { capabilities } => Kind::Enable(
@@ -228,6 +231,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
                 uid,
                 keys,
                 key: search_keys(search_criteria.into_inner())?,
+                ret: None,
             }
         }
         B::Thread {

@@ -30,7 +30,7 @@ pub(super) fn is_atom_char(b: u8) -> bool {
     b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b)
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     pub(super) fn peek(&self) -> R<u8> {
         self.s.get(self.pos).copied().ok_or(Fail::Incomplete)
     }
@@ -156,24 +156,27 @@ impl Parser<'_> {
         }
     }
 
+    /// A literal at `{`: `{n}` or `{n+}` (RFC 7888), CRLF, n octets; returns the octets.
+    pub(super) fn literal(&mut self) -> R<&'a [u8]> {
+        self.expect(b'{')?;
+        let n = self.number()? as usize;
+        self.eat(b'+');
+        self.expect(b'}')?;
+        self.eat(b'\r');
+        self.expect(b'\n')?;
+        let start = self.pos;
+        if self.s.len() < start.saturating_add(n) {
+            return Err(Fail::Incomplete);
+        }
+        self.pos += n;
+        Ok(&self.s[start..self.pos])
+    }
+
     /// quoted / literal (RFC 3501 §9 string).
     pub(super) fn string(&mut self) -> R<String> {
         let out = match self.peek()? {
             b'"' => self.quoted_raw()?,
-            b'{' => {
-                self.pos += 1;
-                let n = self.number()? as usize;
-                self.eat(b'+');
-                self.expect(b'}')?;
-                self.eat(b'\r');
-                self.expect(b'\n')?;
-                if self.s.len() < self.pos.saturating_add(n) {
-                    return Err(Fail::Incomplete);
-                }
-                let v = self.s[self.pos..self.pos + n].to_vec();
-                self.pos += n;
-                v
-            }
+            b'{' => self.literal()?.to_vec(),
             _ => return syn("expected a string"),
         };
         String::from_utf8(out).map_or_else(|_| syn("string is not UTF-8"), Ok)

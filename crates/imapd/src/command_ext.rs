@@ -2,8 +2,8 @@
 //! return options with several patterns (RFC 5258 §3, RFC 5819 §2, RFC 6154 §3) and XLIST
 //! (the pre-RFC 6154 LIST of older Apple and Microsoft clients, answered as LIST as Dovecot
 //! does), CREATE parameters (RFC 6154 §3 `USE`), STATUS with the APPENDLIMIT item (RFC 7889
-//! §3), and SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search keys are handed back to
-//! imap-codec. Only tried after imap-codec failed on the command. An unknown option or item
+//! §3), SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search keys are handed back to
+//! imap-codec, and MULTIAPPEND (RFC 3502), whose messages imap-codec parses one by one. Only tried after imap-codec failed on the command. An unknown option or item
 //! is [`ParseError::Unknown`]; a mailbox name that is not modified UTF-7 a [`Kind::Refused`].
 
 use super::command_cursor::{syn, unknown, R};
@@ -28,7 +28,10 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
         "LIST" | "XLIST" => p.list(),
         "CREATE" => p.create(),
         "STATUS" => p.status(),
-        "SEARCH" | "UID SEARCH" => return search_return(input, p.pos, tag, uid),
+        "SEARCH" | "UID SEARCH" | "SORT" | "UID SORT" => {
+            return search_return(input, p.pos, tag, &name)
+        }
+        "APPEND" => return multiappend(input, p.pos, tag),
         _ => return None,
     };
     let res = res.and_then(|kind| {
@@ -61,13 +64,14 @@ fn error(fail: Fail, tag: &str) -> ParseError {
     }
 }
 
-/// `SEARCH RETURN (options) keys`: the options here, then imap-codec parses the command
+/// `SEARCH RETURN (options) keys` (RFC 4731 §3.1) and `SORT RETURN (options) (criteria)
+/// charset keys` (RFC 5267 §3): the options here, then imap-codec parses the command
 /// without them (`at` is just after the command name).
 fn search_return(
     input: &[u8],
     at: usize,
     tag: &str,
-    uid: bool,
+    name: &str,
 ) -> Option<Result<(Command, usize), ParseError>> {
     const KW: &[u8] = b" RETURN ";
     let rest = input.get(at..)?;
@@ -94,23 +98,116 @@ fn search_return(
     rebuilt.extend_from_slice(&input[keys..]);
     Some(match command_codec::parse(&rebuilt) {
         command_codec::Outcome::Parsed(mut cmd, used) => {
-            if let Kind::Search { ret: r, .. } = &mut cmd.kind {
-                *r = Some(ret);
+            match &mut cmd.kind {
+                Kind::Search { ret: r, .. } | Kind::Sort { ret: r, .. } => *r = Some(ret),
+                Kind::Refused { clears_saved, .. } => *clears_saved = ret.save,
+                _ => {}
             }
             Ok((cmd, used + removed))
         }
         command_codec::Outcome::Incomplete => Err(ParseError::Incomplete),
         command_codec::Outcome::Invalid(e) => Err(e),
-        command_codec::Outcome::Failed => Err(failed(
-            &rebuilt,
-            tag.to_string(),
-            if uid { "UID SEARCH" } else { "SEARCH" },
-            at,
-        )),
+        command_codec::Outcome::Failed => Err(failed(&rebuilt, tag.to_string(), name, at)),
     })
 }
 
+/// RFC 3502 §6.3.11 MULTIAPPEND: `APPEND mailbox 1*(SP [flag-list SP] [date-time SP]
+/// literal)`. Each message's bytes are cut out here and handed to imap-codec as a
+/// one-message APPEND, so flags, date and literal are checked by the same grammar as a plain
+/// APPEND. `None` when the first message already fails: imap-codec's failure (and its BAD
+/// reason) stands, as for any APPEND it rejects.
+fn multiappend(input: &[u8], at: usize, tag: &str) -> Option<Result<(Command, usize), ParseError>> {
+    let mut p = Parser { s: input, pos: at };
+    let mailbox = match p.sp().and_then(|()| p.astring()) {
+        Ok(_) => &input[at + 1..p.pos],
+        Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
+        Err(_) => return None,
+    };
+    let mut messages = Vec::new();
+    let mut name = None;
+    let mut refused = None;
+    let mut pieces = 0;
+    while p.at_sp() {
+        p.pos += 1;
+        pieces += 1;
+        let start = p.pos;
+        match p.append_message() {
+            Ok(()) => {}
+            Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
+            Err(_) if pieces == 1 => return None,
+            Err(fail) => return Some(Err(error(fail, tag))),
+        }
+        let mut one = format!("{tag} APPEND ").into_bytes();
+        one.extend_from_slice(mailbox);
+        one.push(b' ');
+        one.extend_from_slice(&input[start..p.pos]);
+        one.extend_from_slice(b"\r\n");
+        match command_codec::parse(&one) {
+            command_codec::Outcome::Parsed(cmd, _) => match cmd.kind {
+                Kind::Append {
+                    mailbox,
+                    messages: mut m,
+                } => {
+                    name = Some(mailbox);
+                    messages.append(&mut m);
+                }
+                // A mailbox name that is not modified UTF-7: NO, as for one message.
+                other => refused = Some(other),
+            },
+            command_codec::Outcome::Invalid(e) => return Some(Err(e)),
+            _ if pieces == 1 => return None,
+            _ => {
+                return Some(Err(ParseError::Syntax {
+                    tag: Some(tag.to_string()),
+                    reason: format!("APPEND: message {pieces} is not valid"),
+                }))
+            }
+        }
+    }
+    if pieces < 2 {
+        return None;
+    }
+    let kind = refused.unwrap_or(Kind::Append {
+        mailbox: name.unwrap_or_default(),
+        messages,
+    });
+    Some(match p.crlf() {
+        Ok(()) => Ok((cmd_with(tag, kind), p.pos)),
+        Err(fail) => Err(error(fail, tag)),
+    })
+}
+
+fn cmd_with(tag: &str, kind: Kind) -> Command {
+    Command {
+        tag: tag.to_string(),
+        kind,
+    }
+}
+
 impl Parser<'_> {
+    /// Skips one MULTIAPPEND message (RFC 3502 §6.3.11 append-msg): `[flag-list SP]
+    /// [date-time SP] literal`, the literal being `{n}`, `{n+}` (RFC 7888) or `~{n}` (RFC 3516
+    /// literal8). What the parts say is left to imap-codec.
+    fn append_message(&mut self) -> R<()> {
+        if self.eat(b'(') {
+            while self.peek()? != b')' {
+                if matches!(self.peek()?, b'\r' | b'\n') {
+                    return syn("unterminated flag list");
+                }
+                self.pos += 1;
+            }
+            self.pos += 1;
+            self.sp()?;
+        }
+        if self.peek()? == b'"' {
+            self.quoted_raw()?;
+            self.sp()?;
+        }
+        self.eat(b'~');
+        self.literal()?;
+        Ok(())
+    }
+
     /// `CREATE mailbox [SP (USE (attrs))]`: returns the command.
     fn create(&mut self) -> R<Kind> {
         self.sp()?;
@@ -266,20 +363,52 @@ impl Parser<'_> {
         })
     }
 
-    /// RFC 4731 §3.1: `RETURN (MIN MAX ALL COUNT)` after "RETURN" and a space.
+    /// RFC 4731 §3.1: `RETURN (MIN MAX ALL COUNT)` after "RETURN" and a space; RFC 5182
+    /// §2.1 SAVE; RFC 5267 §4.4 `PARTIAL low:high`.
     fn search_return(&mut self) -> R<SearchReturn> {
         let mut r = SearchReturn::default();
-        for o in self.word_list()? {
-            match o.as_str() {
+        self.expect(b'(')?;
+        if self.eat(b')') {
+            return Ok(r);
+        }
+        loop {
+            match self.word()?.as_str() {
                 "MIN" => r.min = true,
                 "MAX" => r.max = true,
                 "ALL" => r.all = true,
                 "COUNT" => r.count = true,
-                "SAVE" => return unknown("SEARCH RETURN SAVE is not supported (no SEARCHRES)"),
+                // RFC 5182 §2.1.
+                "SAVE" => r.save = true,
+                "PARTIAL" if r.partial.is_some() => return syn("PARTIAL can be used only once"),
+                "PARTIAL" => {
+                    self.sp()?;
+                    r.partial = Some(self.partial_range()?);
+                }
                 other => return unknown(format!("unknown SEARCH return option {other}")),
             }
+            if self.eat(b')') {
+                return Ok(r);
+            }
+            self.sp()?;
         }
-        Ok(r)
+    }
+
+    /// RFC 5267 §4.4 `low:high`, both from 1 (in either order); a 0 or a negative
+    /// position (RFC 9394's counting from the end, which Dovecot 2.3 refuses too) is BAD.
+    fn partial_range(&mut self) -> R<(u32, u32)> {
+        if self.peek()? == b'-' {
+            return syn("PARTIAL range broken: negative positions are not supported");
+        }
+        let a = self.number()?;
+        self.expect(b':')?;
+        if self.peek()? == b'-' {
+            return syn("PARTIAL range broken: negative positions are not supported");
+        }
+        let b = self.number()?;
+        if a == 0 || b == 0 {
+            return syn("PARTIAL range broken: positions start at 1");
+        }
+        Ok((a.min(b), a.max(b)))
     }
 }
 
@@ -290,5 +419,6 @@ fn refused_name() -> Kind {
         code,
         text,
         selected_only: false,
+        clears_saved: false,
     }
 }

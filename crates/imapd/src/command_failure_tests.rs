@@ -18,7 +18,7 @@ fn ok(input: &str) -> Kind {
 }
 
 /// BAD: the reason.
-fn bad(input: &[u8]) -> String {
+pub(super) fn bad(input: &[u8]) -> String {
     match parse(input) {
         Err(ParseError::Syntax { reason, .. } | ParseError::Unknown { reason, .. }) => reason,
         other => panic!(
@@ -47,6 +47,7 @@ fn refused(input: &str) -> (Option<Code>, String, bool) {
             code,
             text,
             selected_only,
+            ..
         } => (code, text, selected_only),
         other => panic!("{input:?}: expected a refusal, got {other:?}"),
     }
@@ -119,7 +120,7 @@ fn valid_commands_parse() {
     // RFC 3516 §4.1: APPEND with a literal8.
     assert!(matches!(
         ok("t1 APPEND INBOX ~{3}\r\na\x00b\r\n"),
-        Kind::Append { ref message, .. } if message == b"a\x00b"
+        Kind::Append { ref messages, .. } if messages[0].message == b"a\x00b"
     ));
     // RFC 5032 WITHIN.
     assert!(matches!(
@@ -199,8 +200,7 @@ fn unknown_or_garbage() {
         "t1 LIST \"\" * RETURN (MYRIGHTS)\r\n",
         "t1 LIST (FOO) \"\" *\r\n",
         "t1 CREATE x (FOO)\r\n",
-        "t1 SEARCH RETURN (SAVE) ALL\r\n",
-        "t1 SEARCH RETURN (PARTIAL 1:10) ALL\r\n",
+        "t1 SEARCH RETURN (FUZZY) ALL\r\n",
     ] {
         assert_eq!(
             strikes(input.as_bytes()),
@@ -219,7 +219,6 @@ fn unknown_or_garbage() {
         "t1 STATUS INBOX ()\r\n",
         "t1 FETCH 1 FLAGS (VANISHED)\r\n",
         "t1 LIST (RECURSIVEMATCH) \"\" *\r\n",
-        "t1 APPEND INBOX (\\Seen) {1+}\r\na (\\Flagged) {1+}\r\nb\r\n",
         "t1 ((((\r\n",
         "t1 FOO )\r\n",
         "t1 FOO \"unterminated\r\n",

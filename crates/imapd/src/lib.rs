@@ -14,7 +14,9 @@
 //! | RFC 7162 SELECT/EXAMINE `(CONDSTORE)` / `(QRESYNC (...))`, FETCH `(CHANGEDSINCE n VANISHED)`, STORE `(UNCHANGEDSINCE n)`, SEARCH MODSEQ, FETCH MODSEQ, STATUS HIGHESTMODSEQ | imap-codec (`ext_condstore_qresync`) |
 //! | RFC 2971 ID, RFC 2342 NAMESPACE, RFC 8438 STATUS SIZE, RFC 9208 GETQUOTA/GETQUOTAROOT/SETQUOTA, RFC 5161 ENABLE, RFC 2177 IDLE, RFC 6851 MOVE, RFC 4315 UID EXPUNGE, RFC 3691 UNSELECT, RFC 4959 SASL-IR, STARTTLS | imap-codec (`ext_id`, `ext_namespace`, `ext_status_size`, `starttls`) |
 //! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
-//! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
+//! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)`, RFC 5182 `SAVE`, RFC 5267 SORT `RETURN` and `PARTIAL` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
+//! | RFC 3502 MULTIAPPEND | ours (`command_ext.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
+//! | RFC 5182 `$` as a sequence set | ours (`command_saved.rs`): a `$` is written as a number for imap-codec, then its set marked; the session puts the saved result there (`searchres.rs`) |
 //! | XLIST (answered as LIST, as Dovecot does), STATUS with RFC 7889 APPENDLIMIT | ours (`command_ext.rs`) |
 //!
 //! imap-codec is always tried first; only when it fails do LIST, XLIST, CREATE, STATUS and
@@ -50,6 +52,7 @@
 //!   CREATE USE, STATUS APPENDLIMIT, SEARCH RETURN), `command_cursor.rs` (the byte cursor
 //!   `command_ext.rs` reads with), `command_failure.rs` (BAD reasons; unknown command or
 //!   garbage).
+//! - `searchres`: RFC 5182 SEARCHRES, what SAVE keeps and `$` put back as messages.
 //! - [`search`]: SEARCH keys and their evaluation, MODSEQ included; RFC 2047 decoding of
 //!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
@@ -92,7 +95,7 @@
 //! # RFCs
 //! | RFC | What | Status |
 //! |---|---|---|
-//! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; no multi-APPEND; SEARCH decodes RFC 2047 words in header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, and TEXT's header) but matches bodies undecoded (no MIME transfer decoding) |
+//! | 3501 | IMAP4rev1 | Partial: all commands and FETCH/SEARCH items; SEARCH decodes RFC 2047 words in header keys (FROM, TO, CC, BCC, SUBJECT, HEADER, and TEXT's header) but matches bodies undecoded (no MIME transfer decoding) |
 //! | 2177 | IDLE | Yes: pushed from store events (SMTP, POP3, other sessions, `mailstack deliver`) |
 //! | 4315 | UIDPLUS | Yes |
 //! | 6851 | MOVE | Yes |
@@ -105,7 +108,10 @@
 //! | 3348 | CHILDREN | Yes |
 //! | 4959 | SASL-IR | Yes |
 //! | 7889 | APPENDLIMIT | Yes |
-//! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT); SAVE (RFC 5182 SEARCHRES) No |
+//! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT) |
+//! | 3502 | MULTIAPPEND | Yes: all or none; checks before the first write, a part-way store failure expunges what was appended (the store has no several-message append) |
+//! | 5182 | SEARCHRES | Yes (`searchres.rs`): SAVE for SEARCH and SORT, `$` in every set |
+//! | 5267 | ESORT, PARTIAL | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH/SORT No |
 //! | 7162 | CONDSTORE, QRESYNC | Yes: per-message MODSEQ, every expunge remembered with its MODSEQ (seq-match data parsed, not needed); no per-annotation MODSEQ |
 //! | 9208 | QUOTA | Yes: one root `""`, STORAGE and MESSAGE; SETQUOTA refused (no QUOTASET) |
 //! | 5258 | LIST-EXTENDED | Yes: SUBSCRIBED (subscribed names that are no mailbox as \NonExistent), RECURSIVEMATCH with CHILDINFO, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored |
@@ -144,6 +150,7 @@ mod events;
 pub mod mutf7;
 pub mod response;
 pub mod search;
+mod searchres;
 pub mod selected;
 pub mod session;
 pub mod sort;

@@ -92,6 +92,9 @@ pub struct Selected {
     pub keywords: BTreeSet<String>,
     /// Expunges not yet told (RFC 3501 §7.4.1): uid → MODSEQ of the expunge.
     pub pending_expunge: BTreeMap<Uid, ModSeq>,
+    /// RFC 5182 §2.1: the last result a `SEARCH RETURN (SAVE)` kept, as UIDs (`$`); empty
+    /// when the mailbox is selected.
+    pub saved: Vec<Uid>,
 }
 
 /// Untagged output of applying changes, and what the session must do after writing it.

@@ -228,6 +228,7 @@ impl Session {
         // RFC 5256 §3, RFC 5957 §2.
         c.push_str(" SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
         c.push_str(" WITHIN BINARY"); // RFC 5032 §4, RFC 3516 §3
+        c.push_str(" MULTIAPPEND SEARCHRES ESORT"); // RFC 3502 §3, RFC 5182 §2, RFC 5267 §3
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         if !matches!(self.state, State::NotAuthenticated) {
             // RFC 4978: after login, as Dovecot offers it.
@@ -483,7 +484,11 @@ impl Session {
     }
 
     async fn execute(&mut self, cmd: Command) -> Result<(), std::io::Error> {
-        let Command { tag, kind } = cmd;
+        let Command { tag, mut kind } = cmd;
+        if let State::Selected { sel, .. } = &self.state {
+            // RFC 5182 §2.1: `$` is the saved search result as it stands now.
+            crate::searchres::substitute(&mut kind, sel);
+        }
         let forbid_expunge = kind.forbids_expunge();
         let result = match self.allowed(&kind) {
             Err(e) => Err(e),

@@ -65,7 +65,7 @@ async fn esearch_return_options() {
     assert_eq!(u, vec![format!("* ESEARCH (TAG \"{tag}\") COUNT 0")]);
     // Plain SEARCH is unchanged.
     assert_eq!(a.ok("SEARCH SEEN").await, vec!["* SEARCH 2 3 5"]);
-    let (_, t) = a.cmd("SEARCH RETURN (SAVE) ALL").await;
+    let (_, t) = a.cmd("SEARCH RETURN (SAVE BOGUS) ALL").await;
     assert!(t.contains(" BAD "), "{t}");
 }
 

@@ -1,9 +1,9 @@
 //! APPEND, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE (RFC 3501 §6.3.11, §6.4.3, §6.4.6–7;
-//! RFC 4315 UIDPLUS; RFC 6851 MOVE).
+//! RFC 3502 MULTIAPPEND; RFC 4315 UIDPLUS; RFC 6851 MOVE).
 
 use store::{AccountId, AppendRequest, Change, FlagOp, Flags, ModSeq, Uid};
 
-use crate::command::{SeqSet, StoreOp};
+use crate::command::{AppendMsg, SeqSet, StoreOp};
 use crate::response::{self, Code};
 use crate::selected::SeqNum;
 use crate::session::{no, ok, CmdError, CmdResult, Selected, Session, State};
@@ -94,13 +94,8 @@ pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
     ok("EXPUNGE completed")
 }
 
-pub async fn append(
-    s: &mut Session,
-    name: &str,
-    flags: &[String],
-    date: Option<(i64, i16)>,
-    message: &[u8],
-) -> CmdResult {
+/// APPEND of one message, or of several (RFC 3502 MULTIAPPEND): all or none.
+pub async fn append(s: &mut Session, name: &str, messages: &[AppendMsg]) -> CmdResult {
     let account = crate::cmd::mailbox::account(s)?;
     let store = s.store().clone();
     // RFC 3501 §6.3.11: [TRYCREATE] when the target does not exist.
@@ -110,22 +105,84 @@ pub async fn append(
             format!("no mailbox named {name}"),
         ));
     };
-    if message.is_empty() {
-        // RFC 3501 §6.3.11 allows the command; a message must have a header (RFC 5322 §3.5),
-        // so it is refused as a user error, as Dovecot does.
-        return Err(no(Some(Code::Cannot), "empty message"));
+    // RFC 3502 §6.3.11: if any message cannot be appended, none is. Everything we can know
+    // before writing is checked before the first message is written.
+    for (i, m) in messages.iter().enumerate() {
+        if m.message.is_empty() {
+            // RFC 3501 §6.3.11 allows the command; a message must have a header (RFC 5322
+            // §3.5), so it is refused as a user error, as Dovecot does.
+            let which = if messages.len() > 1 {
+                format!(" (message {})", i + 1)
+            } else {
+                String::new()
+            };
+            return Err(no(Some(Code::Cannot), format!("empty message{which}")));
+        }
     }
-    let req = AppendRequest {
-        bytes: message,
-        flags: Flags::from_names(flags.iter().map(String::as_str)),
-        internaldate: date,
-    };
-    let (validity, uid) = store.append(account.id, mb.id, req).await?;
-    // RFC 4315 §3 APPENDUID.
+    if messages.len() > 1 {
+        fits_quota(&store, account.id, messages)?;
+    }
+    let mut appended: Vec<Uid> = Vec::with_capacity(messages.len());
+    let mut validity = None;
+    for m in messages {
+        let req = AppendRequest {
+            bytes: &m.message,
+            flags: Flags::from_names(m.flags.iter().map(String::as_str)),
+            internaldate: m.date,
+        };
+        match store.append(account.id, mb.id, req).await {
+            Ok((v, uid)) => {
+                validity = Some(v);
+                appended.push(uid);
+            }
+            Err(e) => {
+                // RFC 3502 §6.3.11: undo the messages already appended. The store appends
+                // one message per transaction, so a concurrent writer (a delivery using up
+                // the quota between our check and our write) can still make a later message
+                // fail; other sessions then see them come and go.
+                if !appended.is_empty() {
+                    if let Err(undo) = store.expunge(account.id, mb.id, &appended).await {
+                        tracing::error!("MULTIAPPEND: undoing {appended:?} failed: {undo}");
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    let validity = validity.ok_or_else(|| CmdError::Bad("APPEND without a message".into()))?;
+    // RFC 4315 §3 APPENDUID; for MULTIAPPEND a uid-set in the order of the messages.
     Ok((
-        Some(Code::Other(format!("APPENDUID {validity} {uid}"))),
+        Some(Code::Other(format!(
+            "APPENDUID {validity} {}",
+            uid_set(&appended)
+        ))),
         "APPEND completed".into(),
     ))
+}
+
+/// RFC 3502 §6.3.11: the messages of a MULTIAPPEND together must fit the account's quota
+/// (docs/spec.md §5), checked before any is written. The store checks each message again.
+fn fits_quota(
+    store: &store::Store,
+    account: AccountId,
+    messages: &[AppendMsg],
+) -> Result<(), CmdError> {
+    let Some(acct) = store.account_by_id(account)? else {
+        return Ok(());
+    };
+    let used = store.usage(account)?;
+    let bytes: u64 = messages.iter().map(|m| m.message.len() as u64).sum();
+    let count = messages.len() as u64;
+    let over_bytes = acct
+        .quota_bytes
+        .is_some_and(|q| used.bytes.saturating_add(bytes) > q);
+    let over_count = acct
+        .quota_messages
+        .is_some_and(|q| used.messages.saturating_add(count) > q);
+    if over_bytes || over_count {
+        return Err(store::Error::OverQuota.into());
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -90,12 +90,7 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
         Kind::Close => select::close(s, true).await,
         Kind::Unselect => select::close(s, false).await,
         Kind::Expunge { uids } => message::expunge(s, uids.as_ref()).await,
-        Kind::Append {
-            mailbox,
-            flags,
-            date,
-            message,
-        } => message::append(s, &mailbox, &flags, date, &message).await,
+        Kind::Append { mailbox, messages } => message::append(s, &mailbox, &messages).await,
         Kind::Store {
             uid,
             set,
@@ -111,7 +106,12 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             is_move,
         } => message::copy(s, uid, &set, &mailbox, is_move).await,
         Kind::Search { uid, key, ret } => search::search(s, tag, uid, &key, ret.as_ref()),
-        Kind::Sort { uid, keys, key } => search::sort(s, uid, &keys, &key),
+        Kind::Sort {
+            uid,
+            keys,
+            key,
+            ret,
+        } => search::sort(s, tag, uid, &keys, &key, ret.as_ref()),
         Kind::Thread {
             uid,
             algorithm,
@@ -128,10 +128,15 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             code,
             text,
             selected_only,
+            clears_saved,
         } => {
             if selected_only && !matches!(s.state, crate::session::State::Selected { .. }) {
                 // RFC 3501 §6.4: the command's state comes first.
                 return Err(CmdError::Bad("no mailbox selected".into()));
+            }
+            if clears_saved {
+                // RFC 5182 §2.1: a SEARCH with SAVE that fails leaves `$` empty.
+                search::set_saved(s, Vec::new());
             }
             Err(CmdError::No(code, text))
         }

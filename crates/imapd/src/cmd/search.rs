@@ -85,8 +85,21 @@ pub fn search(
         // RFC 7162 §3.1: SEARCH MODSEQ is a CONDSTORE enabling command.
         s.enable_condstore();
     }
+    let saving = ret.is_some_and(|r| r.save);
+    if saving {
+        // RFC 5182 §2.1: a SEARCH with SAVE that fails leaves `$` empty, not the old result.
+        set_saved(s, Vec::new());
+    }
     let found = matching(s, key)?;
     let hits: Vec<u32> = found.iter().map(|h| number(h, uid)).collect();
+    if let Some(r) = ret.filter(|r| r.save) {
+        let uids: Vec<Uid> = found.iter().map(|h| h.uid).collect();
+        set_saved(s, crate::searchres::to_save(r, &uids));
+        if !r.returns_any() {
+            // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
+            return ok("SEARCH completed, result saved");
+        }
+    }
     // The MODSEQ of each hit, in step with `hits`.
     let modseqs: Vec<ModSeq> = found.iter().map(|h| h.meta.modseq).collect();
     let line = match ret {
@@ -104,6 +117,13 @@ pub fn search(
     };
     s.conn.write(line.as_bytes());
     ok("SEARCH completed")
+}
+
+/// Sets the saved search result of the selected mailbox (RFC 5182 §2.1).
+pub fn set_saved(s: &mut Session, uids: Vec<Uid>) {
+    if let crate::session::State::Selected { sel, .. } = &mut s.state {
+        sel.saved = uids;
+    }
 }
 
 /// What a hit is called in the answer: its UID for the UID form, else its sequence number.
@@ -131,16 +151,41 @@ fn fields(s: &Session, hits: &[Hit]) -> Result<Vec<Fields>, CmdError> {
         .collect())
 }
 
-/// SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO): `* SORT n n …`.
-pub fn sort(s: &mut Session, uid: bool, keys: &[Key], key: &SearchKey) -> CmdResult {
+/// SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO): `* SORT n n …`; with
+/// RETURN (RFC 5267 §3 ESORT) an ESEARCH answer in sort order.
+pub fn sort(
+    s: &mut Session,
+    tag: &str,
+    uid: bool,
+    keys: &[Key],
+    key: &SearchKey,
+    ret: Option<&SearchReturn>,
+) -> CmdResult {
+    if ret.is_some_and(|r| r.save) {
+        set_saved(s, Vec::new());
+    }
     let hits = matching(s, key)?;
     let fields = fields(s, &hits)?;
     let mut order: Vec<usize> = (0..hits.len()).collect();
     // A stable sort over mailbox order: equal messages stay in it (RFC 5256 §3).
     order.sort_by(|&a, &b| sort::compare(&fields[a], &fields[b], keys));
+    let sorted: Vec<u32> = order.iter().map(|&i| number(&hits[i], uid)).collect();
+    if let Some(r) = ret {
+        if r.save {
+            // RFC 5267 §3 with RFC 5182 §2.2: MIN / MAX are the first / last in sort order.
+            let uids: Vec<Uid> = order.iter().map(|&i| hits[i].uid).collect();
+            set_saved(s, crate::searchres::to_save(r, &uids));
+        }
+        if r.save && !r.returns_any() {
+            return ok("SORT completed, result saved");
+        }
+        // RFC 5267 §3: MIN, MAX, ALL and PARTIAL follow the sort order.
+        s.conn.write(esearch(tag, uid, &sorted, None, r).as_bytes());
+        return ok("SORT completed");
+    }
     let mut line = String::from("* SORT");
-    for i in order {
-        line.push_str(&format!(" {}", number(&hits[i], uid)));
+    for n in sorted {
+        line.push_str(&format!(" {n}"));
     }
     line.push_str("\r\n");
     s.conn.write(line.as_bytes());
@@ -162,10 +207,12 @@ pub fn thread(s: &mut Session, uid: bool, algorithm: Algorithm, key: &SearchKey)
     ok("THREAD completed")
 }
 
-/// RFC 4731 §3.2 ESEARCH response: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n`,
-/// then RFC 7162 §3.1.6 `MODSEQ n` when the search used MODSEQ (`modseqs`: one per hit).
-/// `hits` is ascending. MIN, MAX, ALL and MODSEQ are left out when nothing matched; COUNT
-/// never is.
+/// RFC 4731 §3.2 ESEARCH response: `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set
+/// PARTIAL (range set) COUNT n`, then RFC 7162 §3.1.6 `MODSEQ n` when the search used MODSEQ
+/// (`modseqs`: one per hit). `hits` is in answer order: ascending for SEARCH, the sort order
+/// for SORT (RFC 5267 §3: MIN and MAX are then the first and last, ALL and PARTIAL keep the
+/// order). MIN, MAX, ALL and MODSEQ are left out when nothing matched; COUNT never is, and
+/// PARTIAL says NIL.
 fn esearch(
     tag: &str,
     uid: bool,
@@ -174,7 +221,7 @@ fn esearch(
     r: &SearchReturn,
 ) -> String {
     // RFC 4731 §3.1: RETURN () means RETURN (ALL).
-    let all = r.all || !(r.min || r.max || r.count);
+    let all = r.all || !r.returns_any();
     let mut line = format!("* ESEARCH (TAG \"{tag}\")");
     if uid {
         line.push_str(" UID");
@@ -189,6 +236,18 @@ fn esearch(
         if all {
             line.push_str(&format!(" ALL {}", response::sequence_set(hits)));
         }
+    }
+    if let Some((lo, hi)) = r.partial {
+        // RFC 5267 §4.4: the messages at positions lo..=hi of the result.
+        let from = usize::try_from(lo - 1)
+            .unwrap_or(usize::MAX)
+            .min(hits.len());
+        let to = usize::try_from(hi).unwrap_or(usize::MAX).min(hits.len());
+        let set = match &hits[from..to] {
+            [] => "NIL".to_string(),
+            some => response::sequence_set(some),
+        };
+        line.push_str(&format!(" PARTIAL ({lo}:{hi} {set})"));
     }
     if r.count {
         line.push_str(&format!(" COUNT {}", hits.len()));
@@ -226,6 +285,8 @@ mod tests {
             max: true,
             count: true,
             all: false,
+            save: false,
+            partial: None,
         };
         assert_eq!(
             esearch("b", true, &[4, 9], Some(&[12, 3].map(ModSeq::new)), &r),
@@ -247,6 +308,8 @@ mod tests {
             max: s.contains("MAX"),
             all: s.contains("ALL"),
             count: s.contains("COUNT"),
+            save: false,
+            partial: None,
         };
         let hits = [1, 2, 3, 4];
         let modseqs = [7, 6, 5, 5].map(ModSeq::new);

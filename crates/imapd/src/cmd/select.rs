@@ -80,6 +80,8 @@ pub async fn select(
         ahead: HashMap::new(),
         keywords,
         pending_expunge: BTreeMap::new(),
+        // RFC 5182 §2.1: a new selection starts with an empty saved result.
+        saved: Vec::new(),
     };
     sel.cursor = sel.mailbox.highestmodseq;
     sel.view.advance(sel.cursor);

@@ -1,0 +1,143 @@
+//! Parser tables for the extensions of issue 17 ("Protocol breadth"): RFC 3502 MULTIAPPEND,
+//! RFC 5182 `$` and SEARCH RETURN (SAVE).
+//! Valid input, malformed input, and every prefix re-fed (docs/conventions.md §11).
+
+use super::*;
+use crate::search::SearchKey;
+
+use super::codec_tests::ok_bytes as ok;
+use super::failure_tests::bad;
+
+/// Every prefix of `full` is incomplete; the whole parses (tag `t1`).
+pub(super) fn refeed(full: &[u8]) -> Kind {
+    for cut in 0..full.len() {
+        assert_eq!(
+            parse(&full[..cut]),
+            Err(ParseError::Incomplete),
+            "{:?} cut at {cut}",
+            String::from_utf8_lossy(full)
+        );
+    }
+    ok(full)
+}
+
+/// RFC 3502 §6.3.11: the example of the RFC (two messages, the second with its own flags),
+/// flags and dates per message, literal8 and LITERAL+ among them.
+#[test]
+fn multiappend() {
+    let rfc =
+        b"t1 APPEND saved-messages (\\Seen) {10}\r\n0123456789 (\\Seen) {11}\r\n01234567890\r\n";
+    let Kind::Append { mailbox, messages } = ok(rfc) else {
+        panic!("append")
+    };
+    assert_eq!(mailbox, "saved-messages");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].message, b"0123456789");
+    assert_eq!(messages[1].message, b"01234567890");
+    assert_eq!(messages[1].flags, vec!["\\Seen".to_string()]);
+    refeed(rfc);
+
+    let three =
+        b"t1 APPEND INBOX {1+}\r\na \"01-Jan-2020 00:00:00 +0100\" ~{3}\r\nb\0c ($x) {1}\r\nd\r\n";
+    let Kind::Append { messages, .. } = ok(three) else {
+        panic!("append")
+    };
+    assert_eq!(messages.len(), 3);
+    assert_eq!(messages[0].date, None);
+    assert_eq!(messages[1].date, Some((1_577_833_200, 60)));
+    assert_eq!(messages[1].message, b"b\0c");
+    assert_eq!(messages[2].flags, vec!["$x".to_string()]);
+    refeed(three);
+
+    // The mailbox as a literal.
+    assert!(matches!(
+        ok(b"t1 APPEND {5}\r\nINBOX {1}\r\na {1}\r\nb\r\n"),
+        Kind::Append { ref mailbox, ref messages } if mailbox == "INBOX" && messages.len() == 2
+    ));
+    // Pipelined: the bytes used end at the first command.
+    let two = b"t1 APPEND INBOX {1}\r\na {1}\r\nb\r\nu NOOP\r\n";
+    let (_, used) = parse(two).expect("multiappend");
+    assert_eq!(&two[used..], b"u NOOP\r\n");
+}
+
+#[test]
+fn multiappend_malformed() {
+    // A bad second message: BAD naming it; nothing is appended (the parser refuses the whole).
+    assert!(
+        bad(b"t1 APPEND INBOX {1}\r\na \"31-Feb-2020 00:00:00 +0000\" {1}\r\nb\r\n")
+            .contains("message 2")
+    );
+    assert!(!bad(b"t1 APPEND INBOX {1}\r\na {3}\r\nb\0c\r\n").is_empty());
+    assert!(!bad(b"t1 APPEND INBOX {1}\r\na (\\Seen {1}\r\nb\r\n").is_empty());
+    assert!(!bad(b"t1 APPEND INBOX {1}\r\na junk\r\n").is_empty());
+    assert!(!bad(b"t1 APPEND INBOX {1}\r\na {1}\r\nbjunk\r\n").is_empty());
+    // Trailing space after the last message.
+    assert!(!bad(b"t1 APPEND INBOX {1}\r\na {1}\r\nb \r\n").is_empty());
+    // A mailbox name that is not modified UTF-7 is NO, for one message or several.
+    assert!(matches!(
+        ok(b"t1 APPEND \"&Jjo\" {1}\r\na {1}\r\nb\r\n"),
+        Kind::Refused { .. }
+    ));
+}
+
+/// RFC 5182 §3: `$` where a sequence set stands, and nowhere else.
+#[test]
+fn saved_result_marker() {
+    let Kind::Fetch {
+        set, uid: false, ..
+    } = refeed(b"t1 FETCH $ (FLAGS)\r\n")
+    else {
+        panic!("fetch")
+    };
+    assert!(set.is_saved());
+    let Kind::Search {
+        key,
+        ret,
+        uid: true,
+    } = refeed(b"t1 UID SEARCH RETURN (SAVE MIN) UID $ SUBJECT $ OR $ HEADER X $\r\n")
+    else {
+        panic!("search")
+    };
+    assert!(ret.is_some_and(|r| r.save && r.min && !r.max));
+    let SearchKey::And(keys) = key else {
+        panic!("and")
+    };
+    assert!(matches!(&keys[0], SearchKey::Uid(s) if s.is_saved()));
+    assert_eq!(keys[1], SearchKey::Header("Subject".into(), "$".into()));
+    assert!(
+        matches!(&keys[2], SearchKey::Or(a, _) if matches!(&**a, SearchKey::Seq(s) if s.is_saved()))
+    );
+    // COPY's mailbox and STORE's flags named `$` stay names.
+    assert!(matches!(
+        ok(b"t1 UID COPY $ $\r\n"),
+        Kind::Copy { ref set, ref mailbox, .. } if set.is_saved() && mailbox == "$"
+    ));
+    assert!(matches!(
+        ok(b"t1 STORE $ +FLAGS ($)\r\n"),
+        Kind::Store { ref set, ref flags, .. } if set.is_saved() && flags == &["$".to_string()]
+    ));
+    assert!(matches!(
+        ok(b"t1 UID EXPUNGE $\r\n"),
+        Kind::Expunge { uids: Some(ref s) } if s.is_saved()
+    ));
+    assert!(matches!(ok(b"t1 SELECT $\r\n"), Kind::Select { ref mailbox, .. } if mailbox == "$"));
+    // A literal holding " $ " is data.
+    let Kind::Search { key, .. } = ok(b"t1 SEARCH $ BODY {3}\r\n $ \r\n") else {
+        panic!("search")
+    };
+    assert!(matches!(&key, SearchKey::And(k) if k[1] == SearchKey::Body(" $ ".into())));
+    // Pipelined: the bytes used are the first command's own.
+    let two = b"t1 FETCH $ UID\r\nt2 NOOP\r\n";
+    let (_, used) = parse(two).expect("first");
+    assert_eq!(&two[used..], b"t2 NOOP\r\n");
+    for malformed in [
+        &b"t1 FETCH $$ FLAGS\r\n"[..],
+        b"t1 FETCH $:4 FLAGS\r\n",
+        b"t1 FETCH 1,$ FLAGS\r\n",
+        b"t1 FETCH $ $\r\n",
+        b"t1 SEARCH RETURN (SAVE\r\n",
+        b"t1 FETCH 4294967295,$ FLAGS\r\n",
+    ] {
+        assert!(!bad(malformed).is_empty());
+    }
+}

@@ -1,0 +1,141 @@
+//! The extensions of issue 17 ("Protocol breadth") against Dovecot: SEARCHRES (RFC 5182),
+//! ESORT and PARTIAL (RFC 5267), then MULTIAPPEND (RFC 3502). Each command runs on both
+//! servers in the same order; the untagged answers are compared byte for byte except for the
+//! tag inside an ESEARCH (the main run sends Dovecot more commands, so the tags differ) and
+//! the quoting of a STATUS mailbox name (an atom for Dovecot, a quoted string for us: both
+//! astrings); the tagged one by its status and response code (the text is each server's
+//! own; a NO by its status only, the UIDVALIDITY of an APPENDUID masked).
+
+use super::wire::{diff, show, Imap};
+
+/// Run on the corpus mailbox (INBOX, selected). No SIZE order: one message's size differs on
+/// purpose (`LF_ONLY` in the main file).
+const ON_CORPUS: &[&str] = &[
+    // RFC 5182 §2.1: nothing saved yet, `$` is empty.
+    "SEARCH $",
+    "FETCH $ (UID)",
+    "SEARCH RETURN (SAVE) SUBJECT lunch",
+    "FETCH $ (UID)",
+    "SEARCH $",
+    "UID SEARCH UID $",
+    "SEARCH OR $ 1:3",
+    "SEARCH RETURN (SAVE MIN MAX) ALL",
+    "SEARCH $",
+    "SEARCH RETURN (SAVE MIN COUNT) ALL",
+    "SEARCH $",
+    "SEARCH RETURN (SAVE) CHARSET FOO ALL",
+    "SEARCH $",
+    "SEARCH RETURN (SAVE) SUBJECT nothing-matches-this",
+    "SEARCH $",
+    "SEARCH RETURN (SAVE ALL) SUBJECT minutes",
+    "SORT (SUBJECT) UTF-8 $",
+    "THREAD REFERENCES UTF-8 $",
+    // RFC 5267 §3 ESORT.
+    "SORT RETURN (MIN MAX ALL COUNT) (ARRIVAL) UTF-8 ALL",
+    "SORT RETURN (MIN MAX ALL COUNT) (DATE) UTF-8 ALL",
+    "SORT RETURN (MIN MAX ALL COUNT) (SUBJECT) UTF-8 ALL",
+    "SORT RETURN (MIN MAX ALL COUNT) (REVERSE FROM) UTF-8 ALL",
+    "SORT RETURN (MIN MAX ALL) (DISPLAYFROM) UTF-8 ALL",
+    "UID SORT RETURN (MIN MAX) (REVERSE DATE) UTF-8 ALL",
+    "SORT RETURN () (SUBJECT REVERSE DATE) UTF-8 ALL",
+    "SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing-matches-this",
+    "SORT RETURN (MIN) (DATE) UTF-8 SUBJECT nothing-matches-this",
+    "SORT RETURN (FOO) (DATE) UTF-8 ALL",
+    // RFC 5267 §4.4 PARTIAL.
+    "SORT RETURN (PARTIAL 1:10) (SUBJECT) UTF-8 ALL",
+    "SORT RETURN (PARTIAL 45:60 COUNT) (REVERSE ARRIVAL) UTF-8 ALL",
+    "SORT RETURN (PARTIAL 3:1) (FROM) UTF-8 ALL",
+    "SORT RETURN (PARTIAL 100:200) (FROM) UTF-8 ALL",
+    "SEARCH RETURN (PARTIAL 2:20) ALL",
+    "UID SEARCH RETURN (PARTIAL 5:9 MIN MAX) ALL",
+    "SORT RETURN (PARTIAL 0:2) (SUBJECT) UTF-8 ALL",
+    "SORT RETURN (PARTIAL 1:2 PARTIAL 3:4) (SUBJECT) UTF-8 ALL",
+    "SORT RETURN (SAVE MIN) (REVERSE SUBJECT) UTF-8 ALL",
+    "SEARCH $",
+    "SORT RETURN (SAVE) (DATE) UTF-8 SUBJECT lunch",
+    "SEARCH $",
+];
+
+/// Two messages for MULTIAPPEND (RFC 3502 §6.3.11's example, shortened).
+const FIRST: &str =
+    "From: Fred Foobar <foobar@example.com>\r\nSubject: afternoon meeting\r\n\r\nHello Joe\r\n";
+const SECOND: &str =
+    "From: Joe Mooch <mooch@example.net>\r\nSubject: Re: afternoon meeting\r\n\r\n3:30 is fine\r\n";
+
+/// `APPEND multi` with the messages as LITERAL+ literals, each with its flags.
+fn multiappend(messages: &[(&str, &str)]) -> String {
+    let mut cmd = String::from("APPEND multi");
+    for (flags, m) in messages {
+        cmd.push_str(&format!(" {flags}{{{}+}}\r\n{m}", m.len()));
+    }
+    cmd
+}
+
+/// The tagged line as compared: status, and the response code of an OK with the
+/// UIDVALIDITY of APPENDUID masked.
+fn tagged(t: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(t);
+    let mut words = text.split(' ').skip(1);
+    let status = words.next().unwrap_or_default().trim_end().to_string();
+    if status != "OK" {
+        return status.into_bytes();
+    }
+    let rest: Vec<&str> = words.collect();
+    let rest = rest.join(" ");
+    let code = match (rest.strip_prefix('['), rest.find(']')) {
+        (Some(_), Some(end)) => rest[..=end].to_string(),
+        _ => String::new(),
+    };
+    let code = match code.strip_prefix("[APPENDUID ") {
+        Some(r) => format!("[APPENDUID v {}", r.split_once(' ').map_or("", |x| x.1)),
+        None => code,
+    };
+    format!("{status} {code}").into_bytes()
+}
+
+fn answer(c: &mut Imap, cmd: &str) -> Vec<u8> {
+    let (untagged, t) = c.run(cmd);
+    let mut out = Vec::new();
+    for u in untagged {
+        let line = String::from_utf8_lossy(&u).into_owned();
+        let line = match line.strip_prefix("* ESEARCH (TAG \"") {
+            Some(rest) => format!(
+                "* ESEARCH (TAG){}",
+                rest.split_once("\")").map_or("", |x| x.1)
+            ),
+            None => line.replacen("* STATUS \"multi\" ", "* STATUS multi ", 1),
+        };
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.extend_from_slice(b"=> ");
+    out.extend_from_slice(&tagged(&t));
+    out
+}
+
+/// Runs the commands on both servers: (compared, matching, differences).
+pub(crate) fn compare(theirs: &mut Imap, ours: &mut Imap) -> (usize, usize, Vec<String>) {
+    let mut commands: Vec<String> = ON_CORPUS.iter().map(|c| c.to_string()).collect();
+    commands.extend([
+        "CREATE multi".to_string(),
+        multiappend(&[("(\\Seen) ", FIRST), ("(\\Flagged) ", SECOND)]),
+        "STATUS multi (MESSAGES)".to_string(),
+        // All or nothing: the third message is empty.
+        multiappend(&[("", FIRST), ("", SECOND), ("", "")]),
+        "STATUS multi (MESSAGES)".to_string(),
+        multiappend(&[("", FIRST), ("(\\Seen \\Flagged) ", SECOND), ("", FIRST)]),
+        "STATUS multi (MESSAGES UNSEEN)".to_string(),
+        "APPEND nosuch {1+}\r\na {1+}\r\nb".to_string(),
+    ]);
+    let (mut compared, mut matching, mut report) = (0, 0, Vec::new());
+    for cmd in &commands {
+        let (a, b) = (answer(theirs, cmd), answer(ours, cmd));
+        compared += 1;
+        if a == b {
+            matching += 1;
+        } else {
+            let shown = show(&cmd.as_bytes()[..cmd.len().min(60)]);
+            report.push(format!("{shown}\n{}", diff(&a, &b)));
+        }
+    }
+    (compared, matching, report)
+}
