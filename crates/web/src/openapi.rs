@@ -52,6 +52,26 @@ fn xml_ok(description: &str) -> Value {
     json!({ "description": description, "content": { "application/xml": { "schema": { "type": "string" } } } })
 }
 
+/// What the server takes as an address (auth::normalize_address accepts more; this is the
+/// documented contract: a local part and a dotted domain).
+const ADDRESS: &str = "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}$";
+/// A domain name.
+const DOMAIN: &str = "^[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}$";
+/// A password or secret: printable, no control characters, at most 1024 bytes.
+const SECRET: &str = "^[^\\x00-\\x1f\\x7f]{1,256}$";
+/// Largest unsigned 64-bit number (quota bytes, rule ids).
+const U64_MAX: u64 = u64::MAX;
+
+fn address_schema() -> Value {
+    json!({ "type": "string", "pattern": ADDRESS })
+}
+
+/// A query parameter holding an address.
+fn address_query(name: &str, description: &str, required: bool) -> Value {
+    json!({ "name": name, "in": "query", "required": required, "description": description,
+            "schema": address_schema() })
+}
+
 fn query(name: &str, description: &str, required: bool) -> Value {
     json!({ "name": name, "in": "query", "required": required, "description": description,
             "schema": { "type": "string" } })
@@ -60,7 +80,7 @@ fn query(name: &str, description: &str, required: bool) -> Value {
 fn addr() -> Value {
     json!({ "name": "addr", "in": "path", "required": true,
             "description": "account address (or alias), e.g. alice@example.test",
-            "schema": { "type": "string", "format": "email" } })
+            "schema": address_schema() })
 }
 
 fn uid() -> Value {
@@ -69,7 +89,11 @@ fn uid() -> Value {
 }
 
 fn mailbox() -> Value {
-    query("mailbox", "mailbox name (default INBOX)", false)
+    json!({ "name": "mailbox", "in": "query", "required": false,
+            "description": "mailbox name (default INBOX, case-insensitive); 404 when the account has none of that name",
+            "schema": { "type": "string",
+                "description": "levels separated by /, none empty; no NUL, CR, LF, * or %",
+                "pattern": "^[^\\x00\\r\\n*%/]{1,100}(/[^\\x00\\r\\n*%/]{1,100}){0,8}$" } })
 }
 
 /// Admin operation: bearer token, 401 and 404 documented.
@@ -104,11 +128,9 @@ fn schema_ref(name: &str) -> Value {
 fn list_params() -> Vec<Value> {
     vec![
         mailbox(),
-        query(
-            "wait",
-            "long-poll until a matching message exists: 10s, 500ms, 2m (max 120s)",
-            false,
-        ),
+        json!({ "name": "wait", "in": "query", "required": false,
+                "description": "long-poll until a matching message exists: 10s, 500ms, 2m (max 120s; longer is shortened)",
+                "schema": { "type": "string", "pattern": "^[0-9]{1,6}(ms|s|m)?$" } }),
         query(
             "subject",
             "substring of the Subject header (case-insensitive)",
@@ -126,12 +148,14 @@ fn list_params() -> Vec<Value> {
 pub fn spec() -> Value {
     let autoconfig = json!({ "get": {
         "summary": "Mozilla autoconfig (Thunderbird)", "tags": ["autoconfig"],
-        "parameters": [query("emailaddress", "address whose domain to describe", false)],
+        "parameters": [address_query("emailaddress", "address whose domain to describe", false)],
         "responses": { "200": xml_ok("clientConfig v1.1"), "400": err("emailaddress is not an address"),
                        "404": err("not a local domain") } } });
     let autodiscover = json!({ "post": {
         "summary": "Microsoft Autodiscover (POX)", "tags": ["autoconfig"],
-        "requestBody": { "required": true, "content": { "text/xml": { "schema": { "type": "string" } } } },
+        "requestBody": { "required": true, "content": { "text/xml": { "schema": { "type": "string",
+            "description": "Outlook's POX request; its <EMailAddress> is read",
+            "pattern": "<EMailAddress>[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}</EMailAddress>" } } } },
         "responses": { "200": xml_ok("Autodiscover response"), "400": err("no EMailAddress"),
                        "404": err("not a local domain") } } });
     let msgs = schema_ref("Message");
@@ -152,11 +176,12 @@ pub fn spec() -> Value {
                     "save_sent": { "type": "boolean" }, "created": { "type": "integer" },
                     "used_bytes": { "type": "integer" }, "used_messages": { "type": "integer" } } },
                 "NewAccount": { "type": "object", "required": ["address", "password"], "additionalProperties": false,
-                    "properties": { "address": { "type": "string", "description": "full address in a local domain (`domains`)" },
-                                    "password": { "type": "string", "description": "password policy of docs/spec.md §4.3; under `serve --ephemeral` any non-empty password" },
-                                    "quota": { "type": "integer", "minimum": 0, "description": "bytes; 0 = unlimited" } } },
+                    "properties": { "address": { "type": "string", "pattern": ADDRESS, "description": "full address in a local domain (`domains`; 422 otherwise)" },
+                                    "password": { "type": "string", "pattern": SECRET, "description": "under `serve --ephemeral` any non-empty password; otherwise also the policy of docs/spec.md §4.3 (at least 12 characters, not containing the user name: 400 otherwise)" },
+                                    "quota": { "type": "integer", "minimum": 0, "maximum": U64_MAX, "description": "bytes; 0 = unlimited" } } },
                 "AccountChange": { "type": "object", "additionalProperties": false, "properties": {
-                    "password": { "type": "string" }, "quota": { "type": "integer", "minimum": 0 },
+                    "password": { "type": "string", "pattern": SECRET, "description": "as in NewAccount" },
+                    "quota": { "type": "integer", "minimum": 0, "maximum": U64_MAX },
                     "pop3_policy": { "type": "string", "enum": ["keep", "delete", "mark-seen"] },
                     "save_sent": { "type": "boolean" } } },
                 "Mailbox": { "type": "object", "properties": {
@@ -175,7 +200,7 @@ pub fn spec() -> Value {
                         "reply": { "type": "string", "maxLength": 512, "description": "SMTP 4yz/5yz reply, IMAP NO/BAD/BYE …, POP3 -ERR …; default: a temporary failure" },
                         "delay_ms": { "type": "integer", "minimum": 0, "maximum": 600000, "description": "required for delay" },
                         "probability": { "type": "number", "exclusiveMinimum": true, "minimum": 0, "maximum": 1 },
-                        "times": { "type": "integer", "minimum": 1, "description": "removed after firing this often" } } },
+                        "times": { "type": "integer", "minimum": 1, "maximum": 4294967295u64, "description": "removed after firing this often" } } },
                 "FaultRuleInForce": { "type": "object", "required": ["id", "protocol", "stage", "action", "fired"],
                     "description": "a rule as the server keeps it: normalised (protocol filled in, names in one case, the default reply written out), with its id and how often it fired",
                     "properties": {
@@ -201,7 +226,7 @@ pub fn spec() -> Value {
             "/Autodiscover/Autodiscover.xml": autodiscover,
             "/apple/mailstack.mobileconfig": { "get": {
                 "summary": "Apple configuration profile", "tags": ["autoconfig"],
-                "parameters": [query("email", "the account's address", true)],
+                "parameters": [address_query("email", "the account's address", true)],
                 "responses": { "200": { "description": "profile", "content": {
                     "application/x-apple-aspen-config": { "schema": { "type": "string" } } } },
                     "400": err("missing or invalid email"), "404": err("not a local domain") } } },
@@ -209,7 +234,8 @@ pub fn spec() -> Value {
                 "summary": "Change a password (Roundcube password plugin, httpapi driver)", "tags": ["user"],
                 "requestBody": { "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
                     "type": "object", "required": ["user", "curpass", "newpass"], "properties": {
-                        "user": { "type": "string" }, "curpass": { "type": "string" }, "newpass": { "type": "string" } } } } } },
+                        "user": address_schema(), "curpass": { "type": "string", "pattern": SECRET },
+                        "newpass": { "type": "string", "pattern": SECRET } } } } } },
                 "responses": {
                     "200": { "description": "changed", "content": { "text/plain": { "schema": { "type": "string", "enum": ["ok\n"] } } } },
                     "400": { "description": "password policy or malformed form" },
@@ -268,7 +294,7 @@ pub fn spec() -> Value {
                     "security": [{ "bearer": [] }],
                     "requestBody": { "required": true, "content": { "application/json": { "schema": {
                         "type": "object", "required": ["alias", "address"], "additionalProperties": false,
-                        "properties": { "alias": { "type": "string" }, "address": { "type": "string" } } } } } },
+                        "properties": { "alias": address_schema(), "address": address_schema() } } } } },
                     "responses": { "201": json_ok("added", json!({ "type": "object", "properties": {
                             "alias": { "type": "string" }, "address": { "type": "string" } } })),
                         "400": err("malformed input or invalid address"),
@@ -278,7 +304,7 @@ pub fn spec() -> Value {
             },
             "/api/aliases/{alias}": {
                 "delete": admin("Remove an alias", vec![json!({ "name": "alias", "in": "path", "required": true,
-                        "schema": { "type": "string" } })], None, ("204", json!({ "description": "removed" }))),
+                        "schema": address_schema() })], None, ("204", json!({ "description": "removed" }))),
             },
             "/api/domains": {
                 "get": admin("Local domains (configured and added)", vec![], None,
@@ -286,7 +312,7 @@ pub fn spec() -> Value {
                 "post": admin("Make a domain local (kept in the store)", vec![],
                     Some(json!({ "required": true, "content": { "application/json": { "schema": {
                         "type": "object", "required": ["domain"], "additionalProperties": false,
-                        "properties": { "domain": { "type": "string" } } } } } })),
+                        "properties": { "domain": { "type": "string", "pattern": DOMAIN } } } } } })),
                     ("201", json_ok("the local domains", json!({ "type": "array", "items": { "type": "string" } })))),
             },
             "/api/faults": {
@@ -304,7 +330,7 @@ pub fn spec() -> Value {
             },
             "/api/faults/{id}": {
                 "delete": admin("Remove one rule", vec![json!({ "name": "id", "in": "path", "required": true,
-                        "schema": { "type": "integer", "minimum": 0 } })], None,
+                        "schema": { "type": "integer", "minimum": 0, "maximum": U64_MAX } })], None,
                     ("200", json_ok("count", json!({ "type": "object", "properties": { "removed": { "type": "integer" } } })))),
             },
             "/api/captured": {
