@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::backend::TreeId;
 use crate::model::{AccountId, MailboxId, MessageMeta, ModSeq, Uid};
 use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
@@ -210,7 +211,7 @@ impl Store {
     /// of an earlier run.
     pub(crate) fn release_all_pinned(&self) -> Result<()> {
         let mut batch = Vec::new();
-        for kv in self.inner.pinned.iter() {
+        for kv in self.inner.db.iter(TreeId::Pinned) {
             let (k, v) = kv?;
             let (blob, size): (u64, u64) = crate::blob::decode("pinned", &v)?;
             batch.push((k, blob, size));
