@@ -1,5 +1,7 @@
-//! The mailbox store: one embedded sled database holding accounts, mailboxes, messages, flags,
-//! UIDs, quota usage and the POP3 maildrop locks, shared by every protocol server of one process.
+//! The mailbox store: accounts, mailboxes, messages, flags, UIDs, quota usage and the POP3
+//! maildrop locks, shared by every protocol server of one process. The mail model is written
+//! against a backend seam (`backend`): records in sled on disk ([`Store::open`], the default)
+//! or in memory ([`Store::open_in_memory`]), bodies in segment files or in memory.
 //!
 //! # Layout
 //! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …)
@@ -7,41 +9,51 @@
 //!   `UidValidity`, `ModSeq`).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
+//! - `backend`: the seam. `TreeId` names the trees; `Backend` (an enum, one dispatch function
+//!   per operation: get, scans, batches, a multi-tree transaction, ids, the flush hook) with
+//!   `backend/sled.rs` (the only file naming sled's types) and `backend/memory.rs`;
+//!   `backend::blobs::BlobStore`, the body role (put, read a range, release, sync): segment
+//!   files or memory.
+//! - `tx`: a transaction over every tree with named views (`Tx`), through the seam.
 //! - `accounts`, `mailbox`, `message` (append, read, flags), `expunge` (expunge, copy,
 //!   move): the operations, grouped by what they change;
 //!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
-//! - `segments`: message bytes in append-only segment files outside sled (records with a
-//!   CRC; sled keeps each blob's location); `compact`: the thread that gives the space of
-//!   deleted messages back; `blob`: reading bytes (and messages stored by earlier versions
-//!   as chunks in sled), recovery of the last segment at open.
+//! - `segments`: message bytes in append-only segment files (records with a CRC; the
+//!   `blob_locs` tree keeps each blob's location); `compact`: the thread that gives the space
+//!   of deleted messages back (and prunes the expunge log, on every backend); `blob`: reading
+//!   bytes (and messages stored by earlier versions as chunks in the `blobs` tree), recovery
+//!   of the last segment at open.
 //! - `expunge_log`: expunges by MODSEQ for QRESYNC, pruned above a floor.
-//! - `durable`: group commit (segments fdatasync, sled flush, `fdatasync`).
+//! - `durable`: group commit (bodies synced, then the backend's flush hook).
 //! - [`notify`]: per-account change channels that drive IMAP untagged responses, and one
 //!   channel of every account's changes tagged with the session that made them (dashboard).
 //! - `maildrop`: the POP3 exclusive lock per account.
 //! - `views`: sessions' views of a mailbox; expunged messages stay readable until every view
 //!   that may address them has been told (RFC 2180 §4.1.1), then their blobs are released.
 //!
-//! The public surface is the mail model only: key layouts, file formats and sled's types
-//! stay inside (errors are [`Error`]).
+//! The public surface is the mail model only: key layouts, file formats and the backends'
+//! types stay inside (errors are [`Error`]; [`Error::Db`] carries a backend's text).
 //!
 //! # Invariants
 //! - Every write method returns only after the change is on disk: the segment files written
 //!   and sled's log are fdatasynced (sled's own `flush` uses `sync_file_range`, so the database
 //!   file is fdatasynced after it). Concurrent writers share one flush (group commit). After a
-//!   failed flush the store refuses every write ([`Error::Unavailable`]).
+//!   failed flush the store refuses every write ([`Error::Unavailable`]). (A store in memory
+//!   has no disk: its writes count as durable once committed.)
 //! - Message bytes reach the page cache before the transaction that records where they are,
-//!   and the disk before sled's flush; at open, records of the last segment are verified.
-//! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one sled
-//!   transaction: a crash leaves the old or the new state, never half.
-//! - Writers to one account are serialised by an in-process mutex, so sled transactions never
-//!   conflict and retry; readers never block.
+//!   and the disk before the backend's flush; at open, records of the last segment are
+//!   verified.
+//! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one
+//!   backend transaction: a crash leaves the old or the new state, never half.
+//! - Writers to one account are serialised by an in-process mutex, so transactions never
+//!   conflict and retry in practice; readers never block on sled.
 //! - Changes are published on the account's channel only after they are durable, and in commit
 //!   order per account (a queue keyed by write sequence number): a session never sees UID 8
 //!   appear before UID 7, whichever writer's flush finished first.
 //! - A message's bytes are released only when no mailbox and no session's view can address
-//!   it (`views`).
+//!   it (`views`): reference counts live in the model (`refs`, `pinned`), and a blob store is
+//!   told to release a body only after the transaction dropping its last reference committed.
 #![forbid(unsafe_code)]
 #![warn(
     clippy::cast_possible_truncation,
@@ -293,7 +305,7 @@ impl Store {
         Ok(du(&self.inner.path)?)
     }
 
-    /// Serialises writers of one account: held only around synchronous sled work, never across
+    /// Serialises writers of one account: held only around synchronous store work, never across
     /// an `.await`.
     pub(crate) fn writer(&self, account: AccountId) -> Arc<Mutex<()>> {
         let mut map = lock(&self.inner.writers);
@@ -314,7 +326,7 @@ impl Drop for Inner {
 }
 
 /// Locks a std mutex, recovering the data from a poisoned lock (a panicking writer cannot leave
-/// sled half-written: its transaction simply did not commit).
+/// the backend half-written: its transaction simply did not commit).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

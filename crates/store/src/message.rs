@@ -169,7 +169,7 @@ impl Store {
     }
 
     /// A mailbox's record and its messages as of one moment. Read under the account's writer
-    /// lock: a commit lands in sled, then leaves or enters the in-memory index, all under
+    /// lock: a commit lands in the backend, then leaves or enters the in-memory index, all under
     /// that lock, so a reader in between would pair the new HIGHESTMODSEQ with the old
     /// message list, and a session starting from it would skip the change as already seen
     /// (the stress client caught a SELECT keeping two expunged UIDs for good).
@@ -187,7 +187,7 @@ impl Store {
         Ok(Some((mb, metas)))
     }
 
-    /// Messages of a mailbox in UID order, read from sled.
+    /// Messages of a mailbox in UID order, read from the backend.
     pub(crate) fn scan_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.inner
             .db

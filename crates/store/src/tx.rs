@@ -101,7 +101,7 @@ impl<'a> Tx<'a> {
 
 impl Store {
     /// Runs `f` atomically over all trees. Callers hold the account's writer lock, so the
-    /// closure runs once in practice; it must still be safe to re-run (sled may retry).
+    /// closure runs once in practice; it must still be safe to re-run (a backend may retry).
     pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
         self.transact_seq(f).map(|(t, _)| t)
     }

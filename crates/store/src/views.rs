@@ -31,7 +31,7 @@ use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
 
 /// Message records held in memory by all mailbox indexes together, at most (about 80 bytes
-/// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from sled.
+/// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from the backend.
 pub const MAX_INDEXED: usize = 1_000_000;
 
 /// Header bytes cached for SEARCH over all open mailboxes, at most; a header over
@@ -52,7 +52,7 @@ struct Watched {
     account: AccountId,
     /// The mailbox's message records in UID order, kept in memory while views are open
     /// (`None` when over the memory cap): SELECT, FETCH 1:* and SEARCH on a large mailbox
-    /// read memory instead of scanning sled. Updated after every commit (`apply_index`).
+    /// read memory instead of scanning the backend. Updated after every commit (`apply_index`).
     index: Option<Arc<RwLock<Vec<MessageMeta>>>>,
     /// Header blocks read for SEARCH, kept while the mailbox is open (Dovecot's cache file
     /// plays this part): uid → header bytes. Bounded by [`MAX_HEADER_CACHE`].
