@@ -119,4 +119,56 @@ mod tests {
         b.release(&[1]);
         assert!(matches!(b.read(1, &loc, 0, 1), Err(Error::Io(_))));
     }
+
+    /// The release rules of docs/architecture.md §8 on a blob store that frees bodies: a body
+    /// goes with its last reference (a copy elsewhere, a view's pin keep it), and a delivery
+    /// no mailbox took leaves nothing behind.
+    #[tokio::test]
+    async fn memory_bodies_go_with_their_last_reference() {
+        use crate::{AppendRequest, Store};
+        let store = Store::open_in_memory().expect("memory store");
+        let bodies = || match &store.inner.blobs {
+            BlobStore::Memory(m) => crate::lock(m).len(),
+            BlobStore::Segments(_) => unreachable!("a memory store"),
+        };
+        let a = store
+            .create_account("m@example.test", "x", None)
+            .await
+            .expect("account");
+        let inbox = store.mailbox(a.id, "INBOX").expect("q").expect("inbox");
+        let trash = store.mailbox(a.id, "Trash").expect("q").expect("trash");
+        let req = AppendRequest {
+            bytes: b"Subject: x\r\n\r\nbody\r\n",
+            ..Default::default()
+        };
+        let (_, uid) = store
+            .append(a.id, inbox.id, req.clone())
+            .await
+            .expect("append");
+        let (_, pairs) = store
+            .copy_messages(a.id, inbox.id, &[uid], trash.id)
+            .await
+            .expect("copy");
+        let view = store.open_view(a.id, inbox.id).expect("view");
+        store
+            .expunge(a.id, inbox.id, &[uid])
+            .await
+            .expect("expunge");
+        store
+            .expunge(a.id, trash.id, &[pairs[0].1])
+            .await
+            .expect("expunge copy");
+        assert_eq!(bodies(), 1, "pinned for the view that was not told");
+        let meta = view.message(uid).expect("q").expect("grave");
+        assert_eq!(store.read_blob(meta.blob).expect("read"), req.bytes);
+        drop(view);
+        assert_eq!(bodies(), 0, "gone with the last reference");
+        store
+            .update_account("m@example.test", |a| a.quota_bytes = Some(1))
+            .await
+            .expect("quota");
+        let refused = store.append(a.id, inbox.id, req).await;
+        assert!(matches!(refused, Err(Error::OverQuota)));
+        assert_eq!(bodies(), 0, "a refused delivery leaves no body");
+    }
 }
