@@ -25,7 +25,9 @@
 //! - Keys are compared as bytes; scans return keys in ascending byte order.
 //! - A transaction sees its own writes; on `Ok` all its writes become visible at once, on
 //!   `Err` none do. The closure may run more than once ([`TxError::Conflict`] asks for a
-//!   re-run); callers keep it free of side effects outside the transaction.
+//!   re-run); callers keep it free of side effects outside the transaction, and never read
+//!   the backend outside the transaction from inside it (sled would deadlock).
+//! - Ids from [`Backend::generate_id`] are never handed out twice by one store.
 //! - After [`Flusher::flush`] returns `Ok`, every committed write is on disk (or, for a
 //!   backend that keeps nothing, there is nothing to do).
 

@@ -24,6 +24,9 @@ use crate::{Error, Result};
 /// sled page cache size.
 const CACHE_BYTES: u64 = 128 * 1024 * 1024;
 const PID_FILE: &str = "mailstack.pid";
+/// How long an open waits for a lock that no other process holds (see `SledBackend::open`).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl From<::sled::Error> for Error {
     fn from(e: ::sled::Error) -> Self {
@@ -78,24 +81,40 @@ pub(crate) struct SledBackend {
 
 impl SledBackend {
     pub(crate) fn open(path: &Path) -> Result<SledBackend> {
-        // sled's default page cache is 1 GiB; 128 MiB keeps a server with 10,000 IDLE clients
-        // small (`make bench` row 5) while the working set of large mailboxes still fits.
-        let db = match ::sled::Config::new()
-            .path(path)
-            .cache_capacity(CACHE_BYTES)
-            // Every write we acknowledge is flushed by the group commit; sled's own flush
-            // every 500 ms would only wake an idle server twice a second.
-            .flush_every_ms(None)
-            .open()
-        {
-            Ok(db) => db,
-            Err(::sled::Error::Io(e)) if is_lock_error(&e) => {
-                let pid = std::fs::read_to_string(path.join(PID_FILE))
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "unknown".into());
-                return Err(Error::Locked { pid });
+        let mut tries: u32 = 0;
+        let db = loop {
+            // sled's default page cache is 1 GiB; 128 MiB keeps a server with 10,000 IDLE
+            // clients small (`make bench` row 5) while the working set of large mailboxes
+            // still fits.
+            match ::sled::Config::new()
+                .path(path)
+                .cache_capacity(CACHE_BYTES)
+                // Every write we acknowledge is flushed by the group commit; sled's own flush
+                // every 500 ms would only wake an idle server twice a second.
+                .flush_every_ms(None)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(::sled::Error::Io(e)) if is_lock_error(&e) => {
+                    // A store of this process dropped just now may still hold the lock for a
+                    // moment (apparently sled's I/O threads let go of the file a little after
+                    // the last handle): a reopen right after a drop failed under load. The PID file is gone
+                    // then (the store removes it on close); a process holding the lock has
+                    // written its PID, and is reported at once.
+                    let pid = std::fs::read_to_string(path.join(PID_FILE))
+                        .map(|s| s.trim().to_string())
+                        .unwrap_or_else(|_| "unknown".into());
+                    if pid == "unknown" {
+                        tries += 1;
+                        if tries * LOCK_RETRY < LOCK_WAIT {
+                            std::thread::sleep(LOCK_RETRY);
+                            continue;
+                        }
+                    }
+                    return Err(Error::Locked { pid });
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         };
         std::fs::write(path.join(PID_FILE), std::process::id().to_string())?;
         let trees = TreeId::ALL
