@@ -1,6 +1,7 @@
 //! Accounts, aliases and local domains. Addresses arrive normalized (the auth crate owns
 //! normalization and password hashing); this module keeps the records consistent.
 
+use crate::backend::TreeId;
 use crate::blob::decode;
 use crate::keys;
 use crate::model::*;
@@ -43,13 +44,13 @@ impl Store {
             }
             put(tx.accounts, address.as_bytes(), &account)?;
             tx.account_ids
-                .insert(&keys::account(id), address.as_bytes())?;
+                .insert(keys::account(id), address.as_bytes())?;
             put(tx.usage, &keys::account(id), &Usage::default())?;
             for (mid, name, special) in &boxes {
                 let mb = new_mailbox(*mid, name, uidvalidity, *special);
                 let key = keys::mailbox(id, name);
                 put(tx.mailboxes, &key, &mb)?;
-                tx.mailbox_ids.insert(&keys::mailbox_id(*mid), key)?;
+                tx.mailbox_ids.insert(keys::mailbox_id(*mid), key)?;
                 crate::subscriptions::subscribe_in_tx(tx, id, name)?;
             }
             Ok(())
@@ -60,14 +61,14 @@ impl Store {
 
     /// The account stored under exactly this (normalized) address.
     pub fn account(&self, address: &str) -> Result<Option<Account>> {
-        match self.inner.accounts.get(address)? {
+        match self.inner.db.get(TreeId::Accounts, address)? {
             Some(v) => Ok(Some(decode("account", &v)?)),
             None => Ok(None),
         }
     }
 
     pub fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        match self.inner.account_ids.get(keys::account(id))? {
+        match self.inner.db.get(TreeId::AccountIds, keys::account(id))? {
             Some(addr) => self.account(&String::from_utf8_lossy(&addr)),
             None => Ok(None),
         }
@@ -78,7 +79,7 @@ impl Store {
         if let Some(a) = self.account(address)? {
             return Ok(Some(a));
         }
-        match self.inner.aliases.get(address)? {
+        match self.inner.db.get(TreeId::Aliases, address)? {
             Some(id) => self.account_by_id(keys::read_account(&id)),
             None => Ok(None),
         }
@@ -87,8 +88,8 @@ impl Store {
     /// All accounts, ordered by address.
     pub fn accounts(&self) -> Result<Vec<Account>> {
         self.inner
-            .accounts
-            .iter()
+            .db
+            .iter(TreeId::Accounts)
             .values()
             .map(|v| decode("account", &v?))
             .collect()
@@ -132,7 +133,7 @@ impl Store {
             self.transact(|tx| {
                 for mb in &boxes {
                     tx.mailboxes.remove(keys::mailbox(account.id, &mb.name))?;
-                    tx.mailbox_ids.remove(&keys::mailbox_id(mb.id))?;
+                    tx.mailbox_ids.remove(keys::mailbox_id(mb.id))?;
                     tx.dropped_mailbox(mb.id);
                 }
                 for (mid, list) in &msgs {
@@ -147,8 +148,8 @@ impl Store {
                 for key in &subscriptions {
                     tx.subscriptions.remove(key)?;
                 }
-                tx.usage.remove(&keys::account(account.id))?;
-                tx.account_ids.remove(&keys::account(account.id))?;
+                tx.usage.remove(keys::account(account.id))?;
+                tx.account_ids.remove(keys::account(account.id))?;
                 tx.accounts.remove(address.as_bytes())?;
                 Ok(())
             })?;
@@ -175,7 +176,7 @@ impl Store {
                 }
                 a.aliases.push(alias.to_string());
                 put(tx.accounts, address.as_bytes(), &a)?;
-                tx.aliases.insert(alias.as_bytes(), &keys::account(a.id))?;
+                tx.aliases.insert(alias.as_bytes(), keys::account(a.id))?;
                 Ok(())
             })?;
         }
@@ -184,7 +185,7 @@ impl Store {
 
     /// Removes an alias.
     pub async fn remove_alias(&self, alias: &str) -> Result<()> {
-        let id = match self.inner.aliases.get(alias)? {
+        let id = match self.inner.db.get(TreeId::Aliases, alias)? {
             Some(id) => keys::read_account(&id),
             None => return Err(Error::Alias("no such alias")),
         };
@@ -210,24 +211,23 @@ impl Store {
     pub async fn set_domains(&self, domains: &[String]) -> Result<()> {
         for d in domains {
             self.inner
-                .domains
-                .insert(d.to_ascii_lowercase().as_bytes(), &[])?;
+                .db
+                .insert(TreeId::Domains, d.to_ascii_lowercase().as_bytes(), b"")?;
         }
         self.inner.durable.mark_written();
         self.sync().await
     }
 
     pub fn is_local_domain(&self, domain: &str) -> Result<bool> {
-        Ok(self
-            .inner
-            .domains
-            .contains_key(domain.to_ascii_lowercase().as_bytes())?)
+        self.inner
+            .db
+            .contains(TreeId::Domains, domain.to_ascii_lowercase().as_bytes())
     }
 
     pub fn domains(&self) -> Result<Vec<String>> {
         self.inner
-            .domains
-            .iter()
+            .db
+            .iter(TreeId::Domains)
             .keys()
             .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
             .collect()
@@ -235,7 +235,7 @@ impl Store {
 
     /// Quota usage of an account.
     pub fn usage(&self, account: AccountId) -> Result<Usage> {
-        match self.inner.usage.get(keys::account(account))? {
+        match self.inner.db.get(TreeId::Usage, keys::account(account))? {
             Some(v) => decode("usage", &v),
             None => Ok(Usage::default()),
         }

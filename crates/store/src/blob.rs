@@ -1,10 +1,11 @@
-//! Raw message bytes: reading them from their segment (`segments`, where every message
-//! since the segment store goes), or from 32 KiB chunks in sled's `blobs` tree (messages
-//! stored by earlier versions; see the crate's *Invariants* for why chunks stay small), and
-//! the recovery of the last segment at open.
+//! Raw message bytes: reading them from the blob store (`backend::blobs`: the segment files,
+//! where every message since the segment store goes, or memory), or from 32 KiB chunks in the
+//! `blobs` tree (messages stored by earlier versions; see the crate's *Invariants* for why
+//! chunks stay small), and the recovery of the last segment at open.
 
-use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use crate::backend::{TreeId, TxResult, TxTree};
 
+use crate::backend::Value;
 use crate::keys;
 use crate::model::BlobId;
 use crate::segments::Loc;
@@ -15,63 +16,55 @@ use crate::{Error, Result, Store};
 pub const CHUNK: usize = 32 * 1024;
 
 #[cfg(test)]
-pub(crate) fn write(
-    tree: &TransactionalTree,
-    blob: BlobId,
-    bytes: &[u8],
-) -> ConflictableTransactionResult<(), Error> {
+pub(crate) fn write(tree: TxTree<'_>, blob: BlobId, bytes: &[u8]) -> TxResult<()> {
     for (i, chunk) in (0..=u32::MAX).zip(bytes.chunks(CHUNK)) {
-        tree.insert(&keys::chunk(blob, i)[..], chunk)?;
+        tree.insert(keys::chunk(blob, i), chunk)?;
     }
     Ok(())
 }
 
-pub(crate) fn remove(
-    tree: &TransactionalTree,
-    blob: BlobId,
-    size: u64,
-) -> ConflictableTransactionResult<(), Error> {
+pub(crate) fn remove(tree: TxTree<'_>, blob: BlobId, size: u64) -> TxResult<()> {
     let n = size.div_ceil(CHUNK as u64).max(1);
     // Chunk indexes are u32 (the key layout); a message is far below 4 Gi chunks.
     for i in 0..u32::try_from(n).unwrap_or(u32::MAX) {
-        tree.remove(&keys::chunk(blob, i)[..])?;
+        tree.remove(keys::chunk(blob, i))?;
     }
     Ok(())
 }
 
 impl Store {
-    /// Where a blob's bytes are, if they are in a segment.
-    fn blob_loc(&self, blob: BlobId) -> Result<Option<Loc>> {
-        match self.inner.blob_locs.get(keys::id(blob))? {
-            Some(v) => Ok(Some(decode("blob location", &v)?)),
-            None => Ok(None),
-        }
+    /// Where the blob store keeps a blob's bytes (`None`: in legacy chunks, or gone).
+    fn blob_loc(&self, blob: BlobId) -> Result<Option<Value>> {
+        self.inner.db.get(TreeId::BlobLocs, keys::id(blob))
     }
 
-    /// Reads from a segment; when the compactor moved the blob after we looked up its
+    /// Reads from the blob store; when the compactor moved the blob after we looked up its
     /// location (its old file is gone), looks it up again once.
-    fn read_segment(&self, blob: BlobId, loc: Loc, start: u64, len: u64) -> Result<Vec<u8>> {
-        crate::blocking(|| match self.inner.segments.read(loc, start, len) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match self.blob_loc(blob)? {
-                Some(moved) if moved != loc => Ok(self.inner.segments.read(moved, start, len)?),
-                _ => Err(e.into()),
-            },
-            Err(e) => Err(e.into()),
+    fn read_stored(&self, blob: BlobId, loc: &[u8], start: u64, len: u64) -> Result<Vec<u8>> {
+        let blobs = &self.inner.blobs;
+        crate::blocking(|| match blobs.read(blob, loc, start, len) {
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                match self.blob_loc(blob)? {
+                    Some(moved) if *moved != *loc => blobs.read(blob, &moved, start, len),
+                    _ => Err(e.into()),
+                }
+            }
+            r => r,
         })
     }
 
     /// The whole message.
     pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
         if let Some(loc) = self.blob_loc(blob)? {
-            return self.read_segment(blob, loc, 0, loc.len);
+            return self.read_stored(blob, &loc, 0, u64::MAX);
         }
         let mut out = Vec::new();
-        for kv in self
-            .inner
-            .blobs
-            .range(keys::chunk(blob, 0)..=keys::chunk(blob, u32::MAX))
-        {
+        let db = &self.inner.db;
+        for kv in db.range(
+            TreeId::Blobs,
+            keys::chunk(blob, 0),
+            keys::chunk(blob, u32::MAX),
+        ) {
             let (_, v) = kv?;
             out.extend_from_slice(&v);
         }
@@ -85,16 +78,17 @@ impl Store {
             return Ok(out);
         }
         if let Some(loc) = self.blob_loc(blob)? {
-            return self.read_segment(blob, loc, start, len);
+            return self.read_stored(blob, &loc, start, len);
         }
         let end = start.saturating_add(len);
         let chunk_of = |at: u64| u32::try_from(at / CHUNK as u64).unwrap_or(u32::MAX);
         let (first, last) = (chunk_of(start), chunk_of(end - 1));
-        for kv in self
-            .inner
-            .blobs
-            .range(keys::chunk(blob, first)..=keys::chunk(blob, last))
-        {
+        let db = &self.inner.db;
+        for kv in db.range(
+            TreeId::Blobs,
+            keys::chunk(blob, first),
+            keys::chunk(blob, last),
+        ) {
             let (k, v) = kv?;
             let idx = u64::from(keys::message_uid(&k).get()); // same layout: id ‖ u32
             let cstart = idx * CHUNK as u64;
@@ -113,12 +107,16 @@ impl Store {
     /// have reached the disk with the location of a write whose bytes did not (a power loss
     /// before the group commit): such a message was never acknowledged, and is removed.
     pub(crate) fn recover_segment(&self, seg: u32) -> Result<()> {
+        let Some(segments) = self.inner.blobs.segments() else {
+            return Ok(());
+        };
+        let db = &self.inner.db;
         let mut bad = Vec::new();
-        for kv in self.inner.blob_locs.iter() {
+        for kv in db.iter(TreeId::BlobLocs) {
             let (k, v) = kv?;
             let loc: Loc = decode("blob location", &v)?;
             let id = keys::read_u64(&k);
-            if loc.seg == seg && !self.inner.segments.verify(id, loc) {
+            if loc.seg == seg && !segments.verify(id, loc) {
                 bad.push(id);
             }
         }
@@ -130,7 +128,7 @@ impl Store {
             bad.len()
         );
         let mut victims = Vec::new();
-        for kv in self.inner.messages.iter() {
+        for kv in db.iter(TreeId::Messages) {
             let (k, v) = kv?;
             let meta: crate::model::MessageMeta = decode("message", &v)?;
             if bad.contains(&meta.blob) {
@@ -142,9 +140,9 @@ impl Store {
                 crate::expunge::forget_message(tx, *mailbox, meta)?;
             }
             for id in &bad {
-                tx.blob_locs.remove(&keys::id(*id))?;
-                tx.refs.remove(&keys::id(*id))?;
-                tx.structure.remove(&keys::id(*id))?;
+                tx.blob_locs.remove(keys::id(*id))?;
+                tx.refs.remove(keys::id(*id))?;
+                tx.structure.remove(keys::id(*id))?;
             }
             Ok(())
         })?;
@@ -167,11 +165,16 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Messages stored by versions before the segment store (chunks in sled) stay readable.
+    /// Messages stored by versions before the segment store (chunks in sled) stay readable
+    /// (on every backend: the chunks are ordinary records).
     #[test]
     fn legacy_chunks_are_still_read() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
+        legacy_chunks_on(Store::open(dir.path()).expect("open"));
+        legacy_chunks_on(Store::open_in_memory().expect("memory"));
+    }
+
+    fn legacy_chunks_on(store: Store) {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         store
             .transact(|tx| write(tx.blobs, 42, &bytes))

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use crate::backend::{Backend, TreeId};
 use crate::blob::decode;
 use crate::durable::GroupCommit;
 use crate::segments::{Loc, Segments};
@@ -32,14 +33,12 @@ const MIN_COMPACT: u64 = 1024 * 1024;
 
 /// What the compactor thread works with (no `Store`: the store's drop joins this thread).
 pub(crate) struct Compactor {
-    pub segments: Arc<Segments>,
-    pub locs: sled::Tree,
+    /// The segment files, when bodies are kept there (not in memory).
+    pub segments: Option<Arc<Segments>>,
+    pub db: Backend,
     pub durable: Arc<GroupCommit>,
     /// Bumped by every blob release (`expunge::release_blob`).
     pub deletes: Arc<AtomicU64>,
-    pub expunge_log: sled::Tree,
-    pub expunge_floor: sled::Tree,
-    pub mailbox_ids: sled::Tree,
 }
 
 /// Messages to the compactor thread.
@@ -85,78 +84,79 @@ impl Compactor {
 
     fn pass(&self) -> Result<Stats> {
         let mut stats = Stats::default();
+        if let Some(segments) = &self.segments {
+            self.segments_pass(segments, &mut stats)?;
+        }
+        stats.pruned = crate::expunge_log::prune(&self.db)?;
+        Ok(stats)
+    }
+
+    /// Steps 1–3 of the module docs.
+    fn segments_pass(&self, segments: &Segments, stats: &mut Stats) -> Result<()> {
         // First: segments below this have no write in flight now and never will (writes go
         // to the current segment), so the scan below sees all their live records.
-        let busy = self.segments.busy_from();
+        let busy = segments.busy_from();
         let mut live: HashMap<u32, u64> = HashMap::new();
-        for v in self.locs.iter().values() {
+        for v in self.db.iter(TreeId::BlobLocs).values() {
             let loc: Loc = decode("blob location", &v?)?;
             *live.entry(loc.seg).or_default() += loc.len + 24;
         }
         // Every deletion counted above is durable before any file goes.
         self.durable.sync_blocking()?;
-        for (seg, size) in self.segments.sizes()? {
+        for (seg, size) in segments.sizes()? {
             if seg >= busy {
                 continue;
             }
             let l = live.get(&seg).copied().unwrap_or(0);
             if l == 0 {
-                self.segments.remove(seg)?;
+                segments.remove(seg)?;
                 stats.removed += 1;
             } else if l * 2 < size && size >= MIN_COMPACT {
-                stats.moved += self.compact(seg)?;
+                stats.moved += self.compact(segments, seg)?;
                 stats.removed += 1;
             }
         }
-        stats.pruned =
-            crate::expunge_log::prune(&self.expunge_log, &self.expunge_floor, &self.mailbox_ids)?;
-        Ok(stats)
+        Ok(())
     }
 
     /// Moves the live records of `seg` to the current segment, then deletes it.
-    fn compact(&self, seg: u32) -> Result<usize> {
+    fn compact(&self, segments: &Segments, seg: u32) -> Result<usize> {
         let mut moved = Vec::new();
         let mut guards = Vec::new();
-        for (id, old) in self.segments.records(seg)? {
-            let current: Option<Loc> = match self.locs.get(keys::id(id))? {
+        for (id, old) in segments.records(seg)? {
+            let current: Option<Loc> = match self.db.get(TreeId::BlobLocs, keys::id(id))? {
                 Some(v) => Some(decode("blob location", &v)?),
                 None => None,
             };
             if current != Some(old) {
                 continue; // deleted, or a copy that is not the recorded one
             }
-            let bytes = self.segments.read(old, 0, old.len)?;
-            let (new, guard) = self.segments.put(id, &bytes)?;
+            let bytes = segments.read(old, 0, old.len)?;
+            let (new, guard) = segments.put(id, &bytes)?;
             guards.push(guard);
             moved.push((id, old, new));
         }
         // The copies are on disk before any location points at them.
-        self.segments.sync()?;
+        segments.sync()?;
         let n = moved.len();
-        self.locs
-            .transaction(|t| {
-                for (id, old, new) in &moved {
-                    let key = keys::id(*id);
-                    let still = match t.get(key)? {
-                        Some(v) => {
-                            crate::blob::decode::<Loc>("blob location", &v).ok() == Some(*old)
-                        }
-                        None => false,
-                    };
-                    if still {
-                        t.insert(&key, crate::blob::encode(new))?;
-                    }
+        self.db.transact(|v| {
+            let t = v.tree(TreeId::BlobLocs);
+            for (id, old, new) in &moved {
+                let key = keys::id(*id);
+                let still = match t.get(key)? {
+                    Some(v) => decode::<Loc>("blob location", &v).ok() == Some(*old),
+                    None => false,
+                };
+                if still {
+                    t.insert(key, crate::blob::encode(new))?;
                 }
-                Ok::<(), sled::transaction::ConflictableTransactionError<crate::Error>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Abort(e) => e,
-                sled::transaction::TransactionError::Storage(e) => e.into(),
-            })?;
+            }
+            Ok(())
+        })?;
         self.durable.mark_written();
         self.durable.sync_blocking()?;
         drop(guards);
-        self.segments.remove(seg)?;
+        segments.remove(seg)?;
         Ok(n)
     }
 }

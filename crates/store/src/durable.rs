@@ -1,10 +1,9 @@
 //! Group commit: make writes durable, sharing one flush between concurrent writers.
 //!
-//! sled's `flush()` writes its buffers and calls `sync_file_range`, which neither flushes the
-//! device cache nor file metadata; we follow it with `fdatasync` of the database file.
-//! sled 0.34 also writes any page buffer over a quarter of a segment (~128 KiB: a leaf of 16
-//! message chunks, a large structure) to its own file under `blobs/`, which it never syncs;
-//! every flush therefore also syncs the blob files it has not synced yet, and the folder.
+//! A flush syncs the message bodies first (`backend::blobs`: the segment files written since
+//! the last flush), then the record backend's own flush hook (`backend::Flusher`: for sled,
+//! its `flush`, its blob files and an `fdatasync` of its database file; nothing for the
+//! memory backend), so no record can point at bytes that are not on disk.
 //! A writer records the write sequence number it needs, then waits for the flush lock; whoever
 //! holds it flushes everything written so far, so the writers queued behind it usually find
 //! their write already covered and return without another flush.
@@ -13,10 +12,6 @@
 //! pages through per-thread epoch garbage bags, and a pool thread that flushed once and then
 //! sat idle kept its bag — hundreds of MiB across a pool grown by a login burst (`make soak`).
 
-use std::collections::HashSet;
-use std::ffi::OsString;
-use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -41,15 +36,12 @@ pub(crate) struct GroupCommit {
 
 /// What the flusher thread owns.
 struct Flusher {
-    db: sled::Db,
-    /// Message bytes: synced before sled, so no record points at bytes not on disk.
-    segments: Arc<crate::segments::Segments>,
+    /// The record backend's flush hook.
+    records: crate::backend::Flusher,
+    /// Message bytes: synced before the records, so no record points at bytes not on disk.
+    blobs: crate::backend::blobs::BlobStore,
     /// Fault injection (tests): every flush fails as a failing disk would.
     inject_failure: Arc<std::sync::atomic::AtomicBool>,
-    file: Arc<File>,
-    blobs: PathBuf,
-    /// Blob files already synced (sled never rewrites one; it deletes and makes new ones).
-    synced: HashSet<OsString>,
 }
 
 impl Flusher {
@@ -57,40 +49,8 @@ impl Flusher {
         if self.inject_failure.load(Ordering::Acquire) {
             return Err(std::io::Error::other("injected fsync failure").into());
         }
-        self.segments.sync()?;
-        self.db.flush()?;
-        self.sync_blobs()?;
-        self.file.sync_data()?;
-        Ok(())
-    }
-
-    /// fsyncs every blob file not synced yet, then the folder (their names).
-    fn sync_blobs(&mut self) -> Result<()> {
-        let entries = match std::fs::read_dir(&self.blobs) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut present = HashSet::new();
-        let mut new = false;
-        for entry in entries {
-            let name = entry?.file_name();
-            if !self.synced.contains(&name) {
-                match File::open(self.blobs.join(&name)) {
-                    Ok(f) => f.sync_data()?,
-                    // sled removed it meanwhile (the page was rewritten): nothing to keep.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e.into()),
-                }
-                new = true;
-            }
-            present.insert(name);
-        }
-        self.synced = present;
-        if new {
-            sync_dir(&self.blobs)?;
-        }
-        Ok(())
+        self.blobs.sync()?;
+        self.records.flush()
     }
 
     fn run(mut self, requests: mpsc::Receiver<Reply>) {
@@ -114,27 +74,17 @@ impl Flusher {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl GroupCommit {
     pub(crate) fn new(
-        db: sled::Db,
-        db_file: PathBuf,
-        blobs: PathBuf,
-        segments: Arc<crate::segments::Segments>,
+        records: crate::backend::Flusher,
+        blobs: crate::backend::blobs::BlobStore,
     ) -> Result<Self> {
-        let file = File::open(db_file)?;
         let (tx, rx) = mpsc::channel();
         let inject_failure = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flusher = Flusher {
-            db,
-            segments,
-            inject_failure: inject_failure.clone(),
-            file: Arc::new(file),
+            records,
             blobs,
-            synced: HashSet::new(),
+            inject_failure: inject_failure.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("store-flush".into())
@@ -253,39 +203,18 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn blob_files_are_synced_and_forgotten_when_removed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sled::Config::new()
-            .path(dir.path().join("db"))
-            .open()
-            .expect("sled");
-        let blobs = dir.path().join("db/blobs");
-        let (segs, _) =
-            crate::segments::Segments::open(&dir.path().join("segments")).expect("segments");
+    async fn writers_share_flushes_and_a_failure_sticks() {
         let gc = GroupCommit::new(
-            db.clone(),
-            dir.path().join("db/db"),
-            blobs.clone(),
-            Arc::new(segs),
+            crate::backend::Flusher::Memory,
+            crate::backend::blobs::BlobStore::memory(),
         )
         .expect("group commit");
-        // A value far over the blob threshold lands in a blob file.
-        db.insert(b"big", vec![7u8; 600 * 1024]).expect("insert");
         let seq = gc.mark_written();
         gc.wait_for(seq).await.expect("flush");
         assert!(gc.durable() >= seq);
-        let files = std::fs::read_dir(&blobs).expect("blobs").count();
-        assert!(files >= 1, "expected a blob file");
-        drop(gc);
-        drop(db);
-        // Reopening right after the drop works (the flusher's handle is closed).
-        let again = sled::Config::new()
-            .path(dir.path().join("db"))
-            .open()
-            .expect("reopen");
-        assert_eq!(
-            again.get(b"big").expect("get").map(|v| v.len()),
-            Some(600 * 1024)
-        );
+        gc.inject_failure();
+        let seq = gc.mark_written();
+        assert!(gc.wait_for(seq).await.is_err());
+        assert!(gc.check().is_err(), "refuses writes after a failed flush");
     }
 }

@@ -252,10 +252,8 @@ fn remove_messages(
         mb.highestmodseq = mb.highestmodseq.next();
         for m in &removed {
             // RFC 7162 §3.2.5.1: remembered for QRESYNC (`expunge_log`).
-            tx.expunge_log.insert(
-                &keys::expunge(mailbox, mb.highestmodseq, m.uid)[..],
-                &[][..],
-            )?;
+            tx.expunge_log
+                .insert(&keys::expunge(mailbox, mb.highestmodseq, m.uid)[..], b"")?;
         }
         change_usage(
             tx,
@@ -273,13 +271,15 @@ pub(crate) fn release_blob(tx: &Tx<'_>, blob_id: BlobId, size: u64) -> TxResult<
     let key = keys::id(blob_id);
     let refs: u32 = get(tx.refs, &key)?.unwrap_or(1);
     if refs <= 1 {
-        tx.refs.remove(&key)?;
-        tx.structure.remove(&key)?;
-        if tx.blob_locs.remove(&key)?.is_some() {
-            // The bytes in their segment are dead now; the compactor gives the space back.
+        tx.refs.remove(key)?;
+        tx.structure.remove(key)?;
+        if tx.blob_locs.remove(key)?.is_some() {
+            // The bytes in their segment are dead now; the compactor gives the space back
+            // (a blob store in memory frees them once the transaction commits).
             tx.deletes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            tx.released_blob(blob_id);
         } else {
-            // Stored by an older version, in sled itself.
+            // Stored by an older version, in the `blobs` tree.
             blob::remove(tx.blobs, blob_id, size)?;
         }
     } else {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use crate::backend::{Backend, Batch, TreeId, Value};
 use crate::model::{MailboxId, ModSeq, Uid};
 use crate::{keys, Result, Store};
 
@@ -22,7 +23,8 @@ impl Store {
     /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)). Below the pruning floor, every UID under
     /// UIDNEXT that is not in the mailbox now (see the module docs).
     pub fn expunged_since(&self, mailbox: MailboxId, modseq: ModSeq) -> Result<Vec<(Uid, Uid)>> {
-        let floor = match self.inner.expunge_floor.get(keys::mailbox_id(mailbox))? {
+        let db = &self.inner.db;
+        let floor = match db.get(TreeId::ExpungeFloor, keys::mailbox_id(mailbox))? {
             Some(v) => ModSeq::new(keys::read_u64(&v)),
             None => ModSeq::ZERO,
         };
@@ -30,7 +32,7 @@ impl Store {
             let from = keys::expunge(mailbox, modseq.next(), Uid::new(0));
             let to = keys::expunge(mailbox, ModSeq::MAX, Uid::MAX);
             let mut uids = Vec::new();
-            for k in self.inner.expunge_log.range(from..=to).keys() {
+            for k in db.range(TreeId::ExpungeLog, from, to).keys() {
                 uids.push(keys::read_expunge(&k?).2);
             }
             uids.sort_unstable();
@@ -55,23 +57,24 @@ impl Store {
     /// Moves entries of the log kept by earlier versions (`expunged`: mailbox ‖ uid → modseq)
     /// into `expunge_log`, once, at open.
     pub(crate) fn migrate_expunge_log(&self) -> Result<()> {
-        if self.inner.expunged.is_empty() {
+        let db = &self.inner.db;
+        if db.is_empty(TreeId::Expunged)? {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
-        let mut old = sled::Batch::default();
-        for kv in self.inner.expunged.iter() {
+        let mut batch = Batch::default();
+        let mut old = Batch::default();
+        for kv in db.iter(TreeId::Expunged) {
             let (k, v) = kv?;
             let key = keys::expunge(
                 keys::read_mailbox_id(&k),
                 ModSeq::new(keys::read_u64(&v)),
                 keys::message_uid(&k),
             );
-            batch.insert(&key[..], &[][..]);
+            batch.insert(key, b"");
             old.remove(k);
         }
-        self.inner.expunge_log.apply_batch(batch)?;
-        self.inner.expunged.apply_batch(old)?;
+        db.apply_batch(TreeId::ExpungeLog, batch)?;
+        db.apply_batch(TreeId::Expunged, old)?;
         self.inner.durable.mark_written();
         Ok(())
     }
@@ -91,24 +94,20 @@ fn to_ranges(uids: &[Uid]) -> Vec<(Uid, Uid)> {
 
 /// The compactor's part: prunes mailboxes over [`MAX_PER_MAILBOX`] and drops the entries of
 /// deleted mailboxes. Returns how many entries went.
-pub(crate) fn prune(
-    log: &sled::Tree,
-    floors: &sled::Tree,
-    mailbox_ids: &sled::Tree,
-) -> Result<usize> {
-    let mut per: HashMap<MailboxId, Vec<sled::IVec>> = HashMap::new();
-    for k in log.iter().keys() {
+pub(crate) fn prune(db: &Backend) -> Result<usize> {
+    let mut per: HashMap<MailboxId, Vec<Value>> = HashMap::new();
+    for k in db.iter(TreeId::ExpungeLog).keys() {
         let k = k?;
         per.entry(keys::read_mailbox_id(&k)).or_default().push(k);
     }
     let mut removed = 0;
     for (mailbox, entries) in per {
-        let mut batch = sled::Batch::default();
-        if !mailbox_ids.contains_key(keys::mailbox_id(mailbox))? {
+        let mut batch = Batch::default();
+        if !db.contains(TreeId::MailboxIds, keys::mailbox_id(mailbox))? {
             for k in &entries {
-                batch.remove(k.clone());
+                batch.remove(k);
             }
-            batch_floor_remove(floors, mailbox)?;
+            db.remove(TreeId::ExpungeFloor, keys::mailbox_id(mailbox))?;
             removed += entries.len();
         } else if entries.len() > MAX_PER_MAILBOX {
             // Keys are in MODSEQ order: the first ones are the oldest.
@@ -116,22 +115,21 @@ pub(crate) fn prune(
             let mut floor = ModSeq::ZERO;
             for k in &entries[..cut] {
                 floor = floor.max(keys::read_expunge(k).1);
-                batch.remove(k.clone());
+                batch.remove(k);
             }
             // The floor first: a reader never sees the entries gone without it.
-            floors.insert(keys::mailbox_id(mailbox), &keys::id(floor.get()))?;
+            db.insert(
+                TreeId::ExpungeFloor,
+                keys::mailbox_id(mailbox),
+                keys::id(floor.get()),
+            )?;
             removed += cut;
         } else {
             continue;
         }
-        log.apply_batch(batch)?;
+        db.apply_batch(TreeId::ExpungeLog, batch)?;
     }
     Ok(removed)
-}
-
-fn batch_floor_remove(floors: &sled::Tree, mailbox: MailboxId) -> Result<()> {
-    floors.remove(keys::mailbox_id(mailbox))?;
-    Ok(())
 }
 
 #[cfg(test)]

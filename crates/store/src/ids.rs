@@ -68,7 +68,7 @@ macro_rules! counter {
 }
 
 number! {
-    /// An account (from `sled::Db::generate_id`), never reused.
+    /// An account (from the backend's id generator), never reused.
     AccountId(u64)
 }
 

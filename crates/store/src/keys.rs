@@ -1,5 +1,6 @@
-//! Key encodings. All integers are big-endian so that sled's byte order is numeric order and a
-//! prefix scan returns one account's mailboxes or one mailbox's messages in UID order.
+//! Key encodings. All integers are big-endian so that byte order (the order of every backend's
+//! scans) is numeric order and a prefix scan returns one account's mailboxes or one mailbox's
+//! messages in UID order.
 //!
 //! The encoders take the typed ids and write their bare numbers ([`crate::ids`]), so the
 //! layout is the one every earlier version wrote; the readers give the types back.

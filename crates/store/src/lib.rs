@@ -1,5 +1,7 @@
-//! The mailbox store: one embedded sled database holding accounts, mailboxes, messages, flags,
-//! UIDs, quota usage and the POP3 maildrop locks, shared by every protocol server of one process.
+//! The mailbox store: accounts, mailboxes, messages, flags, UIDs, quota usage and the POP3
+//! maildrop locks, shared by every protocol server of one process. The mail model is written
+//! against a backend seam (`backend`): records in sled on disk ([`Store::open`], the default)
+//! or in memory ([`Store::open_in_memory`]), bodies in segment files or in memory.
 //!
 //! # Layout
 //! - [`model`]: the records kept in the trees (`Account`, `Mailbox`, `MessageMeta`, `Flags`, …)
@@ -7,41 +9,51 @@
 //!   `UidValidity`, `ModSeq`).
 //! - `keys` (private): big-endian key encodings so range scans return mailboxes and UIDs in
 //!   order.
+//! - `backend`: the seam. `TreeId` names the trees; `Backend` (an enum, one dispatch function
+//!   per operation: get, scans, batches, a multi-tree transaction, ids, the flush hook) with
+//!   `backend/sled.rs` (the only file naming sled's types) and `backend/memory.rs`;
+//!   `backend::blobs::BlobStore`, the body role (put, read a range, release, sync): segment
+//!   files or memory.
+//! - `tx`: a transaction over every tree with named views (`Tx`), through the seam.
 //! - `accounts`, `mailbox`, `message` (append, read, flags), `expunge` (expunge, copy,
 //!   move): the operations, grouped by what they change;
 //!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
-//! - `segments`: message bytes in append-only segment files outside sled (records with a
-//!   CRC; sled keeps each blob's location); `compact`: the thread that gives the space of
-//!   deleted messages back; `blob`: reading bytes (and messages stored by earlier versions
-//!   as chunks in sled), recovery of the last segment at open.
+//! - `segments`: message bytes in append-only segment files (records with a CRC; the
+//!   `blob_locs` tree keeps each blob's location); `compact`: the thread that gives the space
+//!   of deleted messages back (and prunes the expunge log, on every backend); `blob`: reading
+//!   bytes (and messages stored by earlier versions as chunks in the `blobs` tree), recovery
+//!   of the last segment at open.
 //! - `expunge_log`: expunges by MODSEQ for QRESYNC, pruned above a floor.
-//! - `durable`: group commit (segments fdatasync, sled flush, `fdatasync`).
+//! - `durable`: group commit (bodies synced, then the backend's flush hook).
 //! - [`notify`]: per-account change channels that drive IMAP untagged responses, and one
 //!   channel of every account's changes tagged with the session that made them (dashboard).
 //! - `maildrop`: the POP3 exclusive lock per account.
 //! - `views`: sessions' views of a mailbox; expunged messages stay readable until every view
 //!   that may address them has been told (RFC 2180 §4.1.1), then their blobs are released.
 //!
-//! The public surface is the mail model only: key layouts, file formats and sled's types
-//! stay inside (errors are [`Error`]).
+//! The public surface is the mail model only: key layouts, file formats and the backends'
+//! types stay inside (errors are [`Error`]; [`Error::Db`] carries a backend's text).
 //!
 //! # Invariants
 //! - Every write method returns only after the change is on disk: the segment files written
 //!   and sled's log are fdatasynced (sled's own `flush` uses `sync_file_range`, so the database
 //!   file is fdatasynced after it). Concurrent writers share one flush (group commit). After a
-//!   failed flush the store refuses every write ([`Error::Unavailable`]).
+//!   failed flush the store refuses every write ([`Error::Unavailable`]). (A store in memory
+//!   has no disk: its writes count as durable once committed.)
 //! - Message bytes reach the page cache before the transaction that records where they are,
-//!   and the disk before sled's flush; at open, records of the last segment are verified.
-//! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one sled
-//!   transaction: a crash leaves the old or the new state, never half.
-//! - Writers to one account are serialised by an in-process mutex, so sled transactions never
-//!   conflict and retry; readers never block.
+//!   and the disk before the backend's flush; at open, records of the last segment are
+//!   verified.
+//! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one
+//!   backend transaction: a crash leaves the old or the new state, never half.
+//! - Writers to one account are serialised by an in-process mutex, so transactions never
+//!   conflict and retry in practice; readers never block on sled.
 //! - Changes are published on the account's channel only after they are durable, and in commit
 //!   order per account (a queue keyed by write sequence number): a session never sees UID 8
 //!   appear before UID 7, whichever writer's flush finished first.
 //! - A message's bytes are released only when no mailbox and no session's view can address
-//!   it (`views`).
+//!   it (`views`): reference counts live in the model (`refs`, `pinned`), and a blob store is
+//!   told to release a body only after the transaction dropping its last reference committed.
 #![forbid(unsafe_code)]
 #![warn(
     clippy::cast_possible_truncation,
@@ -51,6 +63,7 @@
 )]
 
 mod accounts;
+mod backend;
 mod blob;
 mod compact;
 mod durable;
@@ -124,15 +137,6 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        match e {
-            sled::Error::Io(io) => Error::Io(io),
-            other => Error::Db(other.to_string()),
-        }
-    }
-}
-
 /// Cheap-clone handle on the store (Arc inside). One per process; see the crate docs.
 #[derive(Clone)]
 pub struct Store {
@@ -140,32 +144,12 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: sled::Db,
+    /// The record store (`backend`): every tree of docs/architecture.md §3.1.
+    pub(crate) db: backend::Backend,
+    /// Where the store lives on disk (empty for [`Store::open_in_memory`]).
     pub(crate) path: PathBuf,
-    pub(crate) accounts: sled::Tree,
-    pub(crate) account_ids: sled::Tree,
-    pub(crate) aliases: sled::Tree,
-    pub(crate) domains: sled::Tree,
-    pub(crate) mailboxes: sled::Tree,
-    pub(crate) mailbox_ids: sled::Tree,
-    pub(crate) messages: sled::Tree,
-    pub(crate) blobs: sled::Tree,
-    pub(crate) structure: sled::Tree,
-    pub(crate) refs: sled::Tree,
-    pub(crate) usage: sled::Tree,
-    /// account id ‖ name of every subscribed name (`subscriptions`).
-    pub(crate) subscriptions: sled::Tree,
-    /// The expunge log of earlier versions (mailbox ‖ uid → modseq); migrated at open.
-    pub(crate) expunged: sled::Tree,
-    /// mailbox ‖ modseq ‖ uid of every remembered expunge (`expunge_log`).
-    pub(crate) expunge_log: sled::Tree,
-    /// mailbox → highest MODSEQ the pruned log forgot.
-    pub(crate) expunge_floor: sled::Tree,
-    /// Blob references kept for sessions that may still read an expunged message (`views`).
-    pub(crate) pinned: sled::Tree,
-    /// Blob id → where its bytes are in `segments`.
-    pub(crate) blob_locs: sled::Tree,
-    pub(crate) segments: Arc<segments::Segments>,
+    /// Message bodies (`backend::blobs`): segment files, or memory.
+    pub(crate) blobs: backend::blobs::BlobStore,
     /// Blob releases so far (wakes the compactor).
     pub(crate) deletes: Arc<std::sync::atomic::AtomicU64>,
     compactor: Mutex<
@@ -181,93 +165,17 @@ pub(crate) struct Inner {
     writers: Mutex<HashMap<AccountId, Arc<Mutex<()>>>>,
 }
 
-const PID_FILE: &str = "mailstack.pid";
-/// sled page cache size.
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
-
 impl Store {
-    /// Opens (or creates) the store in `dir`. Fails with [`Error::Locked`] naming the PID when
-    /// another process holds it, instead of hanging.
+    /// Opens (or creates) the store in `dir`: sled for the records, segment files for the
+    /// bodies. Fails with [`Error::Locked`] naming the PID when another process holds it,
+    /// instead of hanging.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
         let path = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
-        // sled's default page cache is 1 GiB; 128 MiB keeps a server with 10,000 IDLE clients
-        // small (`make bench` row 5) while the working set of large mailboxes still fits.
-        let db = match sled::Config::new()
-            .path(&path)
-            .cache_capacity(CACHE_BYTES)
-            // Every write we acknowledge is flushed by the group commit; sled's own flush
-            // every 500 ms would only wake an idle server twice a second.
-            .flush_every_ms(None)
-            .open()
-        {
-            Ok(db) => db,
-            Err(sled::Error::Io(e)) if is_lock_error(&e) => {
-                let pid = std::fs::read_to_string(path.join(PID_FILE))
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "unknown".into());
-                return Err(Error::Locked { pid });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        std::fs::write(path.join(PID_FILE), std::process::id().to_string())?;
+        let db = backend::Backend::open_sled(&path)?;
         let (segments, last_segment) = segments::Segments::open(&path.join("segments"))?;
-        let segments = Arc::new(segments);
-        let durable = Arc::new(durable::GroupCommit::new(
-            db.clone(),
-            path.join("db"),
-            path.join("blobs"),
-            segments.clone(),
-        )?);
-        let blob_locs = db.open_tree("blob_locs")?;
-        let expunge_log = db.open_tree("expunge_log")?;
-        let expunge_floor = db.open_tree("expunge_floor")?;
-        let deletes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (wake, woken) = std::sync::mpsc::channel();
-        let worker = compact::Compactor {
-            segments: segments.clone(),
-            locs: blob_locs.clone(),
-            durable: durable.clone(),
-            deletes: deletes.clone(),
-            expunge_log: expunge_log.clone(),
-            expunge_floor: expunge_floor.clone(),
-            mailbox_ids: db.open_tree("mailbox_ids")?,
-        };
-        let thread = std::thread::Builder::new()
-            .name("store-compact".into())
-            .spawn(move || worker.run(woken))?;
-        let inner = Inner {
-            accounts: db.open_tree("accounts")?,
-            account_ids: db.open_tree("account_ids")?,
-            aliases: db.open_tree("aliases")?,
-            domains: db.open_tree("domains")?,
-            mailboxes: db.open_tree("mailboxes")?,
-            mailbox_ids: db.open_tree("mailbox_ids")?,
-            messages: db.open_tree("messages")?,
-            blobs: db.open_tree("blobs")?,
-            structure: db.open_tree("structure")?,
-            refs: db.open_tree("refs")?,
-            usage: db.open_tree("usage")?,
-            subscriptions: db.open_tree("subscriptions")?,
-            expunged: db.open_tree("expunged")?,
-            expunge_log: expunge_log.clone(),
-            expunge_floor: expunge_floor.clone(),
-            pinned: db.open_tree("pinned")?,
-            blob_locs,
-            segments,
-            deletes,
-            compactor: Mutex::new(Some((wake, thread))),
-            durable,
-            notify: notify::Hub::default(),
-            maildrops: Mutex::default(),
-            views: Mutex::default(),
-            writers: Mutex::default(),
-            path,
-            db,
-        };
-        let store = Store {
-            inner: Arc::new(inner),
-        };
+        let blobs = backend::blobs::BlobStore::Segments(Arc::new(segments));
+        let store = Store::start(db, blobs, path)?;
         if let Some(seg) = last_segment {
             store.recover_segment(seg)?;
         }
@@ -275,6 +183,54 @@ impl Store {
         store.migrate_expunge_log()?;
         store.migrate_subscriptions()?;
         Ok(store)
+    }
+
+    /// A store that keeps everything in memory (the `memory` backend, bodies in memory too):
+    /// nothing is written to disk and everything is gone when the last handle drops. For
+    /// ephemeral test servers; every write is "durable" at once.
+    pub fn open_in_memory() -> Result<Store> {
+        let store = Store::start(
+            backend::Backend::memory(),
+            backend::blobs::BlobStore::memory(),
+            PathBuf::new(),
+        )?;
+        store.migrate_subscriptions()?;
+        Ok(store)
+    }
+
+    /// The threads (group commit, compactor) and the handle around a backend.
+    fn start(
+        db: backend::Backend,
+        blobs: backend::blobs::BlobStore,
+        path: PathBuf,
+    ) -> Result<Store> {
+        let durable = Arc::new(durable::GroupCommit::new(db.flusher()?, blobs.clone())?);
+        let deletes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (wake, woken) = std::sync::mpsc::channel();
+        let worker = compact::Compactor {
+            segments: blobs.segments().cloned(),
+            db: db.clone(),
+            durable: durable.clone(),
+            deletes: deletes.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("store-compact".into())
+            .spawn(move || worker.run(woken))?;
+        let inner = Inner {
+            db,
+            path,
+            blobs,
+            deletes,
+            compactor: Mutex::new(Some((wake, thread))),
+            durable,
+            notify: notify::Hub::default(),
+            maildrops: Mutex::default(),
+            views: Mutex::default(),
+            writers: Mutex::default(),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The folder the database lives in.
@@ -331,8 +287,12 @@ impl Store {
         self.inner.durable.inject_failure();
     }
 
-    /// Bytes of the store's files on disk (sled's database and the message segments).
+    /// Bytes of the store's files on disk (sled's database and the message segments); 0 for
+    /// a store in memory.
     pub fn disk_usage(&self) -> Result<u64> {
+        if self.inner.path.as_os_str().is_empty() {
+            return Ok(0);
+        }
         fn du(p: &Path) -> std::io::Result<u64> {
             let mut total = 0;
             for e in std::fs::read_dir(p)? {
@@ -345,7 +305,7 @@ impl Store {
         Ok(du(&self.inner.path)?)
     }
 
-    /// Serialises writers of one account: held only around synchronous sled work, never across
+    /// Serialises writers of one account: held only around synchronous store work, never across
     /// an `.await`.
     pub(crate) fn writer(&self, account: AccountId) -> Arc<Mutex<()>> {
         let mut map = lock(&self.inner.writers);
@@ -360,20 +320,13 @@ impl Drop for Inner {
             drop(wake);
             let _ = thread.join();
         }
-        let _ = self.segments.sync();
-        let _ = self.db.flush();
-        let _ = std::fs::remove_file(self.path.join(PID_FILE));
+        let _ = self.blobs.sync();
+        self.db.close();
     }
 }
 
-fn is_lock_error(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::WouldBlock
-        || e.raw_os_error() == Some(11)
-        || e.to_string().contains("lock")
-}
-
 /// Locks a std mutex, recovering the data from a poisoned lock (a panicking writer cannot leave
-/// sled half-written: its transaction simply did not commit).
+/// the backend half-written: its transaction simply did not commit).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

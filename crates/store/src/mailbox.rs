@@ -3,6 +3,7 @@
 //! Names are UTF-8 with "/" as the hierarchy separator; the IMAP server converts modified UTF-7.
 
 use crate::accounts::{new_mailbox, uidvalidity_now};
+use crate::backend::TreeId;
 use crate::blob::decode;
 use crate::keys;
 use crate::model::*;
@@ -55,8 +56,8 @@ impl Store {
     /// All mailboxes of an account, ordered by name.
     pub fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
         self.inner
-            .mailboxes
-            .scan_prefix(keys::account(account))
+            .db
+            .scan_prefix(TreeId::Mailboxes, keys::account(account))
             .values()
             .map(|v| decode("mailbox", &v?))
             .collect()
@@ -65,7 +66,11 @@ impl Store {
     /// The mailbox called `name` (INBOX case-insensitive).
     pub fn mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
         let name = normalize_name(name)?;
-        match self.inner.mailboxes.get(keys::mailbox(account, &name))? {
+        match self
+            .inner
+            .db
+            .get(TreeId::Mailboxes, keys::mailbox(account, &name))?
+        {
             Some(v) => Ok(Some(decode("mailbox", &v)?)),
             None => Ok(None),
         }
@@ -73,10 +78,14 @@ impl Store {
 
     /// The mailbox with this id (which survives renames).
     pub fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
-        let Some(key) = self.inner.mailbox_ids.get(keys::mailbox_id(id))? else {
+        let Some(key) = self
+            .inner
+            .db
+            .get(TreeId::MailboxIds, keys::mailbox_id(id))?
+        else {
             return Ok(None);
         };
-        match self.inner.mailboxes.get(key)? {
+        match self.inner.db.get(TreeId::Mailboxes, key)? {
             Some(v) => Ok(Some(decode("mailbox", &v)?)),
             None => Ok(None),
         }
@@ -137,7 +146,7 @@ impl Store {
             let total: u64 = msgs.iter().map(|m| m.size).sum();
             self.transact_events(|tx| {
                 tx.mailboxes.remove(keys::mailbox(account, &name))?;
-                tx.mailbox_ids.remove(&keys::mailbox_id(mb.id))?;
+                tx.mailbox_ids.remove(keys::mailbox_id(mb.id))?;
                 tx.dropped_mailbox(mb.id);
                 for m in &msgs {
                     tx.remove_message(mb.id, m.uid)?;
@@ -206,7 +215,7 @@ impl Store {
                     let mut renamed = m.clone();
                     renamed.name = new_name.clone();
                     put(tx.mailboxes, &new_key, &renamed)?;
-                    tx.mailbox_ids.insert(&keys::mailbox_id(m.id), new_key)?;
+                    tx.mailbox_ids.insert(keys::mailbox_id(m.id), new_key)?;
                     // RFC 3501 §6.3.6: the old name stays subscribed (never removed by the
                     // server); the new one is subscribed too, so the mailbox stays visible.
                     if tx
@@ -229,7 +238,7 @@ impl Store {
                     let key = keys::mailbox(account, p);
                     if tx.mailboxes.get(&key)?.is_none() {
                         put(tx.mailboxes, &key, &new_mailbox(*id, p, uidvalidity, None))?;
-                        tx.mailbox_ids.insert(&keys::mailbox_id(*id), key)?;
+                        tx.mailbox_ids.insert(keys::mailbox_id(*id), key)?;
                         subscribe_in_tx(tx, account, p)?;
                     }
                 }
@@ -280,13 +289,17 @@ impl Store {
     /// returned value on as recent; later claims see none of those. Not durable on purpose
     /// (\Recent is session state); written without a flush.
     pub fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid> {
-        let Some(key) = self.inner.mailbox_ids.get(keys::mailbox_id(mailbox))? else {
+        let Some(key) = self
+            .inner
+            .db
+            .get(TreeId::MailboxIds, keys::mailbox_id(mailbox))?
+        else {
             return Err(Error::NoSuchMailbox);
         };
         let account = keys::read_account(&key);
         let w = self.writer(account);
         let _g = crate::lock(&w);
-        let Some(v) = self.inner.mailboxes.get(&key)? else {
+        let Some(v) = self.inner.db.get(TreeId::Mailboxes, &key)? else {
             return Err(Error::NoSuchMailbox);
         };
         let mut mb: Mailbox = decode("mailbox", &v)?;
@@ -294,8 +307,8 @@ impl Store {
         if from != mb.uidnext {
             mb.recent_from = mb.uidnext;
             self.inner
-                .mailboxes
-                .insert(&key, crate::blob::encode(&mb))?;
+                .db
+                .insert(TreeId::Mailboxes, &key, crate::blob::encode(&mb))?;
         }
         Ok(from)
     }
@@ -328,7 +341,7 @@ fn create_in_tx(
         let su = if leaf { special_use } else { None };
         let mb = new_mailbox(*id, n, uidvalidity, su);
         put(tx.mailboxes, &key, &mb)?;
-        tx.mailbox_ids.insert(&keys::mailbox_id(*id), key)?;
+        tx.mailbox_ids.insert(keys::mailbox_id(*id), key)?;
         // Mailboxes the store creates start subscribed (`subscriptions`).
         subscribe_in_tx(tx, account, n)?;
         events.push((

@@ -3,6 +3,7 @@
 //! (RFC 3501 §6.4.6, RFC 7162 §3.1.3), and the helpers every write shares (mailbox lookup,
 //! quota check and usage). Messages leaving a mailbox (expunge, copy, move): `expunge.rs`.
 
+use crate::backend::{TreeId, Value};
 use crate::blob::decode;
 use crate::keys;
 use crate::mime::{self, ParsedMessage};
@@ -77,7 +78,7 @@ impl Store {
         let (parsed, (loc, guard)) = crate::blocking(|| {
             let parsed = mime::parse(req.bytes);
             self.inner
-                .segments
+                .blobs
                 .put(blob_id, req.bytes)
                 .map(|put| (parsed, put))
         })?;
@@ -138,15 +139,22 @@ impl Store {
                     results.push(Ok((mb.uidvalidity, uid)));
                 }
                 if stored > 0 {
-                    put(tx.blob_locs, &keys::id(blob_id), &loc)?;
+                    // The blob store's location record, as it gave it.
+                    tx.blob_locs.insert(keys::id(blob_id), &loc)?;
                     put(tx.structure, &keys::id(blob_id), &parsed)?;
                     put(tx.refs, &keys::id(blob_id), &stored)?;
                 }
                 Ok((results, events))
-            })?
+            })
         };
         // The location is committed (or the bytes are dead): the compactor may look now.
         drop(guard);
+        let linked = matches!(&results, Ok(r) if r.iter().any(Result::is_ok));
+        if !linked {
+            // No mailbox took it: a blob store that frees bodies (memory) frees this one.
+            self.inner.blobs.release(&[blob_id]);
+        }
+        let results = results?;
         self.sync().await?;
         self.publish_durable();
         Ok(results)
@@ -161,7 +169,7 @@ impl Store {
     }
 
     /// A mailbox's record and its messages as of one moment. Read under the account's writer
-    /// lock: a commit lands in sled, then leaves or enters the in-memory index, all under
+    /// lock: a commit lands in the backend, then leaves or enters the in-memory index, all under
     /// that lock, so a reader in between would pair the new HIGHESTMODSEQ with the old
     /// message list, and a session starting from it would skip the change as already seen
     /// (the stress client caught a SELECT keeping two expunged UIDs for good).
@@ -179,11 +187,11 @@ impl Store {
         Ok(Some((mb, metas)))
     }
 
-    /// Messages of a mailbox in UID order, read from sled.
+    /// Messages of a mailbox in UID order, read from the backend.
     pub(crate) fn scan_messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.inner
-            .messages
-            .scan_prefix(keys::mailbox_id(mailbox))
+            .db
+            .scan_prefix(TreeId::Messages, keys::mailbox_id(mailbox))
             .values()
             .map(|v| decode("message", &v?))
             .collect()
@@ -199,8 +207,12 @@ impl Store {
             return Ok(v[start..].to_vec());
         }
         self.inner
-            .messages
-            .range(keys::message(mailbox, from)..=keys::message(mailbox, Uid::MAX))
+            .db
+            .range(
+                TreeId::Messages,
+                keys::message(mailbox, from),
+                keys::message(mailbox, Uid::MAX),
+            )
             .values()
             .map(|v| decode("message", &v?))
             .collect()
@@ -214,7 +226,11 @@ impl Store {
                 .ok()
                 .map(|i| v[i].clone()));
         }
-        match self.inner.messages.get(keys::message(mailbox, uid))? {
+        match self
+            .inner
+            .db
+            .get(TreeId::Messages, keys::message(mailbox, uid))?
+        {
             Some(v) => Ok(Some(decode("message", &v)?)),
             None => Ok(None),
         }
@@ -222,7 +238,7 @@ impl Store {
 
     /// The MIME structure cached at delivery.
     pub fn structure(&self, blob: BlobId) -> Result<ParsedMessage> {
-        match self.inner.structure.get(keys::id(blob))? {
+        match self.inner.db.get(TreeId::Structure, keys::id(blob))? {
             Some(v) => match decode::<ParsedMessage>("structure", &v) {
                 Ok(p) if p.version == mime::STRUCTURE_VERSION => Ok(p),
                 // Cached by an older version: the message itself is the truth.
@@ -321,10 +337,7 @@ fn same_flags(a: &Flags, b: &Flags) -> bool {
         && a.keywords.iter().all(|k| b.contains(k))
 }
 
-pub(crate) fn load_mailbox(
-    tx: &Tx<'_>,
-    mailbox: MailboxId,
-) -> TxResult<Option<(sled::IVec, Mailbox)>> {
+pub(crate) fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(Value, Mailbox)>> {
     let Some(key) = tx.mailbox_ids.get(keys::mailbox_id(mailbox))? else {
         return Ok(None);
     };

@@ -1,4 +1,4 @@
-//! Records kept in the sled trees (encoded with postcard) and the small validated types around
+//! Records kept in the store's trees (encoded with postcard) and the small validated types around
 //! them.
 
 use serde::{Deserialize, Serialize};

@@ -15,6 +15,7 @@
 //! atomic batch together with a marker (the empty key, which no account's key can be); the
 //! flag is not read after that. `Mailbox` keeps the field so older records still decode.
 
+use crate::backend::{Batch, TreeId, Value};
 use crate::blob::decode;
 use crate::keys;
 use crate::mailbox::normalize_name;
@@ -29,8 +30,8 @@ impl Store {
     /// The names the account is subscribed to, in name order (existing or not).
     pub fn subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
         self.inner
-            .subscriptions
-            .scan_prefix(keys::account(account))
+            .db
+            .scan_prefix(TreeId::Subscriptions, keys::account(account))
             .keys()
             .map(|k| {
                 let k = k?;
@@ -52,7 +53,7 @@ impl Store {
                 }
                 let key = keys::mailbox(account, &name);
                 if on {
-                    tx.subscriptions.insert(key, &[][..])?;
+                    tx.subscriptions.insert(key, b"")?;
                 } else {
                     tx.subscriptions.remove(key)?;
                 }
@@ -65,40 +66,39 @@ impl Store {
     /// Copies the subscription flags of stores written before the `subscriptions` tree
     /// existed (see the module docs); does nothing once done.
     pub(crate) fn migrate_subscriptions(&self) -> Result<()> {
-        let i = &self.inner;
-        if i.subscriptions.contains_key(MIGRATED)? {
+        let db = &self.inner.db;
+        if db.contains(TreeId::Subscriptions, MIGRATED)? {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
-        for entry in i.mailboxes.iter() {
+        let mut batch = Batch::default();
+        for entry in db.iter(TreeId::Mailboxes) {
             let (key, value) = entry?;
             let mb: Mailbox = decode("mailbox", &value)?;
             if mb.subscribed {
-                batch.insert(key, &[][..]);
+                batch.insert(key, b"");
             }
         }
-        batch.insert(MIGRATED, &[][..]);
-        i.subscriptions.apply_batch(batch)?;
-        i.subscriptions.flush()?;
+        batch.insert(MIGRATED, b"");
+        db.apply_batch(TreeId::Subscriptions, batch)?;
+        // Flushed with the first write after it (sled's log keeps the order, so no later
+        // change reaches the disk without it) or when the store closes.
+        self.inner.durable.mark_written();
         Ok(())
     }
 }
 
 /// Subscribes `name` inside a transaction (a mailbox the store just created).
 pub(crate) fn subscribe_in_tx(tx: &Tx<'_>, account: AccountId, name: &str) -> TxResult<()> {
-    tx.subscriptions
-        .insert(keys::mailbox(account, name), &[][..])?;
-    Ok(())
+    tx.subscriptions.insert(keys::mailbox(account, name), b"")
 }
 
 /// The keys of all of an account's subscriptions (for deleting the account).
-pub(crate) fn keys_of(store: &Store, account: AccountId) -> Result<Vec<sled::IVec>> {
+pub(crate) fn keys_of(store: &Store, account: AccountId) -> Result<Vec<Value>> {
     store
         .inner
-        .subscriptions
-        .scan_prefix(keys::account(account))
+        .db
+        .scan_prefix(TreeId::Subscriptions, keys::account(account))
         .keys()
-        .map(|k| Ok(k?))
         .collect()
 }
 
@@ -119,17 +119,15 @@ mod tests {
                 .await
                 .expect("account");
             // What an older version left: flags in the records, no tree, no marker.
-            let i = &store.inner;
-            for entry in i.mailboxes.iter() {
+            let db = &store.inner.db;
+            for entry in db.iter(TreeId::Mailboxes) {
                 let (key, value) = entry.expect("entry");
                 let mut mb: Mailbox = decode("mailbox", &value).expect("decode");
                 mb.subscribed = mb.name != "Junk";
-                i.mailboxes
-                    .insert(key, crate::blob::encode(&mb))
+                db.insert(TreeId::Mailboxes, key, crate::blob::encode(&mb))
                     .expect("insert");
             }
-            i.subscriptions.clear().expect("clear");
-            i.db.flush().expect("flush");
+            db.clear(TreeId::Subscriptions).expect("clear");
             a.id
         };
         let store = Store::open(&path).expect("reopen");

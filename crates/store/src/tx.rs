@@ -1,39 +1,41 @@
-//! One helper to run a sled transaction over every tree, with named views and our error type.
+//! One helper to run a transaction over every tree (through the backend seam, `backend`), with
+//! named views and our error type.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
-use sled::Transactional;
 
+use crate::backend::{TreeId, TxError, TxTree, TxView};
 use crate::keys;
-use crate::model::{AccountId, MailboxId, MessageMeta, Uid};
+use crate::model::{AccountId, BlobId, MailboxId, MessageMeta, Uid};
 use crate::notify::Change;
 use crate::{Error, Result, Store};
 
+pub(crate) use crate::backend::TxResult;
+
 /// Named transactional views of the store's trees.
 pub(crate) struct Tx<'a> {
-    pub accounts: &'a TransactionalTree,
-    pub account_ids: &'a TransactionalTree,
-    pub aliases: &'a TransactionalTree,
-    pub mailboxes: &'a TransactionalTree,
-    pub mailbox_ids: &'a TransactionalTree,
-    pub messages: &'a TransactionalTree,
-    pub blobs: &'a TransactionalTree,
-    pub structure: &'a TransactionalTree,
-    pub refs: &'a TransactionalTree,
-    pub usage: &'a TransactionalTree,
-    pub expunge_log: &'a TransactionalTree,
-    pub pinned: &'a TransactionalTree,
-    pub blob_locs: &'a TransactionalTree,
-    pub subscriptions: &'a TransactionalTree,
+    pub accounts: TxTree<'a>,
+    pub account_ids: TxTree<'a>,
+    pub aliases: TxTree<'a>,
+    pub mailboxes: TxTree<'a>,
+    pub mailbox_ids: TxTree<'a>,
+    pub messages: TxTree<'a>,
+    pub blobs: TxTree<'a>,
+    pub structure: TxTree<'a>,
+    pub refs: TxTree<'a>,
+    pub usage: TxTree<'a>,
+    pub expunge_log: TxTree<'a>,
+    pub pinned: TxTree<'a>,
+    pub blob_locs: TxTree<'a>,
+    pub subscriptions: TxTree<'a>,
     /// Bumped by every blob release (wakes the compactor).
     pub deletes: &'a std::sync::atomic::AtomicU64,
     /// Message records written or removed by this attempt, applied to the in-memory indexes
     /// of open mailboxes once the transaction commits (`views`).
     pub index: std::cell::RefCell<Vec<IndexOp>>,
+    /// Blobs whose last reference this attempt dropped: handed to the blob store once the
+    /// transaction commits (`backend::blobs`).
+    pub released: std::cell::RefCell<Vec<BlobId>>,
 }
 
 /// A change to a message record, for the in-memory mailbox indexes.
@@ -57,9 +59,14 @@ impl Tx<'_> {
 
     /// Removes a message record (and notes it for the mailbox index).
     pub fn remove_message(&self, mailbox: MailboxId, uid: Uid) -> TxResult<()> {
-        self.messages.remove(&keys::message(mailbox, uid)[..])?;
+        self.messages.remove(keys::message(mailbox, uid))?;
         self.index.borrow_mut().push(IndexOp::Remove(mailbox, uid));
         Ok(())
+    }
+
+    /// Notes that the last reference to a blob went (its body may go after the commit).
+    pub fn released_blob(&self, blob: BlobId) {
+        self.released.borrow_mut().push(blob);
     }
 
     /// Notes that a mailbox is gone with all its records.
@@ -68,11 +75,33 @@ impl Tx<'_> {
     }
 }
 
-pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Error>;
+impl<'a> Tx<'a> {
+    fn new(v: TxView<'a>, deletes: &'a std::sync::atomic::AtomicU64) -> Self {
+        Tx {
+            accounts: v.tree(TreeId::Accounts),
+            account_ids: v.tree(TreeId::AccountIds),
+            aliases: v.tree(TreeId::Aliases),
+            mailboxes: v.tree(TreeId::Mailboxes),
+            mailbox_ids: v.tree(TreeId::MailboxIds),
+            messages: v.tree(TreeId::Messages),
+            blobs: v.tree(TreeId::Blobs),
+            structure: v.tree(TreeId::Structure),
+            refs: v.tree(TreeId::Refs),
+            usage: v.tree(TreeId::Usage),
+            expunge_log: v.tree(TreeId::ExpungeLog),
+            pinned: v.tree(TreeId::Pinned),
+            blob_locs: v.tree(TreeId::BlobLocs),
+            subscriptions: v.tree(TreeId::Subscriptions),
+            deletes,
+            index: Default::default(),
+            released: Default::default(),
+        }
+    }
+}
 
 impl Store {
     /// Runs `f` atomically over all trees. Callers hold the account's writer lock, so the
-    /// closure runs once in practice; it must still be safe to re-run (sled may retry).
+    /// closure runs once in practice; it must still be safe to re-run (a backend may retry).
     pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
         self.transact_seq(f).map(|(t, _)| t)
     }
@@ -103,83 +132,37 @@ impl Store {
         // After a failed flush nothing new is written (docs/architecture.md §4, "Durability").
         self.inner.durable.check()?;
         let i = &self.inner;
-        let trees = [
-            i.accounts.clone(),
-            i.account_ids.clone(),
-            i.aliases.clone(),
-            i.mailboxes.clone(),
-            i.mailbox_ids.clone(),
-            i.messages.clone(),
-            i.blobs.clone(),
-            i.structure.clone(),
-            i.refs.clone(),
-            i.usage.clone(),
-            i.expunge_log.clone(),
-            i.pinned.clone(),
-            i.blob_locs.clone(),
-            i.subscriptions.clone(),
-        ];
-        let r = trees[..].transaction(|v| {
-            let tx = Tx {
-                accounts: &v[0],
-                account_ids: &v[1],
-                aliases: &v[2],
-                mailboxes: &v[3],
-                mailbox_ids: &v[4],
-                messages: &v[5],
-                blobs: &v[6],
-                structure: &v[7],
-                refs: &v[8],
-                usage: &v[9],
-                expunge_log: &v[10],
-                pinned: &v[11],
-                blob_locs: &v[12],
-                subscriptions: &v[13],
-                deletes: &i.deletes,
-                index: Default::default(),
-            };
+        let (t, ops, released) = i.db.transact(|v| {
+            let tx = Tx::new(v, &i.deletes);
             let t = f(&tx)?;
-            Ok((t, tx.index.into_inner()))
-        });
-        match r {
-            Ok((t, ops)) => {
-                let seq = self.inner.durable.mark_written();
-                // Committed: the indexes of open mailboxes follow, in commit order (callers
-                // hold the account's writer lock).
-                if !ops.is_empty() {
-                    self.apply_index(ops);
-                }
-                Ok((t, seq))
-            }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Ok((t, tx.index.into_inner(), tx.released.into_inner()))
+        })?;
+        let seq = i.durable.mark_written();
+        // Committed: the indexes of open mailboxes follow, in commit order (callers hold the
+        // account's writer lock).
+        if !ops.is_empty() {
+            self.apply_index(ops);
         }
+        if !released.is_empty() {
+            i.blobs.release(&released);
+        }
+        Ok((t, seq))
     }
 }
 
-pub(crate) fn get<T: DeserializeOwned>(
-    tree: &TransactionalTree,
-    key: &[u8],
-) -> TxResult<Option<T>> {
+pub(crate) fn get<T: DeserializeOwned>(tree: TxTree<'_>, key: &[u8]) -> TxResult<Option<T>> {
     match tree.get(key)? {
-        Some(v) => crate::blob::decode(tree_name::<T>(), &v)
-            .map(Some)
-            .map_err(abort_err),
+        Some(v) => Ok(Some(crate::blob::decode(tree_name::<T>(), &v)?)),
         None => Ok(None),
     }
 }
 
-pub(crate) fn put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
-    tree.insert(key, crate::blob::encode(value))?;
-    Ok(())
+pub(crate) fn put<T: Serialize>(tree: TxTree<'_>, key: &[u8], value: &T) -> TxResult<()> {
+    tree.insert(key, crate::blob::encode(value))
 }
 
 pub(crate) fn abort<T>(e: Error) -> TxResult<T> {
-    Err(ConflictableTransactionError::Abort(e))
-}
-
-fn abort_err(e: Error) -> ConflictableTransactionError<Error> {
-    ConflictableTransactionError::Abort(e)
+    Err(TxError::Abort(e))
 }
 
 fn tree_name<T>() -> &'static str {

@@ -25,12 +25,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::backend::TreeId;
 use crate::model::{AccountId, MailboxId, MessageMeta, ModSeq, Uid};
 use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
 
 /// Message records held in memory by all mailbox indexes together, at most (about 80 bytes
-/// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from sled.
+/// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from the backend.
 pub const MAX_INDEXED: usize = 1_000_000;
 
 /// Header bytes cached for SEARCH over all open mailboxes, at most; a header over
@@ -51,7 +52,7 @@ struct Watched {
     account: AccountId,
     /// The mailbox's message records in UID order, kept in memory while views are open
     /// (`None` when over the memory cap): SELECT, FETCH 1:* and SEARCH on a large mailbox
-    /// read memory instead of scanning sled. Updated after every commit (`apply_index`).
+    /// read memory instead of scanning the backend. Updated after every commit (`apply_index`).
     index: Option<Arc<RwLock<Vec<MessageMeta>>>>,
     /// Header blocks read for SEARCH, kept while the mailbox is open (Dovecot's cache file
     /// plays this part): uid → header bytes. Bounded by [`MAX_HEADER_CACHE`].
@@ -210,7 +211,7 @@ impl Store {
     /// of an earlier run.
     pub(crate) fn release_all_pinned(&self) -> Result<()> {
         let mut batch = Vec::new();
-        for kv in self.inner.pinned.iter() {
+        for kv in self.inner.db.iter(TreeId::Pinned) {
             let (k, v) = kv?;
             let (blob, size): (u64, u64) = crate::blob::decode("pinned", &v)?;
             batch.push((k, blob, size));

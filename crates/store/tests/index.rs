@@ -1,12 +1,11 @@
 //! The in-memory mailbox index (kept while a session has the mailbox open) always answers
 //! what sled holds: after appends, flag changes, expunges, COPY and MOVE, and a delete.
 
+use store::Store;
 use store::{AppendRequest, FlagOp, Flags, Uid};
-use testkit::accounts::temp_store;
+use testkit::every_backend;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn index_follows_every_write() {
-    let (_dir, store) = temp_store();
+async fn index_follows_every_write(store: Store) {
     let acct = store
         .create_account("idx@example.test", "$argon2id$fake", None)
         .await
@@ -94,3 +93,7 @@ async fn index_follows_every_write() {
     assert!(store.messages(other.id).expect("q").is_empty());
     drop(v);
 }
+every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    index_follows_every_write
+);

@@ -1,13 +1,21 @@
 //! Bounded disk (docs/architecture.md §5, "Blob store"): message bytes of deleted mail are given
 //! back, the expunge log is pruned above a floor without ever answering QRESYNC wrongly, and
 //! a message whose bytes did not reach the disk is removed at open.
+//!
+//! Space on disk, segment compaction and recovery at open are the sled + segment-file
+//! backend's business and run on it only; the expunge-log floor and the refusal after a failed
+//! flush are the model's and run on every backend.
 
 use std::os::unix::fs::FileExt;
 
 use store::{AppendRequest, Store};
+use testkit::every_backend;
 
 async fn setup(dir: &std::path::Path) -> (Store, store::Account, store::Mailbox) {
-    let store = Store::open(dir).expect("open");
+    on(Store::open(dir).expect("open")).await
+}
+
+async fn on(store: Store) -> (Store, store::Account, store::Mailbox) {
     let acct = store
         .create_account("churn@example.test", "$argon2id$fake", None)
         .await
@@ -99,10 +107,8 @@ async fn compaction_moves_live_messages_intact() {
 
 /// RFC 7162 §3.2.5.1: above the floor the answer is exact; below it, a superset (every UID
 /// not in the mailbox), never a UID that still exists.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expunge_log_is_pruned_above_a_floor() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, acct, inbox) = setup(dir.path()).await;
+async fn expunge_log_is_pruned_above_a_floor(store: Store) {
+    let (store, acct, inbox) = on(store).await;
     let n = store::MAX_EXPUNGES_REMEMBERED + 10;
     let mut uids = Vec::new();
     for i in 0..n + 5 {
@@ -172,6 +178,10 @@ async fn expunge_log_is_pruned_above_a_floor() {
     let stats = store.compact_now().expect("compact");
     assert_eq!(stats.pruned, 1, "{stats:?}");
 }
+every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    expunge_log_is_pruned_above_a_floor
+);
 
 /// A power loss can put sled's record of an unacknowledged write on disk without its bytes:
 /// at open that message is removed instead of being served damaged.
@@ -202,10 +212,8 @@ async fn damaged_last_segment_record_is_removed_at_open() {
 /// docs/architecture.md §4, "Durability": a failed flush is not "corrupt data"; the write is
 /// refused as temporarily unavailable, and so is every later one (nothing since is known to be
 /// on disk), while reads go on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_flush_makes_the_store_refuse_writes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (store, acct, inbox) = setup(dir.path()).await;
+async fn failed_flush_makes_the_store_refuse_writes(store: Store) {
+    let (store, acct, inbox) = on(store).await;
     let uid = append(&store, &acct, &inbox, &message(1, 1)).await;
     store.inject_flush_failure();
     let req = AppendRequest {
@@ -231,3 +239,7 @@ async fn failed_flush_makes_the_store_refuse_writes() {
     assert!(matches!(e, store::Error::Unavailable(_)), "{e}");
     assert!(store.message(inbox.id, uid).expect("read").is_some());
 }
+every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    failed_flush_makes_the_store_refuse_writes
+);

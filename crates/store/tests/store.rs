@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use store::{AccountId, AppendRequest, Change, Error, FlagOp, Flags, Store, Uid};
-use testkit::accounts::temp_store;
+use testkit::every_backend;
 
 /// UIDs from bare numbers (as a client would name them).
 fn uids(n: &[u32]) -> Vec<Uid> {
@@ -38,9 +38,7 @@ fn mime_parse_survives_mail_parser_panic() {
 /// Regression (issue 9 crash test): concurrent writers finished their flushes in either
 /// order and published their own events, so an IMAP session saw UID n+1 before UID n, dropped
 /// n from its view, and answered OK to a STORE on n that changed nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn appended_events_arrive_in_uid_order() {
-    let (_dir, store) = temp_store();
+async fn appended_events_arrive_in_uid_order(store: Store) {
     let acct = account(&store, "alice@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let mut rx = store.subscribe(acct.id);
@@ -72,10 +70,12 @@ async fn appended_events_arrive_in_uid_order() {
     }
     assert_eq!(seen, 800);
 }
+every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    appended_events_arrive_in_uid_order
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_deliveries_get_unique_increasing_uids() {
-    let (_dir, store) = temp_store();
+async fn concurrent_deliveries_get_unique_increasing_uids(store: Store) {
     let acct = account(&store, "alice@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let mut tasks = Vec::new();
@@ -116,6 +116,10 @@ async fn concurrent_deliveries_get_unique_increasing_uids() {
     );
     assert_eq!(store.usage(acct.id).expect("usage").messages, 4000);
 }
+every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_deliveries_get_unique_increasing_uids
+);
 
 #[tokio::test]
 async fn reopen_keeps_everything() {
@@ -197,9 +201,7 @@ async fn second_open_reports_lock() {
     }
 }
 
-#[tokio::test]
-async fn flags_modseq_expunge_copy_move_and_events() {
-    let (_dir, store) = temp_store();
+async fn flags_modseq_expunge_copy_move_and_events(store: Store) {
     let acct = account(&store, "carol@example.test").await;
     let inbox = store.mailbox(acct.id, "INBOX").expect("q").expect("inbox");
     let trash = store.mailbox(acct.id, "Trash").expect("q").expect("trash");
@@ -292,10 +294,12 @@ async fn flags_modseq_expunge_copy_move_and_events() {
         .expect("expunge");
     assert_eq!(store.usage(acct.id).expect("u"), store::Usage::default());
 }
+every_backend!(
+    #[tokio::test]
+    flags_modseq_expunge_copy_move_and_events
+);
 
-#[tokio::test]
-async fn quota_refuses_delivery() {
-    let (_dir, store) = temp_store();
+async fn quota_refuses_delivery(store: Store) {
     let acct = store
         .create_account("dan@example.test", "x", Some(100))
         .await
@@ -326,10 +330,12 @@ async fn quota_refuses_delivery() {
     assert!(matches!(r, Err(Error::OverQuota)), "{r:?}");
     assert_eq!(store.messages(inbox.id).expect("l").len(), 1);
 }
+every_backend!(
+    #[tokio::test]
+    quota_refuses_delivery
+);
 
-#[tokio::test]
-async fn mailbox_create_rename_delete() {
-    let (_dir, store) = temp_store();
+async fn mailbox_create_rename_delete(store: Store) {
     let acct = account(&store, "erin@example.test").await;
     store
         .create_mailbox(acct.id, "a/b/c", None)
@@ -390,10 +396,12 @@ async fn mailbox_create_rename_delete() {
     assert!(store.mailboxes(acct.id).expect("l").is_empty());
     assert!(store.account("erin@example.test").expect("q").is_none());
 }
+every_backend!(
+    #[tokio::test]
+    mailbox_create_rename_delete
+);
 
-#[tokio::test]
-async fn maildrop_lock_is_exclusive_and_released_on_drop() {
-    let (_dir, store) = temp_store();
+async fn maildrop_lock_is_exclusive_and_released_on_drop(store: Store) {
     let lock = store.lock_maildrop(AccountId::new(1)).expect("first");
     assert!(matches!(
         store.lock_maildrop(AccountId::new(1)),
@@ -403,6 +411,10 @@ async fn maildrop_lock_is_exclusive_and_released_on_drop() {
     drop(lock);
     assert!(store.lock_maildrop(AccountId::new(1)).is_ok());
 }
+every_backend!(
+    #[tokio::test]
+    maildrop_lock_is_exclusive_and_released_on_drop
+);
 
 /// Child half of the crash test: delivers forever, printing each acknowledged UID.
 #[tokio::test]

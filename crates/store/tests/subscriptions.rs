@@ -2,19 +2,18 @@
 //! does not exist works, and no DELETE or RENAME removes a subscription.
 
 use store::Store;
+use testkit::every_backend;
 
-async fn setup() -> (tempfile::TempDir, Store, store::AccountId) {
-    let (dir, store) = testkit::accounts::temp_store();
+async fn setup(store: &Store) -> store::AccountId {
     let a = store
         .create_account("sub@example.test", "$argon2id$fake", None)
         .await
         .expect("account");
-    (dir, store, a.id)
+    a.id
 }
 
-#[tokio::test]
-async fn rfc3501_6_3_6_subscriptions_outlive_their_mailboxes() {
-    let (_dir, store, id) = setup().await;
+async fn rfc3501_6_3_6_subscriptions_outlive_their_mailboxes(store: Store) {
+    let id = setup(&store).await;
     let subs = |s: &Store| s.subscriptions(id).expect("subscriptions");
     // The default mailboxes start subscribed, and so does every mailbox CREATE makes.
     assert_eq!(
@@ -68,10 +67,13 @@ async fn rfc3501_6_3_6_subscriptions_outlive_their_mailboxes() {
     // Names are validated as mailbox names.
     assert!(store.set_subscribed(id, "a//b", true).await.is_err());
 }
+every_backend!(
+    #[tokio::test]
+    rfc3501_6_3_6_subscriptions_outlive_their_mailboxes
+);
 
-#[tokio::test]
-async fn account_deletion_takes_its_subscriptions() {
-    let (_dir, store, id) = setup().await;
+async fn account_deletion_takes_its_subscriptions(store: Store) {
+    let id = setup(&store).await;
     store
         .set_subscribed(id, "Elsewhere", true)
         .await
@@ -82,3 +84,7 @@ async fn account_deletion_takes_its_subscriptions() {
         .expect("delete");
     assert!(store.subscriptions(id).expect("subscriptions").is_empty());
 }
+every_backend!(
+    #[tokio::test]
+    account_deletion_takes_its_subscriptions
+);

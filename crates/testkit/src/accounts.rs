@@ -14,6 +14,38 @@ pub fn temp_store() -> (tempfile::TempDir, store::Store) {
     (dir, store)
 }
 
+/// A store on the memory backend ([`store::Store::open_in_memory`]: nothing on disk), for
+/// tests that run against every backend ([`crate::every_backend`]).
+pub fn memory_store() -> store::Store {
+    store::Store::open_in_memory().expect("open memory store")
+}
+
+/// Runs one store test against every backend (docs/conventions.md §13): for
+/// `async fn name(store: store::Store)` it makes `name::sled` (a store in a temporary folder,
+/// [`temp_store`]) and `name::memory` ([`memory_store`]), each with the attributes given.
+///
+/// ```ignore
+/// async fn quota_refuses_delivery(store: Store) { … }
+/// testkit::every_backend!(#[tokio::test] quota_refuses_delivery);
+/// ```
+#[macro_export]
+macro_rules! every_backend {
+    ($(#[$attr:meta])* $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            async fn sled() {
+                let (_dir, store) = $crate::accounts::temp_store();
+                super::$name(store).await;
+            }
+
+            $(#[$attr])*
+            async fn memory() {
+                super::$name($crate::accounts::memory_store()).await;
+            }
+        }
+    };
+}
+
 /// `Auth` over [`temp_store`], with the cheap argon2 parameters of
 /// `auth::AuthConfig::for_tests()`.
 pub fn temp_auth() -> (tempfile::TempDir, auth::Auth) {
