@@ -245,7 +245,6 @@ impl Api<'_> {
     }
 }
 
-
 /// Percent-encodes a query value (mailbox names may hold spaces, `&`, non-ASCII).
 fn query(v: &str) -> String {
     v.bytes()

@@ -91,7 +91,6 @@ pub async fn run(config: &Config, verb: FaultVerb) -> anyhow::Result<()> {
     Ok(())
 }
 
-
 /// `#3 smtp RCPT (account bob@example.test): reply "452 …", 1 time left, fired 0`.
 fn describe(r: &Value) -> String {
     let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
