@@ -49,7 +49,7 @@ test: deps build-debug
 test-rust: build-debug tests/browser/node_modules
 ifdef NEXTEST
 	$(CARGO) nextest run --workspace --no-fail-fast
-	MAILSTACK_BIN=$(TARGET_DIR)/debug/mailstack $(CARGO) test --doc -p mailstack-test
+	MAILSTACK_BIN=$(abspath $(TARGET_DIR))/debug/mailstack $(CARGO) test --doc -p mailstack-test
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif
