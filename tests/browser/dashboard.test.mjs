@@ -132,7 +132,7 @@ class LineClient {
   }
 }
 
-async function smtpDeliver(to, subject, body) {
+async function smtpDeliver(to, subject, body, contentType = 'text/plain; charset=utf-8') {
   const c = new LineClient('smtp', SMTP_PORT);
   await c.connect();
   const reply = async (code) => {
@@ -159,7 +159,7 @@ async function smtpDeliver(to, subject, body) {
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: <${Date.now()}.${Math.random().toString(36).slice(2)}@example.net>`,
     'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
+    `Content-Type: ${contentType}`,
     '',
     ...body.split('\n'),
   ].map((l) => (l.startsWith('.') ? `.${l}` : l)); // RFC 5321 §4.5.2 dot-stuffing
@@ -398,6 +398,64 @@ async function main() {
   const csps = consoleErrors.filter((e) => /Content Security Policy/i.test(e));
   check(csps.length === 0, `no CSP violation (${csps.join(' | ')})`);
   check(pageErrors.length === 0, `no script error on the page (${pageErrors.join(' | ')})`);
+
+  // 8. The inbox page: a message with an HTML part and an attachment. The HTML is rendered in
+  // a sandboxed frame whose CSP blocks its script and its remote image (the console shows
+  // those refusals: they are the proof); the attachment downloads; the source is text; the
+  // search box filters rows.
+  // A "tracking pixel" on this very server: any answer to it would mean the load happened.
+  const pixel = new URL('/assets/dashboard.css?tracker=1', URL_).href;
+  const answered = [];
+  page.on('response', (r) => answered.push(r.url()));
+  const errorsBefore = consoleErrors.length;
+  const rich = [
+    '--mix', 'Content-Type: multipart/alternative; boundary=alt', '',
+    '--alt', 'Content-Type: text/plain; charset=utf-8', '', 'Rich mail, text part.',
+    '--alt', 'Content-Type: text/html; charset=utf-8', '',
+    '<p id="rich">Rich <b>HTML</b> mail</p><script>parent.__pwned = 3; document.title = "ran"</script>',
+    `<img src="${pixel}" alt="tracker">`,
+    '--alt--',
+    '--mix', 'Content-Type: application/pdf', 'Content-Disposition: attachment; filename="report.pdf"',
+    'Content-Transfer-Encoding: base64', '', 'JVBERi0xLjQK', '--mix--',
+  ].join('\n');
+  await smtpDeliver(ACCOUNT, 'Quarterly report', rich, 'multipart/mixed; boundary=mix');
+  const richRow = `tr[data-account="${ACCOUNT}"]:has(td.subject:text-is("Quarterly report"))`;
+  await page.waitForSelector(richRow);
+  await page.click(`${richRow} td.subject`);
+  await page.waitForFunction(() => document.querySelector('#message-text').textContent.includes('Rich mail'));
+  await page.click('#message-tabs button[data-tab="html"]');
+  const frameEl = await page.waitForSelector('#message-html iframe');
+  check((await frameEl.getAttribute('sandbox')) === '', 'the HTML frame is sandboxed (no allow-* tokens)');
+  const frame = await frameEl.contentFrame();
+  await frame.waitForSelector('#rich');
+  check((await frame.textContent('#rich')) === 'Rich HTML mail', 'the HTML part is rendered');
+  await page.waitForTimeout(300); // a script or an image load would have happened by now
+  check(await page.evaluate(() => window.__pwned === undefined), 'the message\'s script did not run');
+  check((await frame.title()) !== 'ran', 'not even inside its frame');
+  check(!answered.includes(pixel), 'the image was not loaded');
+  check(consoleErrors.slice(errorsBefore).some((e) => e.includes('tracker=1') && /Content Security Policy/.test(e)),
+    'the frame\'s CSP refused the image');
+  await page.click('#message-tabs button[data-tab="attachments"]');
+  const link = await page.waitForSelector('#message-attachments a.attachment');
+  check((await link.textContent()) === 'report.pdf', 'the attachment is listed');
+  const dl = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, disposition: r.headers.get('content-disposition'), size: (await r.arrayBuffer()).byteLength };
+  }, await link.getAttribute('href'));
+  check(dl.status === 200 && dl.disposition.startsWith('attachment') && dl.size === 9, `the attachment downloads (${JSON.stringify(dl)})`);
+  await page.click('#message-tabs button[data-tab="raw"]');
+  await page.waitForFunction(() => document.querySelector('#message-raw').textContent.includes('boundary=mix'));
+  log('ok: inbox page: sandboxed HTML, attachment download, source');
+  await page.fill('#search', 'quarterly');
+  check(await page.isVisible(richRow) && !(await page.isVisible(row(1))), 'the search box filters the rows');
+  await page.click('#message-tabs button[data-tab="html"]');
+  const inboxShot = SCREENSHOT.replace(/\.png$/, '-inbox.png');
+  await page.screenshot({ path: inboxShot });
+  log(`screenshot: ${inboxShot}`);
+  await page.fill('#search', '');
+  const frameErrors = consoleErrors.slice(errorsBefore);
+  consoleErrors.length = errorsBefore;
+  log(`the frame's refusals (expected): ${frameErrors.length}`);
 
   // The picture: the trace of the idling session open, the feed full.
   await page.click(`#sessions tr[data-session="${watcherId}"]`);

@@ -338,6 +338,7 @@
     }
     if (animate) flash(tr, 'flash-new');
     updateInboxMeta(acc);
+    if ($('search').value) applySearch();
   }
 
   function setFlags(acc, uid, flags) {
@@ -658,6 +659,38 @@
     for (const f of flags || []) meta.append(h('span', { class: `badge flag ${flagClass(f)}` }, f), ' ');
   }
 
+  /** A dashboard read URL a frame or a link can open (no headers: the token in the query). */
+  function readUrl(path) {
+    const t = currentToken();
+    const sep = path.includes('?') ? '&' : '?';
+    return t ? `${path}${sep}access_token=${encodeURIComponent(t)}` : path;
+  }
+
+  function showTab(name) {
+    for (const b of document.querySelectorAll('#message-tabs .tab')) {
+      b.classList.toggle('active', b.dataset.tab === name);
+    }
+    for (const p of document.querySelectorAll('#message-view .tab-pane')) {
+      p.hidden = p.dataset.pane !== name;
+    }
+    if (name === 'raw' && drawer.uid && !$('message-raw').dataset.loaded) loadRaw();
+  }
+
+  async function loadRaw() {
+    const seq = drawer.seq;
+    const base = `/api/dashboard/messages/${encodeURIComponent(drawer.account)}/${drawer.uid}`;
+    $('message-raw').textContent = 'Loading…';
+    try {
+      const text = await api(`${base}/raw?mailbox=INBOX`);
+      if (seq !== drawer.seq) return;
+      // textContent only: the source is shown, never interpreted.
+      $('message-raw').textContent = text;
+      $('message-raw').dataset.loaded = 'true';
+    } catch (e) {
+      if (seq === drawer.seq) $('message-raw').textContent = `Could not load the source: ${e.message}`;
+    }
+  }
+
   async function openMessage(addr, uid) {
     const seq = openDrawer('message', `Message UID ${uid}`);
     drawer.account = addr;
@@ -668,17 +701,55 @@
     renderMessageMeta(addr, uid, []);
     $('message-header').textContent = 'Loading…';
     $('message-text').textContent = '';
+    $('message-raw').textContent = '';
+    delete $('message-raw').dataset.loaded;
+    $('message-html').replaceChildren();
+    $('message-attachments').replaceChildren();
+    showTab('text');
+    const base = `/api/dashboard/messages/${encodeURIComponent(addr)}/${uid}`;
     try {
-      const m = await api(`/api/dashboard/messages/${encodeURIComponent(addr)}/${uid}?mailbox=INBOX`);
+      const m = await api(`${base}?mailbox=INBOX`);
       if (seq !== drawer.seq) return;
       renderMessageMeta(addr, uid, m.flags);
       // textContent only: the message is shown as it is, never interpreted as HTML.
       $('message-header').textContent = m.header ?? '';
       $('message-text').textContent = m.text ?? '';
+      $('tab-html').disabled = !m.html;
+      if (m.html) {
+        // An empty sandbox: no scripts, no same-origin access, no forms, no popups; the
+        // server's CSP for the frame also blocks every remote load.
+        $('message-html').append(h('iframe', {
+          class: 'html-frame', title: 'HTML part', sandbox: '', referrerpolicy: 'no-referrer',
+          src: readUrl(`${base}/html?mailbox=INBOX`),
+        }));
+      }
+      const atts = m.attachments || [];
+      $('tab-attachments').textContent = `Attachments (${atts.length})`;
+      $('tab-attachments').disabled = atts.length === 0;
+      $('message-attachments').replaceChildren(...atts.map((a) => h('li', null,
+        h('a', { href: readUrl(`${base}/attachments/${a.index}?mailbox=INBOX`), download: a.name,
+                 class: 'attachment' }, a.name),
+        ' ', h('span', { class: 'muted' }, `${a.content_type} · ${fmtSize(a.size)}`))));
     } catch (e) {
       if (seq !== drawer.seq) return;
       $('message-header').textContent = '';
       $('message-text').textContent = `Could not load the message: ${e.message}`;
+    }
+  }
+
+  /** The search box: rows whose subject or sender contains every word; accounts without a
+   *  match fold away while a search is on. */
+  function applySearch() {
+    const words = $('search').value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const acc of model.accounts.values()) {
+      let shown = 0;
+      for (const tr of acc.el.querySelectorAll('tr[data-uid]')) {
+        const text = tr.textContent.toLowerCase();
+        const hit = words.every((w) => text.includes(w));
+        tr.hidden = !hit;
+        if (hit) shown += 1;
+      }
+      acc.el.hidden = words.length > 0 && shown === 0;
     }
   }
 
@@ -897,6 +968,11 @@
     $('accounts').addEventListener('keydown', onKey(onAccountsClick));
     $('sessions').addEventListener('click', onSessionsClick);
     $('sessions').addEventListener('keydown', onKey(onSessionsClick));
+    $('message-tabs').addEventListener('click', (e) => {
+      const b = e.target.closest('button.tab');
+      if (b && !b.disabled) showTab(b.dataset.tab);
+    });
+    $('search').addEventListener('input', applySearch);
     $('fault-form').addEventListener('submit', addFault);
     $('faults-clear').addEventListener('click', () => removeFault(null));
     $('faults').addEventListener('click', (e) => {

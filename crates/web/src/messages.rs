@@ -41,7 +41,7 @@ pub(crate) struct ListQuery {
 /// `?mailbox=` of the single-message routes.
 #[derive(Deserialize, Default)]
 pub(crate) struct MailboxQuery {
-    mailbox: Option<String>,
+    pub(crate) mailbox: Option<String>,
 }
 
 /// One message in a listing.

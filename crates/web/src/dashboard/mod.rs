@@ -20,6 +20,7 @@
 //! # Layout
 //! - this file: routes, static assets, who may read;
 //! - `state`: the state snapshot and the plain-text message view;
+//! - `view`: a message's HTML part (sandboxed frame), source and attachments;
 //! - `feed`: the change feed (`events`) and a session's live trace (`trace`).
 
 use std::net::IpAddr;
@@ -35,6 +36,7 @@ use crate::App;
 
 mod feed;
 mod state;
+mod view;
 
 use feed::{events, trace};
 use state::{message, state};
@@ -45,8 +47,8 @@ pub const MAX_ROWS: usize = 500;
 pub const MAX_TEXT: usize = 256 * 1024;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
-                   form-action 'self'";
+                   connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; \
+                   frame-ancestors 'none'; form-action 'self'";
 const HTML: &str = include_str!("../../assets/dashboard.html");
 const JS: &str = include_str!("../../assets/dashboard.js");
 const CSS: &str = include_str!("../../assets/dashboard.css");
@@ -59,6 +61,15 @@ pub(crate) fn routes() -> Router<App> {
         .route("/api/dashboard/state", get(state))
         .route("/api/dashboard/events", get(events))
         .route("/api/dashboard/messages/{addr}/{uid}", get(message))
+        .route("/api/dashboard/messages/{addr}/{uid}/html", get(view::html))
+        .route(
+            "/api/dashboard/messages/{addr}/{uid}/raw",
+            get(view::source),
+        )
+        .route(
+            "/api/dashboard/messages/{addr}/{uid}/attachments/{index}",
+            get(view::attachment),
+        )
         .route("/api/dashboard/sessions/{id}/trace", get(trace))
 }
 
@@ -138,7 +149,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Loopback clients read freely when they name this server in `Host`; others need the admin
 /// token. Returns whether the request is the admin's.
-fn may_read(
+pub(super) fn may_read(
     app: &App,
     ip: IpAddr,
     headers: &HeaderMap,

@@ -146,6 +146,9 @@ pub(super) async fn message(
         "flags": meta.flags.names(),
         "header": header,
         "text": text,
+        "html": super::view::html_part(&raw).is_some(),
+        "attachments": super::view::attachments(&raw),
+        "size": raw.len(),
     })))
 }
 
