@@ -81,6 +81,7 @@ connections_total = 25000
 pub struct Mailstack {
     child: Child,
     pub ports: HashMap<String, u16>,
+    stderr: PathBuf,
 }
 
 impl Mailstack {
@@ -124,7 +125,16 @@ impl Mailstack {
                 }
             }
         }
-        Ok(Mailstack { child, ports })
+        Ok(Mailstack {
+            child,
+            ports,
+            stderr: config.with_file_name("mailstack.stderr"),
+        })
+    }
+
+    /// Where this server's stderr (its log) goes.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.stderr.clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -231,6 +241,44 @@ impl Servers {
             wait_listening(port)?;
         }
         Ok(s)
+    }
+
+    /// The peers' and mailstack's logs: (name, path).
+    fn logs(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("Dovecot", self.dovecot_dir.join("dovecot.log")),
+            ("Postfix", self.postfix_dir.join("postfix.log")),
+            ("mailstack", self.mailstack.stderr_path()),
+        ]
+    }
+
+    /// The last `n` lines of each log, as one note (`|` and line ends flattened).
+    pub fn log_tails(&self, n: usize) -> String {
+        let mut out = Vec::new();
+        for (name, path) in self.logs() {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(n)..].join(" ⏎ ");
+            if !tail.is_empty() {
+                out.push(format!("Last lines of {name}'s log: `{}`", tail.replace('|', "/")));
+            }
+        }
+        out.join("; ")
+    }
+
+    /// Copies the logs out of the temporary work folder (into `target/bench-logs/row-N/`, or
+    /// `$CARGO_TARGET_DIR/bench-logs/row-N/`) so they outlive the run.
+    pub fn keep_logs(&self, row: u32) -> String {
+        let dest = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target"))
+            .join("bench-logs")
+            .join(format!("row-{row}"));
+        let _ = std::fs::create_dir_all(&dest);
+        for (name, path) in self.logs() {
+            let _ = std::fs::copy(&path, dest.join(format!("{}.log", name.to_lowercase())));
+        }
+        dest.display().to_string()
     }
 
     /// The Dovecot master's PID (from its base_dir).

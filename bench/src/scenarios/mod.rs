@@ -64,6 +64,14 @@ fn note(mut r: Row, n: impl Into<String>) -> Row {
     r
 }
 
+/// Lines of each server's log quoted in the results when a row fails.
+const LOG_TAIL: usize = 8;
+
+/// A message fit for one table cell or note line.
+fn one_line(s: &str) -> String {
+    s.replace('|', "/").replace('\n', " ")
+}
+
 fn say(msg: &str) {
     eprintln!("bench: {msg}");
 }
@@ -192,8 +200,21 @@ pub async fn run_all(
         }
         say(&format!("[{n}] {name}…"));
         let t = Instant::now();
-        if let Err(e) = step(&mut ctx).await {
+        // A row that fails is run once more before it is given up (a peer's transient
+        // failure, e.g. Dovecot's `-ERR [SYS/TEMP]` at PASS, should not lose the row).
+        let mut outcome = step(&mut ctx).await;
+        if let Err(e) = &outcome {
+            say(&format!("[{n}] {name} failed ({e:#}); retrying once"));
+            ctx.notes.push(format!(
+                "Row {n} ({name}) failed once and was run again: {}. {}",
+                one_line(&format!("{e:#}")),
+                servers.log_tails(LOG_TAIL)
+            ));
+            outcome = step(&mut ctx).await;
+        }
+        if let Err(e) = outcome {
             say(&format!("[{n}] {name} failed: {e:#}"));
+            let kept = servers.keep_logs(n);
             ctx.rows.push(note(
                 row(
                     &format!("{n} {name}"),
@@ -203,9 +224,11 @@ pub async fn run_all(
                     "—",
                     Better::Higher,
                 ),
-                format!("scenario failed: {e:#}")
-                    .replace('|', "/")
-                    .replace('\n', " "),
+                one_line(&format!("scenario failed twice: {e:#}")),
+            ));
+            ctx.notes.push(format!(
+                "Row {n} ({name}) failed twice. {} Logs kept in {kept}.",
+                servers.log_tails(LOG_TAIL)
             ));
         }
         say(&format!("[{n}] done in {:.0} s", t.elapsed().as_secs_f64()));
