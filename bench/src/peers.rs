@@ -44,6 +44,9 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<String> {
 /// The mailstack config of the benchmark: inbound SMTP, POP3, POP3S and IMAP on free
 /// loopback ports, argon2id parameters equal to Dovecot's `doveadm pw -s ARGON2ID`, connection
 /// limits above the IDLE scenario's count.
+/// The admin token of the benchmark's server (a loopback server that lives for one run).
+pub const ADMIN_TOKEN: &str = "bench-admin-token";
+
 pub fn write_mailstack_config(
     dir: &Path,
     memory_kib: u32,
@@ -64,6 +67,9 @@ smtp = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
 imap = "127.0.0.1:0"
+http = "127.0.0.1:0"
+[http]
+admin_token = "{ADMIN_TOKEN}"
 [auth]
 argon2_memory_kib = {memory_kib}
 argon2_iterations = {iterations}
@@ -260,7 +266,10 @@ impl Servers {
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(n)..].join(" ⏎ ");
             if !tail.is_empty() {
-                out.push(format!("Last lines of {name}'s log: `{}`", tail.replace('|', "/")));
+                out.push(format!(
+                    "Last lines of {name}'s log: `{}`",
+                    tail.replace('|', "/")
+                ));
             }
         }
         out.join("; ")

@@ -2,6 +2,7 @@
 //! advantage) plus notes on how it was measured; a failing scenario becomes a row that says
 //! so and the run goes on.
 
+mod churn;
 mod ingest;
 mod servers;
 
@@ -31,6 +32,22 @@ struct Ctx<'a> {
     mix_msgs: usize,
     rows: Vec<Row>,
     notes: Vec<String>,
+    /// mailstack's data folder (row 8 measures it).
+    data_dir: std::path::PathBuf,
+}
+
+impl Ctx<'_> {
+    /// The store's live bytes: the sum of every account's usage, from the admin API.
+    async fn live_bytes(&self) -> anyhow::Result<u64> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.s.mailstack.port("http")?));
+        let api = web::client::AdminClient::new(addr, peers::ADMIN_TOKEN);
+        let (status, body) = api.call("GET", "/api/accounts", None).await?;
+        anyhow::ensure!(status == 200, "GET /api/accounts: {status} {body}");
+        Ok(body
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["used_bytes"].as_u64()).sum())
+            .unwrap_or(0))
+    }
 }
 
 fn row(
@@ -110,7 +127,7 @@ pub async fn run_all(
     boxes.push(mb("idle", 5, 2048, 0, 0));
     let mut users: Vec<String> = smtp_users.clone();
     users.extend(mix_users.iter().cloned());
-    users.extend(["large", "pop", "idle", "storm"].map(String::from));
+    users.extend(["large", "pop", "idle", "storm", churn::USER].map(String::from));
 
     let mut notes = Vec::new();
     let config =
@@ -174,6 +191,7 @@ pub async fn run_all(
         mix_msgs: scale.mix_msgs,
         rows: Vec::new(),
         notes,
+        data_dir: work.join("data"),
     };
     let want = |n: u32| only.is_none_or(|o| o.contains(&n));
     type Step = for<'b, 'c> fn(
@@ -181,7 +199,7 @@ pub async fn run_all(
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'b>,
     >;
-    let steps: [(u32, &str, Step); 7] = [
+    let steps: [(u32, &str, Step); 8] = [
         (1, "SMTP ingest", |c| Box::pin(ingest::smtp_ingest(c))),
         (2, "IMAP caching-client mix", |c| {
             Box::pin(ingest::caching_mix(c))
@@ -193,6 +211,7 @@ pub async fn run_all(
         (5, "IDLE scale", |c| Box::pin(servers::idle_scale(c))),
         (6, "POP3 download", |c| Box::pin(servers::pop3_download(c))),
         (7, "login storm", |c| Box::pin(servers::login_storm(c))),
+        (8, "churn", |c| Box::pin(churn::churn(c))),
     ];
     for (n, name, step) in steps {
         if !want(n) {
