@@ -218,13 +218,10 @@ impl TestServer {
 
     /// Delivers a raw message into `address`'s INBOX (no SMTP involved); returns its UID.
     pub async fn deliver(&self, address: &str, raw: &str) -> Result<u32, Error> {
+        let path = format!("/api/accounts/{address}/messages");
         let (status, body) = self
             .api
-            .call(
-                "POST",
-                &format!("/api/accounts/{address}/messages"),
-                Some(serde_json::Value::String(raw.to_string())),
-            )
+            .send("POST", &path, "message/rfc822", raw.as_bytes().to_vec())
             .await?;
         match body["uid"].as_u64() {
             Some(uid) if status == 201 => Ok(u32::try_from(uid).unwrap_or(u32::MAX)),
