@@ -3,6 +3,8 @@
 //! (RFC 3501 §6.4.6, RFC 7162 §3.1.3), and the helpers every write shares (mailbox lookup,
 //! quota check and usage). Messages leaving a mailbox (expunge, copy, move): `expunge.rs`.
 
+use std::sync::Arc;
+
 use crate::backend::{TreeId, Value};
 use crate::blob::decode;
 use crate::keys;
@@ -162,10 +164,16 @@ impl Store {
 
     /// Messages of a mailbox in UID order (from memory while a session has it open).
     pub fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        Ok(Arc::unwrap_or_clone(self.messages_shared(mailbox)?))
+    }
+
+    /// [`Store::messages`] without copying the records of an open mailbox: the index's list
+    /// as of now (later commits do not change it), shared.
+    pub fn messages_shared(&self, mailbox: MailboxId) -> Result<Arc<Vec<MessageMeta>>> {
         if let Some(index) = self.index(mailbox) {
             return Ok(index.read().unwrap_or_else(|p| p.into_inner()).clone());
         }
-        self.scan_messages(mailbox)
+        Ok(Arc::new(self.scan_messages(mailbox)?))
     }
 
     /// A mailbox's record and its messages as of one moment. Read under the account's writer

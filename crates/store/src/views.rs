@@ -53,7 +53,9 @@ struct Watched {
     /// The mailbox's message records in UID order, kept in memory while views are open
     /// (`None` when over the memory cap): SELECT, FETCH 1:* and SEARCH on a large mailbox
     /// read memory instead of scanning the backend. Updated after every commit (`apply_index`).
-    index: Option<Arc<RwLock<Vec<MessageMeta>>>>,
+    /// Copy on write: readers take the inner `Arc` (a cheap clone) and read without a lock;
+    /// a commit changes the list in place unless a reader still holds it, then a copy.
+    index: Option<Arc<RwLock<Arc<Vec<MessageMeta>>>>>,
     /// Header blocks read for SEARCH, kept while the mailbox is open (Dovecot's cache file
     /// plays this part): uid → header bytes. Bounded by [`MAX_HEADER_CACHE`].
     headers: HashMap<Uid, Arc<Vec<u8>>>,
@@ -102,7 +104,7 @@ impl Store {
         let built = if needs_index {
             let metas = self.scan_messages(mailbox)?;
             let indexed: usize = self.indexed();
-            (indexed + metas.len() <= MAX_INDEXED).then(|| Arc::new(RwLock::new(metas)))
+            (indexed + metas.len() <= MAX_INDEXED).then(|| Arc::new(RwLock::new(Arc::new(metas))))
         } else {
             None
         };
@@ -246,7 +248,7 @@ impl Store {
     }
 
     /// The in-memory index of `mailbox`, when an open view keeps one.
-    pub(crate) fn index(&self, mailbox: MailboxId) -> Option<Arc<RwLock<Vec<MessageMeta>>>> {
+    pub(crate) fn index(&self, mailbox: MailboxId) -> Option<Arc<RwLock<Arc<Vec<MessageMeta>>>>> {
         crate::lock(&self.inner.views)
             .mailboxes
             .get(&mailbox)
@@ -275,7 +277,8 @@ impl Store {
                 continue;
             }
             let Some(index) = &w.index else { continue };
-            let mut v = index.write().unwrap_or_else(|p| p.into_inner());
+            let mut guard = index.write().unwrap_or_else(|p| p.into_inner());
+            let v = Arc::make_mut(&mut guard);
             match op {
                 IndexOp::Put(_, meta) => match v.binary_search_by_key(&meta.uid, |m| m.uid) {
                     Ok(i) => v[i] = meta,

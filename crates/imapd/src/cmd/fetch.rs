@@ -69,11 +69,12 @@ pub async fn fetch(
     // records (in memory while it is selected) merged with the UIDs, both in UID order.
     let mut rows: Vec<(SeqNum, Uid, Option<MessageMeta>)> = Vec::with_capacity(pairs.len());
     if pairs.len() > 16 {
-        let mut all = store.messages(mbid)?.into_iter().peekable();
+        let records = store.messages_shared(mbid)?;
+        let mut all = records.iter().peekable();
         for &(seq, u) in &pairs {
             while all.next_if(|m| m.uid < u).is_some() {}
             let meta = match all.next_if(|m| m.uid == u) {
-                Some(m) => Some(m),
+                Some(m) => Some(m.clone()),
                 None => sel.view.expunged(u),
             };
             rows.push((seq, u, meta));

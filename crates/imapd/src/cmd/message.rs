@@ -76,8 +76,8 @@ pub async fn expunge(s: &mut Session, uids: Option<&SeqSet>) -> CmdResult {
         None => None,
     };
     let deleted: Vec<Uid> = store
-        .messages(sel.mailbox.id)?
-        .into_iter()
+        .messages_shared(sel.mailbox.id)?
+        .iter()
         .filter(|m| m.flags.has(Flags::DELETED) && sel.seq_of(m.uid).is_some())
         .filter(|m| limit.as_ref().is_none_or(|l| l.contains(&m.uid)))
         .map(|m| m.uid)

@@ -29,7 +29,9 @@ fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
     let (_, sel) = selected(s)?;
     let store = s.store();
     let mbid = sel.mailbox.id;
-    let mut all = store.messages(mbid)?.into_iter().peekable();
+    // Shared, not copied: only the hits are cloned (a 100k-message UNSEEN copied every record).
+    let records = store.messages_shared(mbid)?;
+    let mut all = records.iter().peekable();
     let max_seq = sel.max_seq();
     let max_uid = sel.max_uid();
     let mut hits = Vec::new();
@@ -37,13 +39,18 @@ fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
         while all.next_if(|m| m.uid < *u).is_some() {}
         // Expunged by another session but not yet announced: the client still sees it, so it
         // is searched as it was (RFC 2180 §4.1.1, as FETCH serves it).
-        let Some(meta) = all
-            .next_if(|m| m.uid == *u)
-            .or_else(|| sel.view.expunged(*u))
-        else {
-            continue;
+        let grave;
+        let meta = match all.next_if(|m| m.uid == *u) {
+            Some(m) => m,
+            None => match sel.view.expunged(*u) {
+                Some(m) => {
+                    grave = m;
+                    &grave
+                }
+                None => continue,
+            },
         };
-        let m = &meta;
+        let m = meta;
         let mut cache: Option<Option<Arc<Vec<u8>>>> = None;
         let mut raw = || {
             cache
@@ -67,7 +74,11 @@ fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
             header: &mut header,
         };
         if key.matches(&mut c) {
-            hits.push(Hit { seq, uid: *u, meta });
+            hits.push(Hit {
+                seq,
+                uid: *u,
+                meta: meta.clone(),
+            });
         }
     }
     Ok(hits)
