@@ -312,6 +312,9 @@ impl Store {
             if hl < bytes.len() || bytes.len() as u64 >= meta.size {
                 let mut b = bytes;
                 b.truncate(hl);
+                // The read buffer is up to 8 KiB (more for a long header); a cached header
+                // must not keep it (the cache's bound counts header bytes).
+                b.shrink_to_fit();
                 break b;
             }
             want *= 4;
