@@ -126,6 +126,11 @@ pub enum FetchAtt {
     BinarySize {
         part: Vec<u32>,
     },
+    /// RFC 8970 §3.1 PREVIEW, with the LAZY modifier (computed all the same: RFC 8970 §3.1
+    /// lets a server answer LAZY with the text when it can).
+    Preview {
+        lazy: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -419,6 +424,27 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
+    // RFC 8970 §3.1: FETCH PREVIEW, which imap-codec does not know: cut out, parsed again.
+    match command_preview::rewrite(input, &command_name(input, p.pos).0) {
+        command_preview::Rewrite::Done { bytes, preview } => {
+            let (mut cmd, used) = parse(&bytes)?;
+            if let Kind::Fetch { items, .. } = &mut cmd.kind {
+                if preview.alone {
+                    items.clear();
+                }
+                items.push(FetchAtt::Preview { lazy: preview.lazy });
+            }
+            return Ok((cmd, used + input.len() - bytes.len()));
+        }
+        command_preview::Rewrite::Incomplete => return Err(ParseError::Incomplete),
+        command_preview::Rewrite::Bad(reason) => {
+            return Err(ParseError::Syntax {
+                tag: Some(tag),
+                reason,
+            })
+        }
+        command_preview::Rewrite::None => {}
+    }
     // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.
     match command_saved::rewrite(input, &command_name(input, p.pos).0) {
         command_saved::Rewrite::Done(bytes, end) => {
@@ -473,6 +499,8 @@ use command_cursor::{Fail, Parser};
 mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
+#[path = "command_preview.rs"]
+mod command_preview;
 #[path = "command_saved.rs"]
 mod command_saved;
 #[path = "command_search.rs"]

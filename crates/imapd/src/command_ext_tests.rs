@@ -141,3 +141,55 @@ fn saved_result_marker() {
         assert!(!bad(malformed).is_empty());
     }
 }
+
+/// RFC 8970 §3.1 PREVIEW and PREVIEW (LAZY): alone, among other items (in the order sent,
+/// PREVIEW last), with a UID FETCH, `$` and CHANGEDSINCE; a BODY[...] naming a field
+/// "preview" is not the item.
+#[test]
+fn preview_items() {
+    let items = |input: &[u8]| match ok(input) {
+        Kind::Fetch { items, .. } => items,
+        other => panic!("{other:?}"),
+    };
+    let lazy = |l| FetchAtt::Preview { lazy: l };
+    // RFC 8970 §3.3's example.
+    assert_eq!(items(b"t1 FETCH 1 (PREVIEW)\r\n"), vec![lazy(false)]);
+    assert_eq!(items(b"t1 FETCH 1 PREVIEW\r\n"), vec![lazy(false)]);
+    assert_eq!(items(b"t1 FETCH 1 preview (lazy)\r\n"), vec![lazy(true)]);
+    assert_eq!(
+        items(b"t1 UID FETCH 1:* (UID PREVIEW (LAZY) FLAGS)\r\n"),
+        vec![FetchAtt::Uid, FetchAtt::Flags, lazy(true)]
+    );
+    assert_eq!(
+        items(b"t1 FETCH $ (PREVIEW)\r\n"),
+        vec![lazy(false)],
+        "the saved result works with PREVIEW"
+    );
+    let Kind::Fetch {
+        items: i,
+        changed_since,
+        ..
+    } = ok(b"t1 FETCH 1 (PREVIEW FLAGS) (CHANGEDSINCE 4)\r\n")
+    else {
+        panic!("fetch")
+    };
+    assert_eq!(i, vec![FetchAtt::Flags, lazy(false)]);
+    assert_eq!(changed_since, Some(ModSeq::new(4)));
+    let header = items(b"t1 FETCH 1 (BODY.PEEK[HEADER.FIELDS (PREVIEW)] PREVIEW)\r\n");
+    assert_eq!(header.len(), 2);
+    refeed(b"t1 FETCH 1:3 (FLAGS PREVIEW (LAZY))\r\n");
+}
+
+/// RFC 8970 §3.1: LAZY is the only modifier; an empty list and an unknown modifier are BAD
+/// (as Dovecot answers), never a panic.
+#[test]
+fn preview_malformed() {
+    assert!(bad(b"t1 FETCH 1 (PREVIEW (FOO))\r\n").contains("FOO"));
+    bad(b"t1 FETCH 1 (PREVIEW ())\r\n");
+    bad(b"t1 FETCH 1 (PREVIEW (LAZY)\r\n");
+    bad(b"t1 FETCH 1 (PREVIEW (LAZY\r\n");
+    bad(b"t1 FETCH x (PREVIEW)\r\n");
+    bad(b"t1 FETCH 1 (PREVIEWS)\r\n");
+    bad(b"t1 FETCH\r\n");
+    bad(b"t1 FETCH 1 (FLAGS PREVIEW\r\n");
+}

@@ -148,6 +148,7 @@ mod cmd;
 pub mod command;
 mod events;
 pub mod mutf7;
+mod preview;
 pub mod response;
 pub mod search;
 mod searchres;

@@ -1,5 +1,6 @@
 //! The extensions of issue 17 ("Protocol breadth") against Dovecot: SEARCHRES (RFC 5182),
-//! ESORT and PARTIAL (RFC 5267), then MULTIAPPEND (RFC 3502). Each command runs on both
+//! ESORT and PARTIAL (RFC 5267), MULTIAPPEND (RFC 3502), then PREVIEW (RFC 8970) on
+//! messages of its own. Each command runs on both
 //! servers in the same order; the untagged answers are compared byte for byte except for the
 //! tag inside an ESEARCH (the main run sends Dovecot more commands, so the tags differ) and
 //! the quoting of a STATUS mailbox name (an atom for Dovecot, a quoted string for us: both
@@ -62,6 +63,41 @@ const FIRST: &str =
 const SECOND: &str =
     "From: Joe Mooch <mooch@example.net>\r\nSubject: Re: afternoon meeting\r\n\r\n3:30 is fine\r\n";
 
+/// Messages for PREVIEW (RFC 8970 §3) beside the corpus: white space, quotations, HTML
+/// with entities, a style sheet and a comment, the 200-character limit, a byte-order mark.
+const PREVIEWS: &[&str] = &[
+    "Subject: x\r\n\r\nA b c  d\r\ne\r\n",
+    "Subject: x\r\n\r\n> quoted only\r\n>more\r\n",
+    "Subject: x\r\n\r\nline\r\n> quoted\r\n\r\n\t tail \"q\" \\ x\r\n",
+    "Content-Type: text/html\r\n\r\n<b>a</b>b&amp;c&lt;x<style>p{}</style>y<!-- c -->z&bogus;k\r\n",
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n77u/SGVsbG8gd29ybGQ=\r\n",
+    "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b--\r\n",
+    "Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: image/gif\r\n\r\nx\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>only&nbsp;html</p>\r\n--b--\r\n",
+];
+
+/// The PREVIEW probes: appended to their own mailbox, fetched, then INBOX selected again.
+fn preview_commands() -> Vec<String> {
+    let mut out = vec!["CREATE previews".to_string()];
+    for m in PREVIEWS {
+        out.push(format!("APPEND previews {{{}+}}\r\n{m}", m.len()));
+    }
+    let long = format!("Subject: x\r\n\r\n{}", "abcdefghi ".repeat(30));
+    out.push(format!("APPEND previews {{{}+}}\r\n{long}", long.len()));
+    out.extend(
+        [
+            "EXAMINE previews",
+            "FETCH 1:* (PREVIEW)",
+            "FETCH 1:* (PREVIEW (LAZY))",
+            "UID FETCH 2 (FLAGS PREVIEW)",
+            "FETCH 1 (PREVIEW (FOO))",
+            "FETCH 1 (PREVIEW ())",
+            "SELECT INBOX",
+        ]
+        .map(String::from),
+    );
+    out
+}
+
 /// `APPEND multi` with the messages as LITERAL+ literals, each with its flags.
 fn multiappend(messages: &[(&str, &str)]) -> String {
     let mut cmd = String::from("APPEND multi");
@@ -96,7 +132,10 @@ fn tagged(t: &[u8]) -> Vec<u8> {
 fn answer(c: &mut Imap, cmd: &str) -> Vec<u8> {
     let (untagged, t) = c.run(cmd);
     let mut out = Vec::new();
-    for u in untagged {
+    // A SELECT / EXAMINE is compared by its tagged line: the untagged ones carry each
+    // server's UIDVALIDITY and texts.
+    let switch = cmd.starts_with("SELECT ") || cmd.starts_with("EXAMINE ");
+    for u in untagged.into_iter().filter(|_| !switch) {
         let line = String::from_utf8_lossy(&u).into_owned();
         let line = match line.strip_prefix("* ESEARCH (TAG \"") {
             Some(rest) => format!(
@@ -126,6 +165,7 @@ pub(crate) fn compare(theirs: &mut Imap, ours: &mut Imap) -> (usize, usize, Vec<
         "STATUS multi (MESSAGES UNSEEN)".to_string(),
         "APPEND nosuch {1+}\r\na {1+}\r\nb".to_string(),
     ]);
+    commands.extend(preview_commands());
     let (mut compared, mut matching, mut report) = (0, 0, Vec::new());
     for cmd in &commands {
         let (a, b) = (answer(theirs, cmd), answer(ours, cmd));
