@@ -143,6 +143,13 @@ def py_imap(c):
         typ, data = m._untagged_response(typ, data, "ESEARCH")
         want = b"MIN %s MAX %s COUNT 2" % (order[0], order[-1])
         c.expect(typ == "OK" and data[0].endswith(want), f"ESORT: {typ} {data!r} not {want!r}")
+        c.step = "PREVIEW (RFC 8970) and THREAD=REFS, raw commands"
+        typ, data = m.fetch("1", "(PREVIEW)")
+        want = "Hello py-imap .leading dot line caf\u00e9 \u2713".encode()
+        c.expect(typ == "OK" and isinstance(data[0], tuple) and data[0][1] == want,
+                 f"PREVIEW: {typ} {data!r} not {want!r}")
+        typ, data = m.thread("REFS", "UTF-8", "ALL")
+        c.expect(typ == "OK" and data[0] in (b"(1)(2)", b"(2)(1)"), f"THREAD REFS: {typ} {data!r}")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")

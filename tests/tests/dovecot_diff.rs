@@ -16,7 +16,7 @@
 //! contains `lf-only` (sent as they are) — IMAP messages are CRLF on the wire (RFC 3501 §6.3.11).
 //!
 //! Then SORT (every criterion, plain and REVERSE, RFC 5256 / RFC 5957) and THREAD
-//! (ORDEREDSUBJECT, REFERENCES) over the whole corpus, answers compared the same way; messages
+//! (ORDEREDSUBJECT, REFERENCES, Dovecot's REFS) over the whole corpus, answers compared the same way; messages
 //! 46–49 form threads (References, In-Reply-To only, a missing parent, `Re:`/`[fwd: …]`
 //! subjects).
 //!
@@ -360,6 +360,10 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
             "THREAD ORDEREDSUBJECT UTF-8 ALL",
             "THREAD REFERENCES UTF-8 ALL",
             "UID THREAD REFERENCES UTF-8 ALL",
+            "THREAD REFS UTF-8 ALL",
+            "UID THREAD REFS UTF-8 ALL",
+            "THREAD REFS UTF-8 45:50",
+            "THREAD REFS UTF-8 SUBJECT minutes",
             "THREAD REFERENCES UTF-8 SUBJECT minutes",
         ]
         .map(String::from),

@@ -244,7 +244,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             let name = algorithm.to_string();
             let Some(algorithm) = crate::thread::Algorithm::parse(&name) else {
                 return Err(Conv::Bad(format!(
-                    "unknown threading algorithm {name} (ORDEREDSUBJECT, REFERENCES)"
+                    "unknown threading algorithm {name} (ORDEREDSUBJECT, REFERENCES, REFS)"
                 )));
             };
             check_charset(charset.as_ref())?;

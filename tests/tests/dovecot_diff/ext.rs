@@ -1,6 +1,6 @@
 //! The extensions of issue 17 ("Protocol breadth") against Dovecot: SEARCHRES (RFC 5182),
-//! ESORT and PARTIAL (RFC 5267), MULTIAPPEND (RFC 3502), then PREVIEW (RFC 8970) on
-//! messages of its own. Each command runs on both
+//! ESORT and PARTIAL (RFC 5267), MULTIAPPEND (RFC 3502), then PREVIEW (RFC 8970) and
+//! Dovecot's THREAD=REFS on messages of their own. Each command runs on both
 //! servers in the same order; the untagged answers are compared byte for byte except for the
 //! tag inside an ESEARCH (the main run sends Dovecot more commands, so the tags differ) and
 //! the quoting of a STATUS mailbox name (an atom for Dovecot, a quoted string for us: both
@@ -98,6 +98,47 @@ fn preview_commands() -> Vec<String> {
     out
 }
 
+/// Messages where THREAD=REFS and REFERENCES differ (threads by their latest message, no
+/// gathering by subject): (Message-ID, References, date, subject).
+const THREADS: &[(&str, &str, &str, &str)] = &[
+    ("a@x", "", "Wed, 1 Jan 2025 10:00:00 +0000", "A"),
+    ("b@x", "", "Sun, 5 Jan 2025 10:00:00 +0000", "B"),
+    ("c@x", "<a@x>", "Fri, 10 Jan 2025 10:00:00 +0000", "Re: A"),
+    ("d@x", "", "Tue, 7 Jan 2025 10:00:00 +0000", "Re: B"),
+    ("e@x", "<zz@x>", "Thu, 2 Jan 2025 10:00:00 +0000", "E"),
+    ("f@x", "<zz@x>", "Fri, 3 Jan 2025 10:00:00 +0000", "F"),
+    ("g@x", "", "Fri, 3 Jan 2025 10:00:00 +0000", "G"),
+    ("h@x", "<a@x>", "Thu, 2 Jan 2025 10:00:00 +0000", "Re: A"),
+];
+
+/// The THREAD=REFS probes, in a mailbox of their own.
+fn thread_commands() -> Vec<String> {
+    let mut out = vec!["CREATE threads".to_string()];
+    for (id, refs, date, subject) in THREADS {
+        let mut m = format!("Message-ID: <{id}>\r\nDate: {date}\r\nSubject: {subject}\r\n");
+        if !refs.is_empty() {
+            m.push_str(&format!("References: {refs}\r\n"));
+        }
+        m.push_str("\r\nx\r\n");
+        out.push(format!("APPEND threads {{{}+}}\r\n{m}", m.len()));
+    }
+    out.extend(
+        [
+            "SELECT threads",
+            "THREAD REFERENCES UTF-8 ALL",
+            "THREAD REFS UTF-8 ALL",
+            "UID THREAD REFS UTF-8 ALL",
+            "THREAD REFS UTF-8 1:6",
+            "THREAD REFS UTF-8 5:7",
+            "THREAD REFS US-ASCII SUBJECT a",
+            "THREAD REFS FOO ALL",
+            "THREAD REFSX UTF-8 ALL",
+        ]
+        .map(String::from),
+    );
+    out
+}
+
 /// `APPEND multi` with the messages as LITERAL+ literals, each with its flags.
 fn multiappend(messages: &[(&str, &str)]) -> String {
     let mut cmd = String::from("APPEND multi");
@@ -166,6 +207,7 @@ pub(crate) fn compare(theirs: &mut Imap, ours: &mut Imap) -> (usize, usize, Vec<
         "APPEND nosuch {1+}\r\na {1+}\r\nb".to_string(),
     ]);
     commands.extend(preview_commands());
+    commands.extend(thread_commands());
     let (mut compared, mut matching, mut report) = (0, 0, Vec::new());
     for cmd in &commands {
         let (a, b) = (answer(theirs, cmd), answer(ours, cmd));
