@@ -230,6 +230,8 @@ impl Session {
         c.push_str(" WITHIN BINARY"); // RFC 5032 §4, RFC 3516 §3
         c.push_str(" MULTIAPPEND SEARCHRES ESORT"); // RFC 3502 §3, RFC 5182 §2, RFC 5267 §3
         c.push_str(" PREVIEW"); // RFC 8970 §2
+                                // RFC 5255 §4: SEARCH and SORT compare with i;unicode-casemap (crate::sort::fold).
+        c.push_str(" I18NLEVEL=1");
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         if !matches!(self.state, State::NotAuthenticated) {
             // RFC 4978: after login, as Dovecot offers it.

@@ -1,6 +1,6 @@
 //! The extensions of issue 17 ("Protocol breadth") against Dovecot: SEARCHRES (RFC 5182),
 //! ESORT and PARTIAL (RFC 5267), MULTIAPPEND (RFC 3502), then PREVIEW (RFC 8970) and
-//! Dovecot's THREAD=REFS on messages of their own. Each command runs on both
+//! Dovecot's THREAD=REFS and I18NLEVEL=1 (RFC 5255) on messages of their own. Each command runs on both
 //! servers in the same order; the untagged answers are compared byte for byte except for the
 //! tag inside an ESEARCH (the main run sends Dovecot more commands, so the tags differ) and
 //! the quoting of a STATUS mailbox name (an atom for Dovecot, a quoted string for us: both
@@ -139,6 +139,52 @@ fn thread_commands() -> Vec<String> {
     out
 }
 
+/// Subjects for I18NLEVEL=1 (RFC 5255 §4: i;unicode-casemap, RFC 5051), and the searches
+/// and sorts over them.
+const I18N_SUBJECTS: &[&str] = &[
+    "café crème",
+    "Straße",
+    "=?utf-8?q?gr=C3=BC=C3=9Fe?=",
+    "ﬁle Ǆ",
+    "CAFE",
+    "Ｆｕｌｌ",
+    "ΣΊΣΥΦΟΣ",
+    "İstanbul ı",
+];
+const I18N_COMMANDS: &[&str] = &[
+    "SELECT i18n",
+    "SEARCH CHARSET UTF-8 SUBJECT cafe",
+    "SEARCH CHARSET UTF-8 SUBJECT \"CAFÉ\"",
+    "SEARCH CHARSET UTF-8 SUBJECT strasse",
+    "SEARCH CHARSET UTF-8 SUBJECT \"straße\"",
+    "SEARCH CHARSET UTF-8 SUBJECT file",
+    "SEARCH CHARSET UTF-8 SUBJECT \"ǆ\"",
+    "SEARCH CHARSET UTF-8 SUBJECT \"dž\"",
+    "SEARCH CHARSET UTF-8 SUBJECT \"σίσυφος\"",
+    "SEARCH CHARSET UTF-8 SUBJECT istanbul",
+    "SEARCH CHARSET UTF-8 SUBJECT I",
+    "SEARCH CHARSET UTF-8 SUBJECT full",
+    "SEARCH CHARSET UTF-8 SUBJECT \"GRÜSSE\"",
+    "SEARCH CHARSET UTF-8 SUBJECT \"grüße\"",
+    "SEARCH CHARSET UTF-8 TEXT \"CRÈME\"",
+    "SORT (SUBJECT) UTF-8 ALL",
+    "SORT (REVERSE SUBJECT) UTF-8 ALL",
+    "THREAD ORDEREDSUBJECT UTF-8 ALL",
+];
+
+/// The I18NLEVEL=1 probes, in a mailbox of their own.
+fn i18n_commands() -> Vec<String> {
+    let mut out = vec!["CREATE i18n".to_string()];
+    for (i, subject) in I18N_SUBJECTS.iter().enumerate() {
+        let m = format!(
+            "Subject: {subject}\r\nDate: Wed, 1 Jan 2025 10:00:0{i} +0000\r\n\r\n{subject}\r\n"
+        );
+        out.push(format!("APPEND i18n {{{}+}}\r\n{m}", m.len()));
+    }
+    out.extend(I18N_COMMANDS.iter().map(|c| c.to_string()));
+    out
+}
+
 /// `APPEND multi` with the messages as LITERAL+ literals, each with its flags.
 fn multiappend(messages: &[(&str, &str)]) -> String {
     let mut cmd = String::from("APPEND multi");
@@ -208,6 +254,7 @@ pub(crate) fn compare(theirs: &mut Imap, ours: &mut Imap) -> (usize, usize, Vec<
     ]);
     commands.extend(preview_commands());
     commands.extend(thread_commands());
+    commands.extend(i18n_commands());
     let (mut compared, mut matching, mut report) = (0, 0, Vec::new());
     for cmd in &commands {
         let (a, b) = (answer(theirs, cmd), answer(ours, cmd));
