@@ -150,6 +150,17 @@ def py_imap(c):
                  f"PREVIEW: {typ} {data!r} not {want!r}")
         typ, data = m.thread("REFS", "UTF-8", "ALL")
         c.expect(typ == "OK" and data[0] in (b"(1)(2)", b"(2)(1)"), f"THREAD REFS: {typ} {data!r}")
+        c.step = "CATENATE (RFC 4469) with URL-PARTIAL (RFC 5550), raw command"
+        typ, data = m._simple_command(
+            "APPEND", "Drafts", "CATENATE",
+            '(URL "/INBOX/;UID=1/;SECTION=HEADER" URL "/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=0.5")')
+        c.expect(typ == "OK", f"APPEND CATENATE: {typ} {data!r}")
+        typ, data = m._simple_command("APPEND", "Drafts", "CATENATE", '(URL "/INBOX/;UID=99")')
+        c.expect(typ == "NO" and b"[BADURL /INBOX/;UID=99]" in data[0], f"BADURL: {typ} {data!r}")
+        m.select("Drafts")
+        typ, data = m.fetch("1", "(BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        c.expect(data[0][1] == b"Hello" and b"py-imap" in data[1][1], f"catenated: {data!r}")
+        m.select("INBOX")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")

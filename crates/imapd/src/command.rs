@@ -6,8 +6,9 @@
 //! Layout: `command_codec.rs` runs imap-codec (RFC 3501 §9 and most extensions) and converts
 //! its `Command` into ours; `command_ext.rs` parses the extension grammar imap-codec lacks
 //! (LIST-EXTENDED and XLIST, CREATE parameters, SEARCH RETURN, STATUS items of RFC 7889 and
-//! RFC 9208); `command_cursor.rs` is the byte cursor that grammar uses; `command_failure.rs`
-//! says where a command failed and whether it is a syntax error or a well-formed command we
+//! RFC 9208); `command_append.rs` the APPENDs of RFC 3502 and RFC 4469; `command_preview.rs`
+//! FETCH PREVIEW (RFC 8970); `command_cursor.rs` is the byte cursor that grammar uses;
+//! `command_failure.rs` says where a command failed and whether it is a syntax error or a well-formed command we
 //! do not know ([`well_formed`]). This file: our types, [`parse`] (which picks between the
 //! parsers), [`literal_suffix`] for the read loop.
 
@@ -266,7 +267,19 @@ pub enum Kind {
 pub struct AppendMsg {
     pub flags: Vec<String>,
     pub date: Option<(i64, i16)>,
+    /// The literal; empty for a CATENATE message until its parts are put together.
     pub message: Vec<u8>,
+    /// RFC 4469 §5 `CATENATE (...)`: the parts the message is made of, in order.
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// One part of a CATENATE message (RFC 4469 §5 cat-part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these octets.
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092) naming a message or a part of one.
+    Url(String),
 }
 
 /// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
@@ -495,6 +508,8 @@ pub use command_failure::well_formed;
 #[path = "command_cursor.rs"]
 mod command_cursor;
 use command_cursor::{Fail, Parser};
+#[path = "command_append.rs"]
+mod command_append;
 #[path = "command_codec.rs"]
 mod command_codec;
 #[path = "command_ext.rs"]

@@ -164,6 +164,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
         } => Kind::Append {
             mailbox: mailbox_name(mailbox)?,
             messages: vec![AppendMsg {
+                catenate: None,
                 flags: flags.iter().map(Flag::to_string).collect(),
                 date: date.map(|d| {
                     let d = d.as_ref();

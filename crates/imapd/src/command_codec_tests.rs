@@ -220,6 +220,7 @@ fn append() {
         flags,
         date,
         message,
+        catenate: None,
     }] = &messages[..]
     else {
         panic!("one message")

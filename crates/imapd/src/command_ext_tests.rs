@@ -193,3 +193,49 @@ fn preview_malformed() {
     bad(b"t1 FETCH\r\n");
     bad(b"t1 FETCH 1 (FLAGS PREVIEW\r\n");
 }
+
+/// RFC 4469 §5 CATENATE: TEXT and URL parts, with flags and date, mixed with plain messages
+/// in a MULTIAPPEND; each prefix incomplete.
+#[test]
+fn catenate() {
+    let rfc = b"t1 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}\r\n\r\n--------------030308070208000400050907\r\n URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\")\r\n";
+    let Kind::Append { mailbox, messages } = refeed(rfc) else {
+        panic!("append")
+    };
+    assert_eq!(mailbox, "Drafts");
+    assert_eq!(messages[0].flags, ["\\Seen", "\\Draft", "$MDNSent"]);
+    assert_eq!(
+        messages[0].catenate,
+        Some(vec![
+            CatPart::Url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".into()),
+            CatPart::Text(b"\r\n--------------030308070208000400050907\r\n".to_vec()),
+            CatPart::Url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME".into()),
+        ])
+    );
+    let mixed =
+        b"t1 APPEND x {1+}\r\na \"01-Jan-2025 10:00:00 +0000\" catenate (TEXT {1+}\r\nb)\r\n";
+    let Kind::Append { messages, .. } = refeed(mixed) else {
+        panic!("append")
+    };
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        (messages[0].message.as_slice(), &messages[0].catenate),
+        (&b"a"[..], &None)
+    );
+    assert!(messages[1].date.is_some());
+    assert_eq!(
+        messages[1].catenate,
+        Some(vec![CatPart::Text(b"b".to_vec())])
+    );
+}
+
+#[test]
+fn catenate_malformed() {
+    bad(b"t1 APPEND x CATENATE ()\r\n");
+    bad(b"t1 APPEND x CATENATE (FOO \"x\")\r\n");
+    bad(b"t1 APPEND x CATENATE (TEXT \"x\")\r\n");
+    bad(b"t1 APPEND x CATENATE (URL)\r\n");
+    bad(b"t1 APPEND x CATENATE (URL \"/x/;UID=1\"\r\n");
+    bad(b"t1 APPEND x CATENATE (URL \"/x/;UID=1\") junk\r\n");
+    bad(b"t1 APPEND x (\\Seen CATENATE (URL \"/x/;UID=1\")\r\n");
+}

@@ -15,8 +15,9 @@
 //! | RFC 2971 ID, RFC 2342 NAMESPACE, RFC 8438 STATUS SIZE, RFC 9208 GETQUOTA/GETQUOTAROOT/SETQUOTA, RFC 5161 ENABLE, RFC 2177 IDLE, RFC 6851 MOVE, RFC 4315 UID EXPUNGE, RFC 3691 UNSELECT, RFC 4959 SASL-IR, STARTTLS | imap-codec (`ext_id`, `ext_namespace`, `ext_status_size`, `starttls`) |
 //! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
 //! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)`, RFC 5182 `SAVE`, RFC 5267 SORT `RETURN` and `PARTIAL` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
-//! | RFC 3502 MULTIAPPEND | ours (`command_ext.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
+//! | RFC 3502 MULTIAPPEND | ours (`command_append.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
 //! | RFC 8970 FETCH `PREVIEW [(LAZY)]` | ours (`command_preview.rs`) cuts the item out, imap-codec parses the rest of the FETCH |
+//! | RFC 4469 APPEND `CATENATE (TEXT … URL …)` | ours (`command_append.rs`) for the parts; imap-codec reads each message's flags and date |
 //! | RFC 5182 `$` as a sequence set | ours (`command_saved.rs`): a `$` is written as a number for imap-codec, then its set marked; the session puts the saved result there (`searchres.rs`) |
 //! | XLIST (answered as LIST, as Dovecot does), STATUS with RFC 7889 APPENDLIMIT | ours (`command_ext.rs`) |
 //!
@@ -116,6 +117,7 @@
 //! | 5267 | ESORT, PARTIAL | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH/SORT No |
 //! | 8970 | PREVIEW | Yes (`preview.rs`): Dovecot's choice of part and text rules; LAZY answered with the text |
 //! | 5255 | I18NLEVEL=1 | Yes: i;unicode-casemap (RFC 5051) in SEARCH and SORT (`sort::fold`); levels 2 and 3 No |
+//! | 4469, 5550 | CATENATE, URL-PARTIAL | Yes (`cmd/catenate.rs`): URLs of the user's own mailboxes (relative, absolute path, `imap://` of this user); others NO [BADURL] |
 //! | — | THREAD=REFS (Dovecot) | Yes (`thread.rs`): REFERENCES without subject gathering, threads by latest message |
 //! | 7162 | CONDSTORE, QRESYNC | Yes: per-message MODSEQ, every expunge remembered with its MODSEQ (seq-match data parsed, not needed); no per-annotation MODSEQ |
 //! | 9208 | QUOTA | Yes: one root `""`, STORAGE and MESSAGE; SETQUOTA refused (no QUOTASET) |

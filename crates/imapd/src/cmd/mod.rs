@@ -11,6 +11,7 @@
 )]
 
 pub mod auth;
+pub mod catenate;
 pub mod fetch;
 pub mod idle;
 pub mod list;
