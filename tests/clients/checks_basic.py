@@ -161,6 +161,13 @@ def py_imap(c):
         typ, data = m.fetch("1", "(BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         c.expect(data[0][1] == b"Hello" and b"py-imap" in data[1][1], f"catenated: {data!r}")
         m.select("INBOX")
+        c.step = "CONTEXT=SEARCH (RFC 5267 §4), raw commands"
+        typ, data = m._simple_command("SEARCH", "RETURN", "(UPDATE)", "SUBJECT", "py-ctx")
+        c.expect(typ == "OK", f"SEARCH RETURN (UPDATE): {typ} {data!r}")
+        m.append("INBOX", None, None, c.message("py-ctx"))
+        typ, data = m.noop()
+        typ, data = m._untagged_response(typ, data, "ESEARCH")
+        c.expect(any(b"ADDTO (0 " in d for d in data if d), f"ESEARCH ADDTO: {data!r}")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")

@@ -243,6 +243,8 @@ pub enum Kind {
         mailbox: String,
         is_move: bool,
     },
+    /// RFC 5267 §4.3 CANCELUPDATE: the tags of the searches whose updates stop.
+    CancelUpdate(Vec<String>),
     /// RFC 9208 §4.2.1.
     GetQuota(String),
     /// RFC 9208 §4.2.2.
@@ -351,6 +353,8 @@ pub struct SearchReturn {
     pub save: bool,
     /// RFC 5267 §4.4 PARTIAL low:high (1-based positions in the result, low <= high).
     pub partial: Option<(u32, u32)>,
+    /// RFC 5267 §4.2 UPDATE: keep the search and tell the client how its result changes.
+    pub update: bool,
 }
 
 impl SearchReturn {

@@ -17,6 +17,16 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
     if !p.eat(b' ') {
         return None;
     }
+    let rest = &input[p.pos..];
+    let names: [&[u8]; 2] = [b"CANCELUPDATE", b"XLIST"];
+    let cut = rest.iter().all(u8::is_ascii_alphabetic)
+        && names
+            .iter()
+            .any(|n| n.len() >= rest.len() && n[..rest.len()].eq_ignore_ascii_case(rest));
+    if cut {
+        // The input stops inside the name of a command only we parse.
+        return Some(Err(ParseError::Incomplete));
+    }
     let name = p.word().ok()?;
     let uid = name == "UID";
     let name = if uid {
@@ -33,6 +43,7 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
             return search_return(input, p.pos, tag, &name)
         }
         "APPEND" => return super::command_append::append(input, p.pos, tag),
+        "CANCELUPDATE" => p.cancel_update(),
         _ => return None,
     };
     let res = res.and_then(|kind| {
@@ -113,6 +124,18 @@ fn search_return(
 }
 
 impl Parser<'_> {
+    /// RFC 5267 §4.3 `CANCELUPDATE tag-string *(SP tag-string)`.
+    fn cancel_update(&mut self) -> R<Kind> {
+        let mut tags = Vec::new();
+        loop {
+            self.sp()?;
+            tags.push(self.string()?);
+            if !self.at_sp() {
+                return Ok(Kind::CancelUpdate(tags));
+            }
+        }
+    }
+
     /// `CREATE mailbox [SP (USE (attrs))]`: returns the command.
     fn create(&mut self) -> R<Kind> {
         self.sp()?;
@@ -284,6 +307,8 @@ impl Parser<'_> {
                 "COUNT" => r.count = true,
                 // RFC 5182 §2.1.
                 "SAVE" => r.save = true,
+                // RFC 5267 §4.2.
+                "UPDATE" => r.update = true,
                 "PARTIAL" if r.partial.is_some() => return syn("PARTIAL can be used only once"),
                 "PARTIAL" => {
                     self.sp()?;

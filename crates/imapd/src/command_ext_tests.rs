@@ -239,3 +239,22 @@ fn catenate_malformed() {
     bad(b"t1 APPEND x CATENATE (URL \"/x/;UID=1\") junk\r\n");
     bad(b"t1 APPEND x (\\Seen CATENATE (URL \"/x/;UID=1\")\r\n");
 }
+
+/// RFC 5267 §4.2 `RETURN (UPDATE)` and §4.3 CANCELUPDATE with one or several tags (quoted or
+/// literal); malformed forms BAD.
+#[test]
+fn context_search() {
+    let Kind::Search { ret: Some(r), .. } = ok(b"t1 SEARCH RETURN (UPDATE COUNT) UNSEEN\r\n")
+    else {
+        panic!("search")
+    };
+    assert!(r.update && r.count && !r.all);
+    assert_eq!(
+        refeed(b"t1 CANCELUPDATE \"a1\" {2}\r\nb2\r\n"),
+        Kind::CancelUpdate(vec!["a1".into(), "b2".into()])
+    );
+    bad(b"t1 CANCELUPDATE\r\n");
+    bad(b"t1 CANCELUPDATE \"a1\" \r\n");
+    bad(b"t1 CANCELUPDATE (a1)\r\n");
+    bad(b"t1 SEARCH RETURN (UPDATE FOO) ALL\r\n");
+}

@@ -114,7 +114,7 @@
 //! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT) |
 //! | 3502 | MULTIAPPEND | Yes: all or none; checks before the first write, a part-way store failure expunges what was appended (the store has no several-message append) |
 //! | 5182 | SEARCHRES | Yes (`searchres.rs`): SAVE for SEARCH and SORT, `$` in every set |
-//! | 5267 | ESORT, PARTIAL | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH/SORT No |
+//! | 5267 | ESORT, PARTIAL, CONTEXT=SEARCH | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH (`cmd/context.rs`: kept searches re-run when changes are applied); CONTEXT=SORT No |
 //! | 8970 | PREVIEW | Yes (`preview.rs`): Dovecot's choice of part and text rules; LAZY answered with the text |
 //! | 5255 | I18NLEVEL=1 | Yes: i;unicode-casemap (RFC 5051) in SEARCH and SORT (`sort::fold`); levels 2 and 3 No |
 //! | 4469, 5550 | CATENATE, URL-PARTIAL | Yes (`cmd/catenate.rs`): URLs of the user's own mailboxes (relative, absolute path, `imap://` of this user); others NO [BADURL] |

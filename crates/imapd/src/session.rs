@@ -232,7 +232,7 @@ impl Session {
         c.push_str(" PREVIEW"); // RFC 8970 §2
                                 // RFC 5255 §4: SEARCH and SORT compare with i;unicode-casemap (crate::sort::fold).
         c.push_str(" I18NLEVEL=1");
-        c.push_str(" CATENATE URL-PARTIAL"); // RFC 4469 §2, RFC 5550 §4
+        c.push_str(" CATENATE URL-PARTIAL CONTEXT=SEARCH"); // RFC 4469, RFC 5550, RFC 5267 §4
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         if !matches!(self.state, State::NotAuthenticated) {
             // RFC 4978: after login, as Dovecot offers it.
@@ -471,6 +471,7 @@ impl Session {
                 | K::Unselect
                 | K::Expunge { .. }
                 | K::Search { .. }
+                | K::CancelUpdate(_)
                 | K::Fetch { .. }
                 | K::Store { .. }
                 | K::Copy { .. }
