@@ -192,6 +192,9 @@ fn preview_malformed() {
     bad(b"t1 FETCH 1 (PREVIEWS)\r\n");
     bad(b"t1 FETCH\r\n");
     bad(b"t1 FETCH 1 (FLAGS PREVIEW\r\n");
+    // A bracket left open across the line end: the attributes end there.
+    let _ = parse(b"t1 FETCH 1 (BODY[\r\n] PREVIEW (LAZY)\r\n");
+    let _ = parse(b"t1 FETCH 1 (BODY[\r\n] PREVIEW (LAZY");
 }
 
 /// RFC 4469 §5 CATENATE: TEXT and URL parts, with flags and date, mixed with plain messages
@@ -257,4 +260,57 @@ fn context_search() {
     bad(b"t1 CANCELUPDATE \"a1\" \r\n");
     bad(b"t1 CANCELUPDATE (a1)\r\n");
     bad(b"t1 SEARCH RETURN (UPDATE FOO) ALL\r\n");
+}
+
+/// The grammar added for issue 17 never panics: commands built from its keywords and
+/// punctuation in many orders (a small deterministic fuzz; `fuzz/` has the real one).
+#[test]
+fn extension_grammar_never_panics() {
+    const PIECES: &[&str] = &[
+        "t1 FETCH 1 ",
+        "t1 UID FETCH 1:* ",
+        "t1 APPEND x ",
+        "t1 CANCELUPDATE ",
+        "t1 SEARCH RETURN ",
+        "PREVIEW",
+        " (LAZY)",
+        "(",
+        ")",
+        "[",
+        "]",
+        "<",
+        ">",
+        " ",
+        "\r\n",
+        "{2}\r\nab",
+        "{0+}\r\n",
+        "CATENATE",
+        " URL ",
+        " TEXT ",
+        "\"/x/;UID=1\"",
+        "LAZY",
+        "UPDATE",
+        "BODY[",
+        "FLAGS",
+        "\"a\"",
+        "~{1}\r\nz",
+        "(\\Seen) ",
+        "\"01-Jan-2025 10:00:00 +0000\" ",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..20_000 {
+        let mut input = Vec::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        input.extend_from_slice(PIECES[(seed % 5) as usize].as_bytes());
+        for k in 0..(seed >> 60) + 2 {
+            let i = ((seed >> (k * 5 % 55)) as usize) % PIECES.len();
+            input.extend_from_slice(PIECES[i].as_bytes());
+        }
+        input.extend_from_slice(b"\r\n");
+        for cut in [input.len(), input.len() / 2] {
+            let _ = parse(&input[..cut]);
+        }
+    }
 }

@@ -68,7 +68,9 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
     // first space / line end (one item).
     let end = loop {
         let b = input.get(i).copied().unwrap_or(b'\n');
-        let stop = depth == 0 && (b == b' ' || b == b'\r' || b == b'\n' || (list && b == b')'));
+        // The line end ends the attributes whatever is open; a space or `)` only outside
+        // brackets.
+        let stop = b == b'\r' || b == b'\n' || (depth == 0 && (b == b' ' || (list && b == b')')));
         if !stop {
             match b {
                 b'[' | b'<' => depth += 1,
