@@ -143,6 +143,31 @@ def py_imap(c):
         typ, data = m._untagged_response(typ, data, "ESEARCH")
         want = b"MIN %s MAX %s COUNT 2" % (order[0], order[-1])
         c.expect(typ == "OK" and data[0].endswith(want), f"ESORT: {typ} {data!r} not {want!r}")
+        c.step = "PREVIEW (RFC 8970) and THREAD=REFS, raw commands"
+        typ, data = m.fetch("1", "(PREVIEW)")
+        want = "Hello py-imap .leading dot line caf\u00e9 \u2713".encode()
+        c.expect(typ == "OK" and isinstance(data[0], tuple) and data[0][1] == want,
+                 f"PREVIEW: {typ} {data!r} not {want!r}")
+        typ, data = m.thread("REFS", "UTF-8", "ALL")
+        c.expect(typ == "OK" and data[0] in (b"(1)(2)", b"(2)(1)"), f"THREAD REFS: {typ} {data!r}")
+        c.step = "CATENATE (RFC 4469) with URL-PARTIAL (RFC 5550), raw command"
+        typ, data = m._simple_command(
+            "APPEND", "Drafts", "CATENATE",
+            '(URL "/INBOX/;UID=1/;SECTION=HEADER" URL "/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=0.5")')
+        c.expect(typ == "OK", f"APPEND CATENATE: {typ} {data!r}")
+        typ, data = m._simple_command("APPEND", "Drafts", "CATENATE", '(URL "/INBOX/;UID=99")')
+        c.expect(typ == "NO" and b"[BADURL /INBOX/;UID=99]" in data[0], f"BADURL: {typ} {data!r}")
+        m.select("Drafts")
+        typ, data = m.fetch("1", "(BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        c.expect(data[0][1] == b"Hello" and b"py-imap" in data[1][1], f"catenated: {data!r}")
+        m.select("INBOX")
+        c.step = "CONTEXT=SEARCH (RFC 5267 §4), raw commands"
+        typ, data = m._simple_command("SEARCH", "RETURN", "(UPDATE)", "SUBJECT", "py-ctx")
+        c.expect(typ == "OK", f"SEARCH RETURN (UPDATE): {typ} {data!r}")
+        m.append("INBOX", None, None, c.message("py-ctx"))
+        typ, data = m.noop()
+        typ, data = m._untagged_response(typ, data, "ESEARCH")
+        c.expect(any(b"ADDTO (0 " in d for d in data if d), f"ESEARCH ADDTO: {data!r}")
         c.step = "STORE \\Seen then FLAGS"
         m.store("1", "+FLAGS", "\\Seen")
         typ, data = m.fetch("1", "(FLAGS)")

@@ -8,14 +8,15 @@
 //! BODY.PEEK[HEADER.FIELDS.NOT (...)], BODY.PEEK[TEXT], BODY.PEEK[TEXT]<4.30>, and for every
 //! part Dovecot's BODYSTRUCTURE shows (1, 2.1, 1.2.1, ...): BODY.PEEK[p], BODY.PEEK[p.MIME],
 //! and for message/rfc822 parts BODY.PEEK[p.HEADER], BODY.PEEK[p.TEXT] and
-//! BODY.PEEK[p.HEADER.FIELDS (Subject From)]. Each item is its own FETCH; a failure prints
+//! BODY.PEEK[p.HEADER.FIELDS (Subject From)], then PREVIEW and PREVIEW (LAZY) (RFC 8970).
+//! Each item is its own FETCH; a failure prints
 //! message, item, the first differing byte and both answers around it.
 //!
 //! Corpus files are stored with LF line ends and sent with CRLF, except files whose name
 //! contains `lf-only` (sent as they are) — IMAP messages are CRLF on the wire (RFC 3501 §6.3.11).
 //!
 //! Then SORT (every criterion, plain and REVERSE, RFC 5256 / RFC 5957) and THREAD
-//! (ORDEREDSUBJECT, REFERENCES) over the whole corpus, answers compared the same way; messages
+//! (ORDEREDSUBJECT, REFERENCES, Dovecot's REFS) over the whole corpus, answers compared the same way; messages
 //! 46–49 form threads (References, In-Reply-To only, a missing parent, `Re:`/`[fwd: …]`
 //! subjects).
 //!
@@ -294,6 +295,9 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
             "BODY.PEEK[HEADER.FIELDS.NOT (Received Return-Path Message-ID)]",
             "RFC822.HEADER",
             "BODY.PEEK[TEXT]<4.30>",
+            // RFC 8970: Dovecot computes the preview at the first request, so LAZY follows.
+            "PREVIEW",
+            "PREVIEW (LAZY)",
         ]
         .map(String::from)
         .into();
@@ -356,6 +360,10 @@ fn run(dovecot_port: u16, ours_port: u16) -> (usize, usize, Vec<String>) {
             "THREAD ORDEREDSUBJECT UTF-8 ALL",
             "THREAD REFERENCES UTF-8 ALL",
             "UID THREAD REFERENCES UTF-8 ALL",
+            "THREAD REFS UTF-8 ALL",
+            "UID THREAD REFS UTF-8 ALL",
+            "THREAD REFS UTF-8 45:50",
+            "THREAD REFS UTF-8 SUBJECT minutes",
             "THREAD REFERENCES UTF-8 SUBJECT minutes",
         ]
         .map(String::from),

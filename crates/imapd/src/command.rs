@@ -6,8 +6,9 @@
 //! Layout: `command_codec.rs` runs imap-codec (RFC 3501 §9 and most extensions) and converts
 //! its `Command` into ours; `command_ext.rs` parses the extension grammar imap-codec lacks
 //! (LIST-EXTENDED and XLIST, CREATE parameters, SEARCH RETURN, STATUS items of RFC 7889 and
-//! RFC 9208); `command_cursor.rs` is the byte cursor that grammar uses; `command_failure.rs`
-//! says where a command failed and whether it is a syntax error or a well-formed command we
+//! RFC 9208); `command_append.rs` the APPENDs of RFC 3502 and RFC 4469; `command_preview.rs`
+//! FETCH PREVIEW (RFC 8970); `command_cursor.rs` is the byte cursor that grammar uses;
+//! `command_failure.rs` says where a command failed and whether it is a syntax error or a well-formed command we
 //! do not know ([`well_formed`]). This file: our types, [`parse`] (which picks between the
 //! parsers), [`literal_suffix`] for the read loop.
 
@@ -126,6 +127,11 @@ pub enum FetchAtt {
     BinarySize {
         part: Vec<u32>,
     },
+    /// RFC 8970 §3.1 PREVIEW, with the LAZY modifier (computed all the same: RFC 8970 §3.1
+    /// lets a server answer LAZY with the text when it can).
+    Preview {
+        lazy: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +243,8 @@ pub enum Kind {
         mailbox: String,
         is_move: bool,
     },
+    /// RFC 5267 §4.3 CANCELUPDATE: the tags of the searches whose updates stop.
+    CancelUpdate(Vec<String>),
     /// RFC 9208 §4.2.1.
     GetQuota(String),
     /// RFC 9208 §4.2.2.
@@ -261,7 +269,19 @@ pub enum Kind {
 pub struct AppendMsg {
     pub flags: Vec<String>,
     pub date: Option<(i64, i16)>,
+    /// The literal; empty for a CATENATE message until its parts are put together.
     pub message: Vec<u8>,
+    /// RFC 4469 §5 `CATENATE (...)`: the parts the message is made of, in order.
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// One part of a CATENATE message (RFC 4469 §5 cat-part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these octets.
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092) naming a message or a part of one.
+    Url(String),
 }
 
 /// SELECT / EXAMINE parameters (RFC 7162 §3.1.8, §3.2.5).
@@ -333,6 +353,8 @@ pub struct SearchReturn {
     pub save: bool,
     /// RFC 5267 §4.4 PARTIAL low:high (1-based positions in the result, low <= high).
     pub partial: Option<(u32, u32)>,
+    /// RFC 5267 §4.2 UPDATE: keep the search and tell the client how its result changes.
+    pub update: bool,
 }
 
 impl SearchReturn {
@@ -419,6 +441,27 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
+    // RFC 8970 §3.1: FETCH PREVIEW, which imap-codec does not know: cut out, parsed again.
+    match command_preview::rewrite(input, &command_name(input, p.pos).0) {
+        command_preview::Rewrite::Done { bytes, preview } => {
+            let (mut cmd, used) = parse(&bytes)?;
+            if let Kind::Fetch { items, .. } = &mut cmd.kind {
+                if preview.alone {
+                    items.clear();
+                }
+                items.push(FetchAtt::Preview { lazy: preview.lazy });
+            }
+            return Ok((cmd, used + input.len() - bytes.len()));
+        }
+        command_preview::Rewrite::Incomplete => return Err(ParseError::Incomplete),
+        command_preview::Rewrite::Bad(reason) => {
+            return Err(ParseError::Syntax {
+                tag: Some(tag),
+                reason,
+            })
+        }
+        command_preview::Rewrite::None => {}
+    }
     // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.
     match command_saved::rewrite(input, &command_name(input, p.pos).0) {
         command_saved::Rewrite::Done(bytes, end) => {
@@ -469,10 +512,14 @@ pub use command_failure::well_formed;
 #[path = "command_cursor.rs"]
 mod command_cursor;
 use command_cursor::{Fail, Parser};
+#[path = "command_append.rs"]
+mod command_append;
 #[path = "command_codec.rs"]
 mod command_codec;
 #[path = "command_ext.rs"]
 mod command_ext;
+#[path = "command_preview.rs"]
+mod command_preview;
 #[path = "command_saved.rs"]
 mod command_saved;
 #[path = "command_search.rs"]

@@ -164,6 +164,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
         } => Kind::Append {
             mailbox: mailbox_name(mailbox)?,
             messages: vec![AppendMsg {
+                catenate: None,
                 flags: flags.iter().map(Flag::to_string).collect(),
                 date: date.map(|d| {
                     let d = d.as_ref();
@@ -244,7 +245,7 @@ fn convert(body: CommandBody<'_>) -> Result<Kind, Conv> {
             let name = algorithm.to_string();
             let Some(algorithm) = crate::thread::Algorithm::parse(&name) else {
                 return Err(Conv::Bad(format!(
-                    "unknown threading algorithm {name} (ORDEREDSUBJECT, REFERENCES)"
+                    "unknown threading algorithm {name} (ORDEREDSUBJECT, REFERENCES, REFS)"
                 )));
             };
             check_charset(charset.as_ref())?;

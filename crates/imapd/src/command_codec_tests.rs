@@ -220,6 +220,7 @@ fn append() {
         flags,
         date,
         message,
+        catenate: None,
     }] = &messages[..]
     else {
         panic!("one message")
@@ -498,8 +499,8 @@ fn bad_input() {
     assert_eq!(reason("t1\r\n"), "missing command");
     // RFC 5256 §3: a threading algorithm we do not offer.
     assert_eq!(
-        reason("t1 THREAD REFS UTF-8 ALL\r\n"),
-        "unknown threading algorithm REFS (ORDEREDSUBJECT, REFERENCES)"
+        reason("t1 THREAD REFSX UTF-8 ALL\r\n"),
+        "unknown threading algorithm REFSX (ORDEREDSUBJECT, REFERENCES, REFS)"
     );
     assert_eq!(
         reason("t1 FETCH 1:x FLAGS\r\n"),

@@ -3,7 +3,8 @@
 //! (the pre-RFC 6154 LIST of older Apple and Microsoft clients, answered as LIST as Dovecot
 //! does), CREATE parameters (RFC 6154 §3 `USE`), STATUS with the APPENDLIMIT item (RFC 7889
 //! §3), SEARCH `RETURN (...)` (RFC 4731 §3.1), whose search keys are handed back to
-//! imap-codec, and MULTIAPPEND (RFC 3502), whose messages imap-codec parses one by one. Only tried after imap-codec failed on the command. An unknown option or item
+//! imap-codec; APPEND with several messages or CATENATE goes to `command_append.rs`. Only
+//! tried after imap-codec failed on the command. An unknown option or item
 //! is [`ParseError::Unknown`]; a mailbox name that is not modified UTF-7 a [`Kind::Refused`].
 
 use super::command_cursor::{syn, unknown, R};
@@ -15,6 +16,16 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
     p.tag().ok()?;
     if !p.eat(b' ') {
         return None;
+    }
+    let rest = &input[p.pos..];
+    let names: [&[u8]; 2] = [b"CANCELUPDATE", b"XLIST"];
+    let cut = rest.iter().all(u8::is_ascii_alphabetic)
+        && names
+            .iter()
+            .any(|n| n.len() >= rest.len() && n[..rest.len()].eq_ignore_ascii_case(rest));
+    if cut {
+        // The input stops inside the name of a command only we parse.
+        return Some(Err(ParseError::Incomplete));
     }
     let name = p.word().ok()?;
     let uid = name == "UID";
@@ -31,7 +42,8 @@ pub(super) fn parse(input: &[u8], tag: &str) -> Option<Result<(Command, usize), 
         "SEARCH" | "UID SEARCH" | "SORT" | "UID SORT" => {
             return search_return(input, p.pos, tag, &name)
         }
-        "APPEND" => return multiappend(input, p.pos, tag),
+        "APPEND" => return super::command_append::append(input, p.pos, tag),
+        "CANCELUPDATE" => p.cancel_update(),
         _ => return None,
     };
     let res = res.and_then(|kind| {
@@ -111,101 +123,17 @@ fn search_return(
     })
 }
 
-/// RFC 3502 §6.3.11 MULTIAPPEND: `APPEND mailbox 1*(SP [flag-list SP] [date-time SP]
-/// literal)`. Each message's bytes are cut out here and handed to imap-codec as a
-/// one-message APPEND, so flags, date and literal are checked by the same grammar as a plain
-/// APPEND. `None` when the first message already fails: imap-codec's failure (and its BAD
-/// reason) stands, as for any APPEND it rejects.
-fn multiappend(input: &[u8], at: usize, tag: &str) -> Option<Result<(Command, usize), ParseError>> {
-    let mut p = Parser { s: input, pos: at };
-    let mailbox = match p.sp().and_then(|()| p.astring()) {
-        Ok(_) => &input[at + 1..p.pos],
-        Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
-        Err(_) => return None,
-    };
-    let mut messages = Vec::new();
-    let mut name = None;
-    let mut refused = None;
-    let mut pieces = 0;
-    while p.at_sp() {
-        p.pos += 1;
-        pieces += 1;
-        let start = p.pos;
-        match p.append_message() {
-            Ok(()) => {}
-            Err(Fail::Incomplete) => return Some(Err(ParseError::Incomplete)),
-            Err(_) if pieces == 1 => return None,
-            Err(fail) => return Some(Err(error(fail, tag))),
-        }
-        let mut one = format!("{tag} APPEND ").into_bytes();
-        one.extend_from_slice(mailbox);
-        one.push(b' ');
-        one.extend_from_slice(&input[start..p.pos]);
-        one.extend_from_slice(b"\r\n");
-        match command_codec::parse(&one) {
-            command_codec::Outcome::Parsed(cmd, _) => match cmd.kind {
-                Kind::Append {
-                    mailbox,
-                    messages: mut m,
-                } => {
-                    name = Some(mailbox);
-                    messages.append(&mut m);
-                }
-                // A mailbox name that is not modified UTF-7: NO, as for one message.
-                other => refused = Some(other),
-            },
-            command_codec::Outcome::Invalid(e) => return Some(Err(e)),
-            _ if pieces == 1 => return None,
-            _ => {
-                return Some(Err(ParseError::Syntax {
-                    tag: Some(tag.to_string()),
-                    reason: format!("APPEND: message {pieces} is not valid"),
-                }))
-            }
-        }
-    }
-    if pieces < 2 {
-        return None;
-    }
-    let kind = refused.unwrap_or(Kind::Append {
-        mailbox: name.unwrap_or_default(),
-        messages,
-    });
-    Some(match p.crlf() {
-        Ok(()) => Ok((cmd_with(tag, kind), p.pos)),
-        Err(fail) => Err(error(fail, tag)),
-    })
-}
-
-fn cmd_with(tag: &str, kind: Kind) -> Command {
-    Command {
-        tag: tag.to_string(),
-        kind,
-    }
-}
-
 impl Parser<'_> {
-    /// Skips one MULTIAPPEND message (RFC 3502 §6.3.11 append-msg): `[flag-list SP]
-    /// [date-time SP] literal`, the literal being `{n}`, `{n+}` (RFC 7888) or `~{n}` (RFC 3516
-    /// literal8). What the parts say is left to imap-codec.
-    fn append_message(&mut self) -> R<()> {
-        if self.eat(b'(') {
-            while self.peek()? != b')' {
-                if matches!(self.peek()?, b'\r' | b'\n') {
-                    return syn("unterminated flag list");
-                }
-                self.pos += 1;
+    /// RFC 5267 §4.3 `CANCELUPDATE tag-string *(SP tag-string)`.
+    fn cancel_update(&mut self) -> R<Kind> {
+        let mut tags = Vec::new();
+        loop {
+            self.sp()?;
+            tags.push(self.string()?);
+            if !self.at_sp() {
+                return Ok(Kind::CancelUpdate(tags));
             }
-            self.pos += 1;
-            self.sp()?;
         }
-        if self.peek()? == b'"' {
-            self.quoted_raw()?;
-            self.sp()?;
-        }
-        self.eat(b'~');
-        self.literal()?;
-        Ok(())
     }
 
     /// `CREATE mailbox [SP (USE (attrs))]`: returns the command.
@@ -379,6 +307,8 @@ impl Parser<'_> {
                 "COUNT" => r.count = true,
                 // RFC 5182 §2.1.
                 "SAVE" => r.save = true,
+                // RFC 5267 §4.2.
+                "UPDATE" => r.update = true,
                 "PARTIAL" if r.partial.is_some() => return syn("PARTIAL can be used only once"),
                 "PARTIAL" => {
                     self.sp()?;

@@ -141,3 +141,176 @@ fn saved_result_marker() {
         assert!(!bad(malformed).is_empty());
     }
 }
+
+/// RFC 8970 §3.1 PREVIEW and PREVIEW (LAZY): alone, among other items (in the order sent,
+/// PREVIEW last), with a UID FETCH, `$` and CHANGEDSINCE; a BODY[...] naming a field
+/// "preview" is not the item.
+#[test]
+fn preview_items() {
+    let items = |input: &[u8]| match ok(input) {
+        Kind::Fetch { items, .. } => items,
+        other => panic!("{other:?}"),
+    };
+    let lazy = |l| FetchAtt::Preview { lazy: l };
+    // RFC 8970 §3.3's example.
+    assert_eq!(items(b"t1 FETCH 1 (PREVIEW)\r\n"), vec![lazy(false)]);
+    assert_eq!(items(b"t1 FETCH 1 PREVIEW\r\n"), vec![lazy(false)]);
+    assert_eq!(items(b"t1 FETCH 1 preview (lazy)\r\n"), vec![lazy(true)]);
+    assert_eq!(
+        items(b"t1 UID FETCH 1:* (UID PREVIEW (LAZY) FLAGS)\r\n"),
+        vec![FetchAtt::Uid, FetchAtt::Flags, lazy(true)]
+    );
+    assert_eq!(
+        items(b"t1 FETCH $ (PREVIEW)\r\n"),
+        vec![lazy(false)],
+        "the saved result works with PREVIEW"
+    );
+    let Kind::Fetch {
+        items: i,
+        changed_since,
+        ..
+    } = ok(b"t1 FETCH 1 (PREVIEW FLAGS) (CHANGEDSINCE 4)\r\n")
+    else {
+        panic!("fetch")
+    };
+    assert_eq!(i, vec![FetchAtt::Flags, lazy(false)]);
+    assert_eq!(changed_since, Some(ModSeq::new(4)));
+    let header = items(b"t1 FETCH 1 (BODY.PEEK[HEADER.FIELDS (PREVIEW)] PREVIEW)\r\n");
+    assert_eq!(header.len(), 2);
+    refeed(b"t1 FETCH 1:3 (FLAGS PREVIEW (LAZY))\r\n");
+}
+
+/// RFC 8970 §3.1: LAZY is the only modifier; an empty list and an unknown modifier are BAD
+/// (as Dovecot answers), never a panic.
+#[test]
+fn preview_malformed() {
+    assert!(bad(b"t1 FETCH 1 (PREVIEW (FOO))\r\n").contains("FOO"));
+    bad(b"t1 FETCH 1 (PREVIEW ())\r\n");
+    bad(b"t1 FETCH 1 (PREVIEW (LAZY)\r\n");
+    bad(b"t1 FETCH 1 (PREVIEW (LAZY\r\n");
+    bad(b"t1 FETCH x (PREVIEW)\r\n");
+    bad(b"t1 FETCH 1 (PREVIEWS)\r\n");
+    bad(b"t1 FETCH\r\n");
+    bad(b"t1 FETCH 1 (FLAGS PREVIEW\r\n");
+    // A bracket left open across the line end: the attributes end there.
+    let _ = parse(b"t1 FETCH 1 (BODY[\r\n] PREVIEW (LAZY)\r\n");
+    let _ = parse(b"t1 FETCH 1 (BODY[\r\n] PREVIEW (LAZY");
+}
+
+/// RFC 4469 §5 CATENATE: TEXT and URL parts, with flags and date, mixed with plain messages
+/// in a MULTIAPPEND; each prefix incomplete.
+#[test]
+fn catenate() {
+    let rfc = b"t1 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {42}\r\n\r\n--------------030308070208000400050907\r\n URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME\")\r\n";
+    let Kind::Append { mailbox, messages } = refeed(rfc) else {
+        panic!("append")
+    };
+    assert_eq!(mailbox, "Drafts");
+    assert_eq!(messages[0].flags, ["\\Seen", "\\Draft", "$MDNSent"]);
+    assert_eq!(
+        messages[0].catenate,
+        Some(vec![
+            CatPart::Url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".into()),
+            CatPart::Text(b"\r\n--------------030308070208000400050907\r\n".to_vec()),
+            CatPart::Url("/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME".into()),
+        ])
+    );
+    let mixed =
+        b"t1 APPEND x {1+}\r\na \"01-Jan-2025 10:00:00 +0000\" catenate (TEXT {1+}\r\nb)\r\n";
+    let Kind::Append { messages, .. } = refeed(mixed) else {
+        panic!("append")
+    };
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        (messages[0].message.as_slice(), &messages[0].catenate),
+        (&b"a"[..], &None)
+    );
+    assert!(messages[1].date.is_some());
+    assert_eq!(
+        messages[1].catenate,
+        Some(vec![CatPart::Text(b"b".to_vec())])
+    );
+}
+
+#[test]
+fn catenate_malformed() {
+    bad(b"t1 APPEND x CATENATE ()\r\n");
+    bad(b"t1 APPEND x CATENATE (FOO \"x\")\r\n");
+    bad(b"t1 APPEND x CATENATE (TEXT \"x\")\r\n");
+    bad(b"t1 APPEND x CATENATE (URL)\r\n");
+    bad(b"t1 APPEND x CATENATE (URL \"/x/;UID=1\"\r\n");
+    bad(b"t1 APPEND x CATENATE (URL \"/x/;UID=1\") junk\r\n");
+    bad(b"t1 APPEND x (\\Seen CATENATE (URL \"/x/;UID=1\")\r\n");
+}
+
+/// RFC 5267 §4.2 `RETURN (UPDATE)` and §4.3 CANCELUPDATE with one or several tags (quoted or
+/// literal); malformed forms BAD.
+#[test]
+fn context_search() {
+    let Kind::Search { ret: Some(r), .. } = ok(b"t1 SEARCH RETURN (UPDATE COUNT) UNSEEN\r\n")
+    else {
+        panic!("search")
+    };
+    assert!(r.update && r.count && !r.all);
+    assert_eq!(
+        refeed(b"t1 CANCELUPDATE \"a1\" {2}\r\nb2\r\n"),
+        Kind::CancelUpdate(vec!["a1".into(), "b2".into()])
+    );
+    bad(b"t1 CANCELUPDATE\r\n");
+    bad(b"t1 CANCELUPDATE \"a1\" \r\n");
+    bad(b"t1 CANCELUPDATE (a1)\r\n");
+    bad(b"t1 SEARCH RETURN (UPDATE FOO) ALL\r\n");
+}
+
+/// The grammar added for issue 17 never panics: commands built from its keywords and
+/// punctuation in many orders (a small deterministic fuzz; `fuzz/` has the real one).
+#[test]
+fn extension_grammar_never_panics() {
+    const PIECES: &[&str] = &[
+        "t1 FETCH 1 ",
+        "t1 UID FETCH 1:* ",
+        "t1 APPEND x ",
+        "t1 CANCELUPDATE ",
+        "t1 SEARCH RETURN ",
+        "PREVIEW",
+        " (LAZY)",
+        "(",
+        ")",
+        "[",
+        "]",
+        "<",
+        ">",
+        " ",
+        "\r\n",
+        "{2}\r\nab",
+        "{0+}\r\n",
+        "CATENATE",
+        " URL ",
+        " TEXT ",
+        "\"/x/;UID=1\"",
+        "LAZY",
+        "UPDATE",
+        "BODY[",
+        "FLAGS",
+        "\"a\"",
+        "~{1}\r\nz",
+        "(\\Seen) ",
+        "\"01-Jan-2025 10:00:00 +0000\" ",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..20_000 {
+        let mut input = Vec::new();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        input.extend_from_slice(PIECES[(seed % 5) as usize].as_bytes());
+        for k in 0..(seed >> 60) + 2 {
+            let i = ((seed >> (k * 5 % 55)) as usize) % PIECES.len();
+            input.extend_from_slice(PIECES[i].as_bytes());
+        }
+        input.extend_from_slice(b"\r\n");
+        for cut in [input.len(), input.len() / 2] {
+            let _ = parse(&input[..cut]);
+        }
+    }
+}

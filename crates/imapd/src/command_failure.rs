@@ -211,6 +211,8 @@ fn is_served(name: &str) -> bool {
         "UID MOVE",
         "UID EXPUNGE",
         "XLIST",
+        // RFC 5267 §4.3.
+        "CANCELUPDATE",
     ];
     NAMES.contains(&name)
 }

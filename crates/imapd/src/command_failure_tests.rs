@@ -195,8 +195,6 @@ fn unknown_or_garbage() {
         "t1 UID SEARCH X-GM-RAW \"has:attachment\"\r\n",
         "t1 SEARCH FUZZY TEXT foo\r\n",
         "t1 UID FETCH 1:* (EMAILID THREADID)\r\n",
-        "t1 UID FETCH 1:* (PREVIEW)\r\n",
-        "t1 APPEND INBOX CATENATE (TEXT {5+}\r\nhello)\r\n",
         "t1 LIST \"\" * RETURN (MYRIGHTS)\r\n",
         "t1 LIST (FOO) \"\" *\r\n",
         "t1 CREATE x (FOO)\r\n",

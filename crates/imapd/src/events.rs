@@ -61,10 +61,17 @@ impl Session {
         } else {
             None
         };
+        // RFC 5267 §4: the UIDs as the client knew them, for the searches kept up to date.
+        let before = (!sel.contexts.is_empty()).then(|| sel.uids.clone());
         let applied = sel.apply(changes, resync, tell);
         if applied.closed {
             self.closing = true;
         }
-        applied.out
+        match before {
+            Some(before) if !self.closing => {
+                crate::cmd::context::around(self, &before, applied.out)
+            }
+            _ => applied.out,
+        }
     }
 }

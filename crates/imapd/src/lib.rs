@@ -15,7 +15,9 @@
 //! | RFC 2971 ID, RFC 2342 NAMESPACE, RFC 8438 STATUS SIZE, RFC 9208 GETQUOTA/GETQUOTAROOT/SETQUOTA, RFC 5161 ENABLE, RFC 2177 IDLE, RFC 6851 MOVE, RFC 4315 UID EXPUNGE, RFC 3691 UNSELECT, RFC 4959 SASL-IR, STARTTLS | imap-codec (`ext_id`, `ext_namespace`, `ext_status_size`, `starttls`) |
 //! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
 //! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)`, RFC 5182 `SAVE`, RFC 5267 SORT `RETURN` and `PARTIAL` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
-//! | RFC 3502 MULTIAPPEND | ours (`command_ext.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
+//! | RFC 3502 MULTIAPPEND | ours (`command_append.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
+//! | RFC 8970 FETCH `PREVIEW [(LAZY)]` | ours (`command_preview.rs`) cuts the item out, imap-codec parses the rest of the FETCH |
+//! | RFC 4469 APPEND `CATENATE (TEXT … URL …)` | ours (`command_append.rs`) for the parts; imap-codec reads each message's flags and date |
 //! | RFC 5182 `$` as a sequence set | ours (`command_saved.rs`): a `$` is written as a number for imap-codec, then its set marked; the session puts the saved result there (`searchres.rs`) |
 //! | XLIST (answered as LIST, as Dovecot does), STATUS with RFC 7889 APPENDLIMIT | ours (`command_ext.rs`) |
 //!
@@ -53,6 +55,7 @@
 //!   `command_ext.rs` reads with), `command_failure.rs` (BAD reasons; unknown command or
 //!   garbage).
 //! - `searchres`: RFC 5182 SEARCHRES, what SAVE keeps and `$` put back as messages.
+//! - `preview`: RFC 8970 PREVIEW text (part choice, decoding, HTML to text, limits).
 //! - [`search`]: SEARCH keys and their evaluation, MODSEQ included; RFC 2047 decoding of
 //!   header fields for the header keys.
 //! - [`session`]: state enum, read loop (lines, literals, `+` continuations), per-state
@@ -111,14 +114,18 @@
 //! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT) |
 //! | 3502 | MULTIAPPEND | Yes: all or none; checks before the first write, a part-way store failure expunges what was appended (the store has no several-message append) |
 //! | 5182 | SEARCHRES | Yes (`searchres.rs`): SAVE for SEARCH and SORT, `$` in every set |
-//! | 5267 | ESORT, PARTIAL | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH/SORT No |
+//! | 5267 | ESORT, PARTIAL, CONTEXT=SEARCH | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH (`cmd/context.rs`: kept searches re-run when changes are applied); CONTEXT=SORT No |
+//! | 8970 | PREVIEW | Yes (`preview.rs`): Dovecot's choice of part and text rules; LAZY answered with the text |
+//! | 5255 | I18NLEVEL=1 | Yes: i;unicode-casemap (RFC 5051) in SEARCH and SORT (`sort::fold`); levels 2 and 3 No |
+//! | 4469, 5550 | CATENATE, URL-PARTIAL | Yes (`cmd/catenate.rs`): URLs of the user's own mailboxes (relative, absolute path, `imap://` of this user); others NO [BADURL] |
+//! | — | THREAD=REFS (Dovecot) | Yes (`thread.rs`): REFERENCES without subject gathering, threads by latest message |
 //! | 7162 | CONDSTORE, QRESYNC | Yes: per-message MODSEQ, every expunge remembered with its MODSEQ (seq-match data parsed, not needed); no per-annotation MODSEQ |
 //! | 9208 | QUOTA | Yes: one root `""`, STORAGE and MESSAGE; SETQUOTA refused (no QUOTASET) |
 //! | 5258 | LIST-EXTENDED | Yes: SUBSCRIBED (subscribed names that are no mailbox as \NonExistent), RECURSIVEMATCH with CHILDINFO, SPECIAL-USE selection; SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS return; REMOTE ignored |
 //! | 5819 | LIST-STATUS | Yes |
 //! | 8438 | STATUS=SIZE | Yes |
 //! | 4978 | COMPRESS=DEFLATE | Yes: after login, plain and TLS (`net::compress`); the trace shows commands inflated |
-//! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared case-folded per character (exact i;unicode-casemap for ASCII) |
+//! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared under i;unicode-casemap (RFC 5051, `sort::fold`) |
 //! | 5957 | SORT=DISPLAY | Yes |
 //! | 5032 | WITHIN | Yes: OLDER / YOUNGER against INTERNALDATE |
 //! | 3516 | BINARY | Yes: a leaf part's base64 / quoted-printable undone (literal8 answer), BINARY.SIZE, APPEND literal8; BINARY[] and multipart parts as stored (Dovecot decodes the leaves inside them); UNKNOWN-CTE, and PARSE for corrupt base64 |
@@ -148,6 +155,7 @@ mod cmd;
 pub mod command;
 mod events;
 pub mod mutf7;
+mod preview;
 pub mod response;
 pub mod search;
 mod searchres;

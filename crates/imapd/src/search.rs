@@ -252,19 +252,20 @@ pub fn decode_words(text: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Case-insensitive (ASCII and, for UTF-8 input, simple lowercase) substring test.
+/// Substring test under the i;unicode-casemap comparator (RFC 5255 §4 I18NLEVEL=1, RFC 5051
+/// §2: `crate::sort::fold`); ASCII on both sides is compared without allocating.
 pub fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
     }
-    if needle.is_ascii() {
+    if needle.is_ascii() && hay.is_ascii() {
         let n: Vec<u8> = needle.to_ascii_lowercase();
         return hay
             .windows(n.len())
             .any(|w| w.iter().zip(&n).all(|(a, b)| a.to_ascii_lowercase() == *b));
     }
-    let h = String::from_utf8_lossy(hay).to_lowercase();
-    h.contains(&String::from_utf8_lossy(needle).to_lowercase())
+    let fold = |s: &[u8]| crate::sort::fold(&String::from_utf8_lossy(s));
+    fold(hay).contains(&fold(needle))
 }
 
 #[cfg(test)]
@@ -282,6 +283,24 @@ mod tests {
             contains_ci("Grüße".as_bytes(), "GRÜSSE".as_bytes())
                 || contains_ci("Grüße".as_bytes(), "grüße".as_bytes())
         );
+    }
+
+    /// RFC 5051 §2 i;unicode-casemap (RFC 5255 §4 I18NLEVEL=1), each case as Dovecot 2.3
+    /// answered SEARCH SUBJECT: titlecase, then NFKD.
+    #[test]
+    fn unicode_casemap() {
+        let m = |hay: &str, needle: &str| contains_ci(hay.as_bytes(), needle.as_bytes());
+        assert!(m("café crème", "cafe") && m("CAFE", "cafe"));
+        assert!(m("café crème", "CAFÉ") && !m("CAFE", "CAFÉ"));
+        assert!(m("Straße", "straße") && !m("Straße", "strasse"));
+        assert!(m("ﬁle Ǆ", "ǆ") && !m("ﬁle Ǆ", "file") && !m("ﬁle Ǆ", "dž"));
+        assert!(m("ΣΊΣΥΦΟΣ", "σίσυφος") && !m("ΣΊΣΥΦΟΣ", "sisyphos"));
+        assert!(m("İstanbul ı", "I") && !m("İstanbul ı", "istanbul"));
+        assert!(m("Ｆｕｌｌ", "full") && !m("café crème", "e c"));
+        // SORT order: octets of the folded strings (ﬁ stays a ligature, after ASCII).
+        let mut subjects = ["ﬁle", "café", "Straße", "CAFE"];
+        subjects.sort_by_key(|s| crate::sort::fold(s));
+        assert_eq!(subjects, ["CAFE", "café", "Straße", "ﬁle"]);
     }
 
     /// RFC 2047 §6: encoded words decoded before matching (RFC 3501 §6.4.4).

@@ -76,6 +76,7 @@ mod tests {
             count: s.contains("COUNT"),
             save: true,
             partial: None,
+            update: false,
         };
         let u = |v: &[u32]| v.iter().map(|&n| Uid::new(n)).collect::<Vec<_>>();
         assert_eq!(to_save(&r(""), &hits), u(&[2, 5, 9]));

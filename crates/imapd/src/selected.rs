@@ -95,6 +95,9 @@ pub struct Selected {
     /// RFC 5182 §2.1: the last result a `SEARCH RETURN (SAVE)` kept, as UIDs (`$`); empty
     /// when the mailbox is selected.
     pub saved: Vec<Uid>,
+    /// RFC 5267 §4 searches kept with `RETURN (UPDATE)` (`cmd/context.rs`); they end with the
+    /// selection.
+    pub contexts: Vec<crate::cmd::context::SearchContext>,
 }
 
 /// Untagged output of applying changes, and what the session must do after writing it.

@@ -225,10 +225,14 @@ impl Session {
             " CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH CONDSTORE QRESYNC \
              QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE",
         );
-        // RFC 5256 §3, RFC 5957 §2.
-        c.push_str(" SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+        // RFC 5256 §3, RFC 5957 §2; THREAD=REFS is Dovecot's (crate::thread::Algorithm::Refs).
+        c.push_str(" SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS");
         c.push_str(" WITHIN BINARY"); // RFC 5032 §4, RFC 3516 §3
         c.push_str(" MULTIAPPEND SEARCHRES ESORT"); // RFC 3502 §3, RFC 5182 §2, RFC 5267 §3
+        c.push_str(" PREVIEW"); // RFC 8970 §2
+                                // RFC 5255 §4: SEARCH and SORT compare with i;unicode-casemap (crate::sort::fold).
+        c.push_str(" I18NLEVEL=1");
+        c.push_str(" CATENATE URL-PARTIAL CONTEXT=SEARCH"); // RFC 4469, RFC 5550, RFC 5267 §4
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));
         if !matches!(self.state, State::NotAuthenticated) {
             // RFC 4978: after login, as Dovecot offers it.
@@ -467,6 +471,7 @@ impl Session {
                 | K::Unselect
                 | K::Expunge { .. }
                 | K::Search { .. }
+                | K::CancelUpdate(_)
                 | K::Fetch { .. }
                 | K::Store { .. }
                 | K::Copy { .. }

@@ -2,9 +2,8 @@
 //! its header block, and their order. Also the base subject (RFC 5256 §2.1) and sent date
 //! (§2.2) that THREAD uses (`thread.rs`).
 //!
-//! Strings compare after case folding each character to upper case, our approximation of
-//! the `i;unicode-casemap` comparator (RFC 5051) that RFC 5255 I18NLEVEL=1 names; it is exact
-//! for ASCII.
+//! Strings compare under the `i;unicode-casemap` comparator (RFC 5051) that RFC 5255 §4
+//! I18NLEVEL=1 names: [`fold`], then octet order.
 
 use std::cmp::Ordering;
 
@@ -134,9 +133,34 @@ fn display(list: Option<&[Address]>) -> String {
     }
 }
 
-/// Case folding for comparisons (module doc).
+/// RFC 5051 §2 i;unicode-casemap: each character's titlecase, then NFKD; the result
+/// compares as octets. So `café` holds `cafe`, `ΣΊΣΥΦΟΣ` is `σίσυφος`, `Ｆｕｌｌ` is
+/// `full`; `Straße` is not `STRASSE` nor `ﬁle` `file` (the titlecase mapping is one
+/// character to one, applied before the decomposition), as Dovecot answers.
 pub fn fold(s: &str) -> String {
-    s.chars().flat_map(char::to_uppercase).collect()
+    use unicode_normalization::UnicodeNormalization;
+    s.chars().map(titlecase).nfkd().collect()
+}
+
+/// The Unicode simple titlecase mapping: the upper case where that is one character (`ß`
+/// and `ﬁ`, whose upper case is two, stay), except the four digraphs whose titlecase is
+/// their own letter (`ǆ` → `ǅ`) and Georgian, which has no titlecase letters.
+fn titlecase(c: char) -> char {
+    match c {
+        'Ǆ' | 'ǅ' | 'ǆ' => 'ǅ',
+        'Ǉ' | 'ǈ' | 'ǉ' => 'ǈ',
+        'Ǌ' | 'ǋ' | 'ǌ' => 'ǋ',
+        'Ǳ' | 'ǲ' | 'ǳ' => 'ǲ',
+        '\u{10d0}'..='\u{10fa}' | '\u{10fd}'..='\u{10ff}' => c,
+        c if c.is_ascii() => c.to_ascii_uppercase(),
+        c => {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        }
+    }
 }
 
 /// The order of two messages under `keys`; equal messages keep mailbox order (RFC 5256 §3:
@@ -312,7 +336,8 @@ mod tests {
         assert_eq!(f.cc, "CAROL");
         assert_eq!(f.display_from, "ZED Q");
         assert_eq!(f.display_to, "BOB@EXAMPLE.TEST");
-        assert_eq!(f.subject, "GRÜSSE");
+        // RFC 5051 §2: titlecase (ß stays), then NFKD (Ü decomposed).
+        assert_eq!(f.subject, "GRU\u{308}ßE");
         assert!(f.reply);
         assert_eq!(f.date, 1_751_364_000, "12:00 +0200 is 10:00 UTC");
         assert_eq!(f.message_id.as_deref(), Some("m1@x"));

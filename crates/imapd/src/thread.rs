@@ -1,5 +1,5 @@
 //! THREAD (RFC 5256 §4): ORDEREDSUBJECT and REFERENCES over the messages a search matched,
-//! and the parenthesized answer (RFC 5256 §5 `thread-list`).
+//! Dovecot's REFS, and the parenthesized answer (RFC 5256 §5 `thread-list`).
 //!
 //! Input is in mailbox order; each message carries its number (sequence number, or UID for
 //! UID THREAD) and the [`sort::Fields`] read from its header. "Sent date" ties keep mailbox
@@ -14,6 +14,10 @@ use crate::sort::Fields;
 pub enum Algorithm {
     OrderedSubject,
     References,
+    /// Dovecot's THREAD=REFS (no RFC; the `THREAD=` capability of RFC 5256 §3 leaves room
+    /// for it): REFERENCES without gathering threads by subject (step 5), threads ordered by
+    /// their latest message.
+    Refs,
 }
 
 impl Algorithm {
@@ -22,6 +26,8 @@ impl Algorithm {
             Some(Algorithm::OrderedSubject)
         } else if name.eq_ignore_ascii_case("REFERENCES") {
             Some(Algorithm::References)
+        } else if name.eq_ignore_ascii_case("REFS") {
+            Some(Algorithm::Refs)
         } else {
             None
         }
@@ -40,7 +46,8 @@ pub struct Node {
 pub fn thread(algorithm: Algorithm, msgs: &[(u32, Fields)]) -> Vec<Node> {
     match algorithm {
         Algorithm::OrderedSubject => ordered_subject(msgs),
-        Algorithm::References => references(msgs),
+        Algorithm::References => references(msgs, true),
+        Algorithm::Refs => references(msgs, false),
     }
 }
 
@@ -169,6 +176,19 @@ impl Arena<'_> {
         list.sort_by_key(|&x| self.date(x));
     }
 
+    /// THREAD=REFS: the latest (sent date, mailbox position) in the thread under `x`, by
+    /// which REFS orders threads (a tie goes to the thread whose latest message came first).
+    fn latest(&self, x: usize) -> (i64, usize) {
+        let own = self.c[x].msg.map(|m| (self.msgs[m].1.date, m));
+        self.c[x]
+            .children
+            .iter()
+            .map(|&k| self.latest(k))
+            .chain(own)
+            .max()
+            .unwrap_or((i64::MIN, 0))
+    }
+
     fn node(&self, x: usize) -> Node {
         Node {
             number: self.c[x].msg.map(|m| self.msgs[m].0),
@@ -177,8 +197,9 @@ impl Arena<'_> {
     }
 }
 
-/// RFC 5256 §4 REFERENCES (steps numbered as there).
-fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
+/// RFC 5256 §4 REFERENCES (steps numbered as there); `gather` false for Dovecot's REFS,
+/// which leaves out step 5 and orders the threads by their latest message.
+fn references(msgs: &[(u32, Fields)], gather: bool) -> Vec<Node> {
     let mut a = Arena {
         c: Vec::new(),
         msgs,
@@ -246,6 +267,13 @@ fn references(msgs: &[(u32, Fields)]) -> Vec<Node> {
         a.c[x].children = kids;
     }
     roots.sort_by_key(|&x| a.date(x));
+    if !gather {
+        // REFS: no subject gathering; every level by sent date, then the threads by their
+        // latest message.
+        a.sort_all(&mut roots);
+        roots.sort_by_key(|&x| a.latest(x));
+        return roots.iter().map(|&x| a.node(x)).collect();
+    }
     // (5) Threads at the top with the same base subject are gathered.
     let mut table: HashMap<String, usize> = HashMap::new();
     for &x in &roots {
@@ -470,6 +498,36 @@ mod tests {
         assert_eq!(
             render(&thread(Algorithm::References, &msgs)),
             "(4)((1 2)(3))"
+        );
+    }
+
+    /// Dovecot's REFS on the messages its answer was checked against: no gathering by
+    /// subject (2 and 4 stay apart), threads by their latest message (1's thread last, the
+    /// dummy of 5 and 6 before 7 at the same date), children by date as in REFERENCES.
+    #[test]
+    fn refs_orders_threads_by_latest_message() {
+        let day = |d: i64| d * 86_400;
+        let msgs = vec![
+            msg(1, "a@x", &[], "A", day(1)),
+            msg(2, "b@x", &[], "B", day(5)),
+            msg(3, "c@x", &["a@x"], "Re: A", day(10)),
+            msg(4, "d@x", &[], "Re: B", day(7)),
+            msg(5, "e@x", &["zz@x"], "E", day(2)),
+            msg(6, "f@x", &["zz@x"], "F", day(3)),
+            msg(7, "g@x", &[], "G", day(3)),
+            msg(8, "h@x", &["a@x"], "Re: A", day(2)),
+        ];
+        assert_eq!(
+            render(&thread(Algorithm::References, &msgs)),
+            "(1 (8)(3))((5)(6))(7)(2 4)"
+        );
+        assert_eq!(
+            render(&thread(Algorithm::Refs, &msgs)),
+            "((5)(6))(7)(2)(4)(1 (8)(3))"
+        );
+        assert_eq!(
+            render(&thread(Algorithm::Refs, &msgs[..6])),
+            "((5)(6))(2)(4)(1 3)"
         );
     }
 

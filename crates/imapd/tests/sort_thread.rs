@@ -1,5 +1,5 @@
 //! SORT (RFC 5256 §3, RFC 5957 SORT=DISPLAY) and THREAD (RFC 5256 §3–§5: ORDEREDSUBJECT and
-//! REFERENCES) over the wire: the answers for a small threaded mailbox, the UID forms, search
+//! REFERENCES, and Dovecot's REFS) over the wire: the answers for a small threaded mailbox, the UID forms, search
 //! criteria, bad input, and a second session's expunge.
 
 use testkit::Stack;
@@ -80,6 +80,7 @@ async fn sort_by_each_criterion() {
         "SORT=DISPLAY",
         "THREAD=ORDEREDSUBJECT",
         "THREAD=REFERENCES",
+        "THREAD=REFS",
     ] {
         assert!(caps[0].split(' ').any(|c| c == cap), "{cap}: {caps:?}");
     }
@@ -141,6 +142,16 @@ async fn thread_both_algorithms() {
         ["* THREAD (1 2 4)"]
     );
     assert_eq!(a.ok("THREAD REFERENCES UTF-8 NOT ALL").await, ["* THREAD"]);
+    // Dovecot's REFS: no gathering by subject (5 stays apart from 3), threads by their
+    // latest message (1 2 4 ends at 12:00, between 3 at 09:00 and 5 at 13:00).
+    assert_eq!(
+        a.ok("THREAD REFS UTF-8 ALL").await,
+        ["* THREAD (3)(1 2 4)(5)"]
+    );
+    assert_eq!(
+        a.ok("UID THREAD REFS UTF-8 NOT SUBJECT lunch").await,
+        ["* THREAD (1 2 4)"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,6 +172,8 @@ async fn bad_input() {
         "THREAD UTF-8 ALL",
         "THREAD NOSUCHALGORITHM UTF-8 ALL",
         "THREAD REFERENCES UTF-8 BOGUSKEY",
+        "THREAD REFSX UTF-8 ALL",
+        "THREAD REFS UTF-8",
     ] {
         let (_, t) = a.cmd(bad).await;
         assert!(t.contains(" BAD "), "{bad} → {t}");
@@ -199,4 +212,5 @@ async fn another_sessions_expunge() {
         a.ok("THREAD REFERENCES UTF-8 ALL").await,
         ["* THREAD (1 2 3)(4)"]
     );
+    assert_eq!(a.ok("THREAD REFS UTF-8 ALL").await, ["* THREAD (1 2 3)(4)"]);
 }

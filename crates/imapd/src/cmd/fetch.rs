@@ -1,6 +1,6 @@
 //! FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2): every data item, BODY[section]
 //! with partials, \Seen set by non-PEEK body fetches; MODSEQ, CHANGEDSINCE and VANISHED
-//! (RFC 7162 §3.1.4, §3.2.6).
+//! (RFC 7162 §3.1.4, §3.2.6); PREVIEW (RFC 8970 §3, text from `crate::preview`).
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -8,13 +8,13 @@ use std::io::Write as _;
 use store::mime::ParsedMessage;
 use store::{FlagOp, Flags, MessageMeta, ModSeq, Uid};
 
-use crate::bodystructure;
 use crate::cmd::message::{resolve, selected};
 use crate::cmd::sections::{binary_bytes, part_name, section_bytes, section_name, Undecodable};
 use crate::command::{FetchAtt, SeqSet};
 use crate::response::{self, format_date_time, Code};
 use crate::selected::SeqNum;
 use crate::session::{no, ok, CmdError, CmdResult, Session, State};
+use crate::{bodystructure, preview};
 
 pub async fn fetch(
     s: &mut Session,
@@ -93,6 +93,7 @@ pub async fn fetch(
                 | FetchAtt::Section { .. }
                 | FetchAtt::Binary { .. }
                 | FetchAtt::BinarySize { .. }
+                | FetchAtt::Preview { .. }
         )
     });
     let needs_structure = needs_raw
@@ -373,6 +374,12 @@ fn item_data(
         FetchAtt::BinarySize { part } => {
             let n = binaries.next().map_or(0, |(b, _)| b.len());
             let _ = write!(out, "BINARY.SIZE[{}] {n}", part_name(part));
+        }
+        FetchAtt::Preview { .. } => {
+            // RFC 8970 §3.2: PREVIEW nstring; "" when the message has no text to show.
+            out.extend_from_slice(b"PREVIEW ");
+            let text = parsed.map(|p| preview::preview(raw, p)).unwrap_or_default();
+            response::string(out, text.as_bytes());
         }
     }
 }

@@ -1,5 +1,6 @@
 //! APPEND, EXPUNGE, UID EXPUNGE, STORE, COPY, MOVE (RFC 3501 §6.3.11, §6.4.3, §6.4.6–7;
-//! RFC 3502 MULTIAPPEND; RFC 4315 UIDPLUS; RFC 6851 MOVE).
+//! RFC 3502 MULTIAPPEND; RFC 4469 CATENATE, its parts put together by `cmd/catenate.rs`; RFC 4315
+//! UIDPLUS; RFC 6851 MOVE).
 
 use store::{AccountId, AppendRequest, Change, FlagOp, Flags, ModSeq, Uid};
 
@@ -104,6 +105,27 @@ pub async fn append(s: &mut Session, name: &str, messages: &[AppendMsg]) -> CmdR
             Some(Code::TryCreate),
             format!("no mailbox named {name}"),
         ));
+    };
+    // RFC 4469 §5: a CATENATE message is put together first; a URL that cannot be resolved
+    // refuses the whole command (NO [BADURL]) before anything is written.
+    let assembled: Vec<AppendMsg>;
+    let messages = if messages.iter().any(|m| m.catenate.is_some()) {
+        assembled = messages
+            .iter()
+            .map(|m| {
+                let Some(parts) = &m.catenate else {
+                    return Ok(m.clone());
+                };
+                Ok(AppendMsg {
+                    message: crate::cmd::catenate::assemble(s, parts)?,
+                    catenate: None,
+                    ..m.clone()
+                })
+            })
+            .collect::<Result<_, CmdError>>()?;
+        &assembled[..]
+    } else {
+        messages
     };
     // RFC 3502 §6.3.11: if any message cannot be appended, none is. Everything we can know
     // before writing is checked before the first message is written.

@@ -11,6 +11,8 @@
 )]
 
 pub mod auth;
+pub mod catenate;
+pub mod context;
 pub mod fetch;
 pub mod idle;
 pub mod list;
@@ -69,6 +71,7 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             opts,
         } => list::list(s, &reference, &patterns, lsub, &opts),
         Kind::Status { mailbox, items } => list::status(s, &mailbox, &items),
+        Kind::CancelUpdate(tags) => context::cancel(s, &tags),
         Kind::GetQuota(root) => quota::getquota(s, &root),
         Kind::GetQuotaRoot(m) => quota::getquotaroot(s, &m),
         Kind::SetQuota(root) => quota::setquota(s, &root),

@@ -25,7 +25,7 @@ pub struct Hit {
 /// The messages of the selected mailbox that `key` matches, in mailbox order. One pass over
 /// the mailbox's records (in memory while it is selected) merged with the session's UIDs,
 /// both in UID order.
-fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
+pub(crate) fn matching(s: &Session, key: &SearchKey) -> Result<Vec<Hit>, CmdError> {
     let (_, sel) = selected(s)?;
     let store = s.store();
     let mbid = sel.mailbox.id;
@@ -103,10 +103,15 @@ pub fn search(
     }
     let found = matching(s, key)?;
     let hits: Vec<u32> = found.iter().map(|h| number(h, uid)).collect();
+    if ret.is_some_and(|r| r.update) {
+        // RFC 5267 §4.2: the search is kept; its changes follow as ADDTO / REMOVEFROM.
+        let uids = found.iter().map(|h| h.uid).collect();
+        crate::cmd::context::keep(s, tag, uid, key, uids);
+    }
     if let Some(r) = ret.filter(|r| r.save) {
         let uids: Vec<Uid> = found.iter().map(|h| h.uid).collect();
         set_saved(s, crate::searchres::to_save(r, &uids));
-        if !r.returns_any() {
+        if !r.returns_any() && !r.update {
             // RFC 5182 §2.1: SAVE alone returns no ESEARCH response.
             return ok("SEARCH completed, result saved");
         }
@@ -181,13 +186,19 @@ pub fn sort(
     // A stable sort over mailbox order: equal messages stay in it (RFC 5256 §3).
     order.sort_by(|&a, &b| sort::compare(&fields[a], &fields[b], keys));
     let sorted: Vec<u32> = order.iter().map(|&i| number(&hits[i], uid)).collect();
+    if ret.is_some_and(|r| r.update) {
+        // RFC 5267 §4.2 for SORT, as Dovecot does it (CONTEXT=SORT is not advertised: the
+        // updates carry position 0, not the place in the sort order).
+        let uids = hits.iter().map(|h| h.uid).collect();
+        crate::cmd::context::keep(s, tag, uid, key, uids);
+    }
     if let Some(r) = ret {
         if r.save {
             // RFC 5267 §3 with RFC 5182 §2.2: MIN / MAX are the first / last in sort order.
             let uids: Vec<Uid> = order.iter().map(|&i| hits[i].uid).collect();
             set_saved(s, crate::searchres::to_save(r, &uids));
         }
-        if r.save && !r.returns_any() {
+        if r.save && !r.returns_any() && !r.update {
             return ok("SORT completed, result saved");
         }
         // RFC 5267 §3: MIN, MAX, ALL and PARTIAL follow the sort order.
@@ -231,8 +242,9 @@ fn esearch(
     modseqs: Option<&[ModSeq]>,
     r: &SearchReturn,
 ) -> String {
-    // RFC 4731 §3.1: RETURN () means RETURN (ALL).
-    let all = r.all || !r.returns_any();
+    // RFC 4731 §3.1: RETURN () means RETURN (ALL); RFC 5267 §4.2: UPDATE alone returns
+    // nothing yet.
+    let all = r.all || (!r.returns_any() && !r.update);
     let mut line = format!("* ESEARCH (TAG \"{tag}\")");
     if uid {
         line.push_str(" UID");
@@ -298,6 +310,7 @@ mod tests {
             all: false,
             save: false,
             partial: None,
+            update: false,
         };
         assert_eq!(
             esearch("b", true, &[4, 9], Some(&[12, 3].map(ModSeq::new)), &r),
@@ -321,6 +334,7 @@ mod tests {
             count: s.contains("COUNT"),
             save: false,
             partial: None,
+            update: false,
         };
         let hits = [1, 2, 3, 4];
         let modseqs = [7, 6, 5, 5].map(ModSeq::new);

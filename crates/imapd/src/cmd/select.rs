@@ -82,6 +82,7 @@ pub async fn select(
         pending_expunge: BTreeMap::new(),
         // RFC 5182 §2.1: a new selection starts with an empty saved result.
         saved: Vec::new(),
+        contexts: Vec::new(),
     };
     sel.cursor = sel.mailbox.highestmodseq;
     sel.view.advance(sel.cursor);
