@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use store::Uid;
 
-use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiPath};
 use crate::{App, ClientIp};
 
 use super::*;
@@ -111,34 +111,12 @@ pub(super) async fn state(
     })))
 }
 
-#[derive(serde::Deserialize, Default)]
-pub(crate) struct MailboxQuery {
-    mailbox: Option<String>,
-}
-
 /// `GET /api/dashboard/messages/{addr}/{uid}`: header and body as plain text.
 pub(super) async fn message(
-    State(app): State<App>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    reader: super::view::Reader,
     ApiPath((addr, uid)): ApiPath<(String, Uid)>,
-    ApiQuery(q): ApiQuery<MailboxQuery>,
-    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    may_read(&app, ip, &headers, query.as_deref())?;
-    let a = crate::api::account(&app, &addr)?;
-    let store = app.ctx.auth.store();
-    let name = q
-        .mailbox
-        .filter(|m| !m.is_empty())
-        .unwrap_or("INBOX".into());
-    let mb = store
-        .mailbox(a.id, &name)?
-        .ok_or_else(|| ApiError::NotFound(format!("{} has no mailbox {name:?}", a.address)))?;
-    let meta = store
-        .message(mb.id, uid)?
-        .ok_or_else(|| ApiError::NotFound(format!("no message uid {uid} in {}", mb.name)))?;
-    let raw = store.read_blob(meta.blob)?;
+    let (mb, meta, raw) = reader.message(&addr, uid)?;
     let (header, text) = plain_text(&raw);
     Ok(Json(json!({
         "uid": uid,

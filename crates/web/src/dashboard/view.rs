@@ -10,7 +10,6 @@
 //! - Attachments are always `Content-Disposition: attachment` as `application/octet-stream`
 //!   with `nosniff`: a browser saves them, never renders them here.
 
-use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -38,27 +37,65 @@ pub(crate) struct Attachment {
     pub size: usize,
 }
 
-/// The raw message the request names, after the read check.
-fn raw(
-    app: &App,
+/// A dashboard read request about one message: who asks (checked by [`may_read`]) and in
+/// which mailbox (`?mailbox=`, INBOX by default).
+pub(crate) struct Reader {
+    app: App,
     ip: std::net::IpAddr,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    addr: &str,
-    uid: Uid,
+    headers: HeaderMap,
+    query: Option<String>,
     mailbox: Option<String>,
-) -> Result<Vec<u8>, ApiError> {
-    may_read(app, ip, headers, query)?;
-    let a = crate::api::account(app, addr)?;
-    let store = app.ctx.auth.store();
-    let name = mailbox.filter(|m| !m.is_empty()).unwrap_or("INBOX".into());
-    let mb = store
-        .mailbox(a.id, &name)?
-        .ok_or_else(|| ApiError::NotFound(format!("{} has no mailbox {name:?}", a.address)))?;
-    let meta = store
-        .message(mb.id, uid)?
-        .ok_or_else(|| ApiError::NotFound(format!("no message uid {uid} in {}", mb.name)))?;
-    Ok(store.read_blob(meta.blob)?)
+}
+
+impl axum::extract::FromRequestParts<App> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, ApiError> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, app).await;
+        let ApiQuery(q) = ApiQuery::<MailboxQuery>::from_request_parts(parts, app).await?;
+        Ok(Reader {
+            app: app.clone(),
+            ip,
+            headers: parts.headers.clone(),
+            query: parts.uri.query().map(str::to_string),
+            mailbox: q.mailbox,
+        })
+    }
+}
+
+impl Reader {
+    /// The raw message `addr` `uid`, after the read check.
+    fn raw(&self, addr: &str, uid: Uid) -> Result<Vec<u8>, ApiError> {
+        Ok(self.message(addr, uid)?.2)
+    }
+
+    /// The message `addr` `uid` (its mailbox, record and bytes), after the read check.
+    pub(crate) fn message(
+        &self,
+        addr: &str,
+        uid: Uid,
+    ) -> Result<(store::Mailbox, store::MessageMeta, Vec<u8>), ApiError> {
+        let app = &self.app;
+        may_read(app, self.ip, &self.headers, self.query.as_deref())?;
+        let a = crate::api::account(app, addr)?;
+        let store = app.ctx.auth.store();
+        let name = self
+            .mailbox
+            .clone()
+            .filter(|m| !m.is_empty())
+            .unwrap_or("INBOX".into());
+        let mb = store
+            .mailbox(a.id, &name)?
+            .ok_or_else(|| ApiError::NotFound(format!("{} has no mailbox {name:?}", a.address)))?;
+        let meta = store
+            .message(mb.id, uid)?
+            .ok_or_else(|| ApiError::NotFound(format!("no message uid {uid} in {}", mb.name)))?;
+        let raw = store.read_blob(meta.blob)?;
+        Ok((mb, meta, raw))
+    }
 }
 
 /// The first HTML part, decoded (`None` when the message has none).
@@ -96,14 +133,10 @@ pub(crate) fn attachments(raw: &[u8]) -> Vec<Attachment> {
 
 /// `GET /api/dashboard/messages/{addr}/{uid}/html`: the HTML part for a sandboxed frame.
 pub(crate) async fn html(
-    State(app): State<App>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    reader: Reader,
     ApiPath((addr, uid)): ApiPath<(String, Uid)>,
-    ApiQuery(q): ApiQuery<MailboxQuery>,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let raw = raw(&app, ip, &headers, query.as_deref(), &addr, uid, q.mailbox)?;
+    let raw = reader.raw(&addr, uid)?;
     let html = html_part(&raw).ok_or_else(|| ApiError::NotFound("no HTML part".into()))?;
     let mut r = html.into_response();
     let h = r.headers_mut();
@@ -128,14 +161,10 @@ pub(crate) async fn html(
 /// `GET /api/dashboard/messages/{addr}/{uid}/attachments/{index}`: one attachment, as a
 /// download.
 pub(crate) async fn attachment(
-    State(app): State<App>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    reader: Reader,
     ApiPath((addr, uid, index)): ApiPath<(String, Uid, usize)>,
-    ApiQuery(q): ApiQuery<MailboxQuery>,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let raw = raw(&app, ip, &headers, query.as_deref(), &addr, uid, q.mailbox)?;
+    let raw = reader.raw(&addr, uid)?;
     let m = MessageParser::default()
         .parse(&raw)
         .ok_or_else(|| ApiError::NotFound("no attachments".into()))?;
@@ -183,14 +212,10 @@ pub(crate) async fn attachment(
 
 /// `GET /api/dashboard/messages/{addr}/{uid}/raw`: the message source as plain text.
 pub(crate) async fn source(
-    State(app): State<App>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    reader: Reader,
     ApiPath((addr, uid)): ApiPath<(String, Uid)>,
-    ApiQuery(q): ApiQuery<MailboxQuery>,
-    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let raw = raw(&app, ip, &headers, query.as_deref(), &addr, uid, q.mailbox)?;
+    let raw = reader.raw(&addr, uid)?;
     let mut r = raw.into_response();
     let h = r.headers_mut();
     h.insert(
