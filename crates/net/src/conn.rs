@@ -85,7 +85,7 @@ pub struct Connection {
     /// This session's entry in the registry (dashboard), when the listener has one.
     session: Option<SessionHandle>,
     /// The process's fault rules and this listener's service name (docs/spec.md §7.7).
-    faults: Option<(crate::faults::Faults, &'static str)>,
+    pub(crate) faults: Option<(crate::faults::Faults, &'static str)>,
 }
 
 fn no_redaction(_: &[u8]) -> Option<String> {
@@ -115,22 +115,6 @@ impl Connection {
             session: None,
             compressed: false,
             faults: None,
-        }
-    }
-
-    /// Subjects the connection to the process's fault rules as `listener` ("smtp", "imaps", …).
-    pub fn set_faults(&mut self, faults: crate::faults::Faults, listener: &'static str) {
-        self.faults = Some((faults, listener));
-    }
-
-    pub(crate) fn faults(&self) -> Option<(crate::faults::Faults, &'static str)> {
-        self.faults.clone()
-    }
-
-    /// A note in the trace (`-- …`), e.g. an injected fault.
-    pub(crate) fn note(&self, dir: Dir, text: String) {
-        if self.traced() {
-            self.emit(dir, text);
         }
     }
 
@@ -168,12 +152,12 @@ impl Connection {
     }
 
     /// Whether trace lines are wanted at all (log or registry).
-    fn traced(&self) -> bool {
+    pub(crate) fn traced(&self) -> bool {
         self.trace || self.session.is_some()
     }
 
     /// One trace line: to the log with `--trace-protocol`, and to the registry.
-    fn emit(&self, dir: Dir, text: String) {
+    pub(crate) fn emit(&self, dir: Dir, text: String) {
         if self.trace {
             let tls = self.tls;
             match dir {
