@@ -112,7 +112,7 @@
 //! | 4959 | SASL-IR | Yes |
 //! | 7889 | APPENDLIMIT | Yes |
 //! | 4731 | ESEARCH | Yes: RETURN (MIN MAX ALL COUNT) |
-//! | 3502 | MULTIAPPEND | Yes: all or none; checks before the first write, a part-way store failure expunges what was appended (the store has no several-message append) |
+//! | 3502 | MULTIAPPEND | Yes: all or none, in one store transaction (`Store::append_many`): other sessions see every message or none |
 //! | 5182 | SEARCHRES | Yes (`searchres.rs`): SAVE for SEARCH and SORT, `$` in every set |
 //! | 5267 | ESORT, PARTIAL, CONTEXT=SEARCH | Partial: SORT RETURN, PARTIAL for SEARCH and SORT (positive ranges); CONTEXT=SEARCH (`cmd/context.rs`: kept searches re-run when changes are applied); CONTEXT=SORT No |
 //! | 8970 | PREVIEW | Yes (`preview.rs`): Dovecot's choice of part and text rules; LAZY answered with the text |

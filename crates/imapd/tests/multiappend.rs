@@ -1,8 +1,8 @@
 //! MULTIAPPEND (RFC 3502): several messages in one APPEND, all or none, one
 //! `[APPENDUID uidvalidity uid-set]` (RFC 4315 §3). The RFC's own exchange, the refusals
 //! (missing mailbox, an empty message, over quota, a malformed message) that leave the
-//! mailbox as it was, and a second session that sees the messages arrive together or not at
-//! all.
+//! mailbox as it was, a second session that sees the messages arrive together or not at
+//! all, and watchers (IDLE, NOOP) told nothing of a MULTIAPPEND refused part-way.
 
 use testkit::{Imap, Stack};
 
@@ -146,4 +146,53 @@ async fn second_session_sees_all_or_nothing() {
     assert!(!u.iter().any(|l| l.contains("EXPUNGE")), "{u:?}");
     let f = b.ok("FETCH 1:3 (UID RFC822.SIZE)").await;
     assert_eq!(f.len(), 3, "{f:?}");
+}
+
+/// Two watchers, one idling and one polling with NOOP, never see part of a MULTIAPPEND whose
+/// third message is over quota (RFC 3502 §6.3.11): the store refuses all three in one
+/// transaction, so there is nothing to tell — no EXISTS, no EXPUNGE, UIDNEXT and
+/// HIGHESTMODSEQ as they were — and the next message appended is the first thing each is
+/// told, as message 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_never_see_a_partial_multiappend() {
+    let (s, mut a) = start().await;
+    let room = (FIRST.len() + SECOND.len() + FIRST.len() / 2) as u64;
+    s.store
+        .update_account(USER, |acct| acct.quota_bytes = Some(room))
+        .await
+        .expect("quota");
+    let mut idler = s.imap_login(USER).await;
+    idler.ok("SELECT saved-messages").await;
+    let mut poller = s.imap_login(USER).await;
+    poller.ok("SELECT saved-messages").await;
+    let before = s.mailbox(USER, "saved-messages");
+    let tag = idler.idle().await;
+    let (_, t) = a
+        .cmd(&multi("saved-messages", &[FIRST, SECOND, FIRST]))
+        .await;
+    assert!(t.contains("NO [OVERQUOTA]"), "{t}");
+    let after = s.mailbox(USER, "saved-messages");
+    assert_eq!(
+        (after.uidnext, after.highestmodseq, after.exists),
+        (before.uidnext, before.highestmodseq, 0)
+    );
+    assert_eq!(poller.ok("NOOP").await, Vec::<String>::new());
+    // The next append (one message, it fits) is the first thing either watcher is told.
+    let (_, t) = a.cmd(&multi("saved-messages", &[SECOND])).await;
+    assert!(t.contains(" OK [APPENDUID "), "{t}");
+    assert_eq!(idler.pushed().await, "* 1 EXISTS");
+    assert_eq!(idler.pushed().await, "* 1 RECENT");
+    let (u, t) = idler.done(&tag).await;
+    assert!(
+        u.is_empty() && t.ends_with("OK IDLE terminated"),
+        "{u:?} {t}"
+    );
+    let u = poller.ok("NOOP").await;
+    assert_eq!(u.first().map(String::as_str), Some("* 1 EXISTS"), "{u:?}");
+    assert!(
+        u[1..]
+            .iter()
+            .all(|l| !l.contains("EXISTS") && !l.contains("EXPUNGE")),
+        "{u:?}"
+    );
 }

@@ -53,6 +53,16 @@ impl Store {
         })
     }
 
+    /// How many message bodies the store keeps: the locations recorded in `blob_locs`, or
+    /// the bodies a blob store that frees them (memory) holds, whichever is more. A write
+    /// that was refused or failed leaves neither behind. For tests (docs/architecture.md §5).
+    #[doc(hidden)]
+    pub fn bodies_held(&self) -> Result<usize> {
+        let located = (self.inner.db.iter(TreeId::BlobLocs).keys())
+            .try_fold(0usize, |n, k| k.map(|_| n + 1))?;
+        Ok(self.inner.blobs.held().unwrap_or(0).max(located))
+    }
+
     /// The whole message.
     pub fn read_blob(&self, blob: BlobId) -> Result<Vec<u8>> {
         if let Some(loc) = self.blob_loc(blob)? {

@@ -5,7 +5,7 @@
 
 use crate::blob;
 use crate::keys;
-use crate::message::{change_usage, check_quota, load_mailbox};
+use crate::message::{appended, change_usage, check_quota, count_in, load_mailbox};
 use crate::model::*;
 use crate::notify::Change;
 use crate::tx::{abort, get, put, Tx, TxResult};
@@ -159,29 +159,13 @@ pub(crate) fn copy_in_tx(
     // Same-mailbox MOVE is a copy then expunge of the originals: work on `dst`
     // only, then reload as the source.
     for m in &metas {
-        let uid = dst.uidnext;
-        dst.uidnext = uid.next();
-        dst.highestmodseq = dst.highestmodseq.next();
-        dst.exists += 1;
-        dst.size += m.size;
-        if !m.flags.has(Flags::SEEN) {
-            dst.unseen += 1;
-        }
         let mut copy = m.clone();
-        copy.uid = uid;
-        copy.modseq = dst.highestmodseq;
+        (copy.uid, copy.modseq) = count_in(&mut dst, m.size, &m.flags);
         tx.put_message(to, &copy)?;
         let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
         put(tx.refs, &keys::id(m.blob), &(refs + 1))?;
-        pairs.push((m.uid, uid));
-        events.push((
-            account,
-            Change::Appended {
-                mailbox: to,
-                uid,
-                modseq: copy.modseq,
-            },
-        ));
+        pairs.push((m.uid, copy.uid));
+        events.push((account, appended(to, &copy)));
     }
     change_usage(tx, account, bytes, metas.len() as u64, u64::saturating_add)?;
     put(tx.mailboxes, &dst_key, &dst)?;

@@ -15,8 +15,9 @@
 //!   `backend::blobs::BlobStore`, the body role (put, read a range, release, sync): segment
 //!   files or memory.
 //! - `tx`: a transaction over every tree with named views (`Tx`), through the seam.
-//! - `accounts`, `mailbox`, `message` (append, read, flags), `expunge` (expunge, copy,
-//!   move): the operations, grouped by what they change;
+//! - `accounts`, `mailbox`, `message` (append, deliver to several mailboxes, `append_many`
+//!   of several messages to one mailbox, read, flags), `expunge` (expunge, copy, move): the
+//!   operations, grouped by what they change;
 //!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `segments`: message bytes in append-only segment files (records with a CRC; the
@@ -45,7 +46,10 @@
 //!   and the disk before the backend's flush; at open, records of the last segment are
 //!   verified.
 //! - Multi-tree updates (deliver, expunge, copy, move, rename, account delete) run in one
-//!   backend transaction: a crash leaves the old or the new state, never half.
+//!   backend transaction: a crash leaves the old or the new state, never half. Several
+//!   messages appended together ([`Store::append_many`], IMAP MULTIAPPEND) are one
+//!   transaction too: all of them or none, the quota checked for their total, their changes
+//!   published together.
 //! - Writers to one account are serialised by an in-process mutex, so transactions never
 //!   conflict and retry in practice; readers never block on sled.
 //! - Changes are published on the account's channel only after they are durable, and in commit
@@ -53,7 +57,8 @@
 //!   appear before UID 7, whichever writer's flush finished first.
 //! - A message's bytes are released only when no mailbox and no session's view can address
 //!   it (`views`): reference counts live in the model (`refs`, `pinned`), and a blob store is
-//!   told to release a body only after the transaction dropping its last reference committed.
+//!   told to release a body only after the transaction dropping its last reference committed,
+//!   or after a transaction that was to link it was refused or failed (nothing leaks).
 #![forbid(unsafe_code)]
 #![warn(
     clippy::cast_possible_truncation,

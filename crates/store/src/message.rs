@@ -1,10 +1,12 @@
-//! Messages arriving and changing: append/deliver (RFC 3501 §6.3.11, RFC 4315 APPENDUID),
+//! Messages arriving and changing: append/deliver and append_many (RFC 3501 §6.3.11, RFC 3502
+//! MULTIAPPEND, RFC 4315 APPENDUID),
 //! reads (in UID order, from the mailbox index while a view is open), flags with MODSEQ
 //! (RFC 3501 §6.4.6, RFC 7162 §3.1.3), and the helpers every write shares (mailbox lookup,
 //! quota check and usage). Messages leaving a mailbox (expunge, copy, move): `expunge.rs`.
 
 use std::sync::Arc;
 
+use crate::backend::blobs::BlobGuard;
 use crate::backend::{TreeId, Value};
 use crate::blob::decode;
 use crate::keys;
@@ -75,17 +77,8 @@ impl Store {
         req: AppendRequest<'_>,
     ) -> Result<Vec<Result<(UidValidity, Uid)>>> {
         self.inner.durable.check()?;
-        let blob_id = self.inner.db.generate_id()? + 1;
         // Parsing and writing up to 50 MiB is blocking work: keep it off the async workers.
-        let (parsed, (loc, guard)) = crate::blocking(|| {
-            let parsed = mime::parse(req.bytes);
-            self.inner
-                .blobs
-                .put(blob_id, req.bytes)
-                .map(|put| (parsed, put))
-        })?;
-        let size = req.bytes.len() as u64;
-        let (date, tz) = req.internaldate.unwrap_or((now_secs(), 0));
+        let body = crate::blocking(|| self.put_body(&req))?;
         let mut accounts: Vec<AccountId> = targets.iter().map(|t| t.0).collect();
         accounts.sort_unstable();
         accounts.dedup();
@@ -105,61 +98,124 @@ impl Store {
                         results.push(Err(Error::NoSuchMailbox));
                         continue;
                     }
-                    if let Err(e) = check_quota(tx, account, size, 1)? {
+                    if let Err(e) = check_quota(tx, account, body.size, 1)? {
                         results.push(Err(e));
                         continue;
                     }
-                    let uid = mb.uidnext;
-                    mb.uidnext = uid.next();
-                    mb.highestmodseq = mb.highestmodseq.next();
-                    mb.exists += 1;
-                    mb.size += size;
-                    if !req.flags.has(Flags::SEEN) {
-                        mb.unseen += 1;
-                    }
-                    let meta = MessageMeta {
-                        uid,
-                        blob: blob_id,
-                        flags: req.flags.clone(),
-                        internaldate: date,
-                        tz_minutes: tz,
-                        size,
-                        modseq: mb.highestmodseq,
-                    };
-                    tx.put_message(mailbox, &meta)?;
+                    let meta = add_message(tx, mailbox, &mut mb, &body)?;
                     put(tx.mailboxes, &key, &mb)?;
-                    change_usage(tx, account, size, 1, u64::saturating_add)?;
+                    change_usage(tx, account, body.size, 1, u64::saturating_add)?;
                     stored += 1;
-                    events.push((
-                        account,
-                        Change::Appended {
-                            mailbox,
-                            uid,
-                            modseq: meta.modseq,
-                        },
-                    ));
-                    results.push(Ok((mb.uidvalidity, uid)));
+                    events.push((account, appended(mailbox, &meta)));
+                    results.push(Ok((mb.uidvalidity, meta.uid)));
                 }
                 if stored > 0 {
-                    // The blob store's location record, as it gave it.
-                    tx.blob_locs.insert(keys::id(blob_id), &loc)?;
-                    put(tx.structure, &keys::id(blob_id), &parsed)?;
-                    put(tx.refs, &keys::id(blob_id), &stored)?;
+                    link_body(tx, &body, stored)?;
                 }
                 Ok((results, events))
             })
         };
-        // The location is committed (or the bytes are dead): the compactor may look now.
-        drop(guard);
         let linked = matches!(&results, Ok(r) if r.iter().any(Result::is_ok));
-        if !linked {
-            // No mailbox took it: a blob store that frees bodies (memory) frees this one.
-            self.inner.blobs.release(&[blob_id]);
-        }
+        self.settle_bodies(vec![body], linked);
         let results = results?;
         self.sync().await?;
         self.publish_durable();
         Ok(results)
+    }
+
+    /// Appends several messages to one mailbox in one transaction (IMAP MULTIAPPEND,
+    /// RFC 3502 §6.3.11: all or none). They get consecutive UIDs in the order given, one
+    /// MODSEQ each (docs/architecture.md §3.2); the quota is checked for all of them together
+    /// ([`Error::OverQuota`]: nothing is appended). Their `Appended` changes are published
+    /// together, in UID order, once durable, so no session sees some of them without the
+    /// others. Returns (UIDVALIDITY, UID) per message, in the order given (RFC 4315
+    /// APPENDUID). An empty list appends nothing and does not look at the mailbox.
+    pub async fn append_many(
+        &self,
+        account: AccountId,
+        mailbox: MailboxId,
+        reqs: &[AppendRequest<'_>],
+    ) -> Result<Vec<(UidValidity, Uid)>> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner.durable.check()?;
+        let mut bodies = Vec::with_capacity(reqs.len());
+        // Bodies are written before the transaction that links them (docs/architecture.md
+        // §5.1); one that fails to write releases those written before it.
+        let written = crate::blocking(|| -> Result<()> {
+            for req in reqs {
+                bodies.push(self.put_body(req)?);
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            self.settle_bodies(bodies, false);
+            return Err(e);
+        }
+        let bytes: u64 = bodies.iter().map(|b| b.size).sum();
+        let count = bodies.len() as u64;
+        let w = self.writer(account);
+        let results = {
+            let _g = crate::lock(&w);
+            self.transact_events(|tx| {
+                let Some((key, mut mb)) = load_mailbox(tx, mailbox)? else {
+                    return abort(Error::NoSuchMailbox);
+                };
+                if keys::read_account(&key) != account {
+                    return abort(Error::NoSuchMailbox);
+                }
+                if let Err(e) = check_quota(tx, account, bytes, count)? {
+                    return abort(e);
+                }
+                let mut results = Vec::with_capacity(bodies.len());
+                let mut events = Vec::with_capacity(bodies.len());
+                for body in &bodies {
+                    let meta = add_message(tx, mailbox, &mut mb, body)?;
+                    link_body(tx, body, 1)?;
+                    events.push((account, appended(mailbox, &meta)));
+                    results.push((mb.uidvalidity, meta.uid));
+                }
+                put(tx.mailboxes, &key, &mb)?;
+                change_usage(tx, account, bytes, count, u64::saturating_add)?;
+                Ok((results, events))
+            })
+        };
+        self.settle_bodies(bodies, results.is_ok());
+        let results = results?;
+        self.sync().await?;
+        self.publish_durable();
+        Ok(results)
+    }
+
+    /// Parses a message and writes its bytes to the blob store (blocking work: run it inside
+    /// [`crate::blocking`]). The body is linked by a transaction, then [`Store::settle_bodies`].
+    fn put_body(&self, req: &AppendRequest<'_>) -> Result<Body<'_>> {
+        let id = self.inner.db.generate_id()? + 1;
+        let parsed = mime::parse(req.bytes);
+        let (loc, guard) = self.inner.blobs.put(id, req.bytes)?;
+        Ok(Body {
+            id,
+            parsed,
+            loc,
+            size: req.bytes.len() as u64,
+            flags: req.flags.clone(),
+            // Fixed before the transaction, so a backend's retry writes the same date.
+            date: req.internaldate.unwrap_or((now_secs(), 0)),
+            _guard: guard,
+        })
+    }
+
+    /// After the transaction that would link `bodies`: their locations are committed (or
+    /// the bytes are dead), so the compactor may look at their segments; when the transaction
+    /// linked none of them (refused, failed), a blob store that frees bodies (memory) frees
+    /// them now.
+    fn settle_bodies(&self, bodies: Vec<Body<'_>>, linked: bool) {
+        let ids: Vec<BlobId> = bodies.iter().map(|b| b.id).collect();
+        drop(bodies);
+        if !linked {
+            self.inner.blobs.release(&ids);
+        }
     }
 
     /// Messages of a mailbox in UID order (from memory while a session has it open).
@@ -343,6 +399,72 @@ fn same_flags(a: &Flags, b: &Flags) -> bool {
     a.system == b.system
         && a.keywords.len() == b.keywords.len()
         && a.keywords.iter().all(|k| b.contains(k))
+}
+
+/// A message body written to the blob store, not yet linked to a mailbox.
+struct Body<'s> {
+    id: BlobId,
+    parsed: ParsedMessage,
+    /// The blob store's location record, as it gave it.
+    loc: Vec<u8>,
+    size: u64,
+    flags: Flags,
+    /// INTERNALDATE (unix seconds, zone minutes).
+    date: (i64, i16),
+    /// Keeps the compactor off the body's segment until the transaction is over.
+    _guard: BlobGuard<'s>,
+}
+
+/// Adds `body` to `mailbox` inside a transaction: the next UID, a new MODSEQ (§3.2 of
+/// docs/architecture.md), the counters of `mb` (the caller writes `mb` back).
+fn add_message(
+    tx: &Tx<'_>,
+    mailbox: MailboxId,
+    mb: &mut Mailbox,
+    body: &Body<'_>,
+) -> TxResult<MessageMeta> {
+    let (uid, modseq) = count_in(mb, body.size, &body.flags);
+    let meta = MessageMeta {
+        uid,
+        blob: body.id,
+        flags: body.flags.clone(),
+        internaldate: body.date.0,
+        tz_minutes: body.date.1,
+        size: body.size,
+        modseq,
+    };
+    tx.put_message(mailbox, &meta)?;
+    Ok(meta)
+}
+
+/// Counts a new message of `size` bytes with `flags` into the mailbox record `mb`: its UID
+/// is the next one and it is the mailbox's next change (docs/architecture.md §3.2).
+pub(crate) fn count_in(mb: &mut Mailbox, size: u64, flags: &Flags) -> (Uid, ModSeq) {
+    let uid = mb.uidnext;
+    mb.uidnext = uid.next();
+    mb.highestmodseq = mb.highestmodseq.next();
+    mb.exists += 1;
+    mb.size += size;
+    if !flags.has(Flags::SEEN) {
+        mb.unseen += 1;
+    }
+    (uid, mb.highestmodseq)
+}
+
+/// Records where `body` is, its MIME structure and its `refs` messages referring to it.
+fn link_body(tx: &Tx<'_>, body: &Body<'_>, refs: u32) -> TxResult<()> {
+    tx.blob_locs.insert(keys::id(body.id), &body.loc)?;
+    put(tx.structure, &keys::id(body.id), &body.parsed)?;
+    put(tx.refs, &keys::id(body.id), &refs)
+}
+
+/// The change that tells sessions `meta` was added to `mailbox`.
+pub(crate) fn appended(mailbox: MailboxId, meta: &MessageMeta) -> Change {
+    Change::Appended {
+        mailbox,
+        uid: meta.uid,
+        modseq: meta.modseq,
+    }
 }
 
 pub(crate) fn load_mailbox(tx: &Tx<'_>, mailbox: MailboxId) -> TxResult<Option<(Value, Mailbox)>> {

@@ -127,8 +127,8 @@ pub async fn append(s: &mut Session, name: &str, messages: &[AppendMsg]) -> CmdR
     } else {
         messages
     };
-    // RFC 3502 §6.3.11: if any message cannot be appended, none is. Everything we can know
-    // before writing is checked before the first message is written.
+    // RFC 3502 §6.3.11: if any message cannot be appended, none is. What the store does not
+    // check is checked before anything is written.
     for (i, m) in messages.iter().enumerate() {
         if m.message.is_empty() {
             // RFC 3501 §6.3.11 allows the command; a message must have a header (RFC 5322
@@ -141,70 +141,30 @@ pub async fn append(s: &mut Session, name: &str, messages: &[AppendMsg]) -> CmdR
             return Err(no(Some(Code::Cannot), format!("empty message{which}")));
         }
     }
-    if messages.len() > 1 {
-        fits_quota(&store, account.id, messages)?;
-    }
-    let mut appended: Vec<Uid> = Vec::with_capacity(messages.len());
-    let mut validity = None;
-    for m in messages {
-        let req = AppendRequest {
+    // RFC 3502 §6.3.11: all or none. The store appends the messages in one transaction, with
+    // the quota checked for all of them together, and publishes them together: no other
+    // session sees some of them, and nothing needs undoing when one cannot be appended.
+    let reqs: Vec<AppendRequest> = messages
+        .iter()
+        .map(|m| AppendRequest {
             bytes: &m.message,
             flags: Flags::from_names(m.flags.iter().map(String::as_str)),
             internaldate: m.date,
-        };
-        match store.append(account.id, mb.id, req).await {
-            Ok((v, uid)) => {
-                validity = Some(v);
-                appended.push(uid);
-            }
-            Err(e) => {
-                // RFC 3502 §6.3.11: undo the messages already appended. The store appends
-                // one message per transaction, so a concurrent writer (a delivery using up
-                // the quota between our check and our write) can still make a later message
-                // fail; other sessions then see them come and go.
-                if !appended.is_empty() {
-                    if let Err(undo) = store.expunge(account.id, mb.id, &appended).await {
-                        tracing::error!("MULTIAPPEND: undoing {appended:?} failed: {undo}");
-                    }
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    let validity = validity.ok_or_else(|| CmdError::Bad("APPEND without a message".into()))?;
+        })
+        .collect();
+    let appended = store.append_many(account.id, mb.id, &reqs).await?;
+    let Some(&(validity, _)) = appended.first() else {
+        return Err(CmdError::Bad("APPEND without a message".into()));
+    };
+    let uids: Vec<Uid> = appended.iter().map(|&(_, uid)| uid).collect();
     // RFC 4315 §3 APPENDUID; for MULTIAPPEND a uid-set in the order of the messages.
     Ok((
         Some(Code::Other(format!(
             "APPENDUID {validity} {}",
-            uid_set(&appended)
+            uid_set(&uids)
         ))),
         "APPEND completed".into(),
     ))
-}
-
-/// RFC 3502 §6.3.11: the messages of a MULTIAPPEND together must fit the account's quota
-/// (docs/spec.md §5), checked before any is written. The store checks each message again.
-fn fits_quota(
-    store: &store::Store,
-    account: AccountId,
-    messages: &[AppendMsg],
-) -> Result<(), CmdError> {
-    let Some(acct) = store.account_by_id(account)? else {
-        return Ok(());
-    };
-    let used = store.usage(account)?;
-    let bytes: u64 = messages.iter().map(|m| m.message.len() as u64).sum();
-    let count = messages.len() as u64;
-    let over_bytes = acct
-        .quota_bytes
-        .is_some_and(|q| used.bytes.saturating_add(bytes) > q);
-    let over_count = acct
-        .quota_messages
-        .is_some_and(|q| used.messages.saturating_add(count) > q);
-    if over_bytes || over_count {
-        return Err(store::Error::OverQuota.into());
-    }
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -95,6 +95,15 @@ impl BlobStore {
         }
     }
 
+    /// How many bodies a blob store that frees them (memory) holds; `None` for segment
+    /// files, whose unlinked bytes are dead space the compactor gives back.
+    pub(crate) fn held(&self) -> Option<usize> {
+        match self {
+            BlobStore::Segments(_) => None,
+            BlobStore::Memory(m) => Some(crate::lock(m).len()),
+        }
+    }
+
     /// The segment files, when bodies are there (compactor, recovery at open).
     pub(crate) fn segments(&self) -> Option<&Arc<Segments>> {
         match self {
