@@ -16,6 +16,8 @@ async fn page_is_served_with_a_strict_content_security_policy() {
     for (path, ctype) in [
         ("/", "text/html"),
         ("/assets/dashboard.js", "text/javascript"),
+        ("/assets/dashboard-util.js", "text/javascript"),
+        ("/assets/dashboard-drawer.js", "text/javascript"),
         ("/assets/dashboard.css", "text/css"),
     ] {
         let resp = call(&r, "GET", path, false, None, Body::empty()).await;

@@ -51,12 +51,22 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    frame-ancestors 'none'; form-action 'self'";
 const HTML: &str = include_str!("../../assets/dashboard.html");
 const JS: &str = include_str!("../../assets/dashboard.js");
+const JS_UTIL: &str = include_str!("../../assets/dashboard-util.js");
+const JS_DRAWER: &str = include_str!("../../assets/dashboard-drawer.js");
 const CSS: &str = include_str!("../../assets/dashboard.css");
 
 pub(crate) fn routes() -> Router<App> {
     Router::new()
         .route("/", get(page))
         .route("/assets/dashboard.js", get(script))
+        .route(
+            "/assets/dashboard-util.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS_UTIL) }),
+        )
+        .route(
+            "/assets/dashboard-drawer.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS_DRAWER) }),
+        )
         .route("/assets/dashboard.css", get(style))
         .route("/api/dashboard/state", get(state))
         .route("/api/dashboard/events", get(events))
