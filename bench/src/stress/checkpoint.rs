@@ -116,7 +116,12 @@ impl Checkpoints {
             && self.phase() != Phase::Running
         {
             self.report(None);
-            self.wait_for(|ph| ph == Phase::Running).await;
+            // Not `== Running` alone: the coordinator may pass from this drain through Running
+            // to the next pause (the final checkpoint right after a periodic one) before this
+            // waiter looks, and a watch channel keeps only the latest phase: waiting for
+            // Running then missed the next checkpoint (a flaky "5 of 7 sessions paused").
+            self.wait_for(|ph| ph == Phase::Running || !matches!(ph, Phase::Drain(x) if x == e))
+                .await;
         }
     }
 
@@ -364,4 +369,36 @@ pub fn differences(s: &View, f: &View, flavor: Flavor) -> Vec<(Kind, String)> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The coordinator goes from a drain straight through Running to the next pause (the
+    /// final checkpoint right after a periodic one): a POP3/SMTP participant must finish the
+    /// first and take part in the second instead of waiting for a Running it never saw.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_participant_does_not_miss_the_next_pause() {
+        let cp = std::sync::Arc::new(Checkpoints::default());
+        cp.tx.send_replace(Phase::Pause(1));
+        let part = tokio::spawn({
+            let cp = cp.clone();
+            async move { cp.take_part(1).await }
+        });
+        while cp.arrived.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        cp.tx.send_replace(Phase::Drain(1));
+        while cp.reports.lock().map(|r| r.len()).unwrap_or(0) < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Both at once: the participant wakes once and sees only the second.
+        cp.tx.send_replace(Phase::Running);
+        cp.tx.send_replace(Phase::Pause(2));
+        tokio::time::timeout(Duration::from_secs(5), part)
+            .await
+            .expect("take_part(1) returned")
+            .expect("join");
+    }
 }
