@@ -344,11 +344,11 @@ impl Session {
     async fn fault(&mut self, stage: &str, tag: &str) -> FaultStep {
         let account = match &self.state {
             State::Authenticated { account } | State::Selected { account, .. } => {
-                Some(account.address.clone())
+                Some(account.address.as_str())
             }
             State::NotAuthenticated | State::Logout => None,
         };
-        let names: Vec<&str> = account.as_deref().into_iter().collect();
+        let names: Vec<&str> = account.into_iter().collect();
         match self.conn.inject(stage, &names).await {
             Injected::Proceed | Injected::Blackhole => FaultStep::Proceed,
             Injected::Reply(r) if r.starts_with("BYE") => {

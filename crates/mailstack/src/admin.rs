@@ -10,25 +10,6 @@ use store::{AppendRequest, Store};
 use crate::cli::{show_quota, AliasVerb, MailboxVerb, UserVerb, Verb};
 use crate::config::Config;
 
-/// Why [`open`] did not give the store.
-enum Opened {
-    /// A running server holds it (its PID).
-    Locked(String),
-    Failed(anyhow::Error),
-}
-
-fn open(config: &Config) -> Result<Store, Opened> {
-    match Store::open(&config.data_dir) {
-        Err(store::Error::Locked { pid }) => Err(Opened::Locked(pid)),
-        other => other.map_err(|e| {
-            Opened::Failed(
-                anyhow::Error::new(e)
-                    .context(format!("cannot open store {}", config.data_dir.display())),
-            )
-        }),
-    }
-}
-
 /// Opens the store, turning "locked" into an actionable message.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     match Store::open(&config.data_dir) {
@@ -45,11 +26,14 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
-    let store = match open(&config) {
-        Ok(s) => s,
+    let store = match Store::open(&config.data_dir) {
         // docs/spec.md §7.1: a running server holds the store; the verb goes to it.
-        Err(Opened::Locked(pid)) => return crate::admin_live::run(&config, verb, &pid).await,
-        Err(Opened::Failed(e)) => return Err(e),
+        Err(store::Error::Locked { pid }) => {
+            return crate::admin_live::run(&config, verb, &pid).await
+        }
+        opened => {
+            opened.with_context(|| format!("cannot open store {}", config.data_dir.display()))?
+        }
     };
     store.set_domains(&config.domains).await?;
     let auth = Auth::new(store.clone(), config.auth_config())?;

@@ -66,7 +66,10 @@ pub async fn run(config: &Config, verb: Verb, pid: &str) -> anyhow::Result<()> {
             if bytes.is_empty() {
                 bail!("no message on standard input");
             }
-            let path = format!("/api/accounts/{to}/messages?mailbox={}", query(&mailbox));
+            let path = format!(
+                "/api/accounts/{to}/messages?mailbox={}",
+                web::percent_encode(&mailbox)
+            );
             let (status, body) = live.send("POST", &path, "message/rfc822", bytes).await?;
             match status {
                 201 => {
@@ -243,16 +246,4 @@ impl Api<'_> {
         }
         Ok(())
     }
-}
-
-/// Percent-encodes a query value (mailbox names may hold spaces, `&`, non-ASCII).
-fn query(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -178,11 +178,11 @@ impl Session {
     /// `Some(flow)` when a rule answered (an injected `-ERR`) or dropped the connection.
     async fn fault(&mut self, stage: &str) -> std::io::Result<Option<Flow>> {
         let user = match &self.state {
-            State::Transaction(md) => Some(md.account.address.clone()),
-            State::Authorization { user } => user.clone(),
+            State::Transaction(md) => Some(md.account.address.as_str()),
+            State::Authorization { user } => user.as_deref(),
             State::Update => None,
         };
-        let names: Vec<&str> = user.as_deref().into_iter().collect();
+        let names: Vec<&str> = user.into_iter().collect();
         Ok(match self.conn.inject(stage, &names).await {
             Injected::Proceed | Injected::Blackhole => None,
             Injected::Reply(r) => {

@@ -222,13 +222,15 @@ impl Session {
             self.reply(refusal);
             return Ok(Next::Continue);
         }
-        if let Some(stage) = fault_stage(&req) {
+        // docs/spec.md §7.7: one atomic load per command while no rule exists.
+        let stage = fault_stage(&req).filter(|_| self.ctx.service.faults.active());
+        if let Some(stage) = stage {
             let named = match &req {
-                Request::Mail { from } => Some(from.address.clone()),
-                Request::Rcpt { to } => Some(to.address.clone()),
+                Request::Mail { from } => Some(from.address.as_str()),
+                Request::Rcpt { to } => Some(to.address.as_str()),
                 _ => None,
             };
-            match self.fault(stage, named.as_deref()).await {
+            match self.fault(stage, named).await {
                 Fault::None | Fault::Blackhole => {}
                 Fault::Answered => {
                     if let Request::Bdat { chunk_size, .. } = req {
@@ -312,8 +314,6 @@ impl Session {
             State::Connected | State::Greeted => {}
         }
         names.extend(named);
-        let names: Vec<String> = names.into_iter().map(str::to_string).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         match self.conn.inject(stage, &names).await {
             Injected::Proceed => Fault::None,
             Injected::Reply(r) => {

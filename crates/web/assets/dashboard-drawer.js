@@ -37,13 +37,6 @@ export function renderMessageMeta(addr, uid, flags) {
   for (const f of flags || []) meta.append(h('span', { class: `badge flag ${flagClass(f)}` }, f), ' ');
 }
 
-/** A dashboard read URL a frame or a link can open (no headers: the token in the query). */
-function readUrl(path) {
-  const t = currentToken();
-  const sep = path.includes('?') ? '&' : '?';
-  return t ? `${path}${sep}access_token=${encodeURIComponent(t)}` : path;
-}
-
 export function showTab(name) {
   for (const b of document.querySelectorAll('#message-tabs .tab')) {
     b.classList.toggle('active', b.dataset.tab === name);
@@ -98,14 +91,14 @@ export async function openMessage(addr, uid) {
       // server's CSP for the frame also blocks every remote load.
       $('message-html').append(h('iframe', {
         class: 'html-frame', title: 'HTML part', sandbox: '', referrerpolicy: 'no-referrer',
-        src: readUrl(`${base}/html?mailbox=INBOX`),
+        src: streamUrl(`${base}/html?mailbox=INBOX`),
       }));
     }
     const atts = m.attachments || [];
     $('tab-attachments').textContent = `Attachments (${atts.length})`;
     $('tab-attachments').disabled = atts.length === 0;
     $('message-attachments').replaceChildren(...atts.map((a) => h('li', null,
-      h('a', { href: readUrl(`${base}/attachments/${a.index}?mailbox=INBOX`), download: a.name,
+      h('a', { href: streamUrl(`${base}/attachments/${a.index}?mailbox=INBOX`), download: a.name,
                class: 'attachment' }, a.name),
       ' ', h('span', { class: 'muted' }, `${a.content_type} · ${fmtSize(a.size)}`))));
   } catch (e) {

@@ -463,10 +463,12 @@ function setConn(cls, text) {
   el.textContent = text;
 }
 
-/** EventSource cannot send headers: the token goes in the query (RFC 6750 §2.3). */
+/** A dashboard read URL for what cannot send headers — EventSource, a frame, a link: the
+ *  token goes in the query (RFC 6750 §2.3). */
 export function streamUrl(path) {
   const t = currentToken();
-  return t ? `${path}?access_token=${encodeURIComponent(t)}` : path;
+  const sep = path.includes('?') ? '&' : '?';
+  return t ? `${path}${sep}access_token=${encodeURIComponent(t)}` : path;
 }
 
 function connect() {

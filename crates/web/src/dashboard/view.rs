@@ -131,6 +131,22 @@ pub(crate) fn attachments(raw: &[u8]) -> Vec<Attachment> {
         .collect()
 }
 
+/// A message's content as a response: `content_type`, never sniffed, never cached, under
+/// `csp` (every one of these routes serves mail, which is hostile until proven otherwise).
+fn content(body: Vec<u8>, content_type: &'static str, csp: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert("content-security-policy", HeaderValue::from_static(csp));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 /// `GET /api/dashboard/messages/{addr}/{uid}/html`: the HTML part for a sandboxed frame.
 pub(crate) async fn html(
     reader: Reader,
@@ -138,23 +154,9 @@ pub(crate) async fn html(
 ) -> Result<Response, ApiError> {
     let raw = reader.raw(&addr, uid)?;
     let html = html_part(&raw).ok_or_else(|| ApiError::NotFound("no HTML part".into()))?;
-    let mut r = html.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(FRAME_CSP),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut r = content(html.into_bytes(), "text/html; charset=utf-8", FRAME_CSP);
+    r.headers_mut()
+        .insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
     Ok(r)
 }
 
@@ -184,29 +186,17 @@ pub(crate) async fn attachment(
             }
         })
         .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = crate::percent_encode(name);
     let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut r = part.contents().to_vec().into_response();
-    let h = r.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
+    let mut r = content(
+        part.contents().to_vec(),
+        "application/octet-stream",
+        "sandbox; default-src 'none'",
     );
-    h.insert(
+    r.headers_mut().insert(
         CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.to_string()))?,
     );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
 
@@ -216,22 +206,11 @@ pub(crate) async fn source(
     ApiPath((addr, uid)): ApiPath<(String, Uid)>,
 ) -> Result<Response, ApiError> {
     let raw = reader.raw(&addr, uid)?;
-    let mut r = raw.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("sandbox; default-src 'none'"),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
+    Ok(content(
+        raw,
+        "text/plain; charset=utf-8",
+        "sandbox; default-src 'none'",
+    ))
 }
 
 #[cfg(test)]
