@@ -126,6 +126,7 @@ impl Store {
             let _g = crate::lock(&w);
             let boxes = self.mailboxes(account.id)?;
             let subscriptions = crate::subscriptions::keys_of(self, account.id)?;
+            let sieve = crate::scripts::keys_of(self, account.id)?;
             let mut msgs = Vec::new();
             for mb in &boxes {
                 msgs.push((mb.id, self.messages(mb.id)?));
@@ -147,6 +148,9 @@ impl Store {
                 }
                 for key in &subscriptions {
                     tx.subscriptions.remove(key)?;
+                }
+                for key in &sieve {
+                    tx.sieve.remove(key)?;
                 }
                 tx.usage.remove(keys::account(account.id))?;
                 tx.account_ids.remove(keys::account(account.id))?;

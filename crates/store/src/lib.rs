@@ -18,7 +18,8 @@
 //! - `accounts`, `mailbox`, `message` (append, deliver to several mailboxes, `append_many`
 //!   of several messages to one mailbox, read, flags), `expunge` (expunge, copy, move): the
 //!   operations, grouped by what they change;
-//!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6).
+//!   `subscriptions`: subscribed names, kept apart from mailboxes (RFC 3501 §6.3.6);
+//!   [`scripts`]: an account's Sieve scripts, the active one, vacation reply records.
 //! - [`mime`]: the MIME structure parsed once at delivery (ENVELOPE, BODYSTRUCTURE, offsets).
 //! - `segments`: message bytes in append-only segment files (records with a CRC; the
 //!   `blob_locs` tree keeps each blob's location); `compact`: the thread that gives the space
@@ -82,6 +83,7 @@ mod message;
 pub mod mime;
 pub mod model;
 pub mod notify;
+pub mod scripts;
 mod segments;
 mod subscriptions;
 mod tx;
@@ -123,6 +125,9 @@ pub enum Error {
     MaildropInUse,
     #[error("alias error: {0}")]
     Alias(&'static str),
+    /// A Sieve script operation was refused (`sieve`, RFC 5804 response codes).
+    #[error("{0}")]
+    Script(#[from] scripts::ScriptError),
     #[error("the store is in use by another process (pid {pid}); stop it first")]
     Locked { pid: String },
     /// The embedded database failed (the backend's own error, as text: its types stay

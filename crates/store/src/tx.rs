@@ -28,6 +28,7 @@ pub(crate) struct Tx<'a> {
     pub pinned: TxTree<'a>,
     pub blob_locs: TxTree<'a>,
     pub subscriptions: TxTree<'a>,
+    pub sieve: TxTree<'a>,
     /// Bumped by every blob release (wakes the compactor).
     pub deletes: &'a std::sync::atomic::AtomicU64,
     /// Message records written or removed by this attempt, applied to the in-memory indexes
@@ -92,6 +93,7 @@ impl<'a> Tx<'a> {
             pinned: v.tree(TreeId::Pinned),
             blob_locs: v.tree(TreeId::BlobLocs),
             subscriptions: v.tree(TreeId::Subscriptions),
+            sieve: v.tree(TreeId::Sieve),
             deletes,
             index: Default::default(),
             released: Default::default(),

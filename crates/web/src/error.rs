@@ -130,6 +130,15 @@ impl From<store::Error> for ApiError {
             E::AccountExists | E::MailboxExists | E::Alias(_) => ApiError::Conflict(e.to_string()),
             E::InvalidName(_) | E::NotPermitted(_) => ApiError::BadRequest(e.to_string()),
             E::OverQuota => ApiError::OverQuota(e.to_string()),
+            E::Script(s) => {
+                use store::scripts::ScriptError as S;
+                match s {
+                    S::NoSuchScript => ApiError::NotFound(e.to_string()),
+                    S::Exists | S::Active => ApiError::Conflict(e.to_string()),
+                    S::TooMany | S::TooLarge => ApiError::OverQuota(e.to_string()),
+                    S::BadName => ApiError::BadRequest(e.to_string()),
+                }
+            }
             E::MaildropInUse => ApiError::Conflict(e.to_string()),
             E::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             E::Locked { .. } | E::Db(_) | E::Corrupt(_) | E::Io(_) => {

@@ -57,6 +57,8 @@ pub(crate) enum TreeId {
     Pinned,
     BlobLocs,
     Subscriptions,
+    /// Sieve scripts, the active script's name and vacation reply records (`scripts`).
+    Sieve,
     Domains,
     /// The expunge log of earlier versions (mailbox ‖ uid → modseq); migrated at open.
     Expunged,
@@ -65,7 +67,7 @@ pub(crate) enum TreeId {
 
 impl TreeId {
     /// Every tree, in index order.
-    pub(crate) const ALL: [TreeId; 17] = [
+    pub(crate) const ALL: [TreeId; 18] = [
         TreeId::Accounts,
         TreeId::AccountIds,
         TreeId::Aliases,
@@ -80,12 +82,13 @@ impl TreeId {
         TreeId::Pinned,
         TreeId::BlobLocs,
         TreeId::Subscriptions,
+        TreeId::Sieve,
         TreeId::Domains,
         TreeId::Expunged,
         TreeId::ExpungeFloor,
     ];
     /// Trees `0..TX` are the ones a transaction covers.
-    pub(crate) const TX: usize = 14;
+    pub(crate) const TX: usize = 15;
 
     pub(crate) fn index(self) -> usize {
         self as usize
@@ -108,6 +111,7 @@ impl TreeId {
             TreeId::Pinned => "pinned",
             TreeId::BlobLocs => "blob_locs",
             TreeId::Subscriptions => "subscriptions",
+            TreeId::Sieve => "sieve",
             TreeId::Domains => "domains",
             TreeId::Expunged => "expunged",
             TreeId::ExpungeFloor => "expunge_floor",
