@@ -45,7 +45,8 @@ pub use listen::{
 };
 pub use registry::{Registry, SessionHandle, SessionInfo};
 pub use service::{
-    sasl_exchange, serve_service, Protocol, SaslOutcome, ServiceConfig, MAX_SASL_LINE,
+    sasl_exchange, sasl_exchange_framed, serve_service, Protocol, Responses, SaslOutcome,
+    ServiceConfig, MAX_SASL_LINE,
 };
 pub use tls::{load_or_generate, TlsAcceptor, TlsError, TlsSetup, Validity};
 pub use validity::date;

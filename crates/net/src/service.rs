@@ -150,6 +150,15 @@ pub enum SaslOutcome {
     TooLong,
 }
 
+/// How a protocol frames the client's SASL responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responses {
+    /// A bare base64 line (IMAP, POP3, SMTP).
+    Lines,
+    /// A string: `"base64"` or a literal `{n+}`/`{n}` (ManageSieve, RFC 5804 §2.1).
+    Strings,
+}
+
 /// Runs one SASL exchange (RFC 4422) in any protocol: `challenge` frames a base64 challenge
 /// as the protocol's continuation line (`+ …` in IMAP and POP3, `334 …` in SMTP). Responses
 /// are marked secret for the trace. I/O errors and timeouts end it with `Err`.
@@ -158,6 +167,17 @@ pub async fn sasl_exchange(
     mechanism: Mechanism,
     initial: Option<&[u8]>,
     challenge: fn(&str) -> String,
+) -> Result<SaslOutcome, LineError> {
+    sasl_exchange_framed(conn, mechanism, initial, challenge, Responses::Lines).await
+}
+
+/// [`sasl_exchange`] with the protocol's framing of responses.
+pub async fn sasl_exchange_framed(
+    conn: &mut Connection,
+    mechanism: Mechanism,
+    initial: Option<&[u8]>,
+    challenge: fn(&str) -> String,
+    responses: Responses,
 ) -> Result<SaslOutcome, LineError> {
     let (mut ex, mut step) = Exchange::start(mechanism, initial);
     loop {
@@ -171,12 +191,55 @@ pub async fn sasl_exchange(
                     Err(LineError::TooLong) => return Ok(SaslOutcome::TooLong),
                     Err(e) => return Err(e),
                 };
-                step = ex.respond(crate::trim_eol(&line));
+                let line = crate::trim_eol(&line);
+                step = match responses {
+                    Responses::Lines => ex.respond(line),
+                    Responses::Strings => match string_response(conn, line).await? {
+                        Some(data) => ex.respond(&data),
+                        None => Step::Failed(SaslError::Malformed("expected a string")),
+                    },
+                };
             }
             Step::Done(creds) => return Ok(SaslOutcome::Credentials(creds)),
             Step::Failed(e) => return Ok(SaslOutcome::Failed(e)),
         }
     }
+}
+
+/// RFC 5804 §2.1: a client response is a quoted string or a literal (whose bytes follow the
+/// line; at most [`MAX_SASL_LINE`]). `None` when it is neither.
+async fn string_response(conn: &mut Connection, line: &[u8]) -> Result<Option<Vec<u8>>, LineError> {
+    if let [b'"', inner @ .., b'"'] = line {
+        let mut out = Vec::with_capacity(inner.len());
+        let mut escaped = false;
+        for &b in inner {
+            match (escaped, b) {
+                (false, b'\\') => escaped = true,
+                (false, b'"') => return Ok(None),
+                _ => {
+                    out.push(b);
+                    escaped = false;
+                }
+            }
+        }
+        return Ok((!escaped).then_some(out));
+    }
+    let Some(spec) = line.strip_prefix(b"{").and_then(|l| l.strip_suffix(b"}")) else {
+        return Ok(None);
+    };
+    let digits = spec.strip_suffix(b"+").unwrap_or(spec);
+    let n = match std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse::<usize>().ok())
+    {
+        Some(n) if n <= MAX_SASL_LINE && !digits.is_empty() => n,
+        _ => return Ok(None),
+    };
+    conn.expect_secret();
+    let data = conn.read_exact(n).await?;
+    // The literal ends the response: only the line terminator follows.
+    let rest = conn.read_line(MAX_SASL_LINE).await?;
+    Ok(crate::trim_eol(&rest).is_empty().then_some(data))
 }
 
 #[cfg(test)]
@@ -265,6 +328,48 @@ mod tests {
         assert!(
             text.starts_with("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n+ \r\n"),
             "{text}"
+        );
+    }
+
+    /// RFC 5804 §2.1: ManageSieve responses are strings, quoted or literal; anything else
+    /// fails the exchange.
+    #[tokio::test]
+    async fn sasl_string_responses() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut c = conn(server, [127, 0, 0, 1]);
+        let sieve = |b: &str| format!("\"{b}\"\r\n");
+        let driver = tokio::spawn(async move {
+            let mut out = Vec::new();
+            for _ in 0..3 {
+                let o =
+                    sasl_exchange_framed(&mut c, Mechanism::Login, None, sieve, Responses::Strings)
+                        .await
+                        .expect("io");
+                out.push(o);
+            }
+            out
+        });
+        let user = auth::sasl::encode_base64(b"alice@example.test");
+        let pass = auth::sasl::encode_base64(b"pw");
+        let input = format!(
+            "\"{user}\"\r\n{{{}+}}\r\n{pass}\r\n{user}\r\n\"*\"\r\n",
+            pass.len()
+        );
+        client.write_all(input.as_bytes()).await.expect("write");
+        let outcomes = driver.await.expect("driver");
+        match &outcomes[0] {
+            SaslOutcome::Credentials(c) => assert_eq!(c.username, "alice@example.test"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(outcomes[1], SaslOutcome::Failed(SaslError::Malformed(_))),
+            "a bare line is not a string: {:?}",
+            outcomes[1]
+        );
+        assert!(
+            matches!(outcomes[2], SaslOutcome::Failed(SaslError::Cancelled)),
+            "{:?}",
+            outcomes[2]
         );
     }
 }
