@@ -100,7 +100,13 @@ impl Walker<'_> {
 
     /// RFC 2046 §5.1.1: delimiter lines "--boundary", the last "--boundary--"; the line
     /// break before a delimiter belongs to it.
-    fn multipart(&mut self, body: Range<usize>, boundary: &str, digest: bool, depth: usize) -> Kind {
+    fn multipart(
+        &mut self,
+        body: Range<usize>,
+        boundary: &str,
+        digest: bool,
+        depth: usize,
+    ) -> Kind {
         let delim = format!("--{boundary}");
         let msg = self.msg;
         let mut parts = Vec::new();

@@ -241,8 +241,7 @@ mod tests {
         let (t, z) = header_date(b" Tue, 1 Dec 2026 10:00:00 +0100").unwrap();
         assert_eq!(z, 60);
         assert_eq!(t, days_from_civil(2026, 12, 1) * 86_400 + 9 * 3600);
-        let (_, z) =
-            header_date(b" from x by y; Wed, 02 Dec 2026 08:00:00 -0500 (EST)").unwrap();
+        let (_, z) = header_date(b" from x by y; Wed, 02 Dec 2026 08:00:00 -0500 (EST)").unwrap();
         assert_eq!(z, -300);
         assert!(header_date(b" yesterday").is_none());
     }

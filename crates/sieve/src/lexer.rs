@@ -344,7 +344,10 @@ mod tests {
 
     #[test]
     fn numbers_and_quantifiers() {
-        assert_eq!(toks("1M 2g 0"), vec![Tok::Number(1 << 20), Tok::Number(2 << 30), Tok::Number(0)]);
+        assert_eq!(
+            toks("1M 2g 0"),
+            vec![Tok::Number(1 << 20), Tok::Number(2 << 30), Tok::Number(0)]
+        );
         assert!(tokenize("99999999999999999999").is_err());
         assert!(tokenize("17179869184G").is_err());
         assert!(tokenize("10x").is_err());
@@ -359,7 +362,10 @@ mod tests {
     #[test]
     fn multiline_dot_stuffing() {
         let t = toks("text: # c\r\nline 1\n..dot\n.\n;");
-        assert_eq!(t, vec![Tok::Str("line 1\r\n.dot\r\n".into()), Tok::Semicolon]);
+        assert_eq!(
+            t,
+            vec![Tok::Str("line 1\r\n.dot\r\n".into()), Tok::Semicolon]
+        );
     }
 
     #[test]

@@ -170,7 +170,9 @@ pub(crate) fn plain_address(s: &str) -> Option<String> {
     let domain = domain?;
     let bad = |c: char| c.is_whitespace() || c.is_control();
     let local_ok = if local.len() >= 2 && local.starts_with('"') && local.ends_with('"') {
-        !local.chars().any(|c| c.is_control() || c == '\r' || c == '\n')
+        !local
+            .chars()
+            .any(|c| c.is_control() || c == '\r' || c == '\n')
     } else {
         !local.is_empty()
             && !local.contains(|c: char| bad(c) || "<>()[],;:\"\\@".contains(c))

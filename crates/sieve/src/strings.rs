@@ -41,16 +41,13 @@ pub(crate) fn convert(raw: &str, mode: StrMode) -> Result<Str, String> {
             .count();
         let name = &after[..name_len];
         if after[name_len..].starts_with('}') {
-            match reference(name)? {
-                Some(p) => {
-                    if !lit.is_empty() {
-                        pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-                    }
-                    pieces.push(p);
-                    rest = &after[name_len + 1..];
-                    continue;
+            if let Some(p) = reference(name)? {
+                if !lit.is_empty() {
+                    pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                 }
-                None => {}
+                pieces.push(p);
+                rest = &after[name_len + 1..];
+                continue;
             }
         }
         // RFC 5229 §3: text that is not a valid reference stays as it is.
@@ -105,7 +102,7 @@ fn decode_encoded(raw: &str) -> Result<String, String> {
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(i) = rest.find("${") {
-        out.extend_from_slice(rest[..i].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..i]);
         let after = &rest[i + 2..];
         // Bounded look-ahead keeps many unterminated "${" linear.
         let close = after.bytes().take(MAX_ENCODED).position(|b| b == b'}');
@@ -117,7 +114,11 @@ fn decode_encoded(raw: &str) -> Result<String, String> {
                 .split([' ', '\t', '\r', '\n'])
                 .filter(|s| !s.is_empty())
                 .collect();
-            if items.is_empty() || !items.iter().all(|s| s.bytes().all(|b| b.is_ascii_hexdigit())) {
+            if items.is_empty()
+                || !items
+                    .iter()
+                    .all(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
                 return None;
             }
             let bytes = if kind.eq_ignore_ascii_case("hex") {
@@ -196,7 +197,10 @@ mod tests {
         assert!(convert("${env.x}", VARS).is_err());
         assert_eq!(convert("${a.}", VARS).unwrap().constant(), Some("${a.}"));
         // Without "variables" nothing is a reference.
-        assert_eq!(convert("${a}", StrMode::default()).unwrap().constant(), Some("${a}"));
+        assert_eq!(
+            convert("${a}", StrMode::default()).unwrap().constant(),
+            Some("${a}")
+        );
     }
 
     #[test]
@@ -206,8 +210,14 @@ mod tests {
             encoded: true,
         };
         assert_eq!(convert("${hex: 40 41}", m).unwrap().constant(), Some("@A"));
-        assert_eq!(convert("${UNICODE:263a}x", m).unwrap().constant(), Some("☺x"));
-        assert_eq!(convert("${hex:zz}", m).unwrap().constant(), Some("${hex:zz}"));
+        assert_eq!(
+            convert("${UNICODE:263a}x", m).unwrap().constant(),
+            Some("☺x")
+        );
+        assert_eq!(
+            convert("${hex:zz}", m).unwrap().constant(),
+            Some("${hex:zz}")
+        );
         assert!(convert("${unicode:D800}", m).is_err());
         assert!(convert("${hex:ff}", m).is_err());
     }

@@ -46,7 +46,12 @@ impl fmt::Display for Skip {
 
 /// RFC 5230 §4.2: the handle of a vacation without `:handle`, from the values that make
 /// two responses the same (subject, from, mime, reason); FNV-1a, stable across builds.
-pub(crate) fn default_handle(subject: Option<&str>, from: Option<&str>, mime: bool, reason: &str) -> String {
+pub(crate) fn default_handle(
+    subject: Option<&str>,
+    from: Option<&str>,
+    mime: bool,
+    reason: &str,
+) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |s: &str| {
         for b in s.bytes().chain([0xff]) {
@@ -133,7 +138,12 @@ pub fn reply_to(
     if !addressed {
         return Err(Skip::NotAddressed);
     }
-    Ok(envelope.from.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    Ok(envelope
+        .from
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string())
 }
 
 /// RFC 5230 §4.6: List-Id and the other RFC 2369 List-* fields, Precedence bulk/list/junk.
@@ -169,7 +179,10 @@ pub fn build_reply(
         out.push_str(value);
         out.push_str("\r\n");
     };
-    field("From", &format_from(&one_line(v.from.as_deref().unwrap_or(recipient))));
+    field(
+        "From",
+        &format_from(&one_line(v.from.as_deref().unwrap_or(recipient))),
+    );
     field("To", &one_line(to));
     // RFC 5230 §4.3: the default subject.
     let subject = match &v.subject {
@@ -181,7 +194,11 @@ pub fn build_reply(
     };
     field("Subject", &encode_words(&subject));
     // RFC 5230 §5 / RFC 5322 §3.6.4: thread the reply under the original.
-    let ids = |name: &str| h.first_decoded(name).map(|v| msg_ids(&v)).unwrap_or_default();
+    let ids = |name: &str| {
+        h.first_decoded(name)
+            .map(|v| msg_ids(&v))
+            .unwrap_or_default()
+    };
     if let Some(orig) = ids("message-id").into_iter().next() {
         let mut refs = ids("references");
         if refs.is_empty() {
@@ -331,7 +348,8 @@ fn quoted_printable(s: &str) -> String {
         let bytes = line.as_bytes();
         for (j, &b) in bytes.iter().enumerate() {
             let last = j + 1 == bytes.len();
-            let plain = (b'!'..=b'~').contains(&b) && b != b'=' || (b == b' ' || b == b'\t') && !last;
+            let plain =
+                (b'!'..=b'~').contains(&b) && b != b'=' || (b == b' ' || b == b'\t') && !last;
             let piece = if plain {
                 (b as char).to_string()
             } else {
@@ -372,7 +390,10 @@ mod tests {
         assert_eq!(a, default_handle(Some("s"), None, false, "r"));
         assert_ne!(a, default_handle(Some("s"), None, true, "r"));
         assert_ne!(a, default_handle(None, Some("s"), false, "r"));
-        assert_ne!(default_handle(Some(""), None, false, "r"), default_handle(None, None, false, "r"));
+        assert_ne!(
+            default_handle(Some(""), None, false, "r"),
+            default_handle(None, None, false, "r")
+        );
     }
 
     #[test]
@@ -381,7 +402,10 @@ mod tests {
         assert!(same("alice+work@example.org", "alice@example.org"));
         assert!(!same("alice@example.org", "alice+work@example.org"));
         assert!(!same("bob@example.org", "alice@example.org"));
-        assert_eq!(format_from("Jörg <j@x.org>"), "=?UTF-8?B?SsO2cmc=?= <j@x.org>");
+        assert_eq!(
+            format_from("Jörg <j@x.org>"),
+            "=?UTF-8?B?SsO2cmc=?= <j@x.org>"
+        );
         assert_eq!(format_from("A, B <j@x.org>"), "\"A, B\" <j@x.org>");
         assert_eq!(msg_ids(" <a@b> junk <c@d>"), ["<a@b>", "<c@d>"]);
     }

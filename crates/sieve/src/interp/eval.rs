@@ -177,7 +177,11 @@ impl Runtime<'_> {
                 let values = if vars.is_empty() {
                     self.flags.clone()
                 } else {
-                    normalize_flags(vars.iter().filter_map(|v| self.vars.get(v)).map(String::as_str))
+                    normalize_flags(
+                        vars.iter()
+                            .filter_map(|v| self.vars.get(v))
+                            .map(String::as_str),
+                    )
                 };
                 let keys: Vec<String> = self
                     .expand_all(keys)
@@ -203,17 +207,28 @@ impl Runtime<'_> {
         }
     }
 
-    fn compare(&mut self, m: Match, values: &[String], keys: &[crate::ast::Str], captures: bool) -> bool {
+    fn compare(
+        &mut self,
+        m: Match,
+        values: &[String],
+        keys: &[crate::ast::Str],
+        captures: bool,
+    ) -> bool {
         let keys = self.expand_all(keys);
         self.compare_expanded(m, values, &keys, captures)
     }
 
     /// RFC 5229 §3.2: a successful `:matches` replaces the match variables (only when the
     /// script requires "variables"; a failed one leaves them as they were).
-    fn compare_expanded(&mut self, m: Match, values: &[String], keys: &[String], captures: bool) -> bool {
-        let captures = captures
-            && m.kind == MatchKind::Matches
-            && self.script.caps.has(Ext::Variables);
+    fn compare_expanded(
+        &mut self,
+        m: Match,
+        values: &[String],
+        keys: &[String],
+        captures: bool,
+    ) -> bool {
+        let captures =
+            captures && m.kind == MatchKind::Matches && self.script.caps.has(Ext::Variables);
         match matching::test(m, values, keys, captures) {
             Some(vars) => {
                 if captures {

@@ -219,7 +219,11 @@ mod tests {
         // The captures of RFC 5229 §3.2's examples.
         assert_eq!(
             caps("[acme-users] [fwd] version 1.0 is out", "[*] *").unwrap(),
-            ["[acme-users] [fwd] version 1.0 is out", "acme-users", "[fwd] version 1.0 is out"]
+            [
+                "[acme-users] [fwd] version 1.0 is out",
+                "acme-users",
+                "[fwd] version 1.0 is out"
+            ]
         );
         assert_eq!(
             caps("coyote@ACME.Example.COM", "coyote@**.com").unwrap(),

@@ -290,7 +290,11 @@ impl Runtime<'_> {
     /// RFC 5230 §4: one vacation response per message; executing vacation twice is a
     /// runtime error (RFC 5230 §4.7: vacation is incompatible with itself).
     fn vacation(&mut self, v: &VacationArgs) -> RtResult<()> {
-        if self.actions.iter().any(|a| matches!(a, Action::Vacation(_))) {
+        if self
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Vacation(_)))
+        {
             return Err("vacation executed more than once".into());
         }
         let subject = v.subject.as_ref().map(|s| self.expand(s));
@@ -436,7 +440,11 @@ mod tests {
     #[test]
     fn flags_normalized() {
         assert_eq!(
-            normalize_flags(["\\seen  $Label1", "\\SEEN \\Recent bad\"flag \\Flagged", "$label1"]),
+            normalize_flags([
+                "\\seen  $Label1",
+                "\\SEEN \\Recent bad\"flag \\Flagged",
+                "$label1"
+            ]),
             ["\\Seen", "$Label1", "\\Flagged"]
         );
     }
@@ -449,9 +457,21 @@ mod tests {
             quote_wildcard,
             length,
         };
-        assert_eq!(apply_modifiers("juMP".into(), m(Some(false), Some(true), false, false)), "Jump");
-        assert_eq!(apply_modifiers("a*b?\\".into(), m(None, None, true, false)), "a\\*b\\?\\\\");
-        assert_eq!(apply_modifiers("été".into(), m(None, None, false, true)), "3");
-        assert_eq!(apply_modifiers("*x".into(), m(Some(true), None, true, true)), "3");
+        assert_eq!(
+            apply_modifiers("juMP".into(), m(Some(false), Some(true), false, false)),
+            "Jump"
+        );
+        assert_eq!(
+            apply_modifiers("a*b?\\".into(), m(None, None, true, false)),
+            "a\\*b\\?\\\\"
+        );
+        assert_eq!(
+            apply_modifiers("été".into(), m(None, None, false, true)),
+            "3"
+        );
+        assert_eq!(
+            apply_modifiers("*x".into(), m(Some(true), None, true, true)),
+            "3"
+        );
     }
 }

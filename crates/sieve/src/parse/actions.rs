@@ -148,9 +148,7 @@ fn set(a: &mut Args) -> Result<Command, ParseError> {
     let mut mods = Modifiers::default();
     while let Some((tag, pos)) = a.tag()? {
         // RFC 5229 §4.1: two modifiers of the same precedence conflict.
-        let conflict = |other: &str| {
-            pos.error(format!("set: ':{tag}' conflicts with ':{other}'"))
-        };
+        let conflict = |other: &str| pos.error(format!("set: ':{tag}' conflicts with ':{other}'"));
         match tag.as_str() {
             "lower" | "upper" => {
                 if let Some(u) = mods.upper {

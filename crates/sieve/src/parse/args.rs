@@ -57,10 +57,7 @@ impl Args {
         if self.caps.has(ext) {
             Ok(())
         } else {
-            Err(pos.error(format!(
-                "{what} used without require \"{}\"",
-                ext.name()
-            )))
+            Err(pos.error(format!("{what} used without require \"{}\"", ext.name())))
         }
     }
 
@@ -170,6 +167,14 @@ impl Args {
     pub fn finish(mut self) -> Result<(), ParseError> {
         match self.items.pop_front() {
             None => Ok(()),
+            // RFC 5228 §2.6.2: tagged arguments come before positional ones.
+            Some(Arg {
+                val: Val::Tag(t),
+                pos,
+            }) => Err(pos.error(format!(
+                "{}: tag ':{t}' after the positional arguments (tags go before positional arguments)",
+                self.name
+            ))),
             Some(a) => Err(a
                 .pos
                 .error(format!("{}: too many arguments", self.name))),
@@ -226,10 +231,9 @@ impl MatchTags {
                         Comparator::AsciiNumeric
                     }
                     _ => {
-                        return Err(cpos.error(format!(
-                            "{}: unknown comparator \"{name}\"",
-                            args.name
-                        )))
+                        return Err(
+                            cpos.error(format!("{}: unknown comparator \"{name}\"", args.name))
+                        )
                     }
                 };
                 self.cmp = Some((cmp, pos));

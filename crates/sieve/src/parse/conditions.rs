@@ -11,17 +11,28 @@ use crate::ParseError;
 /// Fails for an unknown test or one whose extension was not required.
 pub(super) fn check_name(name: &str, pos: Pos, caps: Caps) -> Result<(), ParseError> {
     let ext = match name {
-        "true" | "false" | "not" | "allof" | "anyof" | "address" | "header" | "exists"
-        | "size" => None,
+        "true" | "false" | "not" | "allof" | "anyof" | "address" | "header" | "exists" | "size" => {
+            None
+        }
         "envelope" => Some(Ext::Envelope),
         "body" => Some(Ext::Body),
         "date" | "currentdate" => Some(Ext::Date),
         "string" => Some(Ext::Variables),
         "hasflag" => Some(Ext::Imap4flags),
         "mailboxexists" => Some(Ext::Mailbox),
-        "environment" | "duplicate" | "spamtest" | "virustest" | "ihave" | "valid_notify_method"
-        | "notify_method_capability" | "metadata" | "metadataexists" | "servermetadata"
-        | "servermetadataexists" | "valid_ext_list" | "specialuse_exists" => {
+        "environment"
+        | "duplicate"
+        | "spamtest"
+        | "virustest"
+        | "ihave"
+        | "valid_notify_method"
+        | "notify_method_capability"
+        | "metadata"
+        | "metadataexists"
+        | "servermetadata"
+        | "servermetadataexists"
+        | "valid_ext_list"
+        | "specialuse_exists" => {
             return Err(pos.error(format!(
                 "test '{name}' is not supported here (its extension is not available)"
             )))
@@ -179,7 +190,9 @@ pub(super) fn test(mut a: Args, mut subtests: Vec<Test>) -> Result<Test, ParseEr
                     _ => return Err(a.unknown_tag(&tag, pos)),
                 };
                 if zone_seen {
-                    return Err(pos.error(format!("{}: ':zone' and ':originalzone' conflict", a.name)));
+                    return Err(
+                        pos.error(format!("{}: ':zone' and ':originalzone' conflict", a.name))
+                    );
                 }
                 zone_seen = true;
                 zone = z;
@@ -283,10 +296,9 @@ fn header_names(a: &mut Args) -> Result<Vec<Str>, ParseError> {
 /// RFC 5228 §2.4.2.2 / RFC 5322 §3.6.8: a field name is printable ASCII without ':'.
 fn check_header_name(a: &Args, name: &Str, pos: Pos) -> Result<(), ParseError> {
     match name.constant() {
-        Some(s) if !crate::message::valid_field_name(s) => Err(pos.error(format!(
-            "{}: invalid header name \"{s}\"",
-            a.name
-        ))),
+        Some(s) if !crate::message::valid_field_name(s) => {
+            Err(pos.error(format!("{}: invalid header name \"{s}\"", a.name)))
+        }
         _ => Ok(()),
     }
 }

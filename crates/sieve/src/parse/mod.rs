@@ -159,9 +159,10 @@ impl Parser {
         loop {
             self.bump();
             if !matches!(self.peek(), Some(Tok::Ident(_))) {
-                return Err(self
-                    .pos()
-                    .error(format!("{keyword}: expected a test, found {}", self.found())));
+                return Err(self.pos().error(format!(
+                    "{keyword}: expected a test, found {}",
+                    self.found()
+                )));
             }
             let test = self.test()?;
             let block = self.block(keyword)?;
@@ -211,9 +212,7 @@ impl Parser {
                 self.bump();
                 Ok(())
             }
-            Some(Tok::LBrace) => Err(self
-                .pos()
-                .error(format!("'{name}' does not take a block"))),
+            Some(Tok::LBrace) => Err(self.pos().error(format!("'{name}' does not take a block"))),
             Some(Tok::LParen) => Err(self
                 .pos()
                 .error(format!("'{name}' does not take a test list"))),
