@@ -252,16 +252,11 @@ fn one_line(s: &str) -> String {
         .to_string()
 }
 
-/// Line breaks as CRLF.
+/// Line breaks as CRLF (a bare CR or LF becomes one too: RFC 5322 §2.3 allows no other).
 fn crlf(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.push_str("\r\n");
-        }
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
-    }
-    out
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
 }
 
 /// The `<...>` message ids in a value.
@@ -380,6 +375,7 @@ mod tests {
         let long = encode_words(&"é".repeat(40));
         assert!(long.split("\r\n ").all(|w| w.len() <= 75));
         assert_eq!(quoted_printable("café \r\nok"), "caf=C3=A9=20\r\nok");
+        assert_eq!(crlf("a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
         let q = quoted_printable(&"é".repeat(60));
         assert!(q.split("\r\n").all(|l| l.len() <= 76));
     }
