@@ -381,14 +381,11 @@ pub fn sieve_parse(data: &[u8]) {
         if let sieve::Action::Vacation(v) = a {
             let _ = sieve::vacation::reply_to(v, &env, msg, &[USER]);
             let reply = sieve::vacation::build_reply(v, USER, "bob@example.test", msg, 0, "id@x");
-            let bare = reply
-                .iter()
-                .enumerate()
-                .any(|(i, &b)| match b {
-                    b'\n' => i == 0 || reply[i - 1] != b'\r',
-                    b'\r' => reply.get(i + 1) != Some(&b'\n'),
-                    _ => false,
-                });
+            let bare = reply.iter().enumerate().any(|(i, &b)| match b {
+                b'\n' => i == 0 || reply[i - 1] != b'\r',
+                b'\r' => reply.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            });
             assert!(!bare, "bare CR or LF in a vacation reply");
         }
     }
