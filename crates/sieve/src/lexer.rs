@@ -301,7 +301,8 @@ impl<'a> Lexer<'a> {
 pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
     let mut lx = Lexer {
         src,
-        at: 0,
+        // A byte order mark some editors write is not part of the script.
+        at: if src.starts_with('\u{feff}') { 3 } else { 0 },
         line: 1,
         col: 1,
     };

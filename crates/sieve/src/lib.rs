@@ -2,6 +2,7 @@
 //! (at upload, RFC 5804 CHECKSCRIPT/PUTSCRIPT) and an interpreter that runs it at delivery
 //! for one recipient, returning the actions the delivery side carries out. No I/O: the
 //! caller passes the message, the envelope, the clock and a mailbox-existence callback.
+//! What users can write and how the delivery side uses the results: docs/sieve.md.
 //!
 //! ```
 //! let script = sieve::parse(r#"require "fileinto";

@@ -158,9 +158,8 @@ pub(crate) fn split_address(addr: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// A plain address as redirect takes it (RFC 5228 §4.2, an addr-spec, optionally in angle
-/// brackets): the addr-spec, or `None` when it is not one.
-pub(crate) fn plain_address(s: &str) -> Option<String> {
+/// An addr-spec, optionally in angle brackets: the addr-spec, or `None` when it is not one.
+fn plain_address(s: &str) -> Option<String> {
     let s = s.trim();
     let s = s
         .strip_prefix('<')
@@ -185,9 +184,10 @@ pub(crate) fn plain_address(s: &str) -> Option<String> {
     (local_ok && domain_ok).then(|| s.to_string())
 }
 
-/// A From value as vacation's `:from` takes it (RFC 5230 §4.3): an addr-spec or a
-/// name-addr ("Name <addr>"); returns the addr-spec.
-pub(crate) fn from_address(s: &str) -> Option<String> {
+/// An RFC 5322 §3.4 mailbox as redirect (RFC 5228 §2.4.2.3, §4.2) and vacation's `:from`
+/// (RFC 5230 §4.3) take it: an addr-spec, `<addr-spec>` or a name-addr ("Name <addr>");
+/// returns the addr-spec.
+pub(crate) fn mailbox_address(s: &str) -> Option<String> {
     let s = s.trim();
     if s.ends_with('>') {
         let open = s.rfind('<')?;
@@ -232,7 +232,10 @@ mod tests {
         assert!(plain_address("nobody").is_none());
         assert!(plain_address("a@").is_none());
         assert!(plain_address("\"a b\"@c.org").is_some());
-        assert_eq!(from_address("Me <me@x.org>").as_deref(), Some("me@x.org"));
-        assert!(from_address("Me <me>").is_none());
+        assert_eq!(
+            mailbox_address("Me <me@x.org>").as_deref(),
+            Some("me@x.org")
+        );
+        assert!(mailbox_address("Me <me>").is_none());
     }
 }

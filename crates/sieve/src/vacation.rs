@@ -222,7 +222,11 @@ pub fn build_reply(
     field("MIME-Version", "1.0");
     let reason = crlf(&v.reason);
     if v.mime {
-        // RFC 5230 §4.4: the reason is a MIME entity, its own header first.
+        // RFC 5230 §4.4: the reason is a MIME entity, its own header first. One without a
+        // header is a body of the default type (RFC 2045 §5.2) after an empty line.
+        if parse_headers(reason.as_bytes()).fields.is_empty() && !reason.starts_with("\r\n") {
+            out.push_str("\r\n");
+        }
         out.push_str(&reason);
     } else {
         field("Content-Type", "text/plain; charset=utf-8");

@@ -175,7 +175,7 @@ impl Runtime<'_> {
             Command::Redirect { address, copy } => {
                 let raw = self.expand(address);
                 // RFC 5228 §4.2: an invalid address (after expansion) is a runtime error.
-                let Some(addr) = message::plain_address(&raw) else {
+                let Some(addr) = message::mailbox_address(&raw) else {
                     return Err(format!("redirect: invalid address \"{raw}\""));
                 };
                 // RFC 5228 §2.10.3: the same address once.
@@ -303,7 +303,7 @@ impl Runtime<'_> {
             .from
             .as_ref()
             .map(|s| self.expand(s))
-            .filter(|f| message::from_address(f).is_some());
+            .filter(|f| message::mailbox_address(f).is_some());
         let reason = self.expand(&v.reason);
         let period_secs = match v.period {
             // RFC 5230 §4.1: at least one day.

@@ -92,7 +92,7 @@ pub(super) fn command(mut a: Args) -> Result<Command, ParseError> {
             let (address, pos) = a.string("address")?;
             // RFC 5228 §4.2: a constant address must be a valid one.
             if let Some(s) = address.constant() {
-                if crate::message::plain_address(s).is_none() {
+                if crate::message::mailbox_address(s).is_none() {
                     return Err(pos.error(format!("redirect: invalid address \"{s}\"")));
                 }
             }
@@ -207,7 +207,7 @@ fn vacation(a: &mut Args) -> Result<Command, ParseError> {
                 let (f, fpos) = a.string("from")?;
                 // RFC 5230 §4.3: :from must be a valid address.
                 if let Some(s) = f.constant() {
-                    if crate::message::from_address(s).is_none() {
+                    if crate::message::mailbox_address(s).is_none() {
                         return Err(fpos.error(format!("vacation: invalid :from address \"{s}\"")));
                     }
                 }

@@ -131,6 +131,11 @@ fn redirect_address_forms() {
         actions("redirect \"<x@example.org>\";"),
         [redirect("x@example.org")]
     );
+    // RFC 5228 §2.4.2.3: a name-addr is an address too; the action carries the addr-spec.
+    assert_eq!(
+        actions("redirect \"Fred Bloggs <fred@example.org>\";"),
+        [redirect("fred@example.org")]
+    );
     // An address built at run time that is not valid is a runtime error.
     let out = run("require \"variables\"; set \"a\" \"not valid\"; redirect \"${a}\";");
     assert_eq!(out.actions, [keep()]);

@@ -6,6 +6,8 @@ use super::error;
 const CASES: &[(&str, u32, u32, &str)] = &[
     // Missing semicolon: reported right after the command that lacks it.
     ("keep\ndiscard;", 1, 5, "missing ';' after 'keep'"),
+    ("keep\r\ndiscard;", 1, 5, "missing ';' after 'keep'"),
+    ("\u{feff}# BOM\r\nkeep\r\n", 2, 5, "missing ';' after 'keep'"),
     (
         "require \"fileinto\";\nif true {\n  fileinto \"a\"\n}\n",
         3,
@@ -158,6 +160,8 @@ fn accepted_variants() {
         "require \"vacation-seconds\"; vacation :seconds 0 \"x\";",
         "require \"vacation\"; vacation :from \"Me <me@example.org>\" \"x\";",
         "redirect \"<a@example.org>\";",
+        "\u{feff}keep;",
+        "keep;\r\nif true {\r\n\tstop;\r\n}\r\n",
         "require \"encoded-character\"; redirect \"${hex:61}@example.org\";",
         "require \"variables\"; redirect \"${user}@example.org\";",
     ] {

@@ -367,3 +367,14 @@ fn mime_reason_is_the_entity() {
     assert_eq!(f.iter().filter(|(n, _)| n == "Content-Type").count(), 1);
     assert_eq!(body, "<p>Away</p>\r\n");
 }
+
+#[test]
+fn mime_reason_without_header_is_a_body() {
+    let mut vac = v();
+    vac.mime = true;
+    vac.reason = "just text, no header\n".into();
+    let reply = build_reply(&vac, "r@a.example", "c@d.example", &msg(""), NOW, "id@x");
+    let (f, body) = headers(&reply);
+    assert!(!f.iter().any(|(n, _)| n == "Content-Type"));
+    assert_eq!(body, "just text, no header\r\n");
+}
