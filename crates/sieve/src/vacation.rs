@@ -15,7 +15,7 @@ use crate::{Envelope, Vacation};
 pub const DEFAULT_DAYS: u64 = 7;
 
 /// Why no reply is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
     /// RFC 5230 §4.5: the reverse-path is null (`<>`).
     NullSender,

@@ -3,7 +3,7 @@
 //! leaves behind (RFC 5229 §3.2).
 
 use super::matching;
-use super::{normalize_flags, RtResult, Runtime, MATCH_VARS};
+use super::{normalize_flags, RtResult, Runtime, MATCH_VARS, MAX_VARIABLE_LEN};
 use crate::ast::{AddrPart, BodyTransform, Ext, Match, MatchKind, Test, Zone};
 use crate::date::{self, DatePart};
 use crate::{body, message};
@@ -234,6 +234,10 @@ impl Runtime<'_> {
                 if captures {
                     self.match_vars = vars;
                     self.match_vars.truncate(MATCH_VARS);
+                    // RFC 5229 §6: match variables are variables, with the same size limit.
+                    for v in &mut self.match_vars {
+                        super::truncate(v, MAX_VARIABLE_LEN);
+                    }
                 }
                 true
             }

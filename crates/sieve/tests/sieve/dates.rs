@@ -82,6 +82,10 @@ fn date_header() {
         "date :zone \"-0500\" :is \"date\" \"iso8601\" \"2026-12-01T04:00:00-05:00\""
     ));
     assert!(holds(DATE, "date :is \"date\" \"date\" \"2026-12-01\""));
+    // Without :zone the date is shown in the context's local zone.
+    let src = "require \"date\"; if date :is \"date\" \"time\" \"10:30:00\" { discard; }";
+    assert_eq!(at(src, NOW, 90), [sieve::Action::Discard]);
+    assert_eq!(at(src, NOW, 0), [keep()]);
     // Received: the date after the last ';'.
     assert!(holds(DATE, "date :is \"received\" \"second\" \"05\""));
     // A missing header or one without a date: false.

@@ -150,3 +150,16 @@ fn values_are_capped() {
     ));
     assert_eq!(actions(&src), [sieve::Action::Discard]);
 }
+
+#[test]
+fn match_variables_are_capped_too() {
+    let msg = format!("Subject: {}\r\n\r\nx\r\n", "y".repeat(20_000));
+    let src = r#"require ["variables"];
+if header :matches "subject" "*" { set :length "n" "${0}"; }
+if string :is "${n}" "LIMIT" { discard; }"#
+        .replace("LIMIT", &sieve::MAX_VARIABLE_LEN.to_string());
+    assert_eq!(
+        run_on(&src, msg.as_bytes()).actions,
+        [sieve::Action::Discard]
+    );
+}
