@@ -183,7 +183,8 @@ pub enum Action {
     /// Nothing stores or forwards the message (informational; always last).
     Discard,
     /// Send a vacation response if [`vacation::reply_to`] agrees and the sender was not
-    /// answered within `period_secs` under this handle.
+    /// answered within `period_secs` under this handle. At most one per outcome: a script
+    /// that executes vacation twice for a message gets a runtime error (RFC 5230 §4.7).
     Vacation(Vacation),
 }
 

@@ -17,13 +17,13 @@ pub const DEFAULT_DAYS: u64 = 7;
 /// Why no reply is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// RFC 5230 §4.5: the reverse-path is null (`<>`).
+    /// RFC 3834 §2: the reverse-path is null (`<>`); never answer a bounce.
     NullSender,
     /// RFC 3834 §2 / RFC 5230 §4.6: Auto-Submitted is present and not "no".
     AutoSubmitted,
     /// RFC 5230 §4.6: List-Id or another List-* field, or Precedence bulk/list/junk.
     ListMail,
-    /// RFC 5230 §4.6: the message comes from one of the user's own addresses.
+    /// RFC 5230 §4.5: the message comes from one of the user's own addresses.
     FromSelf,
     /// RFC 5230 §4.5: none of the user's addresses is in To, Cc, Bcc or Resent-To/Cc/Bcc.
     NotAddressed,
@@ -103,6 +103,7 @@ pub fn reply_to(
 ) -> Result<String, Skip> {
     let sender = norm(envelope.from);
     if sender.is_empty() {
+        // RFC 3834 §2: no response to the null reverse-path.
         return Err(Skip::NullSender);
     }
     let (local, _) = message::split_address(&sender);
@@ -111,12 +112,14 @@ pub fn reply_to(
         return Err(Skip::MailerDaemon);
     }
     let h = parse_headers(message);
+    // RFC 3834 §2 / RFC 5230 §4.6: automatic messages are not answered.
     if let Some(a) = h.first_decoded("auto-submitted") {
         let value = a.split(';').next().unwrap_or("").trim();
         if !value.eq_ignore_ascii_case("no") {
             return Err(Skip::AutoSubmitted);
         }
     }
+    // RFC 5230 §4.6: nor mailing lists and bulk mail.
     if is_list_mail(&h) {
         return Err(Skip::ListMail);
     }
@@ -127,9 +130,11 @@ pub fn reply_to(
         .chain([envelope.to])
         .filter(|a| !norm(a).is_empty())
         .collect();
+    // RFC 5230 §4.5: never answer the user's own mail.
     if mine.iter().any(|m| same(&sender, m)) {
         return Err(Skip::FromSelf);
     }
+    // RFC 5230 §4.5: answer only mail that names the user as a recipient.
     let addressed = ["to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"]
         .iter()
         .flat_map(|name| h.get(name).collect::<Vec<_>>())
