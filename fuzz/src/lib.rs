@@ -4,7 +4,8 @@
 //! # Layout
 //! - Codec targets: `pop3_command`, `smtp_command`, `imap_command` (one command through the
 //!   crate's parser), `sasl` (the shared SASL decoder), `mime` (the delivery-time MIME parse
-//!   plus IMAP's ENVELOPE/BODYSTRUCTURE builder).
+//!   plus IMAP's ENVELOPE/BODYSTRUCTURE builder), `sieve_parse` (a Sieve script parsed and,
+//!   when valid, run on a message; vacation replies built).
 //! - Session targets: `pop3_session`, `smtp_session`, `imap_session` feed the input to a real
 //!   session over an in-memory stream, on a store with two accounts and a few messages. The
 //!   first byte of the input picks a variant (login prefix, SMTP role) so the fuzzer reaches
@@ -333,5 +334,59 @@ pub fn mime(data: &[u8]) {
     imapd::bodystructure::body(&mut out, &parsed.root, false);
     for name in ["from", "subject", "content-type"] {
         let _ = store::mime::raw_header(data, 0, parsed.header_len as usize, name);
+    }
+}
+
+// --- Sieve ---
+
+/// The message a parsed script runs on when the input carries none.
+const SIEVE_MSG: &[u8] = b"From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n\
+Subject: =?UTF-8?Q?caf=C3=A9?=\r\nDate: Tue, 01 Dec 2026 10:00:00 +0100\r\n\
+Message-ID: <m1@example.test>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n--b--\r\n";
+
+/// `sieve::parse` on the input up to its first NUL (lossy UTF-8). A script that parses runs
+/// on the bytes after the NUL as the message (or on a fixed message), and each vacation
+/// action goes through `reply_to` and `build_reply`.
+pub fn sieve_parse(data: &[u8]) {
+    let (script, msg) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, SIEVE_MSG),
+    };
+    let Ok(script) = sieve::parse(&String::from_utf8_lossy(script)) else {
+        return;
+    };
+    let exists = |name: &str| name.len() % 2 == 0;
+    let ctx = sieve::Context {
+        now_unix: 1_797_336_000,
+        zone_minutes: 60,
+        mailbox_exists: &exists,
+        max_actions: 8,
+    };
+    let env = sieve::Envelope {
+        from: "bob@example.test",
+        to: USER,
+    };
+    let out = sieve::execute(&script, &env, msg, &ctx);
+    assert!(!out.actions.is_empty(), "an outcome without actions");
+    if out.error.is_some() {
+        assert_eq!(
+            out.actions,
+            [sieve::Action::Keep { flags: Vec::new() }],
+            "a runtime error must keep"
+        );
+    }
+    for a in &out.actions {
+        if let sieve::Action::Vacation(v) = a {
+            let _ = sieve::vacation::reply_to(v, &env, msg, &[USER]);
+            let reply = sieve::vacation::build_reply(v, USER, "bob@example.test", msg, 0, "id@x");
+            let bare = reply.iter().enumerate().any(|(i, &b)| match b {
+                b'\n' => i == 0 || reply[i - 1] != b'\r',
+                b'\r' => reply.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            });
+            assert!(!bare, "bare CR or LF in a vacation reply");
+        }
     }
 }

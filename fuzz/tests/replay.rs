@@ -15,6 +15,7 @@ const TARGETS: &[(&str, Harness)] = &[
     ("imap_session", mailstack_fuzz::imap_session),
     ("sasl", mailstack_fuzz::sasl),
     ("mime", mailstack_fuzz::mime),
+    ("sieve_parse", mailstack_fuzz::sieve_parse),
 ];
 
 #[test]
