@@ -96,7 +96,7 @@ clean-data:
 ## Fuzz every parser and session (fuzz/, cargo-fuzz on nightly) for FUZZ_SECONDS each, then
 ## replay the corpora and the crash regressions on stable. Not part of `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := pop3_command pop3_session smtp_command smtp_session imap_command imap_session sasl mime
+FUZZ_TARGETS := pop3_command pop3_session smtp_command smtp_session imap_command imap_session sasl mime sieve_parse
 fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "fuzz: needs cargo-fuzz (cargo install cargo-fuzz --locked) and a nightly toolchain"; exit 1; }
 	@for t in $(FUZZ_TARGETS); do \

@@ -57,7 +57,7 @@ fn client_settings_table_matches_configs_and_serve() {
                 .collect()
         })
         .collect();
-    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert_eq!(rows.len(), 8, "{rows:?}");
     for row in &rows {
         let (what, ports, security) = (&row[0], &row[2], &row[3]);
         let implicit = security == "SSL/TLS";
@@ -69,6 +69,7 @@ fn client_settings_table_matches_configs_and_serve() {
             ("SMTP (sending)", true) => "submissions",
             ("SMTP (sending)", false) => "submission",
             ("SMTP (receiving, MX)", _) => "smtp",
+            ("ManageSieve (filters, vacation)", _) => "managesieve",
             other => panic!("unknown row {other:?}"),
         };
         let (dev, prod) = ports.split_once(" / ").expect("dev / production");

@@ -60,13 +60,15 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
             println!("alias {alias} removed");
             Ok(())
         }
-        Verb::Deliver { to, mailbox } => deliver(&store, &to, &mailbox).await,
+        Verb::Deliver { to, mailbox } => deliver(&config, &store, &to, mailbox.as_deref()).await,
         Verb::Mailbox(MailboxVerb::List { address, json }) => mailbox_list(&store, &address, json),
         Verb::Serve { .. }
         | Verb::Certs
         | Verb::DnsRecords
         | Verb::Demo { .. }
         | Verb::Fault(_)
+        | Verb::Forward { .. }
+        | Verb::Vacation { .. }
         | Verb::AdminToken { .. } => unreachable_verb(),
     }
 }
@@ -272,19 +274,52 @@ pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> 
     Ok(Secret::new(first))
 }
 
-async fn deliver(store: &Store, to: &str, mailbox: &str) -> anyhow::Result<()> {
+async fn deliver(
+    config: &Config,
+    store: &Store,
+    to: &str,
+    mailbox: Option<&str>,
+) -> anyhow::Result<()> {
     let to = normalized(to)?;
     let Some(account) = store.resolve(&to)? else {
         bail!("{to}: no such account or alias")
     };
-    let Some(mb) = store.mailbox(account.id, mailbox)? else {
-        bail!("{} has no mailbox {mailbox:?}", account.address)
+    // Without --mailbox and without an active Sieve script: INBOX, with its UID.
+    let filtered = mailbox.is_none() && store.active_sieve_script(account.id)?.is_some();
+    let mb = match (mailbox, filtered) {
+        (_, true) => None,
+        (m, false) => {
+            let m = m.unwrap_or("INBOX");
+            match store.mailbox(account.id, m)? {
+                Some(mb) => Some(mb),
+                None => bail!("{} has no mailbox {m:?}", account.address),
+            }
+        }
     };
     let mut bytes = Vec::new();
     std::io::stdin().lock().read_to_end(&mut bytes)?;
     if bytes.is_empty() {
         bail!("no message on standard input");
     }
+    let Some(mb) = mb else {
+        // docs/spec.md §6.5: final delivery runs the account's active Sieve script.
+        let out = submission::filter::Outbound {
+            capture: match config.outbound {
+                crate::config::OutboundMode::Capture => config.capture_account.as_deref(),
+                crate::config::OutboundMode::Reject => None,
+            },
+            hostname: &config.hostname,
+        };
+        let env = submission::filter::Envelope { from: "", to: &to };
+        match submission::filter::deliver_to_account(store, out, env, &account, &bytes).await {
+            Err(store::Error::OverQuota) => {
+                bail!("{}'s mailbox is full (quota exceeded)", account.address)
+            }
+            r => r.map_err(about(&account.address))?,
+        }
+        println!("delivered to {} through its Sieve script", account.address);
+        return Ok(());
+    };
     let (_, uid) = match store
         .append(
             account.id,

@@ -66,17 +66,28 @@ pub async fn run(config: &Config, verb: Verb, pid: &str) -> anyhow::Result<()> {
             if bytes.is_empty() {
                 bail!("no message on standard input");
             }
-            let path = format!(
-                "/api/accounts/{to}/messages?mailbox={}",
-                web::percent_encode(&mailbox)
-            );
+            // Without --mailbox: final delivery through the account's Sieve script.
+            let path = match &mailbox {
+                None => format!("/api/accounts/{to}/deliver"),
+                Some(m) => format!(
+                    "/api/accounts/{to}/messages?mailbox={}",
+                    web::percent_encode(m)
+                ),
+            };
             let (status, body) = live.send("POST", &path, "message/rfc822", bytes).await?;
             match status {
+                202 => {
+                    println!(
+                        "delivered to {} through its Sieve script",
+                        body["account"].as_str().unwrap_or(&to)
+                    );
+                    Ok(())
+                }
                 201 => {
                     println!(
                         "delivered to {} {} uid {}",
                         body["account"].as_str().unwrap_or(&to),
-                        body["mailbox"].as_str().unwrap_or(&mailbox),
+                        body["mailbox"].as_str().unwrap_or_default(),
                         body["uid"]
                     );
                     Ok(())

@@ -71,13 +71,58 @@ pub enum Verb {
     Deliver {
         #[arg(long)]
         to: String,
-        /// Mailbox to deliver into (default INBOX).
-        #[arg(long, default_value = "INBOX")]
-        mailbox: String,
+        /// Store straight into this mailbox. Without it: final delivery as SMTP does it,
+        /// through the account's active Sieve script (INBOX when it has none).
+        #[arg(long)]
+        mailbox: Option<String>,
     },
     /// Mailboxes.
     #[command(subcommand)]
     Mailbox(MailboxVerb),
+    /// Forward an account's mail to another address, with or without a copy kept (a Sieve
+    /// `redirect` in the account's script "mailstack", docs/spec.md §6.5). Without --to or
+    /// --off: show the current setting.
+    Forward {
+        address: String,
+        /// Where to forward (a local account gets it delivered; other domains go the outbound
+        /// path: captured unless a relay is configured).
+        #[arg(long)]
+        to: Option<String>,
+        /// Keep a copy in the account's INBOX too (`redirect :copy`, RFC 3894).
+        #[arg(long, requires = "to")]
+        keep_copy: bool,
+        /// Stop forwarding.
+        #[arg(long, conflicts_with_all = ["to", "keep_copy"])]
+        off: bool,
+    },
+    /// Automatic replies while away (a Sieve `vacation`, RFC 5230: once per sender per
+    /// --days, never to lists, automatic mail or <>), optionally between two dates and with
+    /// another text for senders in the local domains. Without --message or --off: show the
+    /// current setting.
+    Vacation {
+        address: String,
+        /// First day (YYYY-MM-DD, UTC).
+        #[arg(long, requires = "message")]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD, UTC).
+        #[arg(long, requires = "message")]
+        until: Option<String>,
+        /// Subject of the reply (default "Auto: " and the original subject).
+        #[arg(long, requires = "message")]
+        subject: Option<String>,
+        /// The reply's text.
+        #[arg(long)]
+        message: Option<String>,
+        /// The text for senders in the local domains (colleagues).
+        #[arg(long, requires = "message")]
+        internal_message: Option<String>,
+        /// One reply per sender per this many days.
+        #[arg(long, default_value_t = 1, requires = "message")]
+        days: u32,
+        /// Stop replying.
+        #[arg(long, conflicts_with = "message")]
+        off: bool,
+    },
     /// Fault injection rules of the running server (docs/spec.md §7.7): make SMTP, IMAP or
     /// POP3 answer errors, wait, or drop connections on purpose, for testing applications.
     #[command(subcommand)]

@@ -124,6 +124,9 @@ pub struct Listeners {
     pub imap: Option<SocketAddr>,
     #[serde(default, deserialize_with = "listen_address")]
     pub imaps: Option<SocketAddr>,
+    /// ManageSieve (RFC 5804, standard port 4190) with STARTTLS.
+    #[serde(default, deserialize_with = "listen_address")]
+    pub managesieve: Option<SocketAddr>,
     /// Autoconfig, password change, REST API.
     #[serde(default, deserialize_with = "listen_address")]
     pub http: Option<SocketAddr>,
@@ -171,6 +174,7 @@ impl Listeners {
             pop3s: Some(a),
             imap: Some(a),
             imaps: Some(a),
+            managesieve: Some(a),
             http: Some(a),
             https: None,
         }
@@ -186,6 +190,7 @@ impl Listeners {
             ("pop3s", self.pop3s),
             ("imap", self.imap),
             ("imaps", self.imaps),
+            ("managesieve", self.managesieve),
             ("http", self.http),
             ("https", self.https),
         ]
@@ -439,7 +444,7 @@ mod tests {
     fn shipped_configs_parse() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
         let dev = Config::load(&root.join("mailstack.toml")).expect("dev config");
-        assert_eq!(dev.listeners.all().len(), 8);
+        assert_eq!(dev.listeners.all().len(), 9);
         assert!(!dev.demo_account.is_empty());
         let prod = Config::load(&root.join("production.toml")).expect("production config");
         assert!(prod.demo_account.is_empty() && !prod.tls.generate);

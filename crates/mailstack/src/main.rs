@@ -25,6 +25,7 @@ mod fault;
 mod live;
 mod logbridge;
 mod serve;
+mod sieve_verbs;
 mod stop;
 mod token;
 
@@ -132,6 +133,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Verb::Fault(v) => fault::run(&config, v).await,
+        v @ (Verb::Forward { .. } | Verb::Vacation { .. }) => sieve_verbs::run(&config, v).await,
         other => admin::run(config, other).await,
     }
 }

@@ -553,6 +553,15 @@ fn spawn_service(
                 _ => "plain + STARTTLS",
             }
         }
+        "managesieve" => {
+            let ctx = managesieve::Ctx {
+                auth: auth.clone(),
+                service: common,
+                language: managesieve::Language::default(),
+            };
+            tasks.spawn(managesieve::serve(listener, ctx, shutdown));
+            "plain + STARTTLS"
+        }
         // Listeners::all names only the services above.
         _ => "not served",
     }

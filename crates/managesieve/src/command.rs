@@ -303,7 +303,11 @@ mod tests {
         let (t, end) = tokens(r#"HAVESPACE "my \"script\"" 1234"#);
         assert_eq!(
             t,
-            [Token::Atom("HAVESPACE".into()), s("my \"script\""), Token::Number(1234)]
+            [
+                Token::Atom("HAVESPACE".into()),
+                s("my \"script\""),
+                Token::Number(1234)
+            ]
         );
         assert_eq!(end, LineEnd::Done);
         let (t, end) = tokens(r#"PUTSCRIPT "a" {31+}"#);
@@ -346,7 +350,10 @@ mod tests {
             })
         );
         assert_eq!(p("NOOP"), Ok(Command::Noop { tag: None }));
-        assert_eq!(p(r#"SETACTIVE """#), Ok(Command::SetActive { name: "".into() }));
+        assert_eq!(
+            p(r#"SETACTIVE """#),
+            Ok(Command::SetActive { name: "".into() })
+        );
         let mut t = tokens(r#"PUTSCRIPT "x""#).0;
         t.push(Token::Oversized(9_000_000));
         assert_eq!(
@@ -368,7 +375,11 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad}");
         }
-        assert!(parse(vec![Token::Atom("GETSCRIPT".into()), Token::Str(vec![0xff])]).is_err());
+        assert!(parse(vec![
+            Token::Atom("GETSCRIPT".into()),
+            Token::Str(vec![0xff])
+        ])
+        .is_err());
     }
 
     #[test]

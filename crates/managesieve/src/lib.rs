@@ -44,6 +44,21 @@ pub struct Language {
     pub check: fn(&str) -> Result<(), String>,
 }
 
+impl Default for Language {
+    /// The `sieve` crate's language (what delivery runs).
+    fn default() -> Self {
+        Language {
+            extensions: sieve::EXTENSIONS,
+            max_redirects: MAX_REDIRECTS,
+            check: |text| sieve::parse(text).map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Redirects (and fileintos) one script may do per message: what delivery allows
+/// (`submission::filter::MAX_ACTIONS`).
+pub const MAX_REDIRECTS: usize = 32;
+
 /// What a ManageSieve listener needs.
 #[derive(Clone)]
 pub struct Ctx {

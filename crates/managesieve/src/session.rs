@@ -83,7 +83,10 @@ fn store_error(e: store::Error) -> Status {
         store::Error::Script(s) => script_error(s),
         e => {
             tracing::error!("ManageSieve store error: {e}");
-            no_code("TRYLATER", "the server could not do that now; try again later")
+            no_code(
+                "TRYLATER",
+                "the server could not do that now; try again later",
+            )
         }
     }
 }

@@ -108,9 +108,20 @@ async fn deliver_inner(
     let mut captured: Vec<&str> = Vec::new();
     let mut captured_idx: Vec<usize> = Vec::new();
     let mut outcomes = vec![Outcome::Delivered; rcpts.len()];
+    // Accounts with an active Sieve script (docs/spec.md §6.5), each once, with the
+    // recipients it stands for: delivered through `filter` rather than to INBOX.
+    let mut filtered: Vec<(AccountId, &str, Vec<usize>)> = Vec::new();
     for (i, r) in rcpts.iter().enumerate() {
         match r {
-            Recipient::Local { account, .. } => {
+            Recipient::Local { account, address } => {
+                if let Some(f) = filtered.iter_mut().find(|f| f.0 == *account) {
+                    f.2.push(i);
+                    continue;
+                }
+                if store.active_sieve_script(*account)?.is_some() {
+                    filtered.push((*account, address, vec![i]));
+                    continue;
+                }
                 if let Some(inbox) = store.mailbox(*account, "INBOX")? {
                     match local.iter().position(|l| *l == (*account, inbox.id)) {
                         Some(at) => owners[at].push(i),
@@ -144,21 +155,26 @@ async fn deliver_inner(
     // (one DATA reply covers them all, RFC 5321 §3.3).
     let total =
         trace.len() as u64 + body.len() as u64 + dsn.local.as_ref().map_or(0, |h| h.len() as u64);
-    for (account, _) in local.iter().chain(capture_target.iter()) {
-        if over_quota(store, *account, total)? {
+    let quota_checked = local
+        .iter()
+        .map(|l| l.0)
+        .chain(capture_target.iter().map(|t| t.0))
+        .chain(filtered.iter().map(|f| f.0));
+    for account in quota_checked {
+        if over_quota(store, account, total)? {
             return Ok(refused(codes::OVER_QUOTA.reply()));
         }
     }
 
     let mut delivered = 0usize;
     let mut failed = 0usize;
+    // Return-Path first (RFC 5321 §4.4), then our DSN record.
+    let mut bytes = trace.clone();
+    if let Some(h) = &dsn.local {
+        bytes.extend_from_slice(h.as_bytes());
+    }
+    bytes.extend_from_slice(body);
     if !local.is_empty() {
-        // Return-Path first (RFC 5321 §4.4), then our DSN record.
-        let mut bytes = trace.clone();
-        if let Some(h) = &dsn.local {
-            bytes.extend_from_slice(h.as_bytes());
-        }
-        bytes.extend_from_slice(body);
         let results = store.deliver(&local, req(&bytes, Flags::default())).await?;
         for (r, who) in results.into_iter().zip(&owners) {
             match r {
@@ -169,6 +185,27 @@ async fn deliver_inner(
                     for &i in who {
                         outcomes[i] = failed_copy(&e);
                     }
+                }
+            }
+        }
+    }
+    let out = crate::filter::Outbound {
+        capture: origin.capture,
+        hostname: origin.hostname,
+    };
+    for (account, address, who) in &filtered {
+        let env = crate::filter::Envelope { from, to: address };
+        let result = match store.account_by_id(*account)? {
+            Some(acct) => crate::filter::deliver_to_account(store, out, env, &acct, &bytes).await,
+            None => Err(store::Error::NoSuchAccount),
+        };
+        match result {
+            Ok(()) => delivered += 1,
+            Err(e) => {
+                failed += 1;
+                tracing::warn!("local delivery refused: {e}");
+                for &i in who {
+                    outcomes[i] = failed_copy(&e);
                 }
             }
         }

@@ -55,6 +55,7 @@ pub mod codes;
 mod data;
 mod deliver;
 mod dsn;
+pub mod filter;
 mod session;
 mod transaction;
 

@@ -33,11 +33,19 @@ pub enum Daemon {
     Smtp,
     /// `http` and `https` (the web service over the same store).
     Http,
+    /// `managesieve` (STARTTLS), with the `sieve` crate's language.
+    Sieve,
 }
 
 impl Daemon {
     /// Every daemon, the default of [`Stack::builder`].
-    pub const ALL: [Daemon; 4] = [Daemon::Imap, Daemon::Pop3, Daemon::Smtp, Daemon::Http];
+    pub const ALL: [Daemon; 5] = [
+        Daemon::Imap,
+        Daemon::Pop3,
+        Daemon::Smtp,
+        Daemon::Http,
+        Daemon::Sieve,
+    ];
 
     /// Its listeners' service names, as `mailstack serve` names them.
     pub fn services(self) -> &'static [&'static str] {
@@ -46,6 +54,7 @@ impl Daemon {
             Daemon::Pop3 => &["pop3", "pop3s"],
             Daemon::Smtp => &["smtp", "submission", "submissions"],
             Daemon::Http => &["http", "https"],
+            Daemon::Sieve => &["managesieve"],
         }
     }
 }
@@ -312,6 +321,14 @@ impl StackBuilder {
                 ctx.max_message_size = self.max_message_size;
                 ctx.outbound = self.outbound.clone();
                 tokio::spawn(submission::serve_with(l, ctx, role, down, self.smtp))
+            }
+            "managesieve" => {
+                let ctx = managesieve::Ctx {
+                    auth: auth.clone(),
+                    service,
+                    language: managesieve::Language::default(),
+                };
+                tokio::spawn(managesieve::serve(l, ctx, down))
             }
             "http" => tokio::spawn(web::serve(l, web.clone(), service.limiter, down)),
             "https" => tokio::spawn(web::serve_tls(

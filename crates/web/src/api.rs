@@ -64,6 +64,33 @@ pub(crate) fn admin_routes() -> Router<App> {
             "/api/faults/{id}",
             axum::routing::delete(crate::faults::remove),
         )
+        .route("/api/accounts/{addr}/sieve", get(crate::sieve::list))
+        .route(
+            "/api/accounts/{addr}/deliver",
+            post(crate::sieve::deliver.layer(axum::extract::DefaultBodyLimit::max(INJECT_LIMIT))),
+        )
+        .route(
+            "/api/accounts/{addr}/sieve/{name}",
+            get(crate::sieve::get)
+                .put(crate::sieve::put)
+                .delete(crate::sieve::delete),
+        )
+        .route(
+            "/api/accounts/{addr}/sieve-active",
+            axum::routing::put(crate::sieve::activate),
+        )
+        .route(
+            "/api/accounts/{addr}/forward",
+            get(crate::sieve::get_settings)
+                .put(crate::sieve::put_forward)
+                .delete(crate::sieve::delete_forward),
+        )
+        .route(
+            "/api/accounts/{addr}/vacation",
+            get(crate::sieve::get_settings)
+                .put(crate::sieve::put_vacation)
+                .delete(crate::sieve::delete_vacation),
+        )
 }
 
 /// The guard: RFC 6750 §2.1 `Authorization: Bearer <token>`; 401 otherwise (before the body

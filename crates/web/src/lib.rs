@@ -53,8 +53,11 @@ pub mod error;
 mod faults;
 mod messages;
 mod openapi;
+mod openapi_sieve;
 mod password;
 pub mod server;
+mod sieve;
+pub mod sieve_settings;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -65,7 +68,7 @@ use axum::Router;
 
 pub use dns::dns_records;
 /// Every (method, path) served, as named in the OpenAPI document.
-pub use openapi::ROUTES;
+pub use openapi::{routes, ROUTES};
 
 /// What the live listeners are, for autoconfig: service name ("imap", "imaps", "pop3",
 /// "pop3s", "submission", "submissions", "smtp") → port. Only listeners that are on appear.

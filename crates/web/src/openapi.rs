@@ -39,12 +39,17 @@ pub(crate) async fn document() -> Json<Value> {
     Json(spec())
 }
 
-fn err(description: &str) -> Value {
+/// Every route, the Sieve ones included.
+pub fn routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    ROUTES.iter().chain(crate::openapi_sieve::ROUTES)
+}
+
+pub(crate) fn err(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": {
         "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-fn json_ok(description: &str, schema: Value) -> Value {
+pub(crate) fn json_ok(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema } } })
 }
 
@@ -54,7 +59,8 @@ fn xml_ok(description: &str) -> Value {
 
 /// What the server takes as an address (auth::normalize_address accepts more; this is the
 /// documented contract: a local part and a dotted domain).
-const ADDRESS: &str = "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}$";
+pub(crate) const ADDRESS: &str =
+    "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}$";
 /// A domain name.
 const DOMAIN: &str = "^[A-Za-z0-9-]{1,40}(\\.[A-Za-z0-9-]{1,40}){1,3}$";
 /// A password or secret: printable, no control characters, at most 1024 bytes.
@@ -77,7 +83,7 @@ fn query(name: &str, description: &str, required: bool) -> Value {
             "schema": { "type": "string" } })
 }
 
-fn addr() -> Value {
+pub(crate) fn addr() -> Value {
     json!({ "name": "addr", "in": "path", "required": true,
             "description": "account address (or alias), e.g. alice@example.test",
             "schema": address_schema() })
@@ -97,7 +103,12 @@ fn mailbox() -> Value {
 }
 
 /// Admin operation: bearer token, 401 and 404 documented.
-fn admin(summary: &str, params: Vec<Value>, body: Option<Value>, ok: (&str, Value)) -> Value {
+pub(crate) fn admin(
+    summary: &str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    ok: (&str, Value),
+) -> Value {
     let mut op = json!({
         "summary": summary,
         "tags": ["admin"],
@@ -159,7 +170,7 @@ pub fn spec() -> Value {
         "responses": { "200": xml_ok("Autodiscover response"), "400": err("no EMailAddress"),
                        "404": err("not a local domain") } } });
     let msgs = schema_ref("Message");
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": { "title": "mailstack HTTP API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Client autoconfiguration, password change (Roundcube httpapi) and an admin API for tests." },
@@ -338,7 +349,14 @@ pub fn spec() -> Value {
                     ("200", json_ok("messages", json!({ "type": "array", "items": schema_ref("Message") })))),
             },
         },
-    })
+    });
+    if let Some(p) = doc["paths"].as_object_mut() {
+        p.extend(crate::openapi_sieve::paths());
+    }
+    if let Some(s) = doc["components"]["schemas"].as_object_mut() {
+        s.extend(crate::openapi_sieve::schemas());
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -346,7 +364,7 @@ mod tests {
     #[test]
     fn every_route_is_documented() {
         let doc = super::spec();
-        for (method, path) in super::ROUTES {
+        for (method, path) in super::routes() {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} missing"
@@ -360,6 +378,6 @@ mod tests {
                     .sum()
             })
             .unwrap_or(0);
-        assert_eq!(documented, super::ROUTES.len());
+        assert_eq!(documented, super::routes().count());
     }
 }

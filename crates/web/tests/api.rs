@@ -12,13 +12,14 @@ use testkit::{python, PASSWORD, TOKEN};
 async fn admin_routes_need_the_token() {
     let env = stack().start().await;
     let r = env.router();
-    for (method, path) in web::ROUTES {
+    for (method, path) in web::routes() {
         if !path.starts_with("/api/accounts") && *path != "/api/captured" {
             continue;
         }
         let uri = path
             .replace("{addr}", "alice@example.test")
-            .replace("{uid}", "1");
+            .replace("{uid}", "1")
+            .replace("{name}", "rules");
         let resp = call(
             &r,
             &method.to_uppercase(),
@@ -524,7 +525,7 @@ async fn limits_unknown_routes_and_openapi() {
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for (method, path) in web::ROUTES {
+    for (method, path) in web::routes() {
         assert!(
             doc["paths"][path][method].is_object(),
             "{method} {path} not documented"
@@ -532,7 +533,8 @@ async fn limits_unknown_routes_and_openapi() {
         // And every documented route is really served (no 404 "no such route", no 405).
         let uri = path
             .replace("{addr}", "nobody@example.test")
-            .replace("{uid}", "1");
+            .replace("{uid}", "1")
+            .replace("{name}", "rules");
         let resp = call(
             &r,
             &method.to_uppercase(),
