@@ -72,7 +72,12 @@ pub(crate) fn admin_routes() -> Router<App> {
         .route(
             "/api/accounts/{addr}/sieve/{name}",
             get(crate::sieve::get)
-                .put(crate::sieve::put)
+                // Bodies up to twice the script limit get the script's own answer (507).
+                .put(
+                    crate::sieve::put.layer(axum::extract::DefaultBodyLimit::max(
+                        2 * store::scripts::MAX_SCRIPT_BYTES,
+                    )),
+                )
                 .delete(crate::sieve::delete),
         )
         .route(

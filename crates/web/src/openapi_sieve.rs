@@ -94,11 +94,12 @@ pub fn paths() -> Map<String, Value> {
             "get": admin("A script's text", vec![addr(), name()], None,
                 ("200", json!({ "description": "the script", "content": { "text/plain": {
                     "schema": { "type": "string" } } } }))),
-            "put": with(with(admin("Store a script (checked like ManageSieve PUTSCRIPT)",
+            "put": with(with(with(admin("Store a script (checked like ManageSieve PUTSCRIPT)",
                 vec![addr(), name(), json!({ "name": "activate", "in": "query", "required": false,
                     "schema": { "type": "boolean" } })], Some(script_body), done()),
                 "422", "the script does not parse (the error names the line)"),
                 "507", "too many scripts (32) or too large (128 KiB)"),
+            "413", "body over the route's limit"),
             "delete": with(admin("Delete a script", vec![addr(), name()], None, done()),
                 "409", "the script is the active one"),
         }),
