@@ -71,7 +71,10 @@ def fail(msg):
 # Roundcube setup
 
 
-def write_config(args, workdir, ports):
+def write_config(args, workdir, ports, plugins=("password",), extra=None):
+    """Writes the private Roundcube config (and its SQLite database) into `workdir`; returns the
+    config folder. `plugins` is Roundcube's plugin list; `extra` adds or overrides settings
+    (tests/roundcube/drive_sieve.py uses both for the managesieve plugin)."""
     conf_dir = os.path.join(workdir, "config")
     for d in ("config", "temp", "logs"):
         os.makedirs(os.path.join(workdir, d), exist_ok=True)
@@ -82,16 +85,7 @@ def write_config(args, workdir, ports):
         if os.path.exists(src) and not os.path.lexists(dst):
             os.symlink(os.path.realpath(src), dst)
     db = os.path.join(workdir, "roundcube.db")
-    ca = os.path.abspath(args.ca)
-    tls = {
-        "ssl": {
-            "verify_peer": True,
-            "verify_peer_name": True,
-            "peer_name": "localhost",
-            "cafile": ca,
-            "allow_self_signed": False,
-        }
-    }
+    tls = php_tls(args.ca)
     settings = {
         "db_dsnw": f"sqlite:///{db}?mode=0640",
         # Implicit TLS IMAP (RFC 8314), verified against mailstack's CA.
@@ -106,7 +100,7 @@ def write_config(args, workdir, ports):
         "smtp_timeout": 60,
         "sent_mbox": "Sent",
         "des_key": "mailstack-e2e-des-key-24",
-        "plugins": ["password"],
+        "plugins": list(plugins),
         "password_driver": "httpapi",
         "password_httpapi_url": f"http://127.0.0.1:{ports['http']}/api/password",
         "password_httpapi_method": "POST",
@@ -127,6 +121,7 @@ def write_config(args, workdir, ports):
         "enable_installer": False,
         "support_url": "",
     }
+    settings.update(extra or {})
     assert len(settings["des_key"]) == 24
     lines = ["<?php", "// Written by tests/roundcube/drive.py for one test run.", "$config = [];"]
     for key, value in settings.items():
@@ -138,6 +133,19 @@ def write_config(args, workdir, ports):
     with open(schema) as f, sqlite3.connect(db) as conn:
         conn.executescript(f.read())
     return conf_dir
+
+
+def php_tls(ca):
+    """PHP stream context options that verify the server against mailstack's CA as localhost."""
+    return {
+        "ssl": {
+            "verify_peer": True,
+            "verify_peer_name": True,
+            "peer_name": "localhost",
+            "cafile": os.path.abspath(ca),
+            "allow_self_signed": False,
+        }
+    }
 
 
 def php(value):
@@ -526,8 +534,16 @@ def drive(base, ports, ca, inbox_subject, sent_subject):
         fail(f"{name} still accepts the old password")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(steps=None, name="roundcube", doc=__doc__):
+    """The command line: attach to (or start) a server, run the steps, print "NAME: ok" last.
+    `steps(args, server, workdir)` is this file's `run` unless another driver passes its own
+    (tests/roundcube/drive_sieve.py)."""
+    if steps is None:
+
+        def steps(args, server, workdir):
+            run(args, server.ports, workdir)
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--php", default="php")
     p.add_argument("--roundcube", default="/var/lib/roundcube", help="Debian's INSTALL_PATH")
     p.add_argument("--server", help="the JSON line of a running mailstack (testkit::Mailstack)")
@@ -541,27 +557,26 @@ def main():
         for account in (ALICE, BOB):
             server.add_account(*account)
     else:
-        print("roundcube: give --server JSON or --bin PATH", file=sys.stderr)
+        print(f"{name}: give --server JSON or --bin PATH", file=sys.stderr)
         return 2
     args.ca = server.ca
-    ports = server.ports
     # A SIGTERM (test runner timeout) still runs the `finally` that stops php.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Absolute: Roundcube resolves paths from its own install folder, not our cwd.
     workdir = os.path.abspath(args.workdir)
     try:
-        run(args, ports, workdir)
+        steps(args, server, workdir)
     except StepFailed as e:
-        print(f"roundcube: FAILED {e}", file=sys.stderr)
+        print(f"{name}: FAILED {e}", file=sys.stderr)
         dump_logs(workdir)
         return 1
     except Exception as e:  # noqa: BLE001 - name the step whatever broke
-        print(f"roundcube: FAILED [{STEP[0]}] {e!r}", file=sys.stderr)
+        print(f"{name}: FAILED [{STEP[0]}] {e!r}", file=sys.stderr)
         dump_logs(workdir)
         return 1
     finally:
         server.stop()  # only a server this driver started
-    print("roundcube: ok", flush=True)
+    print(f"{name}: ok", flush=True)
     return 0
 
 

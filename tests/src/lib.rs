@@ -6,9 +6,12 @@
 //! # Layout
 //! - `tests/abuse_*.rs`: the abuse suite (limits, floods, slowloris, STARTTLS injection,
 //!   cross-account access, brute force, plaintext rule, SMTP smuggling).
-//! - `tests/cli.rs`, `demo.rs`, `ephemeral.rs`, `crash.rs`, `shutdown.rs`, `trace.rs`,
+//! - `tests/sieve_delivery.rs`: Sieve at final delivery through SMTP (vacation, redirect,
+//!   fileinto with IDLE, broken scripts).
+//! - `tests/cli.rs`, `cli_sieve.rs`, `demo.rs`, `ephemeral.rs`, `crash.rs`, `shutdown.rs`, `trace.rs`,
 //!   `https.rs`, `dashboard.rs`: the binary end to end.
-//! - `tests/thunderbird.rs`, `roundcube.rs`, `dashboard_browser.rs`, `dovecot_diff.rs`: real
+//! - `tests/thunderbird.rs`, `roundcube.rs`, `roundcube_sieve.rs` (its managesieve plugin),
+//!   `managesieve.rs` (sieve-connect), `dashboard_browser.rs`, `dovecot_diff.rs`: real
 //!   third-party programs (skipped with `SKIPPED: …` where missing); `clients/` holds the
 //!   Python client matrix and `mailstack_test.py`, the Python side of the kit.
 //! - `tests/doc_citations.rs`: every `docs/… §N` citation names an existing section.
