@@ -368,3 +368,41 @@ async fn concurrent_deliveries_reply_once() {
     .await;
     assert_eq!(s.count(BOB, "INBOX"), 1);
 }
+
+/// A chain of forwards without a loop stops after `MAX_HOPS` redirects (the message is kept
+/// where it stopped), and a message that already went through 50 relays is not forwarded.
+#[tokio::test]
+async fn forwarding_chains_stop_at_the_hop_limit() {
+    let s = stack().await;
+    let chain: Vec<String> = (0..8).map(|i| format!("hop{i}@example.test")).collect();
+    for a in &chain {
+        s.add_user(a).await;
+    }
+    for pair in chain.windows(2) {
+        forward(&s, &pair[0], &pair[1], false).await;
+    }
+    send(&s, BOB, &[&chain[0]], &mail(BOB, &chain[0], "chain", "")).await;
+    let hops = submission::filter::MAX_HOPS as usize;
+    let holders: Vec<usize> = (0..chain.len())
+        .filter(|i| s.count(chain[*i].as_str(), "INBOX") > 0)
+        .collect();
+    // Kept once, by the account whose redirect would have been one hop too many (plus its
+    // error notice).
+    assert_eq!(holders, [hops], "{holders:?}");
+    assert!(subjects(&s, &chain[hops], "INBOX").contains(&"chain".to_string()));
+
+    let received: String = (0..51)
+        .map(|i| format!("Received: from r{i}\r\n"))
+        .collect();
+    send(&s, BOB, &[ALICE], &mail(BOB, ALICE, "no forward", "")).await;
+    forward(&s, ALICE, CAROL, false).await;
+    send(
+        &s,
+        BOB,
+        &[ALICE],
+        &mail(BOB, ALICE, "relayed a lot", &received),
+    )
+    .await;
+    assert!(subjects(&s, ALICE, "INBOX").contains(&"relayed a lot".to_string()));
+    assert_eq!(s.count(CAROL, "INBOX"), 0);
+}
