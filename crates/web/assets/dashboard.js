@@ -107,6 +107,7 @@ function buildAccount(a, open) {
   acc.el = h('details', { class: 'account', data: { account: a.address }, open },
     h('summary', null,
       h('span', { class: 'acc-name' }, a.address), ' ', acc.summary, sendBtn),
+    sieveLine(a.sieve),
     acc.mbList,
     h('h3', { class: 'inbox-title' }, 'INBOX'),
     table,
@@ -118,6 +119,27 @@ function buildAccount(a, open) {
   }
   updateInboxMeta(acc);
   return acc;
+}
+
+// What the account's Sieve script does (docs/spec.md §6.5): forward, vacation, other script.
+function sieveLine(sieve) {
+  const p = h('p', { class: 'sieve muted small-note', 'aria-label': 'Delivery rules' });
+  if (!sieve || !sieve.active) { p.hidden = true; return p; }
+  const parts = [];
+  const managed = sieve.active === 'mailstack';
+  if (managed && sieve.forward) {
+    parts.push(`↪ forwarding to ${sieve.forward.to}` +
+      (sieve.forward.keep_copy ? ' (a copy stays here)' : ' (no copy kept)'));
+  }
+  if (managed && sieve.vacation) {
+    const v = sieve.vacation;
+    const when = v.from || v.until ? ` ${v.from || '…'} → ${v.until || '…'}` : '';
+    parts.push(`✈ vacation replies${when}` + (v.subject ? `: “${v.subject}”` : ''));
+  }
+  if (!managed) parts.push(`Sieve script “${sieve.active}” is active`);
+  p.textContent = parts.join(' · ');
+  p.title = 'Set with `mailstack forward` / `mailstack vacation`, over ManageSieve, or the REST API';
+  return p;
 }
 
 function renderMailboxes(acc, mailboxes, animate) {

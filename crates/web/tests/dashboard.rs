@@ -36,10 +36,18 @@ async fn page_is_served_with_a_strict_content_security_policy() {
 #[tokio::test]
 async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
     let env = stack().start().await;
-    env.add_user("alice@example.test").await;
+    let a = env.add_user("alice@example.test").await;
     let uid = env
         .deliver_to("alice@example.test", message("hello-dashboard"))
         .await;
+    // What the account's Sieve script does is shown (docs/spec.md §6.5).
+    let forward = web::sieve_settings::Forward {
+        to: "bob@example.test".into(),
+        keep_copy: true,
+    };
+    web::sieve_settings::set_forward(&env.store, a.id, Some(&forward))
+        .await
+        .expect("forward");
 
     // Loopback, no token: readable, not admin.
     let local = env.router_from([127, 0, 0, 1]);
@@ -74,6 +82,9 @@ async fn state_is_open_to_loopback_and_needs_the_token_elsewhere() {
     assert_eq!(alice["inbox"][0]["uid"], uid.get());
     assert_eq!(alice["inbox"][0]["subject"], "hello-dashboard");
     assert_eq!(alice["inbox"][0]["flags"], serde_json::json!([]));
+    assert_eq!(alice["sieve"]["active"], "mailstack");
+    assert_eq!(alice["sieve"]["forward"]["to"], "bob@example.test");
+    assert_eq!(alice["sieve"]["vacation"], serde_json::Value::Null);
 
     // Another address: 401 without the token, admin with it.
     let remote = env.router_from([192, 0, 2, 7]);

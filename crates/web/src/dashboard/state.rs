@@ -68,6 +68,21 @@ pub(super) fn mailboxes_json(
     Ok(Value::Array(out))
 }
 
+/// What the account's Sieve script does (docs/spec.md §6.5): the active script's name and the
+/// forward / vacation settings of `mailstack forward` / `mailstack vacation`.
+pub(super) fn sieve_json(
+    store: &store::Store,
+    account: &store::Account,
+) -> Result<Value, ApiError> {
+    let active = store.active_sieve_script(account.id)?.map(|(name, _)| name);
+    let settings = crate::sieve_settings::settings(store, account.id)?;
+    Ok(json!({
+        "active": active,
+        "forward": settings.forward,
+        "vacation": settings.vacation,
+    }))
+}
+
 /// `GET /api/dashboard/state`: everything the page shows, as of now.
 pub(super) async fn state(
     State(app): State<App>,
@@ -91,6 +106,7 @@ pub(super) async fn state(
             "address": a.address,
             "mailboxes": mailboxes_json(store, &a)?,
             "inbox": inbox,
+            "sieve": sieve_json(store, &a)?,
         }));
     }
     let sessions: Vec<Value> = app
