@@ -15,7 +15,7 @@
 //   arrives → shown literally, nothing runs; POP3 DELE 1 + QUIT → the row fades out and the
 //   feed names POP3, the UID and the notified IMAP session; the idling session's trace shows
 //   C:/S: lines (password redacted) and grows live; with the admin token the page injects and
-//   deletes a message through the REST API.
+//   deletes a message through the REST API, exports the INBOX and cleans up a large message.
 // Exit status 0 = pass. Every wait is generous (30 s): a slow machine must not fail the test.
 
 import net from 'node:net';
@@ -392,6 +392,31 @@ async function main() {
   await page.click('#faults-clear');
   await page.waitForFunction(() => document.querySelector('#fault-count').textContent === '0');
   log('ok: a fault rule added on the dashboard refused RCPT with 452');
+
+  // 7b. Backup and clean up (docs/spec.md §7.8): Export downloads the INBOX as mbox; Clean up
+  // lists what its dry run would remove and, on confirmation, removes exactly that.
+  await smtpDeliver(ACCOUNT, 'Large attachment', Array(300).fill('y'.repeat(76)).join('\n'));
+  const bigRow = `tr[data-account="${ACCOUNT}"]:has(td.subject:text-is("Large attachment"))`;
+  await page.waitForSelector(bigRow);
+  const bigUid = Number(await page.getAttribute(bigRow, 'data-uid'));
+  const panel = `details.backup[data-account="${ACCOUNT}"]`;
+  await page.click(`${panel} > summary`);
+  await page.selectOption(`${panel} .backup-form select.backup-mailbox`, 'INBOX');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${panel} button.backup-export`)]);
+  const exported = fs.readFileSync(await download.path(), 'utf8');
+  check(download.suggestedFilename() === `${ACCOUNT}-INBOX.mbox` && exported.startsWith('From ')
+    && exported.includes('Subject: Large attachment'), `Export downloads the INBOX as mbox (${download.suggestedFilename()})`);
+  await page.selectOption(`${panel} .cleanup-form select.backup-mailbox`, 'INBOX');
+  await page.fill(`${panel} input.cleanup-larger`, '10KB');
+  await page.click(`${panel} button.cleanup-preview`);
+  await page.waitForSelector(`${panel} button.cleanup-confirm`);
+  const listed = await page.$$eval(`${panel} table.cleanup-list tbody tr`, (trs) => trs.map((tr) => Number(tr.dataset.uid)));
+  check(listed.length === 1 && listed[0] === bigUid && await page.isVisible(bigRow), `the dry run lists UID ${listed} and removes nothing`);
+  await page.click(`${panel} button.cleanup-confirm`);
+  await page.waitForSelector(bigRow, { state: 'detached' });
+  check((await page.textContent(`${panel} .cleanup-summary`)).startsWith('Removed 1 messages'), 'Clean up removed what it listed');
+  check(await page.isVisible(row(2)), 'and nothing else (UID 2 is still there)');
+  await page.click(`${panel} > summary`);
 
   check(await page.evaluate(() => window.__noReload === 'still here'), 'the page was never reloaded');
   check(await page.evaluate(() => window.__pwned === undefined), 'window.__pwned still undefined');

@@ -1,5 +1,6 @@
 """Schemathesis hooks (SCHEMATHESIS_HOOKS=schemathesis_hooks): how to send a `message/rfc822`
-body (the message injection route), which Schemathesis cannot serialise by itself."""
+body (the message injection route) and an `application/mbox` one (the import route), which
+Schemathesis cannot serialise by itself."""
 import schemathesis
 
 
@@ -10,6 +11,11 @@ class RFC822:
 
     def as_werkzeug(self, context, value):
         return {"data": value if isinstance(value, bytes) else str(value).encode()}
+
+
+@schemathesis.serializer("application/mbox")
+class Mbox(RFC822):
+    pass
 
 
 @schemathesis.hook

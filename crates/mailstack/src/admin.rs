@@ -62,7 +62,8 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
         }
         Verb::Deliver { to, mailbox } => deliver(&config, &store, &to, mailbox.as_deref()).await,
         Verb::Mailbox(MailboxVerb::List { address, json }) => mailbox_list(&store, &address, json),
-        Verb::Serve { .. }
+        Verb::Mailbox(_)
+        | Verb::Serve { .. }
         | Verb::Certs
         | Verb::DnsRecords
         | Verb::Demo { .. }

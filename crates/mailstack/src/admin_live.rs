@@ -16,14 +16,20 @@ use crate::cli::{show_quota, AliasVerb, MailboxVerb, UserVerb, Verb};
 use crate::config::Config;
 use crate::live::{error_text, Live};
 
-pub async fn run(config: &Config, verb: Verb, pid: &str) -> anyhow::Result<()> {
-    let live = Live::find(config).map_err(|e| {
+/// The running server `pid` that holds the store, through its admin API; an error naming it
+/// when that cannot be reached.
+pub(crate) fn connect(config: &Config, pid: &str) -> anyhow::Result<Live> {
+    Live::find(config).map_err(|e| {
         anyhow::anyhow!(
             "the store {} is in use by a running server (pid {pid}) and its admin API cannot \
              be reached ({e}); stop it (kill {pid}) and run this command again",
             config.data_dir.display()
         )
-    })?;
+    })
+}
+
+pub async fn run(config: &Config, verb: Verb, pid: &str) -> anyhow::Result<()> {
+    let live = connect(config, pid)?;
     let api = Api { live: &live };
     match verb {
         Verb::User(v) => user(config, &api, v).await,
@@ -201,26 +207,22 @@ async fn user(config: &Config, api: &Api<'_>, verb: UserVerb) -> anyhow::Result<
     }
 }
 
-struct Api<'a> {
-    live: &'a Live,
+pub(crate) struct Api<'a> {
+    pub(crate) live: &'a Live,
 }
 
 impl Api<'_> {
     /// A call that must succeed; an error answer becomes `what: reason` (the offline wording).
-    async fn ok(&self, method: &str, path: &str, body: Value, what: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        what: &str,
+    ) -> anyhow::Result<Value> {
         let body = (!body.is_null()).then_some(body);
         let (status, answer) = self.live.call(method, path, body).await?;
-        if (200..300).contains(&status) {
-            return Ok(answer);
-        }
-        let reason = error_text(&answer);
-        // The API says "no account x@y"; the CLI says "x@y: no such account".
-        let reason = if status == 404 && reason.starts_with("no account") {
-            "no such account".to_string()
-        } else {
-            reason
-        };
-        bail!("{what}: {reason}")
+        answered(status, answer, what)
     }
 
     /// docs/spec.md §4.1, as offline: refused outside the local domains unless `add`.
@@ -257,4 +259,19 @@ impl Api<'_> {
         }
         Ok(())
     }
+}
+
+/// A 2xx answer, or an error `what: reason` in the offline wording.
+pub(crate) fn answered(status: u16, answer: Value, what: &str) -> anyhow::Result<Value> {
+    if (200..300).contains(&status) {
+        return Ok(answer);
+    }
+    let reason = error_text(&answer);
+    // The API says "no account x@y"; the CLI says "x@y: no such account".
+    let reason = if status == 404 && reason.starts_with("no account") {
+        "no such account".to_string()
+    } else {
+        reason
+    };
+    bail!("{what}: {reason}")
 }

@@ -238,6 +238,65 @@ pub enum MailboxVerb {
         #[arg(long)]
         json: bool,
     },
+    /// Write mail to files (docs/spec.md §7.8): one mailbox as an mbox file (standard output
+    /// without --out), or every mailbox, or Maildir, into the folder --out.
+    Export {
+        address: String,
+        /// Only this mailbox [default: every mailbox].
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// mbox (mboxrd, flags in Status/X-Status/X-Keywords) or maildir (Maildir++ for
+        /// every mailbox).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Mbox)]
+        format: ExportFormat,
+        /// The mbox file of one mailbox, or a new (or empty) folder for the rest.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read what export writes (an mbox file, a folder of mbox files, a maildir or a
+    /// Maildir++ tree) into ADDRESS, with flags, keywords and dates; messages a mailbox
+    /// already holds are skipped.
+    Import {
+        address: String,
+        path: PathBuf,
+        /// The mailbox to import into (an mbox file, the maildir root; default INBOX), or
+        /// under which to create the tree's mailboxes (default: at the top).
+        #[arg(long)]
+        mailbox: Option<String>,
+    },
+    /// Remove the messages of one mailbox that match every criterion given (all of them
+    /// without one); IMAP sessions see them go.
+    Purge {
+        address: String,
+        /// The mailbox (required: every mailbox is purged one at a time).
+        #[arg(long)]
+        mailbox: String,
+        /// Only messages received (INTERNALDATE) longer ago: 90d, 12h, 2w.
+        #[arg(long, value_parser = web::backup::parse_age)]
+        older_than: Option<u64>,
+        /// Only messages larger than this: 5MiB, 500KB, bytes (as --quota counts).
+        #[arg(long, value_parser = web::backup::parse_larger_than)]
+        larger_than: Option<u64>,
+        /// List what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Formats of `mailbox export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Mbox,
+    Maildir,
+}
+
+impl From<ExportFormat> for web::backup::Format {
+    fn from(f: ExportFormat) -> Self {
+        match f {
+            ExportFormat::Mbox => web::backup::Format::Mbox,
+            ExportFormat::Maildir => web::backup::Format::Maildir,
+        }
+    }
 }
 
 const QUOTA_HELP: &str = "Mailbox size limit: bytes, or a number with a unit (500MB, 2GiB, \
@@ -253,46 +312,10 @@ pub fn parse_quota(text: &str) -> Result<u64, String> {
     {
         return Ok(0);
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = (&t[..split], t[split..].trim());
-    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" | "byte" | "bytes" => 1,
-        "k" | "kb" => 1_000,
-        "m" | "mb" => 1_000_000,
-        "g" | "gb" => 1_000_000_000,
-        "t" | "tb" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        _ => return Err(quota_error(text)),
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return Err(quota_error(text));
-    }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| quota_error(text))?
-    };
-    // The fraction as an exact decimal: 1.5 GB is 1,500,000,000 bytes, no float rounding.
-    let fraction_bytes = if fraction.is_empty() {
-        0
-    } else {
-        let digits = u32::try_from(fraction.len()).map_err(|_| quota_error(text))?;
-        let scale = 10u128
-            .checked_pow(digits)
-            .ok_or_else(|| quota_error(text))?;
-        let f: u128 = fraction.parse().map_err(|_| quota_error(text))?;
-        u64::try_from(f * u128::from(multiplier) / scale).map_err(|_| quota_error(text))?
-    };
-    whole
-        .checked_mul(multiplier)
-        .and_then(|b| b.checked_add(fraction_bytes))
-        .ok_or_else(|| format!("quota {text:?} is too large"))
+    web::backup::parse_size(t).map_err(|e| match e {
+        web::backup::SizeError::Invalid => quota_error(text),
+        web::backup::SizeError::TooLarge => format!("quota {text:?} is too large"),
+    })
 }
 
 fn quota_error(text: &str) -> String {

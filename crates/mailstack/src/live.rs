@@ -84,6 +84,16 @@ impl Live {
         self.checked(self.client.send(method, path, content_type, payload).await)
     }
 
+    /// A `GET` whose successful answer is streamed into `out` (an export); the status, and
+    /// the error answer when it failed.
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.checked(self.client.download(path, out).await)
+    }
+
     fn checked(
         &self,
         answer: Result<(u16, serde_json::Value), web::client::ClientError>,

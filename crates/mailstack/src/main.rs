@@ -5,6 +5,8 @@
 //! - `config`: the TOML configuration and its validation.
 //! - `cli`: clap definitions of every verb.
 //! - `admin`: account, alias, delivery and mailbox verbs on the store.
+//! - `backup`, `backup_files`: `mailbox export|import|purge` (offline or through the running
+//!   server) and the files they read and write.
 //! - `serve`: binds the listeners, runs every protocol server in this process, stops cleanly.
 //! - `token`: the HTTP admin token kept in the data folder.
 //! - `logbridge`: `log` records (rustls, sled) into `tracing`, rustls' warnings at DEBUG.
@@ -18,6 +20,8 @@
 
 mod admin;
 mod admin_live;
+mod backup;
+mod backup_files;
 mod cli;
 mod config;
 mod demo;
@@ -134,6 +138,11 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         Verb::Fault(v) => fault::run(&config, v).await,
         v @ (Verb::Forward { .. } | Verb::Vacation { .. }) => sieve_verbs::run(&config, v).await,
+        Verb::Mailbox(
+            v @ (cli::MailboxVerb::Export { .. }
+            | cli::MailboxVerb::Import { .. }
+            | cli::MailboxVerb::Purge { .. }),
+        ) => backup::run(&config, v).await,
         other => admin::run(config, other).await,
     }
 }

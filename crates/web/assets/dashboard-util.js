@@ -112,7 +112,8 @@ export function setToken(t) {
 let memoryToken = '';
 export const currentToken = () => token() || memoryToken;
 
-/** fetch with the bearer token (when given) and JSON errors turned into exceptions. */
+/** fetch with the bearer token (when given) and JSON errors turned into exceptions; the
+ *  answer as JSON or text, or with `raw: true` the Response itself (a download). */
 export async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {});
   const t = currentToken();
@@ -128,6 +129,7 @@ export async function api(path, opts = {}) {
     err.status = res.status;
     throw err;
   }
+  if (opts.raw) return res;
   const type = res.headers.get('content-type') || '';
   return type.includes('json') ? res.json() : res.text();
 }

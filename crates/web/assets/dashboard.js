@@ -3,7 +3,8 @@
 // Layout (ES modules, no build step): dashboard-util.js (helpers: h, formatting, the admin
 // token, api) → this file (model, rendering of accounts and sessions, the event feed, live
 // updates over EventSource '/api/dashboard/events', wiring, start) → dashboard-drawer.js (the
-// message view, the session trace, admin actions, fault injection rules).
+// message view, the session trace, admin actions, fault injection rules) and
+// dashboard-backup.js (an account's Export download and Clean up).
 //
 // Invariants:
 // - Nothing from the server (or a message) ever reaches the DOM as markup: every string goes
@@ -16,6 +17,7 @@
 
 import { $, h, fmtTime, fmtSize, family, FAMILY_LABEL, protoChip, tlsBadge, flagClass, isInbox, flash, fadeOut, showError, token, setToken, currentToken, api } from './dashboard-util.js';
 import { drawer, closeDrawer, renderMessageMeta, showTab, openMessage, applySearch, openTrace, sendTest, deleteMessage, loadFaults, addFault, removeFault } from './dashboard-drawer.js';
+import { backupPanel } from './dashboard-backup.js';
 
 // ---------------------------------------------------------------- model
 
@@ -111,7 +113,8 @@ function buildAccount(a, open) {
     acc.mbList,
     h('h3', { class: 'inbox-title' }, 'INBOX'),
     table,
-    acc.note);
+    acc.note,
+    backupPanel(acc));
   renderMailboxes(acc, acc.mailboxes, false);
   for (const row of a.inbox || []) {
     acc.rows.set(row.uid, row);

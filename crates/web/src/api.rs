@@ -43,7 +43,22 @@ pub(crate) fn admin_routes() -> Router<App> {
             "/api/accounts/{addr}/messages/{uid}/raw",
             get(messages::raw),
         )
-        .route("/api/accounts/{addr}/purge", post(messages::purge))
+        .route(
+            "/api/accounts/{addr}/purge",
+            post(crate::backup::routes::purge),
+        )
+        .route(
+            "/api/accounts/{addr}/export",
+            get(crate::backup::routes::export),
+        )
+        .route(
+            "/api/accounts/{addr}/import",
+            post(
+                crate::backup::routes::import.layer(axum::extract::DefaultBodyLimit::max(
+                    crate::backup::routes::IMPORT_LIMIT,
+                )),
+            ),
+        )
         .route("/api/captured", get(messages::captured))
         .route("/api/aliases", post(crate::aliases::add))
         .route(

@@ -1,5 +1,6 @@
 //! A client of this service's admin API (HTTP/1.1 over loopback, bearer token), for the CLI
-//! (`mailstack fault …` against a running server) and the Rust test API (`mailstack-test`).
+//! (its verbs against a running server; exports streamed to a file) and the Rust test API
+//! (`mailstack-test`).
 
 use std::net::SocketAddr;
 
@@ -56,6 +57,44 @@ impl AdminClient {
         content_type: &str,
         payload: Vec<u8>,
     ) -> Result<(u16, serde_json::Value), ClientError> {
+        let resp = self.request(method, path, content_type, payload).await?;
+        let status = resp.status().as_u16();
+        Ok((status, json_of(resp).await?))
+    }
+
+    /// A `GET` whose successful (2xx) answer is streamed into `out` (an export); an error
+    /// answer is returned as in [`AdminClient::call`] and nothing is written. The status and
+    /// the error (null after a success).
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(u16, serde_json::Value), ClientError> {
+        let resp = self
+            .request("GET", path, "application/json", Vec::new())
+            .await?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Ok((status, json_of(resp).await?));
+        }
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError::Http(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                out.write_all(data)
+                    .map_err(|e| ClientError::Http(format!("cannot write the answer: {e}")))?;
+            }
+        }
+        Ok((status, serde_json::Value::Null))
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        payload: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
         let http = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
@@ -77,21 +116,25 @@ impl AdminClient {
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(payload)))
             .map_err(|e| http(&e))?;
-        let resp = sender.send_request(req).await.map_err(|e| http(&e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| http(&e))?
-            .to_bytes();
-        let json = if bytes.is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
-        };
-        Ok((status, json))
+        sender.send_request(req).await.map_err(|e| http(&e))
     }
+}
+
+/// The answer as JSON, or its text as a JSON string, or null when empty.
+async fn json_of(
+    resp: hyper::Response<hyper::body::Incoming>,
+) -> Result<serde_json::Value, ClientError> {
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ClientError::Http(e.to_string()))?
+        .to_bytes();
+    Ok(if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        })
+    })
 }

@@ -10,6 +10,8 @@
 //! - `password`: `POST /api/password` (form fields `user`, `curpass`, `newpass`).
 //! - `api`: the admin guard (bearer token) and account routes; `messages`: message routes,
 //!   including the long-poll wait.
+//! - `backup`: export (mbox, Maildir, tar archives), import and purge, for the routes
+//!   `…/export`, `…/import`, `…/purge` and for the CLI.
 //! - `openapi`: the OpenAPI 3 document served at `/api/openapi.json`.
 //! - `dashboard`: the live dashboard page (`/`) and its state, SSE feed and trace routes
 //!   under `/api/dashboard/`.
@@ -24,7 +26,8 @@
 //! - Admin routes answer 401 before reading the body unless `Authorization: Bearer <token>`
 //!   matches [`Ctx::admin_token`] (compared in constant time); an empty token matches nothing.
 //! - Error bodies are `{"error": "..."}`; server-side failures are logged and answered with a
-//!   generic 500. Request bodies are capped (64 KiB; 50 MiB for message injection).
+//!   generic 500. Request bodies are capped (64 KiB; 50 MiB for message injection, 128 MiB
+//!   for an mbox import).
 //! - Waiting for mail subscribes to the store's change channel before the first look, so a
 //!   message appended in between is never missed; no polling loop, no sleep.
 //!
@@ -46,6 +49,7 @@ mod aliases;
 mod api;
 mod apple;
 mod autoconfig;
+pub mod backup;
 pub mod client;
 mod dashboard;
 mod dns;
@@ -233,6 +237,25 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         Ok(ClientIp(ip))
     }
+}
+
+/// `Content-Disposition` of a download named `name`: RFC 6266 §4.3, an ASCII fallback and
+/// the UTF-8 name (RFC 8187).
+pub(crate) fn attachment_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        percent_encode(name)
+    )
 }
 
 /// Percent-encodes every byte but RFC 3986 §2.3's unreserved characters: a query value, a

@@ -1,5 +1,5 @@
 //! Message routes of the admin API: list (with filters and a long-poll wait), raw download,
-//! delete, purge, inject, and the captured outbound mail.
+//! delete, inject, and the captured outbound mail (purge: `backup::routes`).
 //!
 //! Header fields in listings are the raw (unfolded) values cached at delivery in
 //! `store.structure(blob).envelope`, except the subject, whose RFC 2047 encoded words are
@@ -244,24 +244,6 @@ pub(crate) async fn delete(
         )));
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /api/accounts/{addr}/purge`: deletes every message of every mailbox.
-pub(crate) async fn purge(
-    State(app): State<App>,
-    ApiPath(addr): ApiPath<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let a = resolve(&app, &addr)?;
-    let store = app.ctx.auth.store();
-    let mut deleted = 0usize;
-    for mb in store.mailboxes(a.id)? {
-        let uids: Vec<Uid> = store.messages(mb.id)?.iter().map(|m| m.uid).collect();
-        if !uids.is_empty() {
-            deleted += store.expunge(a.id, mb.id, &uids).await?.len();
-        }
-    }
-    tracing::info!(account = %a.address, deleted, "account purged over http");
-    Ok(Json(serde_json::json!({ "deleted": deleted })))
 }
 
 /// `POST /api/accounts/{addr}/messages[?mailbox=]` with the raw message as body: stored like

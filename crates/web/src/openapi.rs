@@ -24,6 +24,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/accounts/{addr}/messages/{uid}"),
     ("get", "/api/accounts/{addr}/messages/{uid}/raw"),
     ("post", "/api/accounts/{addr}/purge"),
+    ("get", "/api/accounts/{addr}/export"),
+    ("post", "/api/accounts/{addr}/import"),
     ("get", "/api/captured"),
     ("post", "/api/aliases"),
     ("delete", "/api/aliases/{alias}"),
@@ -95,11 +97,31 @@ fn uid() -> Value {
 }
 
 fn mailbox() -> Value {
-    json!({ "name": "mailbox", "in": "query", "required": false,
-            "description": "mailbox name (default INBOX, case-insensitive); 404 when the account has none of that name",
+    mailbox_param("mailbox name (default INBOX, case-insensitive); 404 when the account has none of that name")
+}
+
+fn mailbox_param(description: &str) -> Value {
+    json!({ "name": "mailbox", "in": "query", "required": false, "description": description,
             "schema": { "type": "string",
                 "description": "levels separated by /, none empty; no NUL, CR, LF, * or %",
                 "pattern": "^[^\\x00\\r\\n*%/]{1,100}(/[^\\x00\\r\\n*%/]{1,100}){0,8}$" } })
+}
+
+/// The parameters of `POST /api/accounts/{addr}/purge` (docs/spec.md §7.8).
+fn purge_params() -> Vec<Value> {
+    vec![
+        addr(),
+        mailbox_param("only this mailbox (404 when the account has none of that name); every mailbox when absent"),
+        json!({ "name": "older_than", "in": "query", "required": false,
+                "description": "only messages whose INTERNALDATE is older: a number and h, d or w (90d, 12h, 2w)",
+                "schema": { "type": "string", "pattern": "^[0-9]{1,6}[hdw]$" } }),
+        json!({ "name": "larger_than", "in": "query", "required": false,
+                "description": "only messages larger than this: bytes or a number with a unit (5MiB, 500KB; KB/MB/GB count in 1000s, KiB/MiB/GiB in 1024s)",
+                "schema": { "type": "string", "pattern": "^[0-9]{1,10}(\\.[0-9]{1,3})?(B|KB|MB|GB|KiB|MiB|GiB)?$" } }),
+        json!({ "name": "dry_run", "in": "query", "required": false,
+                "description": "list what would be removed and remove nothing",
+                "schema": { "type": "boolean" } }),
+    ]
 }
 
 /// Admin operation: bearer token, 401 and 404 documented.
@@ -153,6 +175,25 @@ fn list_params() -> Vec<Value> {
                 "description": "only messages with a higher UID (with wait: wait for any new message)",
                 "schema": { "type": "integer", "minimum": 0, "maximum": 4294967295u64 } }),
     ]
+}
+
+/// `POST /api/accounts/{addr}/import`: its mailbox names are those the store creates (at most
+/// 1000 bytes, so fewer and shorter levels than the other routes look up).
+fn import_op() -> Value {
+    let mut op = admin(
+        "Import an mbox file (what export writes): flags, keywords and INTERNALDATE restored, messages the mailbox already holds skipped (max 128 MiB; 507 when over quota)",
+        vec![addr(), json!({ "name": "mailbox", "in": "query", "required": false,
+            "description": "mailbox to import into (default INBOX); created when missing",
+            "schema": { "type": "string", "description": "levels separated by /, none empty; no control characters, * or %",
+                "pattern": "^[^\\x00-\\x1f\\x7f*%/]{1,30}(/[^\\x00-\\x1f\\x7f*%/]{1,30}){0,3}$" } })],
+        Some(json!({ "required": true, "content": { "application/mbox": { "schema": {
+            "type": "string", "description": "empty, or starting with a From_ line (RFC 4155 §2)", "pattern": "^From " } } } })),
+        ("200", json_ok("counts", schema_ref("ImportResult"))),
+    );
+    op["responses"]["400"] = err("not an mbox file, or a bad mailbox name");
+    op["responses"]["413"] = err("body over 128 MiB");
+    op["responses"]["507"] = err("over quota: the error says how many messages went in before");
+    op
 }
 
 /// The document.
@@ -222,6 +263,19 @@ pub fn spec() -> Value {
                         "action": { "type": "string", "enum": ["reply", "delay", "drop", "blackhole"] },
                         "reply": { "type": "string" }, "delay_ms": { "type": "integer" },
                         "probability": { "type": "number" }, "times": { "type": "integer" } } },
+                "ImportResult": { "type": "object", "required": ["account", "mailbox", "imported", "skipped"], "properties": {
+                    "account": { "type": "string" }, "mailbox": { "type": "string" },
+                    "imported": { "type": "integer" },
+                    "skipped": { "type": "integer", "description": "messages whose bytes the mailbox already held (a second import of one file adds nothing)" } } },
+                "PurgeResult": { "type": "object", "required": ["dry_run", "count", "deleted", "bytes", "messages"], "properties": {
+                    "dry_run": { "type": "boolean" },
+                    "count": { "type": "integer", "description": "messages removed (or, dry, that would be)" },
+                    "deleted": { "type": "integer", "description": "messages removed (0 in a dry run)" },
+                    "bytes": { "type": "integer" },
+                    "messages": { "type": "array", "items": { "type": "object", "properties": {
+                        "mailbox": { "type": "string" }, "uid": { "type": "integer" },
+                        "received": { "type": "integer", "description": "INTERNALDATE, unix seconds" },
+                        "size": { "type": "integer" }, "subject": { "type": "string", "nullable": true } } } } } },
                 "Message": { "type": "object", "properties": {
                     "uid": { "type": "integer" }, "mailbox": { "type": "string" },
                     "flags": { "type": "array", "items": { "type": "string" } },
@@ -296,8 +350,21 @@ pub fn spec() -> Value {
                         "message/rfc822": { "schema": { "type": "string", "format": "binary" } } } }))),
             },
             "/api/accounts/{addr}/purge": {
-                "post": admin("Delete every message of every mailbox", vec![addr()], None,
-                    ("200", json_ok("count", json!({ "type": "object", "properties": { "deleted": { "type": "integer" } } })))),
+                "post": admin("Delete messages: those matching every criterion given (older_than, larger_than), of one mailbox or all; with dry_run only list them. Without parameters: every message of every mailbox",
+                    purge_params(), None, ("200", json_ok("what was (or would be) removed", schema_ref("PurgeResult")))),
+            },
+            "/api/accounts/{addr}/export": {
+                "get": admin("Export: one mailbox as mbox (RFC 4155, mboxrd, flags in Status/X-Status/X-Keywords); every mailbox, or Maildir, as a tar archive",
+                    vec![addr(), mailbox_param("only this mailbox (404 when the account has none of that name); every mailbox when absent"),
+                         json!({ "name": "format", "in": "query", "required": false,
+                                 "description": "mbox (default) or maildir (Maildir++ for every mailbox)",
+                                 "schema": { "type": "string", "enum": ["mbox", "maildir"] } })],
+                    None, ("200", json!({ "description": "the mbox file, or a tar archive of mbox files or maildirs", "content": {
+                        "application/mbox": { "schema": { "type": "string", "format": "binary" } },
+                        "application/x-tar": { "schema": { "type": "string", "format": "binary" } } } }))),
+            },
+            "/api/accounts/{addr}/import": {
+                "post": import_op(),
             },
             "/api/aliases": {
                 "post": {

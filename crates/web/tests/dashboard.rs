@@ -18,6 +18,7 @@ async fn page_is_served_with_a_strict_content_security_policy() {
         ("/assets/dashboard.js", "text/javascript"),
         ("/assets/dashboard-util.js", "text/javascript"),
         ("/assets/dashboard-drawer.js", "text/javascript"),
+        ("/assets/dashboard-backup.js", "text/javascript"),
         ("/assets/dashboard.css", "text/css"),
     ] {
         let resp = call(&r, "GET", path, false, None, Body::empty()).await;

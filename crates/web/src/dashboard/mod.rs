@@ -53,6 +53,7 @@ const HTML: &str = include_str!("../../assets/dashboard.html");
 const JS: &str = include_str!("../../assets/dashboard.js");
 const JS_UTIL: &str = include_str!("../../assets/dashboard-util.js");
 const JS_DRAWER: &str = include_str!("../../assets/dashboard-drawer.js");
+const JS_BACKUP: &str = include_str!("../../assets/dashboard-backup.js");
 const CSS: &str = include_str!("../../assets/dashboard.css");
 
 pub(crate) fn routes() -> Router<App> {
@@ -66,6 +67,10 @@ pub(crate) fn routes() -> Router<App> {
         .route(
             "/assets/dashboard-drawer.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS_DRAWER) }),
+        )
+        .route(
+            "/assets/dashboard-backup.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS_BACKUP) }),
         )
         .route("/assets/dashboard.css", get(style))
         .route("/api/dashboard/state", get(state))

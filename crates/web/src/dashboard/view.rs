@@ -175,19 +175,7 @@ pub(crate) async fn attachment(
         .nth(index)
         .ok_or_else(|| ApiError::NotFound(format!("no attachment {index}")))?;
     let name = part.attachment_name().unwrap_or("attachment");
-    // RFC 6266 §4.3: an ASCII fallback and the UTF-8 name (RFC 8187).
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = crate::percent_encode(name);
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    let disposition = crate::attachment_disposition(name);
     let mut r = content(
         part.contents().to_vec(),
         "application/octet-stream",
