@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private Dovecot 2.3 instance for the benchmark: its own base_dir/state/log under DIR, IMAP
 # and POP3 (plain + implicit TLS) on loopback ports, Maildir under DIR/mail, passwd-file with
-# ARGON2ID hashes (written by the bench to DIR/users), fsync defaults (mail_fsync = optimized).
+# ARGON2ID hashes (written by the bench to DIR/users), fsync defaults (mail_fsync = optimized),
+# the imap_zlib plugin for COMPRESS=DEFLATE.
 # Runs in the foreground-less daemon mode with `dovecot -c DIR/dovecot.conf`; no system service
 # is touched. Mail files belong to nobody:nogroup.
 #
@@ -91,6 +92,10 @@ service pop3-login {
 }
 service imap {
   process_limit = 12000
+}
+# IMAP COMPRESS=DEFLATE (RFC 4978) for the bench's row 9; level 6, its default.
+protocol imap {
+  mail_plugins = \$mail_plugins imap_zlib
 }
 service pop3 {
   process_limit = 1000

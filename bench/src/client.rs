@@ -65,6 +65,19 @@ impl Conn {
         Ok(Conn::new(Box::new(tcp), buf))
     }
 
+    /// Plain TCP whose received bytes are counted at the socket, under any COMPRESS layer
+    /// ([`Conn::compress`]): the counter is what crossed the wire.
+    pub async fn connect_counted(
+        port: u16,
+    ) -> anyhow::Result<(Conn, std::sync::Arc<std::sync::atomic::AtomicU64>)> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("connect 127.0.0.1:{port}"))?;
+        tcp.set_nodelay(true)?;
+        let (tcp, received) = crate::deflate::Counted::new(tcp);
+        Ok((Conn::new(Box::new(tcp), 64 * 1024), received))
+    }
+
     /// Implicit TLS to 127.0.0.1:port, verifying the certificate for "localhost".
     pub async fn connect_tls(port: u16, tls: &tokio_rustls::TlsConnector) -> anyhow::Result<Conn> {
         let tcp = TcpStream::connect(("127.0.0.1", port))
@@ -143,6 +156,17 @@ impl Conn {
         Ok(Conn::new(Box::new(s), 64 * 1024))
     }
 
+    /// `COMPRESS DEFLATE` (RFC 4978 §3): after its tagged OK, which comes uncompressed, both
+    /// directions are raw DEFLATE. The server sends nothing between that OK and the next
+    /// command, so no compressed byte can be left in this side's read buffer.
+    pub async fn compress(mut self) -> anyhow::Result<Conn> {
+        self.imap_ok("COMPRESS DEFLATE").await?;
+        let inner = self.io.into_inner();
+        let mut c = Conn::new(Box::new(crate::deflate::Deflate::new(inner)), 64 * 1024);
+        c.tag = self.tag;
+        Ok(c)
+    }
+
     pub async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.io.write_all(bytes).await?;
         self.io.flush().await?;
@@ -192,6 +216,18 @@ impl Conn {
     pub async fn imap_until_with(
         &mut self,
         tag: &str,
+        each: impl FnMut(&[u8]),
+    ) -> anyhow::Result<Tagged> {
+        self.imap_until_lines(tag, false, each).await
+    }
+
+    /// Reads responses until the line tagged `tag`, calling `each` with every other line;
+    /// lines that announce a literal are passed too if `literal_lines` (their `{n}` content
+    /// is skipped either way).
+    async fn imap_until_lines(
+        &mut self,
+        tag: &str,
+        literal_lines: bool,
         mut each: impl FnMut(&[u8]),
     ) -> anyhow::Result<Tagged> {
         let mut bytes = 0;
@@ -200,6 +236,9 @@ impl Conn {
             bytes += line.len();
             if let Some(n) = literal_len(line) {
                 bytes += n;
+                if literal_lines {
+                    each(&self.line);
+                }
                 self.skip(n).await?;
                 continue;
             }
@@ -220,6 +259,25 @@ impl Conn {
         let tag = self.next_tag();
         self.send(format!("{tag} {command}\r\n").as_bytes()).await?;
         let t = self.imap_until_with(&tag, each).await?;
+        if !t.ok {
+            bail!(
+                "IMAP {command}: {}",
+                String::from_utf8_lossy(&self.line).trim_end()
+            );
+        }
+        Ok(t)
+    }
+
+    /// Like [`Conn::imap_each`], but `each` also gets the lines that announce a literal (a
+    /// `* n FETCH (… BODY[HEADER] {123}` line), without the literal's content.
+    pub async fn imap_each_line(
+        &mut self,
+        command: &str,
+        each: impl FnMut(&[u8]),
+    ) -> anyhow::Result<Tagged> {
+        let tag = self.next_tag();
+        self.send(format!("{tag} {command}\r\n").as_bytes()).await?;
+        let t = self.imap_until_lines(&tag, true, each).await?;
         if !t.ok {
             bail!(
                 "IMAP {command}: {}",

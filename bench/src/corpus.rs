@@ -35,17 +35,50 @@ pub struct Mailbox {
     pub needle_every: usize,
     /// Every n-th message is multipart/mixed with a small attachment (0: none).
     pub multipart_every: usize,
+    /// Messages come in blocks of [`THREAD_BLOCK`]: a thread of three (a root, a reply to it, a
+    /// reply to that reply, with `Re:` subjects, In-Reply-To and References) and one message on
+    /// its own, so SORT (SUBJECT) and THREAD have work to do. `false`: every message stands alone.
+    pub threads: bool,
+}
+
+/// Block of messages in a mailbox with [`Mailbox::threads`]: positions 0, 1, 2 form one thread,
+/// position 3 stands alone (so 1 in 2 messages is a reply and a mailbox of n messages holds
+/// n / 2 threads).
+pub const THREAD_BLOCK: usize = 4;
+
+/// Threads (RFC 5256 REFERENCES and ORDEREDSUBJECT alike) in a mailbox of `n` messages with
+/// [`Mailbox::threads`]: two per full block, one for a partial block.
+pub fn thread_count(n: usize) -> usize {
+    2 * (n / THREAD_BLOCK) + usize::from(!n.is_multiple_of(THREAD_BLOCK))
 }
 
 impl Mailbox {
     pub fn message(&self, i: usize) -> Vec<u8> {
-        let subject = if self.needle_every > 0 && i % self.needle_every == 7 {
+        let multipart = self.multipart_every > 0 && i % self.multipart_every == 1;
+        let pos = i % THREAD_BLOCK;
+        if !self.threads || pos == 0 || pos == 3 {
+            return message(i, &self.user, &self.subject(i), self.size, multipart);
+        }
+        // A reply: to the root (position 1) or to the first reply (position 2).
+        let root = i - pos;
+        let id = |n: usize| format!("<{n}.{}@bench.test>", self.user);
+        let refs: Vec<String> = (root..i).map(id).collect();
+        let extra = format!(
+            "In-Reply-To: {}\r\nReferences: {}\r\n",
+            id(i - 1),
+            refs.join(" ")
+        );
+        let subject = format!("Re: {}", self.subject(root));
+        message_with(i, &self.user, &subject, &extra, self.size, multipart)
+    }
+
+    /// The subject of a message that is not a reply.
+    fn subject(&self, i: usize) -> String {
+        if self.needle_every > 0 && i % self.needle_every == 7 {
             format!("Quarterly {NEEDLE} report {i}")
         } else {
             format!("Status update number {i}")
-        };
-        let multipart = self.multipart_every > 0 && i % self.multipart_every == 1;
-        message(i, &self.user, &subject, self.size, multipart)
+        }
     }
 
     pub fn seen(&self, i: usize) -> bool {
@@ -55,13 +88,25 @@ impl Mailbox {
 
 /// One message of about `size` bytes with CRLF line ends and no line starting with ".".
 pub fn message(i: usize, user: &str, subject: &str, size: usize, multipart: bool) -> Vec<u8> {
+    message_with(i, user, subject, "", size, multipart)
+}
+
+/// [`message`] with `extra` header lines (each ending in CRLF) after the Message-ID.
+pub fn message_with(
+    i: usize,
+    user: &str,
+    subject: &str,
+    extra: &str,
+    size: usize,
+    multipart: bool,
+) -> Vec<u8> {
     let mut m = String::with_capacity(size + 512);
     let day = 1 + i % 28;
     let _ = write!(
         m,
         "From: Sender {n} <sender{n}@remote.test>\r\nTo: {user}@{DOMAIN}\r\n\
          Subject: {subject}\r\nDate: Mon, {day} Jun 2025 10:{mm:02}:{ss:02} +0000\r\n\
-         Message-ID: <{i}.{user}@bench.test>\r\nMIME-Version: 1.0\r\n",
+         Message-ID: <{i}.{user}@bench.test>\r\n{extra}MIME-Version: 1.0\r\n",
         n = i % 97,
         mm = i % 60,
         ss = (i / 60) % 60,
@@ -257,4 +302,37 @@ pub fn write_maildirs(root: &Path, users: &[String], boxes: &[Mailbox]) -> anyho
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threaded_mailbox() {
+        let mb = Mailbox {
+            user: "t".into(),
+            count: 10,
+            size: 600,
+            unseen_every: 0,
+            needle_every: 0,
+            multipart_every: 0,
+            threads: true,
+        };
+        let text = |i| String::from_utf8(mb.message(i)).unwrap();
+        assert!(!text(4).contains("In-Reply-To"));
+        assert!(text(6).contains(
+            "Subject: Re: Status update number 4\r\n\
+             Date: Mon, 7 Jun 2025 10:06:00 +0000\r\n\
+             Message-ID: <6.t@bench.test>\r\n\
+             In-Reply-To: <5.t@bench.test>\r\n\
+             References: <4.t@bench.test> <5.t@bench.test>\r\n\
+             MIME-Version: 1.0\r\n"
+        ));
+        assert!(text(7).contains("Subject: Status update number 7\r\n"));
+        assert_eq!(
+            (thread_count(8), thread_count(9), thread_count(11)),
+            (4, 5, 5)
+        );
+    }
 }

@@ -248,6 +248,56 @@ pub async fn timed(c: &mut Conn, command: &str) -> anyhow::Result<f64> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
+/// What the `* SORT` / `* THREAD` answers of one command held (RFC 5256 §4).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Listing {
+    /// Numbers (UIDs) listed.
+    pub uids: usize,
+    /// Threads: parenthesised groups at the top level of `* THREAD` (0 for SORT).
+    pub threads: usize,
+}
+
+impl Listing {
+    /// Adds one response line; lines other than `* SORT` and `* THREAD` are ignored.
+    pub fn add(&mut self, line: &[u8]) {
+        let Some(rest) = line
+            .strip_prefix(b"* SORT")
+            .or_else(|| line.strip_prefix(b"* THREAD"))
+        else {
+            return;
+        };
+        let (mut depth, mut in_number) = (0usize, false);
+        for &b in rest {
+            match b {
+                b'(' => {
+                    if depth == 0 {
+                        self.threads += 1;
+                    }
+                    depth += 1;
+                }
+                b')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if b.is_ascii_digit() {
+                if !in_number {
+                    self.uids += 1;
+                }
+                in_number = true;
+            } else {
+                in_number = false;
+            }
+        }
+    }
+}
+
+/// Wall time (ms) of one SORT or THREAD command on an open connection, and what it listed.
+pub async fn timed_listing(c: &mut Conn, command: &str) -> anyhow::Result<(f64, Listing)> {
+    let mut listing = Listing::default();
+    let t = Instant::now();
+    c.imap_each(command, |l| listing.add(l)).await?;
+    Ok((t.elapsed().as_secs_f64() * 1e3, listing))
+}
+
 /// Logins per second: `total` LOGIN/LOGOUT cycles (each a new connection) by `parallel`
 /// workers, stopping early at `limit`. Returns (logins/s, logins done).
 pub async fn login_storm(
@@ -435,4 +485,36 @@ pub fn mem_available_kib() -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Listing;
+
+    #[test]
+    fn sort_and_thread_listings() {
+        let mut l = Listing::default();
+        l.add(b"* SORT 2 84 882\r\n");
+        assert_eq!(
+            l,
+            Listing {
+                uids: 3,
+                threads: 0
+            }
+        );
+        let mut l = Listing::default();
+        l.add(b"* THREAD (2)(3 6 (4 23)(44 7 96))\r\n");
+        assert_eq!(
+            l,
+            Listing {
+                uids: 8,
+                threads: 2
+            }
+        );
+        let mut l = Listing::default();
+        l.add(b"* THREAD\r\n");
+        l.add(b"* 3 EXISTS\r\n");
+        l.add(b"* SORT\r\n");
+        assert_eq!(l, Listing::default());
+    }
 }

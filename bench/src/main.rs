@@ -9,7 +9,8 @@
 //! - `corpus`: messages, accounts, loading mailstack's store and Dovecot's Maildirs.
 //! - `peers`: starting/stopping mailstack, Dovecot, Postfix, smtp-sink; memory of a process tree.
 //! - `smtp`, `imap`, `pop3`: the measurements, one server at a time.
-//! - `scenarios`: the seven scenarios, each producing table rows.
+//! - `scenarios`: the scenarios (`--only N` picks some), each producing table rows.
+//! - `deflate`: the client side of IMAP COMPRESS=DEFLATE and a byte counter under it (row 9).
 //! - `report`: rows, medians and the Markdown table.
 //! - `soak`: `bench soak` (`make soak`), the long mixed-load run with its own report
 //!   (`bench/results/soak.md`).
@@ -31,6 +32,7 @@
 
 mod client;
 mod corpus;
+mod deflate;
 mod imap;
 mod peers;
 mod pop3;
@@ -65,6 +67,8 @@ pub struct Scale {
     pub pop_size: usize,
     pub storm: usize,
     pub storm_limit: Duration,
+    /// Messages of the mailbox that row 9 (COMPRESS=DEFLATE) synchronises.
+    pub sync_count: usize,
     /// argon2id parameters of both sides (Dovecot's `doveadm pw -s ARGON2ID`: m=64 MiB, t=3).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -89,6 +93,7 @@ impl Scale {
             pop_size: 100 * 1024,
             storm: 1000,
             storm_limit: Duration::from_secs(6),
+            sync_count: 2000,
             argon2_memory_kib: 65536,
             argon2_iterations: 3,
         }
@@ -108,6 +113,7 @@ impl Scale {
             pop_count: 100,
             storm: 50,
             storm_limit: Duration::from_secs(3),
+            sync_count: 1000,
             ..Scale::full()
         }
     }

@@ -1,8 +1,10 @@
-//! The seven scenarios of issue 8 / docs/spec.md §9. Each returns table rows (mailstack, peer,
+//! The scenarios: the seven of issue 8 / docs/spec.md §9, churn (8) and COMPRESS=DEFLATE's
+//! bytes on the wire (9, issue "Protocol breadth"). Each returns table rows (mailstack, peer,
 //! advantage) plus notes on how it was measured; a failing scenario becomes a row that says
 //! so and the run goes on.
 
 mod churn;
+mod compress;
 mod ingest;
 mod servers;
 
@@ -112,6 +114,7 @@ pub async fn run_all(
             unseen_every: 5,
             needle_every: 0,
             multipart_every: 3,
+            threads: false,
         })
         .collect();
     let mb = |user: &str, count, size, unseen_every, needle_every| Mailbox {
@@ -121,13 +124,23 @@ pub async fn run_all(
         unseen_every,
         needle_every,
         multipart_every: 0,
+        threads: false,
     };
-    boxes.push(mb("large", scale.large, 1200, 10, 100));
+    // The large mailbox has threads for row 4's SORT and THREAD.
+    boxes.push(Mailbox {
+        threads: true,
+        ..mb("large", scale.large, 1200, 10, 100)
+    });
     boxes.push(mb("pop", scale.pop_count, scale.pop_size, 0, 0));
     boxes.push(mb("idle", 5, 2048, 0, 0));
+    boxes.push(Mailbox {
+        multipart_every: 3,
+        threads: true,
+        ..mb(compress::USER, scale.sync_count, 6 * 1024, 5, 0)
+    });
     let mut users: Vec<String> = smtp_users.clone();
     users.extend(mix_users.iter().cloned());
-    users.extend(["large", "pop", "idle", "storm", churn::USER].map(String::from));
+    users.extend(["large", "pop", "idle", "storm", churn::USER, compress::USER].map(String::from));
 
     let mut notes = Vec::new();
     let config =
@@ -199,7 +212,7 @@ pub async fn run_all(
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'b>,
     >;
-    let steps: [(u32, &str, Step); 8] = [
+    let steps: [(u32, &str, Step); 9] = [
         (1, "SMTP ingest", |c| Box::pin(ingest::smtp_ingest(c))),
         (2, "IMAP caching-client mix", |c| {
             Box::pin(ingest::caching_mix(c))
@@ -212,6 +225,9 @@ pub async fn run_all(
         (6, "POP3 download", |c| Box::pin(servers::pop3_download(c))),
         (7, "login storm", |c| Box::pin(servers::login_storm(c))),
         (8, "churn", |c| Box::pin(churn::churn(c))),
+        (9, "COMPRESS=DEFLATE", |c| {
+            Box::pin(compress::compress_sync(c))
+        }),
     ];
     for (n, name, step) in steps {
         if !want(n) {

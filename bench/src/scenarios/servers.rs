@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{note, row, target, Ctx};
 use crate::client::Conn;
 use crate::corpus::{self, DOMAIN, NEEDLE};
-use crate::imap;
+use crate::imap::{self, Listing};
 use crate::peers;
 use crate::pop3::{self, Transport};
 use crate::report::{median, Better};
@@ -49,6 +49,7 @@ pub(super) async fn large_mailbox(c: &mut Ctx<'_>) -> anyhow::Result<()> {
             2.0,
         ));
     }
+    sort_thread(c, &mut mc, &mut pc, &mut warm).await?;
     let _ = mc.imap("LOGOUT").await;
     let _ = pc.imap("LOGOUT").await;
     let ms_t = Transport::Plain(c.s.mailstack.port("pop3")?);
@@ -77,12 +78,118 @@ pub(super) async fn large_mailbox(c: &mut Ctx<'_>) -> anyhow::Result<()> {
     ));
     c.notes.push(format!(
         "4 Large mailbox: {} messages (~1.2 KiB, 10% unseen, 1% with \"{NEEDLE}\" in Subject) in one \
-         INBOX; each command once untimed first (first-run times: {}), then timed on the same \
-         selected session.",
+         INBOX; of every {} messages three form a thread (a root, a reply, a reply to the reply: \
+         `Re:` subjects, In-Reply-To and References) and one stands alone, so the mailbox holds {} \
+         threads; Date headers repeat every 25,200 messages, so SORT (DATE) breaks ties. Each \
+         command once untimed first (first-run times: {}), then timed on the same selected \
+         session. SORT and THREAD (RFC 5256; target: within 2× of Dovecot, ≥0.5×): every answer, \
+         untimed ones included, must list all {} UIDs on both servers, or the row shows no time and \
+         says ✘; THREAD rows give both servers' thread counts.",
         sc.large,
-        warm.join("; ")
+        corpus::THREAD_BLOCK,
+        corpus::thread_count(sc.large),
+        warm.join("; "),
+        sc.large,
     ));
     Ok(())
+}
+
+/// Row 4's SORT and THREAD commands (RFC 5256): the orders clients ask for most.
+const LISTINGS: [&str; 5] = [
+    "UID SORT (DATE) UTF-8 ALL",
+    "UID SORT (SUBJECT) UTF-8 ALL",
+    "UID SORT (FROM) UTF-8 ALL",
+    "UID THREAD REFERENCES UTF-8 ALL",
+    "UID THREAD ORDEREDSUBJECT UTF-8 ALL",
+];
+
+/// SORT and THREAD on the large mailbox, selected on both sessions: each command once untimed,
+/// then `reps` times alternately. A row whose answers do not all list every message — the same
+/// count on both servers — is failed loudly (✘, no time) instead of timed.
+async fn sort_thread(
+    c: &mut Ctx<'_>,
+    mc: &mut Conn,
+    pc: &mut Conn,
+    warm: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let sc = c.scale.clone();
+    let scenario = format!("4 large mailbox {}", sc.large);
+    for cmd in LISTINGS {
+        let (wm, lm) = imap::timed_listing(mc, cmd).await?;
+        let (wp, lp) = imap::timed_listing(pc, cmd).await?;
+        warm.push(format!("{cmd}: mailstack {wm:.0} ms, Dovecot {wp:.0} ms"));
+        let (mut m, mut p) = (Vec::new(), Vec::new());
+        let (mut ml, mut pl) = (vec![lm], vec![lp]);
+        for _ in 0..sc.reps {
+            let (t, l) = imap::timed_listing(mc, cmd).await?;
+            m.push(t);
+            ml.push(l);
+            let (t, l) = imap::timed_listing(pc, cmd).await?;
+            p.push(t);
+            pl.push(l);
+        }
+        let metric = format!("`{cmd}` ms");
+        if !ml.iter().chain(&pl).all(|l| l.uids == sc.large) {
+            let msg = format!(
+                "UIDs listed: mailstack {}, Dovecot {} (the mailbox holds {})",
+                distinct(&ml, |l| l.uids),
+                distinct(&pl, |l| l.uids),
+                sc.large
+            );
+            super::say(&format!("[4] {cmd}: result mismatch: {msg}"));
+            c.rows.push(note(
+                target(
+                    row(&scenario, &metric, None, None, "Dovecot", Better::Lower),
+                    0.5,
+                ),
+                format!("✘ result mismatch, not timed: {msg}"),
+            ));
+            continue;
+        }
+        let mut r = target(
+            row(
+                &scenario,
+                &metric,
+                median(&m),
+                median(&p),
+                "Dovecot",
+                Better::Lower,
+            ),
+            0.5,
+        );
+        if cmd.contains(" THREAD ") {
+            let (tm, tp) = (distinct(&ml, |l| l.threads), distinct(&pl, |l| l.threads));
+            let odd = if tm == tp {
+                ""
+            } else {
+                " ⚠ the servers differ"
+            };
+            r = note(
+                r,
+                format!(
+                    "threads: mailstack {tm}, Dovecot {tp} (the corpus has {}){odd}",
+                    corpus::thread_count(sc.large)
+                ),
+            );
+        }
+        c.rows.push(r);
+    }
+    Ok(())
+}
+
+/// The distinct values of `f` over the answers, in order of first appearance ("a/b" if the
+/// answers did not agree with each other).
+fn distinct(ls: &[Listing], f: impl Fn(&Listing) -> usize) -> String {
+    let mut seen: Vec<usize> = Vec::new();
+    for l in ls {
+        if !seen.contains(&f(l)) {
+            seen.push(f(l));
+        }
+    }
+    seen.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub(super) async fn idle_scale(c: &mut Ctx<'_>) -> anyhow::Result<()> {
