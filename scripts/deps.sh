@@ -123,6 +123,8 @@ check_test() {
     need offlineimap3 have offlineimap
     # ManageSieve (crates/managesieve): the sieve-connect client.
     need sieve-connect have sieve-connect
+    # The PostgreSQL backend's tests start a private cluster (testkit::postgres).
+    need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
     # The dashboard's browser test: node + playwright-core (npm) driving Debian's Chromium.
     # playwright-core needs Node.js >= 20 and Debian 12 has 18: then Node.js 20 comes from
     # the npm registry into tests/browser/.node (the Makefile puts its bin/ first in PATH).

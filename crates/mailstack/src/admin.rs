@@ -12,28 +12,24 @@ use crate::config::Config;
 
 /// Opens the store, turning "locked" into an actionable message.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    match Store::open(&config.data_dir) {
+    match config.open_store() {
         Ok(s) => Ok(s),
         Err(store::Error::Locked { pid }) => bail!(
             "the store {} is in use by a running server (pid {pid}); stop it (kill {pid}) and \
              run this command again",
             config.data_dir.display()
         ),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot open store {}", config.data_dir.display()))
-        }
+        Err(e) => Err(e).with_context(|| format!("cannot open store {}", config.store_name())),
     }
 }
 
 pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
-    let store = match Store::open(&config.data_dir) {
+    let store = match config.open_store() {
         // docs/spec.md §7.1: a running server holds the store; the verb goes to it.
         Err(store::Error::Locked { pid }) => {
             return crate::admin_live::run(&config, verb, &pid).await
         }
-        opened => {
-            opened.with_context(|| format!("cannot open store {}", config.data_dir.display()))?
-        }
+        opened => opened.with_context(|| format!("cannot open store {}", config.store_name()))?,
     };
     store.set_domains(&config.domains).await?;
     let auth = Auth::new(store.clone(), config.auth_config())?;

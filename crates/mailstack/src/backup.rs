@@ -19,13 +19,11 @@ use crate::config::Config;
 use crate::live::Live;
 
 pub async fn run(config: &Config, verb: MailboxVerb) -> anyhow::Result<()> {
-    let server =
-        match Store::open(&config.data_dir) {
-            // docs/spec.md §7.1: a running server holds the store; the verb goes to it.
-            Err(store::Error::Locked { pid }) => Err(connect(config, &pid)?),
-            opened => Ok(opened
-                .with_context(|| format!("cannot open store {}", config.data_dir.display()))?),
-        };
+    let server = match config.open_store() {
+        // docs/spec.md §7.1: a running server holds the store; the verb goes to it.
+        Err(store::Error::Locked { pid }) => Err(connect(config, &pid)?),
+        opened => Ok(opened.with_context(|| format!("cannot open store {}", config.store_name()))?),
+    };
     match verb {
         MailboxVerb::Export {
             address,

@@ -40,6 +40,34 @@ pub struct Config {
     pub demo_account: Vec<DemoAccount>,
     #[serde(default)]
     pub faults: FaultsSection,
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[store]`: where mail is kept (docs/architecture.md §12).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    #[serde(default)]
+    pub backend: StoreBackend,
+    /// PostgreSQL connection string (`postgres://user@host/db` or `host=… dbname=…`),
+    /// without the password.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A file holding the database password (else `MAILSTACK_STORE_PASSWORD`, else none).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `[store] backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded, in `data_dir` (the default).
+    #[default]
+    Sled,
+    /// A PostgreSQL database (`[store] url`).
+    Postgres,
 }
 
 /// `[faults]`: fault injection for tests (docs/spec.md §7.7). No rules by default.
@@ -133,6 +161,20 @@ pub struct Listeners {
     /// The same HTTP service over TLS with the mail listeners' certificate (optional).
     #[serde(default, deserialize_with = "listen_address")]
     pub https: Option<SocketAddr>,
+}
+
+/// `postgres://user:secret@host/db`: a password between `:` and `@` of the authority.
+fn url_has_password(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
@@ -347,6 +389,7 @@ impl Config {
             http: HttpSection::default(),
             demo_account: vec![],
             faults: FaultsSection::default(),
+            store: StoreSection::default(),
         }
     }
 
@@ -354,6 +397,8 @@ impl Config {
     /// too) on a free loopback port.
     pub fn make_ephemeral(&mut self, dir: &Path) {
         self.data_dir = dir.join("data");
+        // A throwaway store, whatever `[store]` says.
+        self.store = StoreSection::default();
         self.tls = TlsConfig {
             cert: dir.join("certs/server.crt"),
             key: dir.join("certs/server.key"),
@@ -379,6 +424,9 @@ impl Config {
         })?;
         let file = canonical(path);
         let base = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if let Some(p) = &mut cfg.store.password_file {
+            *p = canonical(&base.join(&*p));
+        }
         for p in [&mut cfg.data_dir, &mut cfg.tls.cert, &mut cfg.tls.key] {
             // Relative paths resolve against the config file's folder (docs/spec.md §7.6), and
             // are shown without `..` (`/work/certs/ca.crt`, not `config/../certs/ca.crt`).
@@ -400,6 +448,17 @@ impl Config {
                 .normalised()
                 .map_err(|e| anyhow::anyhow!("[[faults.rules]] #{}: {e}", i + 1))?;
         }
+        if self.store.backend == StoreBackend::Postgres && self.store.url.is_none() {
+            bail!("[store] backend = \"postgres\" needs url = \"postgres://user@host/db\"");
+        }
+        if let Some(url) = &self.store.url {
+            if url.contains(":@") || url.contains("password=") || url_has_password(url) {
+                bail!(
+                    "[store] url must not hold the password (it would reach logs): put it in \
+                     password_file or MAILSTACK_STORE_PASSWORD"
+                );
+            }
+        }
         if self.outbound == OutboundMode::Capture && self.capture_account.is_none() {
             bail!("outbound = \"capture\" needs capture_account = \"address\"");
         }
@@ -417,6 +476,30 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Opens the configured store: sled in `data_dir`, or the PostgreSQL database of
+    /// `[store] url` with the password from `password_file` or `MAILSTACK_STORE_PASSWORD`.
+    pub fn open_store(&self) -> store::Result<store::Store> {
+        match self.store.backend {
+            StoreBackend::Sled => store::Store::open(&self.data_dir),
+            StoreBackend::Postgres => {
+                let url = self.store.url.as_deref().unwrap_or_default();
+                let password = match &self.store.password_file {
+                    Some(f) => Some(std::fs::read_to_string(f)?.trim_end().to_string()),
+                    None => std::env::var("MAILSTACK_STORE_PASSWORD").ok(),
+                };
+                store::Store::open_postgres_with(url, password.as_deref())
+            }
+        }
+    }
+
+    /// Where the store is, for messages: the data folder, or the database URL.
+    pub fn store_name(&self) -> String {
+        match (self.store.backend, &self.store.url) {
+            (StoreBackend::Postgres, Some(url)) => format!("PostgreSQL {url}"),
+            _ => self.data_dir.display().to_string(),
+        }
     }
 
     pub fn auth_config(&self) -> auth::AuthConfig {

@@ -61,11 +61,11 @@ pub async fn run(config: &Config, verb: Verb) -> anyhow::Result<()> {
         _ => bail!("internal: verb handled elsewhere"),
     };
     let address = normalized(&address)?;
-    let settings = match store::Store::open(&config.data_dir) {
+    let settings = match config.open_store() {
         Err(store::Error::Locked { .. }) => live(config, kind, &address, change).await?,
         opened => {
-            let store = opened
-                .with_context(|| format!("cannot open store {}", config.data_dir.display()))?;
+            let store =
+                opened.with_context(|| format!("cannot open store {}", config.store_name()))?;
             store.set_domains(&config.domains).await?;
             offline(&store, kind, &address, change).await?
         }

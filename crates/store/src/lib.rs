@@ -208,6 +208,28 @@ impl Store {
         Ok(store)
     }
 
+    /// A store in the PostgreSQL database at `url` (`postgres://user@host/db`, or
+    /// `host=/run/postgresql dbname=mail` for a socket): records and bodies in the database,
+    /// the schema migrated on open (docs/architecture.md §12). One process at a time
+    /// ([`Error::Locked`] otherwise).
+    pub fn open_postgres(url: &str) -> Result<Store> {
+        Store::open_postgres_with(url, None)
+    }
+
+    /// [`Store::open_postgres`] with the password apart from the URL (so it is never part of
+    /// a string that could be logged).
+    pub fn open_postgres_with(url: &str, password: Option<&str>) -> Result<Store> {
+        let db = backend::Backend::open_postgres(url, password)?;
+        let blobs = match &db {
+            backend::Backend::Postgres(p) => backend::blobs::BlobStore::Postgres(p.clone()),
+            _ => backend::blobs::BlobStore::memory(),
+        };
+        let store = Store::start(db, blobs, PathBuf::new())?;
+        store.release_all_pinned()?;
+        store.migrate_subscriptions()?;
+        Ok(store)
+    }
+
     /// The threads (group commit, compactor) and the handle around a backend.
     fn start(
         db: backend::Backend,

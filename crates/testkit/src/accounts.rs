@@ -42,6 +42,14 @@ macro_rules! every_backend {
             async fn memory() {
                 super::$name($crate::accounts::memory_store()).await;
             }
+
+            /// On a private PostgreSQL (skipped where it is not installed, except under CI).
+            $(#[$attr])*
+            async fn postgres() {
+                if let Some(store) = $crate::postgres::store() {
+                    super::$name(store).await;
+                }
+            }
         }
     };
 }

@@ -46,6 +46,7 @@ pub mod client;
 pub mod http;
 pub mod inproc;
 pub mod mail;
+pub mod postgres;
 pub mod process;
 pub mod tls;
 pub mod wait;

@@ -24,6 +24,9 @@ use crate::{Error, Result};
 pub(crate) enum BlobStore {
     Segments(Arc<Segments>),
     Memory(Arc<Mutex<HashMap<BlobId, Arc<[u8]>>>>),
+    /// Bodies in the `blobs` table of the PostgreSQL backend (any process with the URL reads
+    /// them); the location is empty; release deletes the rows.
+    Postgres(super::pg::PgBackend),
 }
 
 /// Held from [`BlobStore::put`] until the transaction recording the location has committed
@@ -51,6 +54,10 @@ impl BlobStore {
                 crate::lock(m).insert(id, bytes.into());
                 Ok((Vec::new(), BlobGuard { _segment: None }))
             }
+            BlobStore::Postgres(p) => {
+                p.put_blob(id, bytes)?;
+                Ok((Vec::new(), BlobGuard { _segment: None }))
+            }
         }
     }
 
@@ -73,17 +80,32 @@ impl BlobStore {
                 let from = at(start);
                 Ok(b[from..at(start.saturating_add(len)).max(from)].to_vec())
             }
+            BlobStore::Postgres(p) => p.read_blob(id, start, len)?.ok_or_else(|| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "blob released",
+                ))
+            }),
         }
     }
 
     /// The blobs whose last reference went in a transaction that committed (or whose
     /// transaction failed before linking them).
     pub(crate) fn release(&self, ids: &[BlobId]) {
-        if let BlobStore::Memory(m) = self {
-            let mut m = crate::lock(m);
-            for id in ids {
-                m.remove(id);
+        match self {
+            BlobStore::Memory(m) => {
+                let mut m = crate::lock(m);
+                for id in ids {
+                    m.remove(id);
+                }
             }
+            BlobStore::Postgres(p) => {
+                if let Err(e) = p.release_blobs(ids) {
+                    // The rows stay; nothing refers to them any more (logged, not fatal).
+                    tracing::warn!("releasing {} PostgreSQL bodies: {e}", ids.len());
+                }
+            }
+            BlobStore::Segments(_) => {}
         }
     }
 
@@ -91,7 +113,7 @@ impl BlobStore {
     pub(crate) fn sync(&self) -> std::io::Result<()> {
         match self {
             BlobStore::Segments(s) => s.sync(),
-            BlobStore::Memory(_) => Ok(()),
+            BlobStore::Memory(_) | BlobStore::Postgres(_) => Ok(()),
         }
     }
 
@@ -99,7 +121,7 @@ impl BlobStore {
     /// files, whose unlinked bytes are dead space the compactor gives back.
     pub(crate) fn held(&self) -> Option<usize> {
         match self {
-            BlobStore::Segments(_) => None,
+            BlobStore::Segments(_) | BlobStore::Postgres(_) => None,
             BlobStore::Memory(m) => Some(crate::lock(m).len()),
         }
     }
@@ -108,7 +130,7 @@ impl BlobStore {
     pub(crate) fn segments(&self) -> Option<&Arc<Segments>> {
         match self {
             BlobStore::Segments(s) => Some(s),
-            BlobStore::Memory(_) => None,
+            BlobStore::Memory(_) | BlobStore::Postgres(_) => None,
         }
     }
 }
@@ -138,7 +160,7 @@ mod tests {
         let store = Store::open_in_memory().expect("memory store");
         let bodies = || match &store.inner.blobs {
             BlobStore::Memory(m) => crate::lock(m).len(),
-            BlobStore::Segments(_) => unreachable!("a memory store"),
+            BlobStore::Segments(_) | BlobStore::Postgres(_) => unreachable!("a memory store"),
         };
         let a = store
             .create_account("m@example.test", "x", None)

@@ -33,6 +33,7 @@
 
 pub(crate) mod blobs;
 mod memory;
+pub(crate) mod pg;
 mod sled;
 
 use std::sync::Arc;
@@ -158,8 +159,11 @@ pub(crate) struct Scan(ScanRepr);
 #[allow(clippy::large_enum_variant)]
 enum ScanRepr {
     Sled(self::sled::Iter),
-    /// The memory backend copies the range's handles out under its lock.
+    /// The memory backend copies the range's handles out under its lock (PostgreSQL reads
+    /// the rows at once, too).
     Memory(std::vec::IntoIter<(Value, Value)>),
+    /// A scan that could not start (a PostgreSQL error): the error once, then nothing.
+    Failed(Option<Error>),
 }
 
 impl Iterator for Scan {
@@ -168,6 +172,7 @@ impl Iterator for Scan {
         match &mut self.0 {
             ScanRepr::Sled(i) => i.next(),
             ScanRepr::Memory(i) => i.next().map(Ok),
+            ScanRepr::Failed(e) => e.take().map(Err),
         }
     }
 }
@@ -179,6 +184,13 @@ impl Scan {
 
     pub(crate) fn values(self) -> impl Iterator<Item = Result<Value>> {
         self.map(|kv| kv.map(|(_, v)| v))
+    }
+}
+
+fn pg_scan(rows: Result<std::vec::IntoIter<(Value, Value)>>) -> Scan {
+    match rows {
+        Ok(rows) => Scan(ScanRepr::Memory(rows)),
+        Err(e) => Scan(ScanRepr::Failed(Some(e))),
     }
 }
 
@@ -223,6 +235,7 @@ pub(crate) type TxResult<T> = std::result::Result<T, TxError>;
 pub(crate) enum TxView<'a> {
     Sled(self::sled::TxTrees<'a>),
     Memory(&'a memory::TxState<'a>),
+    Postgres(&'a pg::PgTx<'a>),
 }
 
 impl<'a> TxView<'a> {
@@ -245,6 +258,7 @@ impl TxTree<'_> {
         match self.view {
             TxView::Sled(t) => t.get(self.id, key.as_ref()),
             TxView::Memory(t) => Ok(t.get(self.id, key.as_ref())),
+            TxView::Postgres(t) => t.get(self.id, key.as_ref()),
         }
     }
 
@@ -252,6 +266,10 @@ impl TxTree<'_> {
         match self.view {
             TxView::Sled(t) => t.insert(self.id, key.as_ref(), value.as_ref()),
             TxView::Memory(t) => {
+                t.insert(self.id, key.as_ref(), value.as_ref());
+                Ok(())
+            }
+            TxView::Postgres(t) => {
                 t.insert(self.id, key.as_ref(), value.as_ref());
                 Ok(())
             }
@@ -263,6 +281,7 @@ impl TxTree<'_> {
         match self.view {
             TxView::Sled(t) => t.remove(self.id, key.as_ref()),
             TxView::Memory(t) => Ok(t.remove(self.id, key.as_ref())),
+            TxView::Postgres(t) => t.remove(self.id, key.as_ref()),
         }
     }
 }
@@ -272,6 +291,7 @@ impl TxTree<'_> {
 pub(crate) enum Backend {
     Sled(self::sled::SledBackend),
     Memory(memory::MemoryBackend),
+    Postgres(pg::PgBackend),
 }
 
 /// Flushes a backend's committed writes to disk; owned by the group commit's thread.
@@ -296,6 +316,11 @@ impl Backend {
         Ok(Backend::Sled(self::sled::SledBackend::open(dir)?))
     }
 
+    /// Connects to the PostgreSQL database at `url` (schema migrated, advisory lock taken).
+    pub(crate) fn open_postgres(url: &str, password: Option<&str>) -> Result<Backend> {
+        Ok(Backend::Postgres(pg::PgBackend::open(url, password)?))
+    }
+
     /// An empty in-memory backend.
     pub(crate) fn memory() -> Backend {
         Backend::Memory(memory::MemoryBackend::default())
@@ -305,6 +330,7 @@ impl Backend {
         match self {
             Backend::Sled(b) => b.get(tree, key.as_ref()),
             Backend::Memory(b) => Ok(b.get(tree, key.as_ref())),
+            Backend::Postgres(b) => b.get(tree, key.as_ref()),
         }
     }
 
@@ -325,6 +351,7 @@ impl Backend {
                 b.insert(tree, key.as_ref(), value.as_ref());
                 Ok(())
             }
+            Backend::Postgres(b) => b.insert(tree, key.as_ref(), value.as_ref()),
         }
     }
 
@@ -335,6 +362,7 @@ impl Backend {
                 b.remove(tree, key.as_ref());
                 Ok(())
             }
+            Backend::Postgres(b) => b.remove(tree, key.as_ref()),
         }
     }
 
@@ -343,6 +371,7 @@ impl Backend {
         match self {
             Backend::Sled(b) => Scan(ScanRepr::Sled(b.scan_prefix(tree, prefix.as_ref()))),
             Backend::Memory(b) => Scan(ScanRepr::Memory(b.scan_prefix(tree, prefix.as_ref()))),
+            Backend::Postgres(b) => pg_scan(b.scan_prefix(tree, prefix.as_ref())),
         }
     }
 
@@ -352,6 +381,8 @@ impl Backend {
         match self {
             Backend::Sled(b) => Scan(ScanRepr::Sled(b.range(tree, from, to))),
             Backend::Memory(b) => Scan(ScanRepr::Memory(b.range(tree, from, to))),
+            Backend::Postgres(_) if from > to => Scan(ScanRepr::Memory(Vec::new().into_iter())),
+            Backend::Postgres(b) => pg_scan(b.range(tree, from, Some(to))),
         }
     }
 
@@ -375,6 +406,7 @@ impl Backend {
                 b.apply_batch(tree, batch.ops);
                 Ok(())
             }
+            Backend::Postgres(b) => b.apply_batch(tree, batch.ops),
         }
     }
 
@@ -383,6 +415,7 @@ impl Backend {
         match self {
             Backend::Sled(b) => b.generate_id(),
             Backend::Memory(b) => Ok(b.generate_id()),
+            Backend::Postgres(b) => b.generate_id(),
         }
     }
 
@@ -392,6 +425,7 @@ impl Backend {
         match self {
             Backend::Sled(b) => b.transact(f),
             Backend::Memory(b) => b.transact(f),
+            Backend::Postgres(b) => b.transact(f),
         }
     }
 
@@ -399,7 +433,8 @@ impl Backend {
     pub(crate) fn flusher(&self) -> Result<Flusher> {
         match self {
             Backend::Sled(b) => Ok(Flusher::Sled(b.flusher()?)),
-            Backend::Memory(_) => Ok(Flusher::Memory),
+            // PostgreSQL's COMMIT is durable (synchronous_commit): nothing left to flush.
+            Backend::Memory(_) | Backend::Postgres(_) => Ok(Flusher::Memory),
         }
     }
 

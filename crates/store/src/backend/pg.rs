@@ -1,0 +1,478 @@
+//! The PostgreSQL backend (docs/architecture.md §12): the store's trees as rows of one table,
+//! message bodies in another, ids from a sequence, so every write is on the database server
+//! and any process with the URL reads the same mail.
+//!
+//! - Schema: versioned migrations embedded here ([`MIGRATIONS`]), applied at open under an
+//!   advisory transaction lock; a database whose schema is newer than this binary is refused.
+//! - `kv(tree, k, v)`: one row per key of a tree (bytea keys compare bytewise, so ordered
+//!   scans are the sled order); `blobs(id, data)`: bodies; sequence `ids`.
+//! - Transactions: `SERIALIZABLE`, reads through the connection, writes buffered and sent
+//!   at commit; a serialization failure or deadlock runs the closure again.
+//! - Connections: a small pool of threads, each owning a synchronous client (which runs
+//!   tokio-postgres on its own runtime, so a call works from any thread, async or not).
+//!   A call blocks its thread for one round trip.
+//! - One process at a time: the backend holds a session advisory lock for its life (another
+//!   `mailstack serve` on the same database is refused like a second one on a sled data
+//!   folder), until several nodes can share a database (cross-node change push).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+
+use postgres::{Client, NoTls};
+
+use super::{TreeId, TxError, TxResult, TxView, Value, ValueRepr};
+use crate::{Error, Result};
+
+/// Schema migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
+pub(crate) const MIGRATIONS: &[&str] = &["
+    CREATE TABLE kv (tree smallint NOT NULL, k bytea NOT NULL, v bytea NOT NULL,
+                     PRIMARY KEY (tree, k));
+    CREATE TABLE blobs (id bigint PRIMARY KEY, data bytea NOT NULL);
+    CREATE SEQUENCE ids MINVALUE 0 START 0;
+"];
+
+/// The advisory lock key of a mailstack store (and of its migrations).
+const LOCK_KEY: i64 = 0x006d_6169_6c73_746b;
+/// Connections per store.
+const POOL: usize = 4;
+
+type Job = Box<dyn FnOnce(&mut Client) + Send>;
+/// A row to write: tree, key, value (`None`: delete).
+type Write = (i16, Vec<u8>, Option<Vec<u8>>);
+/// A transaction's writes per tree: key → value (`None`: delete).
+type WriteSet = Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
+
+/// One connection: a thread owning the client, fed jobs through a channel.
+struct Conn {
+    jobs: SyncSender<Job>,
+}
+
+impl Conn {
+    fn open(config: &postgres::Config) -> Result<Conn> {
+        let (jobs, rx): (SyncSender<Job>, Receiver<Job>) = sync_channel(1);
+        let (ready_tx, ready) = sync_channel(1);
+        let config = config.clone();
+        // The client runs its own runtime: it is made and used on this thread only, so the
+        // caller may be a tokio worker.
+        std::thread::Builder::new()
+            .name("mailstack-pg".into())
+            .spawn(move || {
+                let mut client = match config.connect(NoTls) {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(db(e)));
+                        return;
+                    }
+                };
+                // Ends (closing the connection) when the last sender goes.
+                while let Ok(job) = rx.recv() {
+                    job(&mut client);
+                }
+            })
+            .map_err(Error::Io)?;
+        ready
+            .recv()
+            .map_err(|_| Error::Db("PostgreSQL connection thread ended".into()))??;
+        Ok(Conn { jobs })
+    }
+
+    /// Runs `f` on the connection's thread and waits for its answer.
+    fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = sync_channel(1);
+        self.jobs
+            .send(Box::new(move |c| {
+                let _ = tx.send(f(c));
+            }))
+            .map_err(|_| Error::Db("PostgreSQL connection thread ended".into()))?;
+        rx.recv()
+            .map_err(|_| Error::Db("PostgreSQL connection thread ended".into()))
+    }
+}
+
+fn db(e: postgres::Error) -> Error {
+    Error::Db(format!("PostgreSQL: {e}"))
+}
+
+fn value(b: Vec<u8>) -> Value {
+    Value(ValueRepr::Shared(b.into()))
+}
+
+fn tree_id(t: TreeId) -> i16 {
+    i16::try_from(t.index()).unwrap_or(i16::MAX)
+}
+
+struct Pool {
+    idle: Mutex<Vec<Conn>>,
+    returned: Condvar,
+    /// Holds the session advisory lock for the life of the backend.
+    _lock: Conn,
+}
+
+/// A checked-out connection, given back on drop.
+struct Lease<'a> {
+    pool: &'a Pool,
+    conn: Option<Conn>,
+}
+
+impl Lease<'_> {
+    fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> R + Send + 'static,
+    ) -> Result<R> {
+        match &self.conn {
+            Some(c) => c.run(f),
+            None => Err(Error::Db("no PostgreSQL connection".into())),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            crate::lock(&self.pool.idle).push(c);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct PgBackend {
+    pool: Arc<Pool>,
+}
+
+impl PgBackend {
+    /// Connects, takes the store's advisory lock ([`Error::Locked`] when another process has
+    /// it), and brings the schema up to date.
+    pub(crate) fn open(url: &str, password: Option<&str>) -> Result<PgBackend> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Db(format!("PostgreSQL URL: {e}")))?;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        let lock = Conn::open(&config)?;
+        let got = lock.run(|c| {
+            c.query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .map(|r| r.get::<_, bool>(0))
+        })?;
+        if !got.map_err(db)? {
+            return Err(Error::Locked {
+                pid: "another mailstack process on this PostgreSQL database".into(),
+            });
+        }
+        lock.run(migrate)?.map_err(|e| match e {
+            Migrate::Db(e) => db(e),
+            Migrate::Newer(v) => Error::Db(format!(
+                "the database's schema is version {v}, newer than this mailstack knows ({}); \
+                 use a newer mailstack",
+                MIGRATIONS.len()
+            )),
+        })?;
+        let mut idle = Vec::with_capacity(POOL);
+        for _ in 0..POOL {
+            idle.push(Conn::open(&config)?);
+        }
+        Ok(PgBackend {
+            pool: Arc::new(Pool {
+                idle: Mutex::new(idle),
+                returned: Condvar::new(),
+                _lock: lock,
+            }),
+        })
+    }
+
+    fn lease(&self) -> Lease<'_> {
+        let mut idle = crate::lock(&self.pool.idle);
+        loop {
+            if let Some(c) = idle.pop() {
+                return Lease {
+                    pool: &self.pool,
+                    conn: Some(c),
+                };
+            }
+            idle = self
+                .pool
+                .returned
+                .wait(idle)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> R + Send + 'static,
+    ) -> Result<R> {
+        self.lease().run(f)
+    }
+
+    pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Value>> {
+        let (t, k) = (tree_id(tree), key.to_vec());
+        let row = self
+            .run(move |c| c.query_opt("SELECT v FROM kv WHERE tree = $1 AND k = $2", &[&t, &k]))?;
+        Ok(row.map_err(db)?.map(|r| value(r.get(0))))
+    }
+
+    pub(crate) fn insert(&self, tree: TreeId, key: &[u8], v: &[u8]) -> Result<()> {
+        self.apply_batch(tree, vec![(key.to_vec(), Some(v.to_vec()))])
+    }
+
+    pub(crate) fn remove(&self, tree: TreeId, key: &[u8]) -> Result<()> {
+        self.apply_batch(tree, vec![(key.to_vec(), None)])
+    }
+
+    /// Keys from `from` (included) up to `to` (included, or every key when `None`), in order.
+    pub(crate) fn range(
+        &self,
+        tree: TreeId,
+        from: &[u8],
+        to: Option<&[u8]>,
+    ) -> Result<std::vec::IntoIter<(Value, Value)>> {
+        let (t, from, to) = (tree_id(tree), from.to_vec(), to.map(<[u8]>::to_vec));
+        let rows = self.run(move |c| match &to {
+            Some(to) => c.query(
+                "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 AND k <= $3 ORDER BY k",
+                &[&t, &from, to],
+            ),
+            None => c.query(
+                "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 ORDER BY k",
+                &[&t, &from],
+            ),
+        })?;
+        Ok(rows
+            .map_err(db)?
+            .into_iter()
+            .map(|r| (value(r.get(0)), value(r.get(1))))
+            .collect::<Vec<_>>()
+            .into_iter())
+    }
+
+    pub(crate) fn scan_prefix(
+        &self,
+        tree: TreeId,
+        prefix: &[u8],
+    ) -> Result<std::vec::IntoIter<(Value, Value)>> {
+        let all = self.range(tree, prefix, None)?;
+        let prefix = prefix.to_vec();
+        Ok(all
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .collect::<Vec<_>>()
+            .into_iter())
+    }
+
+    pub(crate) fn apply_batch(
+        &self,
+        tree: TreeId,
+        ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<()> {
+        let t = tree_id(tree);
+        let writes: Vec<Write> = ops.into_iter().map(|(k, v)| (t, k, v)).collect();
+        self.run(move |c| write_all(c, &writes))?.map_err(db)
+    }
+
+    pub(crate) fn generate_id(&self) -> Result<u64> {
+        let n = self.run(|c| {
+            c.query_one("SELECT nextval('ids')", &[])
+                .map(|r| r.get::<_, i64>(0))
+        })?;
+        u64::try_from(n.map_err(db)?).map_err(|_| Error::Db("negative id".into()))
+    }
+
+    /// Runs `f` in a SERIALIZABLE transaction; again after a serialization failure.
+    pub(crate) fn transact<T>(&self, f: impl Fn(TxView<'_>) -> TxResult<T>) -> Result<T> {
+        let lease = self.lease();
+        let rollback = |lease: &Lease<'_>| lease.run(|c| c.batch_execute("ROLLBACK")).map(|_| ());
+        loop {
+            lease
+                .run(|c| c.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE"))?
+                .map_err(db)?;
+            let state = PgTx {
+                lease: &lease,
+                writes: RefCell::new(vec![BTreeMap::new(); TreeId::TX]),
+                failed: RefCell::new(None),
+            };
+            let outcome = f(TxView::Postgres(&state));
+            if let Some(e) = state.failed.borrow_mut().take() {
+                rollback(&lease)?;
+                if retryable(&e) {
+                    continue;
+                }
+                return Err(db(e));
+            }
+            let t = match outcome {
+                Ok(t) => t,
+                Err(TxError::Conflict) => {
+                    rollback(&lease)?;
+                    continue;
+                }
+                Err(TxError::Abort(e) | TxError::Storage(e)) => {
+                    rollback(&lease)?;
+                    return Err(e);
+                }
+            };
+            let writes: Vec<Write> = state
+                .writes
+                .into_inner()
+                .into_iter()
+                .enumerate()
+                .flat_map(|(i, w)| {
+                    let tree = i16::try_from(i).unwrap_or(i16::MAX);
+                    w.into_iter().map(move |(k, v)| (tree, k, v))
+                })
+                .collect();
+            let committed = lease
+                .run(move |c| write_all(c, &writes).and_then(|()| c.batch_execute("COMMIT")))?;
+            match committed {
+                Ok(()) => return Ok(t),
+                Err(e) => {
+                    rollback(&lease)?;
+                    if !retryable(&e) {
+                        return Err(db(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Blob role: stores a body.
+    pub(crate) fn put_blob(&self, id: u64, bytes: &[u8]) -> Result<()> {
+        let id = i64::try_from(id).map_err(|_| Error::Db("blob id out of range".into()))?;
+        let data = bytes.to_vec();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO blobs (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                &[&id, &data],
+            )
+        })?
+        .map(|_| ())
+        .map_err(db)
+    }
+
+    /// Blob role: `len` bytes from `start` (fewer at the end); `None` when the body is gone.
+    pub(crate) fn read_blob(&self, id: u64, start: u64, len: u64) -> Result<Option<Vec<u8>>> {
+        let id = i64::try_from(id).map_err(|_| Error::Db("blob id out of range".into()))?;
+        // substring() counts from 1 and takes int4 lengths.
+        let from = i32::try_from(start.saturating_add(1)).unwrap_or(i32::MAX);
+        let n = i32::try_from(len).unwrap_or(i32::MAX);
+        let row = self.run(move |c| {
+            c.query_opt(
+                "SELECT substring(data FROM $2 FOR $3) FROM blobs WHERE id = $1",
+                &[&id, &from, &n],
+            )
+        })?;
+        Ok(row.map_err(db)?.map(|r| r.get(0)))
+    }
+
+    /// Blob role: removes bodies.
+    pub(crate) fn release_blobs(&self, ids: &[u64]) -> Result<()> {
+        let ids: Vec<i64> = ids.iter().filter_map(|i| i64::try_from(*i).ok()).collect();
+        self.run(move |c| c.execute("DELETE FROM blobs WHERE id = ANY($1)", &[&ids]))?
+            .map(|_| ())
+            .map_err(db)
+    }
+}
+
+/// Serialization failure (40001) or deadlock (40P01): the transaction may simply run again.
+fn retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+fn write_all(c: &mut Client, writes: &[Write]) -> std::result::Result<(), postgres::Error> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let upsert = c.prepare(
+        "INSERT INTO kv (tree, k, v) VALUES ($1, $2, $3) ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v",
+    )?;
+    let delete = c.prepare("DELETE FROM kv WHERE tree = $1 AND k = $2")?;
+    for (t, k, v) in writes {
+        match v {
+            Some(v) => c.execute(&upsert, &[t, k, v])?,
+            None => c.execute(&delete, &[t, k])?,
+        };
+    }
+    Ok(())
+}
+
+enum Migrate {
+    Db(postgres::Error),
+    Newer(i32),
+}
+
+/// Applies the migrations the database lacks, one transaction each, under an advisory
+/// transaction lock (two processes starting at once migrate once).
+fn migrate(c: &mut Client) -> std::result::Result<(), Migrate> {
+    let latest = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    let mut tx = c.transaction().map_err(Migrate::Db)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(LOCK_KEY + 1)])
+        .map_err(Migrate::Db)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS mailstack_schema (version integer NOT NULL)")
+        .map_err(Migrate::Db)?;
+    let current: i32 = tx
+        .query_opt("SELECT max(version) FROM mailstack_schema", &[])
+        .map_err(Migrate::Db)?
+        .and_then(|r| r.get::<_, Option<i32>>(0))
+        .unwrap_or(0);
+    if current > latest {
+        return Err(Migrate::Newer(current));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        tx.batch_execute(sql).map_err(Migrate::Db)?;
+        let v = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        tx.execute("INSERT INTO mailstack_schema (version) VALUES ($1)", &[&v])
+            .map_err(Migrate::Db)?;
+        tracing::info!(version = v, "PostgreSQL schema migrated");
+    }
+    tx.commit().map_err(Migrate::Db)
+}
+
+/// One attempt of a transaction: reads through the connection (inside its `BEGIN`), writes
+/// kept here until commit.
+pub(crate) struct PgTx<'a> {
+    lease: &'a Lease<'a>,
+    writes: RefCell<WriteSet>,
+    /// The first database error of the attempt (the closure sees a conflict and stops).
+    failed: RefCell<Option<postgres::Error>>,
+}
+
+impl PgTx<'_> {
+    pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Value>> {
+        if let Some(w) = self.writes.borrow()[tree.index()].get(key) {
+            return Ok(w.clone().map(value));
+        }
+        let (t, k) = (tree_id(tree), key.to_vec());
+        let row = self
+            .lease
+            .run(move |c| c.query_opt("SELECT v FROM kv WHERE tree = $1 AND k = $2", &[&t, &k]))
+            .map_err(TxError::Storage)?;
+        match row {
+            Ok(r) => Ok(r.map(|r| value(r.get(0)))),
+            Err(e) => {
+                *self.failed.borrow_mut() = Some(e);
+                Err(TxError::Conflict)
+            }
+        }
+    }
+
+    pub(crate) fn insert(&self, tree: TreeId, key: &[u8], v: &[u8]) {
+        self.writes.borrow_mut()[tree.index()].insert(key.to_vec(), Some(v.to_vec()));
+    }
+
+    pub(crate) fn remove(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Value>> {
+        let old = self.get(tree, key)?;
+        self.writes.borrow_mut()[tree.index()].insert(key.to_vec(), None);
+        Ok(old)
+    }
+}
