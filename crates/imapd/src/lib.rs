@@ -162,6 +162,7 @@ mod searchres;
 pub mod selected;
 pub mod session;
 pub mod sort;
+pub mod sort_cache;
 pub mod thread;
 
 /// Everything a session needs; cheap to clone.
@@ -174,6 +175,8 @@ pub struct Ctx {
     pub service: net::ServiceConfig,
     /// APPENDLIMIT and largest literal, default 50 MiB.
     pub max_literal: u64,
+    /// Sort and thread fields of the selected mailboxes, shared by their sessions.
+    pub sort_cache: sort_cache::SortCache,
 }
 
 impl Ctx {
@@ -183,6 +186,7 @@ impl Ctx {
             auth,
             service: net::ServiceConfig::new(hostname),
             max_literal: DEFAULT_MAX_LITERAL,
+            sort_cache: sort_cache::SortCache::default(),
         }
     }
 }

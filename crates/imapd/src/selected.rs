@@ -98,6 +98,8 @@ pub struct Selected {
     /// RFC 5267 §4 searches kept with `RETURN (UPDATE)` (`cmd/context.rs`); they end with the
     /// selection.
     pub contexts: Vec<crate::cmd::context::SearchContext>,
+    /// The mailbox's sort and thread fields, shared with its other sessions (`sort_cache`).
+    pub sort_fields: std::sync::Arc<crate::sort_cache::MailboxFields>,
 }
 
 /// Untagged output of applying changes, and what the session must do after writing it.

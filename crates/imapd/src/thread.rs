@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::Arc;
+
 use crate::sort::Fields;
 
 /// The threading algorithms we offer (RFC 5256 §3 `THREAD=` capabilities).
@@ -43,7 +45,7 @@ pub struct Node {
 }
 
 /// The threads of `msgs` (number, fields), in mailbox order.
-pub fn thread(algorithm: Algorithm, msgs: &[(u32, Fields)]) -> Vec<Node> {
+pub fn thread(algorithm: Algorithm, msgs: &[(u32, Arc<Fields>)]) -> Vec<Node> {
     match algorithm {
         Algorithm::OrderedSubject => ordered_subject(msgs),
         Algorithm::References => references(msgs, true),
@@ -54,7 +56,7 @@ pub fn thread(algorithm: Algorithm, msgs: &[(u32, Fields)]) -> Vec<Node> {
 /// RFC 5256 §4 ORDEREDSUBJECT: messages sorted by base subject, then sent date; each run of
 /// one base subject is a thread whose first message is the parent of all the others; threads
 /// are ordered by the sent date of their first message.
-fn ordered_subject(msgs: &[(u32, Fields)]) -> Vec<Node> {
+fn ordered_subject(msgs: &[(u32, Arc<Fields>)]) -> Vec<Node> {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
     order.sort_by(|&a, &b| {
         (&msgs[a].1.subject, msgs[a].1.date, a).cmp(&(&msgs[b].1.subject, msgs[b].1.date, b))
@@ -86,7 +88,7 @@ struct Container {
 
 struct Arena<'a> {
     c: Vec<Container>,
-    msgs: &'a [(u32, Fields)],
+    msgs: &'a [(u32, Arc<Fields>)],
 }
 
 impl Arena<'_> {
@@ -199,7 +201,7 @@ impl Arena<'_> {
 
 /// RFC 5256 §4 REFERENCES (steps numbered as there); `gather` false for Dovecot's REFS,
 /// which leaves out step 5 and orders the threads by their latest message.
-fn references(msgs: &[(u32, Fields)], gather: bool) -> Vec<Node> {
+fn references(msgs: &[(u32, Arc<Fields>)], gather: bool) -> Vec<Node> {
     let mut a = Arena {
         c: Vec::new(),
         msgs,
@@ -407,18 +409,18 @@ fn members(n: &Node, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn msg(n: u32, id: &str, refs: &[&str], subject: &str, date: i64) -> (u32, Fields) {
+    fn msg(n: u32, id: &str, refs: &[&str], subject: &str, date: i64) -> (u32, Arc<Fields>) {
         let (base, reply) = crate::sort::base_subject(subject);
         (
             n,
-            Fields {
+            Arc::new(Fields {
                 date,
                 subject: crate::sort::fold(&base),
                 reply,
                 message_id: (!id.is_empty()).then(|| id.to_string()),
                 references: refs.iter().map(|s| s.to_string()).collect(),
                 ..Fields::default()
-            },
+            }),
         )
     }
 

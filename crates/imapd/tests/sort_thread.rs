@@ -214,3 +214,45 @@ async fn another_sessions_expunge() {
     );
     assert_eq!(a.ok("THREAD REFS UTF-8 ALL").await, ["* THREAD (1 2 3)(4)"]);
 }
+
+/// The fields one session's SORT read are shared with the other sessions on the mailbox
+/// (`sort_cache`), and stay right while they change it: a message another session appends is
+/// sorted in, one it expunges goes, and a mailbox nobody has selected keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_share_sort_fields_while_the_mailbox_changes() {
+    let s = mailbox().await;
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
+    a.ok("SELECT INBOX").await;
+    b.ok("SELECT INBOX").await;
+    assert_eq!(
+        a.ok("UID SORT (DATE) UTF-8 ALL").await,
+        ["* SORT 3 1 4 2 5"]
+    );
+    // A delivery brings the earliest message of all; B expunges "Lunch" (UID 3).
+    let early = msg(
+        "x@example.test",
+        "y@example.test",
+        "Early",
+        "Tue, 1 Jul 2025 08:00:00 +0000",
+        "e@x",
+        "",
+    );
+    s.append(USER, "INBOX", &early).await;
+    b.ok("NOOP").await;
+    b.ok("UID STORE 3 +FLAGS (\\Deleted)").await;
+    b.ok("EXPUNGE").await;
+    assert_eq!(
+        b.ok("UID SORT (DATE) UTF-8 ALL").await,
+        ["* SORT 6 1 4 2 5"]
+    );
+    a.ok("NOOP").await;
+    assert_eq!(
+        a.ok("UID SORT (DATE) UTF-8 ALL").await,
+        ["* SORT 6 1 4 2 5"]
+    );
+    assert_eq!(
+        a.ok("UID SORT (SUBJECT) UTF-8 ALL").await,
+        ["* SORT 6 5 1 2 4"]
+    );
+}

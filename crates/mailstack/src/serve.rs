@@ -522,6 +522,7 @@ fn spawn_service(
                 auth: auth.clone(),
                 service: common,
                 max_literal: config.limits.max_message_size,
+                sort_cache: Default::default(),
             };
             tasks.spawn(imapd::serve(listener, ctx, shutdown));
             if implicit {

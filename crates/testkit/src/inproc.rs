@@ -300,6 +300,7 @@ impl StackBuilder {
                     auth: auth.clone(),
                     service,
                     max_literal: self.max_literal,
+                    sort_cache: Default::default(),
                 };
                 tokio::spawn(imapd::serve_with_limits(l, ctx, self.imap, down))
             }

@@ -153,18 +153,18 @@ fn number(h: &Hit, uid: bool) -> u32 {
 
 /// The sort and thread fields of each hit, read from its header (cached by the store while
 /// the mailbox is open; docs/architecture.md §3.6).
-fn fields(s: &Session, hits: &[Hit]) -> Result<Vec<Fields>, CmdError> {
+fn fields(s: &Session, hits: &[Hit]) -> Result<Vec<Arc<Fields>>, CmdError> {
     let (_, sel) = selected(s)?;
     let store = s.store();
-    Ok(hits
-        .iter()
-        .map(|h| {
-            let header = store
-                .message_header(sel.mailbox.id, &h.meta)
-                .unwrap_or_default();
-            Fields::from_header(&header, h.meta.internaldate, h.meta.size)
-        })
-        .collect())
+    let uids: Vec<Uid> = hits.iter().map(|h| h.uid).collect();
+    // Read once per message while the mailbox is selected by anyone (`sort_cache`).
+    Ok(sel.sort_fields.get_all(&uids, |i| {
+        let h = &hits[i];
+        let header = store
+            .message_header(sel.mailbox.id, &h.meta)
+            .unwrap_or_default();
+        Fields::from_header(&header, h.meta.internaldate, h.meta.size)
+    }))
 }
 
 /// SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO): `* SORT n n …`; with
@@ -218,7 +218,7 @@ pub fn sort(
 pub fn thread(s: &mut Session, uid: bool, algorithm: Algorithm, key: &SearchKey) -> CmdResult {
     let hits = matching(s, key)?;
     let fields = fields(s, &hits)?;
-    let msgs: Vec<(u32, Fields)> = hits
+    let msgs: Vec<(u32, Arc<Fields>)> = hits
         .iter()
         .zip(fields)
         .map(|(h, f)| (number(h, uid), f))

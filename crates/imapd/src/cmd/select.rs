@@ -69,6 +69,7 @@ pub async fn select(
             }
         }
     }
+    let sort_fields = s.ctx.sort_cache.attach(mb.id);
     let mut sel = Selected {
         mailbox: mb,
         read_only,
@@ -83,6 +84,7 @@ pub async fn select(
         // RFC 5182 §2.1: a new selection starts with an empty saved result.
         saved: Vec::new(),
         contexts: Vec::new(),
+        sort_fields,
     };
     sel.cursor = sel.mailbox.highestmodseq;
     sel.view.advance(sel.cursor);
