@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use store::{MailboxId, Uid};
 
-use crate::sort::Fields;
+use crate::sort::{Fields, Key};
 
 /// The caches of every selected mailbox of a server (in `Ctx`; cheap to clone).
 #[derive(Clone, Default)]
@@ -23,6 +23,16 @@ pub struct SortCache {
 #[derive(Default)]
 pub struct MailboxFields {
     by_uid: Mutex<HashMap<Uid, Arc<Fields>>>,
+    /// The last SORT's criteria, the UIDs it sorted (in mailbox order) and their order: the
+    /// same criteria over the same UIDs give the same order (the fields of a UID never
+    /// change), so a repeated SORT of an unchanged result skips the sort.
+    last_sort: Mutex<Option<SortMemo>>,
+}
+
+struct SortMemo {
+    keys: Vec<Key>,
+    uids: Vec<Uid>,
+    order: Arc<Vec<usize>>,
 }
 
 impl SortCache {
@@ -63,6 +73,23 @@ impl MailboxFields {
                 .extend(new);
         }
         out.into_iter().flatten().collect()
+    }
+
+    /// The order a SORT by `keys` gave `uids` before, if it was the last one.
+    pub fn sorted(&self, keys: &[Key], uids: &[Uid]) -> Option<Arc<Vec<usize>>> {
+        let memo = self.last_sort.lock().unwrap_or_else(|p| p.into_inner());
+        memo.as_ref()
+            .filter(|m| m.keys == keys && m.uids == uids)
+            .map(|m| m.order.clone())
+    }
+
+    /// Remembers a SORT's order.
+    pub fn remember_sort(&self, keys: &[Key], uids: Vec<Uid>, order: Arc<Vec<usize>>) {
+        *self.last_sort.lock().unwrap_or_else(|p| p.into_inner()) = Some(SortMemo {
+            keys: keys.to_vec(),
+            uids,
+            order,
+        });
     }
 
     /// How many messages are cached (tests).

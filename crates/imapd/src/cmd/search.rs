@@ -167,6 +167,24 @@ fn fields(s: &Session, hits: &[Hit]) -> Result<Vec<Arc<Fields>>, CmdError> {
     }))
 }
 
+/// The order of `hits` under `keys`: equal messages stay in mailbox order (RFC 5256 §3). The
+/// last SORT of the mailbox is remembered (`sort_cache`), so the same SORT of an unchanged
+/// result reuses its order.
+fn sort_order(s: &Session, hits: &[Hit], keys: &[Key]) -> Result<Arc<Vec<usize>>, CmdError> {
+    let (_, sel) = selected(s)?;
+    let uids: Vec<Uid> = hits.iter().map(|h| h.uid).collect();
+    if let Some(order) = sel.sort_fields.sorted(keys, &uids) {
+        return Ok(order);
+    }
+    let fields = fields(s, hits)?;
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    // The index breaks ties, so the faster unstable sort gives the stable order.
+    order.sort_unstable_by(|&a, &b| sort::compare(&fields[a], &fields[b], keys).then(a.cmp(&b)));
+    let order = Arc::new(order);
+    sel.sort_fields.remember_sort(keys, uids, order.clone());
+    Ok(order)
+}
+
 /// SORT and UID SORT (RFC 5256 §3; RFC 5957 DISPLAYFROM/DISPLAYTO): `* SORT n n …`; with
 /// RETURN (RFC 5267 §3 ESORT) an ESEARCH answer in sort order.
 pub fn sort(
@@ -181,10 +199,7 @@ pub fn sort(
         set_saved(s, Vec::new());
     }
     let hits = matching(s, key)?;
-    let fields = fields(s, &hits)?;
-    let mut order: Vec<usize> = (0..hits.len()).collect();
-    // A stable sort over mailbox order: equal messages stay in it (RFC 5256 §3).
-    order.sort_by(|&a, &b| sort::compare(&fields[a], &fields[b], keys));
+    let order = sort_order(s, &hits, keys)?;
     let sorted: Vec<u32> = order.iter().map(|&i| number(&hits[i], uid)).collect();
     if ret.is_some_and(|r| r.update) {
         // RFC 5267 §4.2 for SORT, as Dovecot does it (CONTEXT=SORT is not advertised: the
@@ -205,9 +220,11 @@ pub fn sort(
         s.conn.write(esearch(tag, uid, &sorted, None, r).as_bytes());
         return ok("SORT completed");
     }
-    let mut line = String::from("* SORT");
+    let mut line = String::with_capacity(8 + sorted.len() * 7);
+    line.push_str("* SORT");
     for n in sorted {
-        line.push_str(&format!(" {n}"));
+        use std::fmt::Write;
+        let _ = write!(line, " {n}");
     }
     line.push_str("\r\n");
     s.conn.write(line.as_bytes());
