@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Roundcube's managesieve plugin (Out of Office + Forwarding) against a running mailstack.
 
-Called by tests/tests/roundcube_sieve.rs with the JSON line of the server it started (like
+Called by tests/tests/roundcube.rs with the JSON line of the server it started (like
 tests/roundcube/drive.py, whose config writer, `php -S` handling, browser and IMAP helpers it
 imports); standalone, `--bin PATH` starts such a server itself. Roundcube gets the
 `managesieve` plugin talking to mailstack's ManageSieve listener (RFC 5804) with STARTTLS,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs Debian's Roundcube (with its managesieve plugin and php-net-sieve) and the PHP it needs
-# for tests/tests/roundcube.rs and roundcube_sieve.rs, without any web
+# for tests/tests/roundcube.rs, without any web
 # server (the test runs `php -S` itself) and without a database set up by dbconfig-common (the
 # test uses its own SQLite file). Idempotent and non-interactive; run as root.
 set -eu

@@ -10,7 +10,7 @@
 //!   fileinto with IDLE, broken scripts).
 //! - `tests/cli.rs`, `cli_sieve.rs`, `demo.rs`, `ephemeral.rs`, `crash.rs`, `shutdown.rs`, `trace.rs`,
 //!   `https.rs`, `dashboard.rs`: the binary end to end.
-//! - `tests/thunderbird.rs`, `roundcube.rs`, `roundcube_sieve.rs` (its managesieve plugin),
+//! - `tests/thunderbird.rs`, `roundcube.rs` (with its managesieve plugin),
 //!   `managesieve.rs` (sieve-connect), `dashboard_browser.rs`, `dovecot_diff.rs`: real
 //!   third-party programs (skipped with `SKIPPED: …` where missing); `clients/` holds the
 //!   Python client matrix and `mailstack_test.py`, the Python side of the kit.
