@@ -114,3 +114,86 @@ fn a_password_in_the_url_is_refused() {
         out(&o)
     );
 }
+
+/// `mailstack store copy` moves a sled store into PostgreSQL (and back) with UIDs kept;
+/// `mailstack store migrate` reports the schema; bad specs are refused.
+#[test]
+fn store_copy_and_migrate_from_the_cli() {
+    let Some(cluster) = Cluster::get() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let sled_cfg = test_config(dir.path(), "");
+    let ok = |cfg: &std::path::Path, args: &[&str], stdin: &str| {
+        let o = cli(cfg, args, stdin);
+        assert!(o.status.success(), "{args:?}: {}", out(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    ok(
+        &sled_cfg,
+        &["user", "add", "dora@example.test", "--password-stdin"],
+        "a long enough secret\n",
+    );
+    for i in 0..3 {
+        let said = ok(
+            &sled_cfg,
+            &["deliver", "--to", "dora@example.test"],
+            &format!("Subject: {i}\r\n\r\nx\r\n"),
+        );
+        assert!(said.contains(&format!("INBOX uid {}", i + 1)), "{said}");
+    }
+    let data = dir.path().join("data");
+    let url = cluster.database();
+    let said = ok(
+        &sled_cfg,
+        &[
+            "store",
+            "copy",
+            "--from",
+            &format!("sled:{}", data.display()),
+            "--to",
+            &format!("postgres:{url}"),
+        ],
+        "",
+    );
+    assert!(said.contains("3 message bodies"), "{said}");
+    let pg_dir = tempfile::tempdir().expect("tmp");
+    let pg_cfg = test_config(pg_dir.path(), &store_section(&url));
+    assert!(ok(&pg_cfg, &["store", "migrate"], "").contains("schema version"));
+    let said = ok(
+        &pg_cfg,
+        &["deliver", "--to", "dora@example.test"],
+        "Subject: after\r\n\r\nx\r\n",
+    );
+    assert!(
+        said.contains("INBOX uid 4"),
+        "UIDs go on where sled stopped: {said}"
+    );
+    // Into a store that has accounts: refused, nothing changed.
+    let o = cli(
+        &sled_cfg,
+        &[
+            "store",
+            "copy",
+            "--from",
+            &format!("postgres:{url}"),
+            "--to",
+            &format!("sled:{}", data.display()),
+        ],
+        "",
+    );
+    assert!(
+        !o.status.success() && out(&o).contains("already has accounts"),
+        "{}",
+        out(&o)
+    );
+    for bad in ["mysql://x/y", "postgres://u:secret@h/db"] {
+        let o = cli(
+            &sled_cfg,
+            &["store", "copy", "--from", bad, "--to", "sled:/nonexistent"],
+            "",
+        );
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", out(&o));
+        assert!(!out(&o).contains("secret"), "{}", out(&o));
+    }
+}

@@ -65,6 +65,7 @@ pub async fn run(config: Config, verb: Verb) -> anyhow::Result<()> {
         | Verb::Demo { .. }
         | Verb::Fault(_)
         | Verb::Forward { .. }
+        | Verb::Store(_)
         | Verb::Vacation { .. }
         | Verb::AdminToken { .. } => unreachable_verb(),
     }

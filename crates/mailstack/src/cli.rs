@@ -123,6 +123,9 @@ pub enum Verb {
         #[arg(long, conflicts_with = "message")]
         off: bool,
     },
+    /// The store itself: schema migration, moving it between backends.
+    #[command(subcommand)]
+    Store(StoreVerb),
     /// Fault injection rules of the running server (docs/spec.md §7.7): make SMTP, IMAP or
     /// POP3 answer errors, wait, or drop connections on purpose, for testing applications.
     #[command(subcommand)]
@@ -400,6 +403,24 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreVerb {
+    /// Open the configured store, bringing a PostgreSQL schema up to date (`serve` does the
+    /// same at start), and print where it is.
+    Migrate,
+    /// Copy a whole store to an empty one on another backend, keeping UIDs, UIDVALIDITY,
+    /// MODSEQs and flags: `--from sled:PATH --to postgres://user@host/db`, or back. The
+    /// PostgreSQL password comes from MAILSTACK_STORE_PASSWORD. Stop the server first.
+    Copy {
+        /// `sled:PATH` (a data folder) or `postgres://…` / `postgres:host=… dbname=…`.
+        #[arg(long)]
+        from: String,
+        /// An empty store, in the same forms.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

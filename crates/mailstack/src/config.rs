@@ -164,7 +164,7 @@ pub struct Listeners {
 }
 
 /// `postgres://user:secret@host/db`: a password between `:` and `@` of the authority.
-fn url_has_password(url: &str) -> bool {
+pub(crate) fn url_has_password(url: &str) -> bool {
     let Some(rest) = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))

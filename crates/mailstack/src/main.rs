@@ -31,6 +31,7 @@ mod logbridge;
 mod serve;
 mod sieve_verbs;
 mod stop;
+mod store_verbs;
 mod token;
 
 use std::process::ExitCode;
@@ -137,6 +138,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Verb::Fault(v) => fault::run(&config, v).await,
+        Verb::Store(v) => store_verbs::run(&config, v).await,
         v @ (Verb::Forward { .. } | Verb::Vacation { .. }) => sieve_verbs::run(&config, v).await,
         Verb::Mailbox(
             v @ (cli::MailboxVerb::Export { .. }

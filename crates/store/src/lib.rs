@@ -72,6 +72,7 @@ mod accounts;
 mod backend;
 mod blob;
 mod compact;
+mod copy;
 mod durable;
 mod expunge;
 mod expunge_log;
@@ -94,6 +95,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use compact::Stats as CompactStats;
+pub use copy::CopyStats;
+
+/// The PostgreSQL schema version this binary writes (its embedded migrations).
+pub const POSTGRES_SCHEMA_VERSION: usize = backend::pg::MIGRATIONS.len();
 pub use expunge_log::MAX_PER_MAILBOX as MAX_EXPUNGES_REMEMBERED;
 pub use maildrop::MaildropLock;
 pub use message::{AppendRequest, FlagOp, StoreResult, Updated};

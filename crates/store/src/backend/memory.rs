@@ -106,6 +106,12 @@ impl MemoryBackend {
         }
     }
 
+    pub(crate) fn ids_above(&self, n: u64) {
+        self.shared
+            .ids
+            .fetch_max(n.saturating_add(1), Ordering::Relaxed);
+    }
+
     pub(crate) fn generate_id(&self) -> u64 {
         self.shared.ids.fetch_add(1, Ordering::Relaxed)
     }

@@ -419,6 +419,21 @@ impl Backend {
         }
     }
 
+    /// Moves the id generator past `n`: the next id handed out is above it (a copied store).
+    pub(crate) fn ids_above(&self, n: u64) -> Result<()> {
+        match self {
+            Backend::Sled(b) => {
+                while b.generate_id()? <= n {}
+                Ok(())
+            }
+            Backend::Memory(b) => {
+                b.ids_above(n);
+                Ok(())
+            }
+            Backend::Postgres(b) => b.ids_above(n),
+        }
+    }
+
     /// Runs `f` atomically over the transactional trees ([`TreeId::TX`]). `f` may run more
     /// than once; only the result of the attempt that commits is returned.
     pub(crate) fn transact<T>(&self, f: impl Fn(TxView<'_>) -> TxResult<T>) -> Result<T> {

@@ -285,6 +285,19 @@ impl PgBackend {
         u64::try_from(n.map_err(db)?).map_err(|_| Error::Db("negative id".into()))
     }
 
+    /// The next id is above `n` (and never below what was handed out).
+    pub(crate) fn ids_above(&self, n: u64) -> Result<()> {
+        let n = i64::try_from(n).map_err(|_| Error::Db("id out of range".into()))?;
+        self.run(move |c| {
+            c.execute(
+                "SELECT setval('ids', GREATEST($1::bigint + 1, (SELECT last_value FROM ids) + 1), false)",
+                &[&n],
+            )
+        })?
+        .map(|_| ())
+        .map_err(db)
+    }
+
     /// Runs `f` in a SERIALIZABLE transaction; again after a serialization failure.
     pub(crate) fn transact<T>(&self, f: impl Fn(TxView<'_>) -> TxResult<T>) -> Result<T> {
         let lease = self.lease();
