@@ -121,8 +121,10 @@ async fn caching_client(
             "UID FETCH {}:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER])",
             max_uid + 1
         );
+        // The header FETCH lines end with the literal's `{n}`: read them as lines too (the
+        // plain `imap_each` skips them, and the client then never saw new messages).
         op!(c
-            .imap_each(&cmd, |l| match fetch_uid(l) {
+            .imap_each_line(&cmd, |l| match fetch_uid(l) {
                 Some(u) if u > max_uid => new.push(u),
                 _ => {}
             })
