@@ -46,10 +46,18 @@ test: deps build-debug
 	$(MAKE) --no-print-directory test-rust || status=1; \
 	exit $$status
 
+## Protocol test binaries that run a second time on the PostgreSQL backend (in-process stacks;
+## the sled-specific storage-failure test and the slow third-party clients are left out).
+PG_SUITES := (package(imapd) & !binary(storage_failure) & !binary(mbsync) & !binary(clients)) \
+	| binary(maildrop) | binary(protocol) | binary(delivery) | binary(sieve_delivery) | binary(managesieve)
+
 test-rust: build-debug tests/browser/node_modules
 ifdef NEXTEST
 	$(CARGO) nextest run --workspace --no-fail-fast
 	MAILSTACK_BIN=$(abspath $(TARGET_DIR))/debug/mailstack $(CARGO) test --doc -p mailstack-test
+	@echo "== the protocol suites again on the PostgreSQL backend (MAILSTACK_TEST_STORE=postgres)"
+	MAILSTACK_TEST_STORE=postgres $(CARGO) nextest run --no-fail-fast -p imapd -p pop3d -p submission -p e2e \
+		-E '$(PG_SUITES)'
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif

@@ -208,7 +208,14 @@ impl StackBuilder {
     /// daemons.
     pub async fn start(self) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = store::Store::open(dir.path().join("store")).expect("store");
+        // `MAILSTACK_TEST_STORE=postgres` runs the same stack on a private PostgreSQL
+        // (`crate::postgres`; `make test` runs the protocol suites both ways).
+        let store = match std::env::var("MAILSTACK_TEST_STORE").as_deref() {
+            Ok("postgres") => {
+                crate::postgres::store().expect("PostgreSQL for MAILSTACK_TEST_STORE")
+            }
+            _ => store::Store::open(dir.path().join("store")).expect("store"),
+        };
         store.set_domains(&self.domains).await.expect("domains");
         let auth = Auth::new(store.clone(), AuthConfig::for_tests()).expect("auth");
         for (address, password) in &self.accounts {
