@@ -219,6 +219,8 @@ pub async fn run(
     if let (Some(note), true) = (token_note, config.listeners.http.is_some()) {
         say(note);
     }
+    // Before anything says "ready": a SIGTERM right after it must stop us cleanly.
+    let signals = crate::stop::Signals::install();
     let watch = Watch {
         parent: ephemeral.as_ref().map(|e| e.parent).filter(|p| *p > 1),
         stdin: ephemeral.is_some() && stdin_is_a_pipe(),
@@ -269,7 +271,7 @@ pub async fn run(
         let _ = out.flush();
     }
 
-    let why = stop_requested(watch).await;
+    let why = stop_requested(watch, signals).await;
     tracing::info!("stopping: {why}");
     say("stopping".into());
     started.stop().await;

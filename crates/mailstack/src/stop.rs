@@ -27,7 +27,7 @@ pub fn stdin_is_a_pipe() -> bool {
 }
 
 /// Waits for SIGTERM/SIGINT, or what `watch` asks for; returns why.
-pub async fn stop_requested(watch: Watch) -> &'static str {
+pub async fn stop_requested(watch: Watch, signals: Signals) -> &'static str {
     let stdin_closed = async {
         if !watch.stdin {
             return std::future::pending().await;
@@ -74,23 +74,45 @@ pub async fn stop_requested(watch: Watch) -> &'static str {
         }
     };
     tokio::select! {
-        why = wait_for_signal() => why,
+        why = wait_for_signal(signals) => why,
         _ = stdin_closed => "standard input closed",
         _ = parent_gone => "the parent process exited",
     }
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "interrupted";
+/// SIGTERM and SIGINT handlers, installed before the server says it is ready: a signal sent
+/// right after the ready line (a harness stopping a server it just started) is a clean stop,
+/// not the default action that kills the process.
+pub struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
-    };
+    }
+}
+
+async fn wait_for_signal(mut signals: Signals) -> &'static str {
+    async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    if signals.term.is_none() && signals.int.is_none() {
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupted";
+    }
     tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = recv(&mut signals.term) => "SIGTERM",
+        _ = recv(&mut signals.int) => "interrupted",
     }
 }
