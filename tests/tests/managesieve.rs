@@ -353,3 +353,53 @@ async fn sieve_connect_manages_scripts() {
     .await;
     assert!(s.store.sieve_scripts(a.id).expect("list").is_empty());
 }
+
+/// Bad authentication input: an unknown mechanism, a cancelled exchange, a response that is
+/// not a string, and plaintext refused without TLS where the plaintext rule says so
+/// (RFC 5804 §1.3 ENCRYPT-NEEDED) — then allowed after STARTTLS.
+#[tokio::test]
+async fn authentication_refusals() {
+    let s = Stack::builder()
+        .plaintext_from_loopback(false)
+        .start()
+        .await;
+    s.add_user(ALICE).await;
+    let mut c = Line::connect(s.port("managesieve")).await;
+    let (caps, _) = answer(&mut c).await;
+    assert!(
+        caps.contains(&"\"SASL\" \"\"".to_string()),
+        "no plaintext mechanism offered: {caps:?}"
+    );
+    let (_, st) = cmd(
+        &mut c,
+        &format!("AUTHENTICATE \"PLAIN\" \"{}\"", plain(ALICE)),
+    )
+    .await;
+    assert!(st.starts_with("NO (ENCRYPT-NEEDED)"), "{st}");
+    assert!(cmd(&mut c, "AUTHENTICATE \"CRAM-MD5\"")
+        .await
+        .1
+        .starts_with("NO"));
+    assert!(cmd(&mut c, "STARTTLS").await.1.starts_with("OK"));
+    c.upgrade(&s.ca).await;
+    answer(&mut c).await;
+    c.send("AUTHENTICATE \"LOGIN\"\r\n").await.expect("write");
+    c.line().await.expect("challenge");
+    c.send("\"*\"\r\n").await.expect("write");
+    let (_, st) = answer(&mut c).await;
+    assert!(st.starts_with("NO") && st.contains("cancelled"), "{st}");
+    c.send("AUTHENTICATE \"LOGIN\"\r\n").await.expect("write");
+    c.line().await.expect("challenge");
+    c.send("not-a-string\r\n").await.expect("write");
+    assert!(answer(&mut c).await.1.starts_with("NO"));
+    let (_, st) = cmd(
+        &mut c,
+        &format!("AUTHENTICATE \"PLAIN\" \"{}\"", plain(ALICE)),
+    )
+    .await;
+    assert!(st.starts_with("OK"), "{st}");
+    assert!(
+        cmd(&mut c, "STARTTLS").await.1.starts_with("NO"),
+        "not after login"
+    );
+}

@@ -309,33 +309,32 @@ async fn deliver(
             hostname: &config.hostname,
         };
         let env = submission::filter::Envelope { from: "", to: &to };
-        match submission::filter::deliver_to_account(store, out, env, &account, &bytes).await {
-            Err(store::Error::OverQuota) => {
-                bail!("{}'s mailbox is full (quota exceeded)", account.address)
-            }
-            r => r.map_err(about(&account.address))?,
-        }
+        submission::filter::deliver_to_account(store, out, env, &account, &bytes)
+            .await
+            .map_err(|e| delivery_error(&account, e))?;
         println!("delivered to {} through its Sieve script", account.address);
         return Ok(());
     };
-    let (_, uid) = match store
-        .append(
-            account.id,
-            mb.id,
-            AppendRequest {
-                bytes: &bytes,
-                ..Default::default()
-            },
-        )
-        .await
-    {
-        Err(store::Error::OverQuota) => {
-            bail!("{}'s mailbox is full (quota exceeded)", account.address)
-        }
-        r => r.map_err(about(&account.address))?,
+    let req = AppendRequest {
+        bytes: &bytes,
+        ..Default::default()
     };
+    let (_, uid) = store
+        .append(account.id, mb.id, req)
+        .await
+        .map_err(|e| delivery_error(&account, e))?;
     println!("delivered to {} {} uid {uid}", account.address, mb.name);
     Ok(())
+}
+
+/// A failed delivery, a full mailbox said in words.
+fn delivery_error(account: &store::Account, e: store::Error) -> anyhow::Error {
+    match e {
+        store::Error::OverQuota => {
+            anyhow::anyhow!("{}'s mailbox is full (quota exceeded)", account.address)
+        }
+        e => about(&account.address)(e),
+    }
 }
 
 fn mailbox_list(store: &Store, address: &str, json: bool) -> anyhow::Result<()> {

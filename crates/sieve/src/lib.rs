@@ -71,6 +71,14 @@ use std::fmt;
 pub use interp::{MAX_EXPANSION, MAX_VARIABLE_LEN};
 pub use parse::MAX_NESTING;
 
+/// The decoded, unfolded values of every `name` header field of `message` (case-insensitive,
+/// in message order): what the `header` test sees, for the delivery side's own checks
+/// (`Delivered-To`, `Received` loop detection).
+pub fn header_values(message: &[u8], name: &str) -> Vec<String> {
+    let headers = message::parse_headers(message);
+    headers.get(name).map(|f| message::decode(f.raw)).collect()
+}
+
 /// Space-separated capability list for ManageSieve's SIEVE capability (RFC 5804 §1.7): every
 /// string `require` accepts besides the implicit "comparator-i;octet" and
 /// "comparator-i;ascii-casemap".

@@ -209,11 +209,14 @@ async fn redirect(
     hops: u8,
 ) -> Result<(), String> {
     let target = address.trim().to_ascii_lowercase();
-    let delivered_to = header_values(bytes, "delivered-to");
+    let delivered_to: Vec<String> = sieve::header_values(bytes, "delivered-to")
+        .iter()
+        .map(|d| d.trim().trim_matches(['<', '>']).to_string())
+        .collect();
     if hops >= MAX_HOPS
         || delivered_to.iter().any(|d| d.eq_ignore_ascii_case(&target))
         || delivered_to.iter().any(|d| d.eq_ignore_ascii_case(env.to))
-        || header_values(bytes, "received").len() > MAX_RECEIVED
+        || sieve::header_values(bytes, "received").len() > MAX_RECEIVED
         || target.eq_ignore_ascii_case(&account.address)
     {
         return Err(format!("redirect to {target} stopped: mail loop"));
@@ -290,7 +293,8 @@ async fn vacation(
             return;
         }
     }
-    let id = format!("<vacation.{}.{}@{}>", now, rand_id(), out.hostname);
+    let unique = auth::random_token(8).unwrap_or_else(|_| format!("{now:x}"));
+    let id = format!("<vacation.{now}.{unique}@{}>", out.hostname);
     let mut reply = b"Return-Path: <>\r\n".to_vec();
     reply.extend_from_slice(&sieve::vacation::build_reply(
         v, env.to, &to, bytes, now, &id,
@@ -310,13 +314,6 @@ async fn vacation(
             "vacation reply not sent: {e}"
         ),
     }
-}
-
-fn rand_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::deliver::now_secs().unsigned_abs());
-    h.finish()
 }
 
 /// Tells the account its script failed (a message in INBOX), at most once per
@@ -355,48 +352,5 @@ async fn report(store: &Store, account: &Account, why: &str) {
             account = account.address,
             "Sieve error report not stored: {e}"
         );
-    }
-}
-
-/// The values of every `name:` header of the message's header section (unfolded, trimmed).
-fn header_values(bytes: &[u8], name: &str) -> Vec<String> {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(bytes.len(), |p| p + 2);
-    let head = String::from_utf8_lossy(&bytes[..end]);
-    let mut out: Vec<String> = Vec::new();
-    let mut current: Option<String> = None;
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some(c) = current.as_mut() {
-                c.push(' ');
-                c.push_str(line.trim());
-            }
-            continue;
-        }
-        if let Some(c) = current.take() {
-            out.push(c);
-        }
-        if let Some((n, v)) = line.split_once(':') {
-            if n.trim().eq_ignore_ascii_case(name) {
-                current = Some(v.trim().trim_matches(['<', '>']).to_string());
-            }
-        }
-    }
-    out.extend(current);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn header_values_unfold_and_strip_brackets() {
-        let m = b"Delivered-To: <a@x.test>\r\nReceived: one\r\n\ttwo\r\ndelivered-to: b@x.test\r\n\r\nDelivered-To: body@x.test\r\n";
-        assert_eq!(
-            super::header_values(m, "Delivered-To"),
-            ["a@x.test", "b@x.test"]
-        );
-        assert_eq!(super::header_values(m, "received"), ["one two"]);
     }
 }

@@ -261,25 +261,44 @@ pub(crate) async fn inject(
             "empty body: send the raw RFC 5322 message".into(),
         ));
     }
+    store_message(&app, &a, &mb, &body).await
+}
+
+/// Stores `body` in `mb` as it is (no Received:, quota enforced → 507): 201 with the UID.
+/// `POST …/messages`, and `POST …/deliver` for an account without a Sieve script.
+pub(crate) async fn store_message(
+    app: &App,
+    a: &store::Account,
+    mb: &store::Mailbox,
+    body: &[u8],
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let req = store::AppendRequest {
-        bytes: &body,
+        bytes: body,
         ..Default::default()
     };
-    let (uidvalidity, uid) = match app.ctx.auth.store().append(a.id, mb.id, req).await {
-        Err(store::Error::OverQuota) => {
-            return Err(ApiError::OverQuota(format!(
-                "{}'s mailbox is full (quota exceeded)",
-                a.address
-            )))
-        }
-        r => r?,
-    };
+    let (uidvalidity, uid) = app
+        .ctx
+        .auth
+        .store()
+        .append(a.id, mb.id, req)
+        .await
+        .map_err(|e| over_quota(a, e))?;
     Ok((
         StatusCode::CREATED,
         Json(
             serde_json::json!({ "account": a.address, "mailbox": mb.name, "uid": uid, "uidvalidity": uidvalidity }),
         ),
     ))
+}
+
+/// A store error, with a full mailbox named as the account's (507).
+pub(crate) fn over_quota(a: &store::Account, e: store::Error) -> ApiError {
+    match e {
+        store::Error::OverQuota => {
+            ApiError::OverQuota(format!("{}'s mailbox is full (quota exceeded)", a.address))
+        }
+        e => e.into(),
+    }
 }
 
 #[cfg(test)]

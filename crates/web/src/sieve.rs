@@ -213,20 +213,7 @@ pub(crate) async fn deliver(
         let inbox = store
             .mailbox(a.id, "INBOX")?
             .ok_or_else(|| ApiError::NotFound(format!("{} has no INBOX", a.address)))?;
-        let req = store::AppendRequest {
-            bytes: &body,
-            ..Default::default()
-        };
-        let (uidvalidity, uid) = store
-            .append(a.id, inbox.id, req)
-            .await
-            .map_err(over_quota(&a))?;
-        return Ok((
-            StatusCode::CREATED,
-            Json(
-                serde_json::json!({ "account": a.address, "mailbox": "INBOX", "uid": uid, "uidvalidity": uidvalidity }),
-            ),
-        ));
+        return crate::messages::store_message(&app, &a, &inbox, &body).await;
     }
     let to = auth::normalize_address(&addr)?;
     let out = submission::filter::Outbound {
@@ -236,18 +223,9 @@ pub(crate) async fn deliver(
     let env = submission::filter::Envelope { from: "", to: &to };
     submission::filter::deliver_to_account(store, out, env, &a, &body)
         .await
-        .map_err(over_quota(&a))?;
+        .map_err(|e| crate::messages::over_quota(&a, e))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({ "account": a.address, "delivered": true })),
     ))
-}
-
-fn over_quota(a: &store::Account) -> impl Fn(store::Error) -> ApiError + '_ {
-    move |e| match e {
-        store::Error::OverQuota => {
-            ApiError::OverQuota(format!("{}'s mailbox is full (quota exceeded)", a.address))
-        }
-        e => e.into(),
-    }
 }

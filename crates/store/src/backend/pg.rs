@@ -254,15 +254,27 @@ impl PgBackend {
             .into_iter())
     }
 
+    /// Keys starting with `prefix`: the range from `prefix` up to (not including) the first
+    /// key past every key with that prefix, so the database reads only those rows.
     pub(crate) fn scan_prefix(
         &self,
         tree: TreeId,
         prefix: &[u8],
     ) -> Result<std::vec::IntoIter<(Value, Value)>> {
-        let all = self.range(tree, prefix, None)?;
-        let prefix = prefix.to_vec();
-        Ok(all
-            .take_while(|(k, _)| k.starts_with(&prefix))
+        let Some(end) = prefix_end(prefix) else {
+            return self.range(tree, prefix, None);
+        };
+        let (t, from) = (tree_id(tree), prefix.to_vec());
+        let rows = self.run(move |c| {
+            c.query(
+                "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 AND k < $3 ORDER BY k",
+                &[&t, &from, &end],
+            )
+        })?;
+        Ok(rows
+            .map_err(db)?
+            .into_iter()
+            .map(|r| (value(r.get(0)), value(r.get(1))))
             .collect::<Vec<_>>()
             .into_iter())
     }
@@ -392,6 +404,19 @@ impl PgBackend {
     }
 }
 
+/// The smallest key greater than every key starting with `prefix` (`None`: every key from
+/// `prefix` on has it, i.e. it is empty or all 0xff).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 /// Serialization failure (40001) or deadlock (40P01): the transaction may simply run again.
 fn retryable(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
@@ -487,5 +512,16 @@ impl PgTx<'_> {
         let old = self.get(tree, key)?;
         self.writes.borrow_mut()[tree.index()].insert(key.to_vec(), None);
         Ok(old)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefix_end_is_the_first_key_past_the_prefix() {
+        assert_eq!(super::prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(super::prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(super::prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(super::prefix_end(b""), None);
     }
 }
