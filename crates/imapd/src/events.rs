@@ -15,6 +15,8 @@ impl Session {
         let Some(rx) = self.rx.as_mut() else { return };
         loop {
             match rx.try_recv() {
+                // Changes lost between nodes of a shared store: as a lagged channel.
+                Ok(store::Change::Resync) => self.lagged = true,
                 Ok(c) => self.pending.push(c),
                 Err(TryRecvError::Lagged(_)) => self.lagged = true,
                 Err(_) => break,

@@ -220,7 +220,7 @@ fn remove_messages(
         };
         tx.remove_message(mailbox, uid)?;
         if pin {
-            put(tx.pinned, &key, &(meta.blob, meta.size))?;
+            put(tx.pinned, &key, &(meta.blob, meta.size, tx.node))?;
         } else {
             release_blob(tx, meta.blob, meta.size)?;
         }

@@ -71,6 +71,7 @@
 mod accounts;
 mod backend;
 mod blob;
+mod cluster;
 mod compact;
 mod copy;
 mod durable;
@@ -178,6 +179,8 @@ pub(crate) struct Inner {
     pub(crate) maildrops: Mutex<std::collections::HashSet<AccountId>>,
     pub(crate) views: Mutex<views::Registry>,
     writers: Mutex<HashMap<AccountId, Arc<Mutex<()>>>>,
+    /// This node among the others on a shared backend (`cluster`); `None` for sled/memory.
+    pub(crate) cluster: Option<cluster::Cluster>,
 }
 
 impl Store {
@@ -215,8 +218,8 @@ impl Store {
 
     /// A store in the PostgreSQL database at `url` (`postgres://user@host/db`, or
     /// `host=/run/postgresql dbname=mail` for a socket): records and bodies in the database,
-    /// the schema migrated on open (docs/architecture.md §12). One process at a time
-    /// ([`Error::Locked`] otherwise).
+    /// the schema migrated on open (docs/architecture.md §12). Several processes may open
+    /// the same database: each is a node, and changes reach all of them (`cluster`).
     pub fn open_postgres(url: &str) -> Result<Store> {
         Store::open_postgres_with(url, None)
     }
@@ -230,6 +233,7 @@ impl Store {
             _ => backend::blobs::BlobStore::memory(),
         };
         let store = Store::start(db, blobs, PathBuf::new())?;
+        store.start_cluster()?;
         store.release_all_pinned()?;
         store.migrate_subscriptions()?;
         Ok(store)
@@ -253,6 +257,10 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("store-compact".into())
             .spawn(move || worker.run(woken))?;
+        let cluster = match &db {
+            backend::Backend::Postgres(p) => Some(cluster::Cluster::new(p.clone())),
+            _ => None,
+        };
         let inner = Inner {
             db,
             path,
@@ -264,6 +272,7 @@ impl Store {
             maildrops: Mutex::default(),
             views: Mutex::default(),
             writers: Mutex::default(),
+            cluster,
         };
         Ok(Store {
             inner: Arc::new(inner),

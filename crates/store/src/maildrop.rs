@@ -1,6 +1,7 @@
 //! The POP3 maildrop lock (RFC 1939 §8: "the POP3 server acquires an exclusive-access lock on
-//! the maildrop"). In-process, because one process owns the store; released on drop, so a
-//! session that ends any way at all (QUIT, disconnect, timeout, panic) releases it.
+//! the maildrop"). In-process for an embedded store; on a shared backend also an advisory
+//! lock in the database, so it holds across nodes (`backend::pg_cluster`). Released on drop,
+//! so a session that ends any way at all (QUIT, disconnect, timeout, panic) releases it.
 
 use crate::model::AccountId;
 use crate::{Error, Result, Store};
@@ -24,9 +25,17 @@ impl Store {
     /// Takes the account's maildrop lock, or [`Error::MaildropInUse`].
     pub fn lock_maildrop(&self, account: AccountId) -> Result<MaildropLock> {
         let mut held = crate::lock(&self.inner.maildrops);
-        if !held.insert(account) {
+        if held.contains(&account) {
             return Err(Error::MaildropInUse);
         }
+        // Several nodes: the lock must hold across them too (an advisory lock of this node's
+        // session, released with it if the process dies).
+        if let crate::backend::Backend::Postgres(pg) = &self.inner.db {
+            if !pg.node().lock_maildrop(account.get())? {
+                return Err(Error::MaildropInUse);
+            }
+        }
+        held.insert(account);
         Ok(MaildropLock {
             store: self.clone(),
             account,
@@ -36,6 +45,14 @@ impl Store {
 
 impl Drop for MaildropLock {
     fn drop(&mut self) {
-        crate::lock(&self.store.inner.maildrops).remove(&self.account);
+        let mut held = crate::lock(&self.store.inner.maildrops);
+        if let crate::backend::Backend::Postgres(pg) = &self.store.inner.db {
+            if let Err(e) = pg.node().unlock_maildrop(self.account.get()) {
+                // The lock goes with the connection; a node that cannot reach the database
+                // cannot serve the maildrop anyway.
+                tracing::warn!("releasing a maildrop lock: {e}");
+            }
+        }
+        held.remove(&self.account);
     }
 }

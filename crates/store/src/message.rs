@@ -290,6 +290,15 @@ impl Store {
                 .ok()
                 .map(|i| v[i].clone()));
         }
+        self.stored_message(mailbox, uid)
+    }
+
+    /// A message record as the backend has it (not the in-memory index).
+    pub(crate) fn stored_message(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<MessageMeta>> {
         match self
             .inner
             .db

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use crate::model::{AccountId, Flags, MailboxId, ModSeq, Uid};
 
 /// A change to one account's mailboxes, published after it is on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// A message was added (delivery, APPEND, COPY, MOVE).
     Appended {
@@ -41,6 +41,10 @@ pub enum Change {
     },
     /// Mailbox deleted.
     MailboxDeleted { mailbox: MailboxId, name: String },
+    /// Changes of this account may have been lost (a node's link to the shared database
+    /// went down, or one change was too large to send between nodes): a subscriber reads
+    /// again what it shows, as after a lagged channel (docs/architecture.md §12.3).
+    Resync,
 }
 
 /// A change of any account, with the session that made it: what the dashboard watches.
@@ -123,19 +127,28 @@ impl Hub {
         let mut outbox = crate::lock(&self.outbox);
         let later = outbox.split_off(&(durable + 1));
         let ready = std::mem::replace(&mut *outbox, later);
-        let watched = self.all.receiver_count() > 0;
         for (_, (origin, changes)) in ready {
             for (account, change) in changes {
-                if watched {
-                    let _ = self.all.send(Activity {
-                        account,
-                        change: change.clone(),
-                        origin,
-                    });
-                }
-                self.publish(account, [change]);
+                self.announce(account, change, origin);
             }
         }
+    }
+
+    /// Publishes one change to the account's subscribers and the dashboard's.
+    pub(crate) fn announce(&self, account: AccountId, change: Change, origin: u64) {
+        if self.all.receiver_count() > 0 {
+            let _ = self.all.send(Activity {
+                account,
+                change: change.clone(),
+                origin,
+            });
+        }
+        self.publish(account, [change]);
+    }
+
+    /// The accounts someone is subscribed to now.
+    pub(crate) fn subscribed_accounts(&self) -> Vec<AccountId> {
+        crate::lock(&self.channels).keys().copied().collect()
     }
 
     pub(crate) fn publish(&self, account: AccountId, changes: impl IntoIterator<Item = Change>) {

@@ -31,6 +31,9 @@ pub(crate) struct Tx<'a> {
     pub sieve: TxTree<'a>,
     /// Bumped by every blob release (wakes the compactor).
     pub deletes: &'a std::sync::atomic::AtomicU64,
+    /// This process's node number on a shared backend, 0 otherwise (`pinned` records name
+    /// the node whose sessions hold them, `cluster`).
+    pub node: u64,
     /// Message records written or removed by this attempt, applied to the in-memory indexes
     /// of open mailboxes once the transaction commits (`views`).
     pub index: std::cell::RefCell<Vec<IndexOp>>,
@@ -77,7 +80,7 @@ impl Tx<'_> {
 }
 
 impl<'a> Tx<'a> {
-    fn new(v: TxView<'a>, deletes: &'a std::sync::atomic::AtomicU64) -> Self {
+    fn new(v: TxView<'a>, deletes: &'a std::sync::atomic::AtomicU64, node: u64) -> Self {
         Tx {
             accounts: v.tree(TreeId::Accounts),
             account_ids: v.tree(TreeId::AccountIds),
@@ -95,6 +98,7 @@ impl<'a> Tx<'a> {
             subscriptions: v.tree(TreeId::Subscriptions),
             sieve: v.tree(TreeId::Sieve),
             deletes,
+            node,
             index: Default::default(),
             released: Default::default(),
         }
@@ -105,7 +109,7 @@ impl Store {
     /// Runs `f` atomically over all trees. Callers hold the account's writer lock, so the
     /// closure runs once in practice; it must still be safe to re-run (a backend may retry).
     pub(crate) fn transact<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T> {
-        self.transact_seq(f).map(|(t, _)| t)
+        self.transact_seq(f, |_, _| {}).map(|(t, _)| t)
     }
 
     /// A transaction whose result carries change events. The caller holds the writer lock of
@@ -115,28 +119,50 @@ impl Store {
         &self,
         f: impl Fn(&Tx<'_>) -> TxResult<(T, Vec<(AccountId, Change)>)>,
     ) -> Result<T> {
-        let ((t, events), seq) = self.transact_seq(f)?;
-        if !events.is_empty() {
-            self.inner.notify.queue(seq, events);
-        }
+        let Some(cluster) = &self.inner.cluster else {
+            let ((t, events), seq) = self.transact_seq(f, |_, _| {})?;
+            if !events.is_empty() {
+                self.inner.notify.queue(seq, events);
+            }
+            return Ok(t);
+        };
+        // A shared backend: the events go to every node (this one included) as notifications
+        // of the transaction, and come back in commit order (`cluster`).
+        let origin = crate::notify::current_origin();
+        let ((t, _), _) = self.transact_seq(f, |v, (_, events)| {
+            if !events.is_empty() {
+                v.notify(cluster.encode(origin, events));
+            }
+        })?;
         Ok(t)
     }
 
     /// Publishes every queued change that is durable now, in commit order. Two writers of one
     /// account can finish their flushes in either order; publishing from the queue (rather
-    /// than each writer its own events) keeps sessions from seeing UID 8 before UID 7.
+    /// than each writer its own events) keeps sessions from seeing UID 8 before UID 7. On a
+    /// shared backend, waits until every change committed so far is published (`cluster`).
     pub(crate) fn publish_durable(&self) {
-        self.inner.notify.release(self.inner.durable.durable());
+        match &self.inner.cluster {
+            Some(c) => c.settle(),
+            None => self.inner.notify.release(self.inner.durable.durable()),
+        }
     }
 
-    /// [`Store::transact`], also returning the write's sequence number.
-    fn transact_seq<T>(&self, f: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, u64)> {
+    /// [`Store::transact`], also returning the write's sequence number; `notes` may add
+    /// notifications to the attempt that produced `T` (`cluster`).
+    fn transact_seq<T>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<T>,
+        notes: impl Fn(TxView<'_>, &T),
+    ) -> Result<(T, u64)> {
         // After a failed flush nothing new is written (docs/architecture.md §4, "Durability").
         self.inner.durable.check()?;
         let i = &self.inner;
+        let node = self.node().unwrap_or(0);
         let (t, ops, released) = i.db.transact(|v| {
-            let tx = Tx::new(v, &i.deletes);
+            let tx = Tx::new(v, &i.deletes, node);
             let t = f(&tx)?;
+            notes(v, &t);
             Ok((t, tx.index.into_inner(), tx.released.into_inner()))
         })?;
         let seq = i.durable.mark_written();

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::backend::TreeId;
+use crate::backend::{self, TreeId};
 use crate::model::{AccountId, MailboxId, MessageMeta, ModSeq, Uid};
 use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
@@ -209,13 +209,32 @@ impl Store {
         }
     }
 
-    /// At start-up no session exists: releases every blob an expunge pinned for sessions
-    /// of an earlier run.
+    /// At start-up no session of this process exists: releases every blob an expunge pinned
+    /// for sessions of an earlier run. On a shared backend, only the pins of nodes that are
+    /// gone (another node's sessions may still read theirs).
     pub(crate) fn release_all_pinned(&self) -> Result<()> {
         let mut batch = Vec::new();
+        let mut alive: HashMap<u64, bool> = HashMap::new();
         for kv in self.inner.db.iter(TreeId::Pinned) {
             let (k, v) = kv?;
-            let (blob, size): (u64, u64) = crate::blob::decode("pinned", &v)?;
+            // Earlier versions wrote (blob, size): no node.
+            let (blob, size, node): (u64, u64, u64) =
+                crate::blob::decode("pinned", &v).or_else(|_| {
+                    crate::blob::decode::<(u64, u64)>("pinned", &v).map(|(b, s)| (b, s, 0))
+                })?;
+            if let backend::Backend::Postgres(pg) = &self.inner.db {
+                let live = match alive.get(&node) {
+                    Some(l) => *l,
+                    None => {
+                        let l = node != 0 && pg.node().alive(node)?;
+                        alive.insert(node, l);
+                        l
+                    }
+                };
+                if live {
+                    continue;
+                }
+            }
             batch.push((k, blob, size));
         }
         if batch.is_empty() {
@@ -235,6 +254,18 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+
+    /// Drops the in-memory indexes of `account`'s open mailboxes (of every account with
+    /// `None`): they are rebuilt from the backend by the next session that opens a view, and
+    /// read from the backend until then (`cluster`: changes may have been missed).
+    pub(crate) fn forget_indexes(&self, account: Option<AccountId>) {
+        let mut reg = crate::lock(&self.inner.views);
+        for w in reg.mailboxes.values_mut() {
+            if account.is_none_or(|a| a == w.account) {
+                w.index = None;
+            }
+        }
     }
 
     /// Message records held by the mailbox indexes.

@@ -171,6 +171,7 @@ async fn list_or_wait(
             tokio::select! {
                 change = changes.recv() => match change {
                     Ok(store::Change::Appended { mailbox, .. }) if mailbox == mb.id => break,
+                    Ok(store::Change::Resync) => break,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => break,
                     // The channel is gone (account deleted): nothing more will arrive.

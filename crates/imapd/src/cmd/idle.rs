@@ -110,8 +110,8 @@ pub async fn idle(s: &mut Session) -> CmdResult {
             Ev::Line(Err(e)) => break Err(CmdError::Io(std::io::Error::other(e.to_string()))),
             Ev::Change(c) => {
                 match c {
+                    Ok(store::Change::Resync) | Err(RecvError::Lagged(_)) => s.lagged = true,
                     Ok(c) => s.pending.push(c),
-                    Err(RecvError::Lagged(_)) => s.lagged = true,
                     Err(RecvError::Closed) => s.rx = None,
                 }
                 // Everything else published by now goes out in the same write.

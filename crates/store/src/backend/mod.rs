@@ -34,6 +34,7 @@
 pub(crate) mod blobs;
 mod memory;
 pub(crate) mod pg;
+pub(crate) mod pg_cluster;
 mod sled;
 
 use std::sync::Arc;
@@ -243,6 +244,14 @@ impl<'a> TxView<'a> {
     pub(crate) fn tree(self, id: TreeId) -> TxTree<'a> {
         debug_assert!(id.index() < TreeId::TX, "{id:?} is not transactional");
         TxTree { id, view: self }
+    }
+
+    /// Notification payloads to send to every node if (and when) this attempt commits; only
+    /// a shared backend (PostgreSQL) has other nodes to tell.
+    pub(crate) fn notify(self, notes: Vec<String>) {
+        if let TxView::Postgres(t) = self {
+            t.notify(notes);
+        }
     }
 }
 

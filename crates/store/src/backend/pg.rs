@@ -11,9 +11,10 @@
 //! - Connections: a small pool of threads, each owning a synchronous client (which runs
 //!   tokio-postgres on its own runtime, so a call works from any thread, async or not).
 //!   A call blocks its thread for one round trip.
-//! - One process at a time: the backend holds a session advisory lock for its life (another
-//!   `mailstack serve` on the same database is refused like a second one on a sled data
-//!   folder), until several nodes can share a database (cross-node change push).
+//! - Several processes ("nodes") share one database: each takes a node number from the
+//!   sequence `nodes` and holds a session advisory lock on it for its life (so another node
+//!   can tell a dead node's leftovers, `pg_cluster`); committed changes reach every node
+//!   through `NOTIFY mailstack` sent inside the writing transaction (`crate::cluster`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -26,14 +27,19 @@ use super::{TreeId, TxError, TxResult, TxView, Value, ValueRepr};
 use crate::{Error, Result};
 
 /// Schema migrations, in order: version `i + 1` is `MIGRATIONS[i]`.
-pub(crate) const MIGRATIONS: &[&str] = &["
+pub(crate) const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE kv (tree smallint NOT NULL, k bytea NOT NULL, v bytea NOT NULL,
                      PRIMARY KEY (tree, k));
     CREATE TABLE blobs (id bigint PRIMARY KEY, data bytea NOT NULL);
     CREATE SEQUENCE ids MINVALUE 0 START 0;
-"];
+",
+    "
+    CREATE SEQUENCE nodes;
+",
+];
 
-/// The advisory lock key of a mailstack store (and of its migrations).
+/// The advisory lock key of a mailstack store's migrations.
 const LOCK_KEY: i64 = 0x006d_6169_6c73_746b;
 /// Connections per store.
 const POOL: usize = 4;
@@ -45,12 +51,12 @@ type Write = (i16, Vec<u8>, Option<Vec<u8>>);
 type WriteSet = Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
 /// One connection: a thread owning the client, fed jobs through a channel.
-struct Conn {
+pub(crate) struct Conn {
     jobs: SyncSender<Job>,
 }
 
 impl Conn {
-    fn open(config: &postgres::Config) -> Result<Conn> {
+    pub(crate) fn open(config: &postgres::Config) -> Result<Conn> {
         let (jobs, rx): (SyncSender<Job>, Receiver<Job>) = sync_channel(1);
         let (ready_tx, ready) = sync_channel(1);
         let config = config.clone();
@@ -82,7 +88,7 @@ impl Conn {
     }
 
     /// Runs `f` on the connection's thread and waits for its answer.
-    fn run<R: Send + 'static>(
+    pub(crate) fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Client) -> R + Send + 'static,
     ) -> Result<R> {
@@ -97,7 +103,7 @@ impl Conn {
     }
 }
 
-fn db(e: postgres::Error) -> Error {
+pub(crate) fn db(e: postgres::Error) -> Error {
     Error::Db(format!("PostgreSQL: {e}"))
 }
 
@@ -112,8 +118,9 @@ fn tree_id(t: TreeId) -> i16 {
 struct Pool {
     idle: Mutex<Vec<Conn>>,
     returned: Condvar,
-    /// Holds the session advisory lock for the life of the backend.
-    _lock: Conn,
+    /// This node's number, its lock and the maildrop locks (`pg_cluster`).
+    node: super::pg_cluster::Node,
+    config: postgres::Config,
 }
 
 /// A checked-out connection, given back on drop.
@@ -149,8 +156,7 @@ pub(crate) struct PgBackend {
 }
 
 impl PgBackend {
-    /// Connects, takes the store's advisory lock ([`Error::Locked`] when another process has
-    /// it), and brings the schema up to date.
+    /// Connects, brings the schema up to date and joins as a new node.
     pub(crate) fn open(url: &str, password: Option<&str>) -> Result<PgBackend> {
         let mut config: postgres::Config = url
             .parse()
@@ -159,15 +165,6 @@ impl PgBackend {
             config.password(p);
         }
         let lock = Conn::open(&config)?;
-        let got = lock.run(|c| {
-            c.query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
-                .map(|r| r.get::<_, bool>(0))
-        })?;
-        if !got.map_err(db)? {
-            return Err(Error::Locked {
-                pid: "another mailstack process on this PostgreSQL database".into(),
-            });
-        }
         lock.run(migrate)?.map_err(|e| match e {
             Migrate::Db(e) => db(e),
             Migrate::Newer(v) => Error::Db(format!(
@@ -176,6 +173,7 @@ impl PgBackend {
                 MIGRATIONS.len()
             )),
         })?;
+        let node = super::pg_cluster::Node::join(lock)?;
         let mut idle = Vec::with_capacity(POOL);
         for _ in 0..POOL {
             idle.push(Conn::open(&config)?);
@@ -184,9 +182,20 @@ impl PgBackend {
             pool: Arc::new(Pool {
                 idle: Mutex::new(idle),
                 returned: Condvar::new(),
-                _lock: lock,
+                node,
+                config,
             }),
         })
+    }
+
+    /// This process's node (number, liveness lock, maildrop locks).
+    pub(crate) fn node(&self) -> &super::pg_cluster::Node {
+        &self.pool.node
+    }
+
+    /// The connection settings, for the listener's own connection.
+    pub(crate) fn config(&self) -> &postgres::Config {
+        &self.pool.config
     }
 
     fn lease(&self) -> Lease<'_> {
@@ -206,7 +215,7 @@ impl PgBackend {
         }
     }
 
-    fn run<R: Send + 'static>(
+    pub(crate) fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Client) -> R + Send + 'static,
     ) -> Result<R> {
@@ -322,6 +331,7 @@ impl PgBackend {
                 lease: &lease,
                 writes: RefCell::new(vec![BTreeMap::new(); TreeId::TX]),
                 failed: RefCell::new(None),
+                notes: RefCell::new(Vec::new()),
             };
             let outcome = f(TxView::Postgres(&state));
             if let Some(e) = state.failed.borrow_mut().take() {
@@ -352,8 +362,19 @@ impl PgBackend {
                     w.into_iter().map(move |(k, v)| (tree, k, v))
                 })
                 .collect();
-            let committed = lease
-                .run(move |c| write_all(c, &writes).and_then(|()| c.batch_execute("COMMIT")))?;
+            let notes = state.notes.into_inner();
+            let committed = lease.run(move |c| {
+                write_all(c, &writes)?;
+                if !notes.is_empty() {
+                    // Delivered to every listening node when (and only if) the transaction
+                    // commits, in commit order (`crate::cluster`).
+                    c.execute(
+                        "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
+                        &[&super::pg_cluster::CHANNEL, &notes],
+                    )?;
+                }
+                c.batch_execute("COMMIT")
+            })?;
             match committed {
                 Ok(()) => return Ok(t),
                 Err(e) => {
@@ -483,6 +504,8 @@ pub(crate) struct PgTx<'a> {
     writes: RefCell<WriteSet>,
     /// The first database error of the attempt (the closure sees a conflict and stops).
     failed: RefCell<Option<postgres::Error>>,
+    /// Notification payloads sent with the commit (`crate::cluster`).
+    notes: RefCell<Vec<String>>,
 }
 
 impl PgTx<'_> {
@@ -506,6 +529,10 @@ impl PgTx<'_> {
 
     pub(crate) fn insert(&self, tree: TreeId, key: &[u8], v: &[u8]) {
         self.writes.borrow_mut()[tree.index()].insert(key.to_vec(), Some(v.to_vec()));
+    }
+
+    pub(crate) fn notify(&self, notes: Vec<String>) {
+        self.notes.borrow_mut().extend(notes);
     }
 
     pub(crate) fn remove(&self, tree: TreeId, key: &[u8]) -> TxResult<Option<Value>> {

@@ -67,6 +67,8 @@ pub(crate) fn change_event(app: &App, act: &Activity) -> Option<Value> {
         "origin": origin.as_ref().map(session_json),
     });
     let (mailbox, what) = match &act.change {
+        // The feed turns it into a resync before it gets here.
+        Change::Resync => return None,
         Change::Appended { mailbox, uid, .. } => {
             let name = mailbox_name(*mailbox);
             let r = store
@@ -189,6 +191,8 @@ impl Feed {
                     Err(RecvError::Closed) => return None,
                 },
                 ev = self.changes.recv() => match ev {
+                    // Changes were lost between nodes (store::Change::Resync): as lagged.
+                    Ok(act) if act.change == Change::Resync => return Some(resync()),
                     Ok(act) => self.on_change(&act),
                     Err(RecvError::Lagged(_)) => return Some(resync()),
                     Err(RecvError::Closed) => return None,
