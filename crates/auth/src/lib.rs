@@ -108,7 +108,7 @@ struct Inner {
     /// argon2 verifications run so far (tests: an unknown user costs one, like a wrong
     /// password).
     verifications: std::sync::atomic::AtomicU64,
-    throttle: throttle::Throttle,
+    throttle: Arc<throttle::Throttle>,
     cache: cache::CredentialCache,
 }
 
@@ -150,6 +150,8 @@ impl Auth {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon, "mailstack dummy password for timing")?;
         let cache = cache::CredentialCache::new(config.cache_ttl, &dummy_hash);
+        let throttle = Arc::new(throttle::Throttle::default());
+        throttle::follow_other_nodes(&store, &throttle);
         Ok(Auth {
             inner: Arc::new(Inner {
                 store,
@@ -157,7 +159,7 @@ impl Auth {
                 argon,
                 dummy_hash,
                 verifications: Default::default(),
-                throttle: throttle::Throttle::default(),
+                throttle,
                 cache,
             }),
         })
@@ -284,7 +286,7 @@ impl Auth {
             .map_err(LoginFailure::other)?;
         if let Some(a) = &account {
             if self.inner.cache.check(&address, password.expose(), a) {
-                throttle.success(client, &address);
+                self.login_succeeded(client, &address);
                 return Ok(a.clone());
             }
         }
@@ -298,15 +300,33 @@ impl Auth {
             .map_err(LoginFailure::other)?;
         match account {
             Some(a) if ok => {
-                throttle.success(client, &address);
+                self.login_succeeded(client, &address);
                 self.inner.cache.insert(&address, password.expose(), &a);
                 Ok(a)
             }
-            known => Err(LoginFailure {
-                error: AuthError::Failed,
-                unknown_user: known.is_none(),
-                lockout: throttle.failure(client, &address),
-            }),
+            known => {
+                throttle::tell_other_nodes(self.store(), throttle::Told::Failure, client, &address);
+                Err(LoginFailure {
+                    error: AuthError::Failed,
+                    unknown_user: known.is_none(),
+                    lockout: throttle.failure(client, &address),
+                })
+            }
+        }
+    }
+
+    /// Whether a login of `username` from `client` is refused now without a password check
+    /// (tests of the throttle across nodes wait on it).
+    #[doc(hidden)]
+    pub fn is_throttled(&self, username: &str, client: IpAddr) -> bool {
+        let address = throttle::account_key(username);
+        self.inner.throttle.refused(client, &address).is_some()
+    }
+
+    /// Clears the throttle of (client, address), on every node when it had failures here.
+    fn login_succeeded(&self, client: IpAddr, address: &str) {
+        if self.inner.throttle.success(client, address) {
+            throttle::tell_other_nodes(self.store(), throttle::Told::Success, client, address);
         }
     }
 

@@ -118,8 +118,77 @@ impl Throttle {
         }
     }
 
-    pub(crate) fn success(&self, ip: IpAddr, account: &str) {
-        lock(&self.pairs).remove(&(ip, account.to_string()));
+    /// Forgets the pair's failures; says whether there were any.
+    pub(crate) fn success(&self, ip: IpAddr, account: &str) -> bool {
+        lock(&self.pairs)
+            .remove(&(ip, account.to_string()))
+            .is_some()
+    }
+}
+
+/// The topic login outcomes travel on between the nodes of a shared store.
+const TOPIC: &str = "auth-throttle";
+
+/// What a node tells the others about a login.
+#[derive(Clone, Copy)]
+pub(crate) enum Told {
+    Failure,
+    Success,
+}
+
+/// Several nodes on one database (docs/architecture.md §12.3): every node counts every
+/// node's failures, so a client locked out on one is locked out on all, and a success
+/// anywhere clears the pair everywhere. (A node that starts later begins with empty
+/// counters: the window is 15 minutes, and a client must fail again to be locked out.)
+pub(crate) fn tell_other_nodes(store: &store::Store, what: Told, ip: IpAddr, account: &str) {
+    let tag = match what {
+        Told::Failure => 'F',
+        Told::Success => 'S',
+    };
+    if let Err(e) = store.cluster_send(TOPIC, format!("{tag} {ip} {account}").as_bytes()) {
+        tracing::warn!("telling the other nodes of a login: {e}");
+    }
+}
+
+/// Applies the other nodes' login outcomes to `throttle`, for as long as both live.
+pub(crate) fn follow_other_nodes(store: &store::Store, throttle: &std::sync::Arc<Throttle>) {
+    let Some(mut rx) = store.cluster_subscribe() else {
+        return;
+    };
+    let throttle = std::sync::Arc::downgrade(throttle);
+    let spawned = std::thread::Builder::new()
+        .name("auth-throttle".into())
+        .spawn(move || loop {
+            let (topic, body) = match rx.blocking_recv() {
+                Ok(m) => m,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(t) = throttle.upgrade() else { return };
+            if topic != TOPIC {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&body);
+            let mut parts = text.splitn(3, ' ');
+            let (Some(tag), Some(ip), Some(account)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                continue;
+            };
+            match tag {
+                "F" => {
+                    t.failure(ip, account);
+                }
+                "S" => {
+                    t.success(ip, account);
+                }
+                _ => {}
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot follow the other nodes' logins: {e}");
     }
 }
 
