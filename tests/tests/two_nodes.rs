@@ -264,3 +264,51 @@ async fn b_count(b: &Mailstack) -> u64 {
         .and_then(|r| r.trim_end_matches(')').parse().ok())
         .expect("STATUS")
 }
+
+/// The model-checking stress client (`bench stress`, bench/results/stress.md) with its IMAP
+/// sessions spread over both nodes, POP3 on A and SMTP deliveries through B: every check
+/// holds (no stale flags, no MODSEQ going back, no lost message) across nodes.
+#[tokio::test]
+async fn the_stress_client_over_two_nodes_finds_no_error() {
+    let bench = testkit::process::binary().with_file_name("bench");
+    if !bench.exists() {
+        // make test builds it (stress-smoke) before this suite runs.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} not built",
+            bench.display()
+        );
+        eprintln!(
+            "skipped: {} not built (cargo build -p bench)",
+            bench.display()
+        );
+        return;
+    }
+    let Some((a, b)) = two_nodes() else { return };
+    let imap = format!("127.0.0.1:{},127.0.0.1:{}", a.port("imap"), b.port("imap"));
+    let (pop3, smtp) = (a.port("pop3").to_string(), b.port("smtp").to_string());
+    let out = tokio::process::Command::new(&bench)
+        .args(["stress", "--imap", &imap, "--user", USER, "--pass", PASS])
+        .args([
+            "--pop3-port",
+            &pop3,
+            "--pop3",
+            "1",
+            "--smtp-port",
+            &smtp,
+            "--smtp-rate",
+            "2",
+        ])
+        .args(["--sessions", "6", "--seconds", "10", "--checkpoint", "3"])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run bench stress");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    eprintln!("{text}");
+}

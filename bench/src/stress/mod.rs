@@ -69,7 +69,8 @@ struct Args {
     out: Option<PathBuf>,
     latest: Option<PathBuf>,
     cfg: Config,
-    external: Option<(u16, String, String)>,
+    /// `--imap`: the first port, the ports of other nodes, user, password.
+    external: Option<(u16, Vec<u16>, String, String)>,
     pop3_port: Option<u16>,
     smtp_port: Option<u16>,
     keep: bool,
@@ -80,7 +81,8 @@ const USAGE: &str = "usage: bench stress [--target mailstack|dovecot|both] [--se
 [--seconds S (60)] [--checkpoint K (5; 0 = off)] [--seed N (1)] [--mailboxes N (1)] \
 [--messages N (30)] [--pop3 N (0)] [--smtp-rate R (0)] [--mailstack BIN] [--scripts DIR] \
 [--out FILE.md] [--latest bench/results/latest.md] [--trace FILE] [--keep]\n       \
-bench stress --imap 127.0.0.1:PORT --user U --pass P [--pop3-port P] [--smtp-port P] [...]";
+bench stress --imap 127.0.0.1:PORT[,127.0.0.1:PORT2…] --user U --pass P [--pop3-port P] \
+[--smtp-port P] [...] (several IMAP addresses: nodes of one store, sessions spread over them)";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
@@ -147,14 +149,22 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other} (see bench stress --help)"),
         }
     }
-    if let Some(addr) = imap {
-        let port = addr
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| format!("--imap {addr}: expected 127.0.0.1:PORT"))?;
+    if let Some(addrs) = imap {
+        // Several addresses (comma-separated): nodes of one shared store, sessions spread
+        // over them.
+        let mut ports = Vec::new();
+        for addr in addrs.split(',') {
+            let port: u16 = addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .with_context(|| format!("--imap {addr}: expected 127.0.0.1:PORT"))?;
+            ports.push(port);
+        }
+        let first = ports.remove(0);
         a.external = Some((
-            port,
+            first,
+            ports,
             user.context("--imap needs --user")?,
             pass.context("--imap needs --pass")?,
         ));
@@ -185,8 +195,9 @@ impl Drop for WorkDir {
 pub async fn run() -> anyhow::Result<()> {
     let a = parse_args()?;
     let mut outs: Vec<Outcome> = Vec::new();
-    if let Some((port, user, pass)) = &a.external {
-        let (t, _running) = servers::external(*port, a.pop3_port, a.smtp_port, user, pass);
+    if let Some((port, more, user, pass)) = &a.external {
+        let (mut t, _running) = servers::external(*port, a.pop3_port, a.smtp_port, user, pass);
+        t.more_imap = more.clone();
         outs.push(runner::run_target(t, a.cfg.clone(), a.trace.as_deref()).await?);
     } else {
         let work = WorkDir(

@@ -21,11 +21,24 @@ pub struct Target {
     /// `mailstack` or `dovecot` (or `external`).
     pub name: String,
     pub imap_port: u16,
+    /// Further IMAP ports serving the same mailbox (other nodes of one shared store):
+    /// sessions are spread over `imap_port` and these, round robin.
+    pub more_imap: Vec<u16>,
     pub pop3_port: Option<u16>,
     /// How SMTP-like deliveries reach the server (`None`: not available).
     pub deliver: Option<extra::Deliver>,
     pub user: String,
     pub pass: String,
+}
+
+impl Target {
+    /// The IMAP port session `id` uses.
+    pub fn imap_for(&self, id: usize) -> u16 {
+        match id % (1 + self.more_imap.len()) {
+            0 => self.imap_port,
+            i => self.more_imap[i - 1],
+        }
+    }
 }
 
 /// The workload (the same for every target of a run).

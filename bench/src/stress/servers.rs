@@ -104,6 +104,7 @@ fn target(name: &str, imap: u16, pop3: Option<u16>, deliver: Option<Deliver>) ->
     Target {
         name: name.into(),
         imap_port: imap,
+        more_imap: Vec::new(),
         pop3_port: pop3,
         deliver,
         user: format!("{USER}@{DOMAIN}"),

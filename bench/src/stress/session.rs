@@ -256,7 +256,7 @@ impl Session {
         self.view = None;
         self.wire = Some(
             Wire::connect(
-                self.env.target.imap_port,
+                self.env.target.imap_for(self.id),
                 &self.name,
                 self.env.trace.clone(),
             )

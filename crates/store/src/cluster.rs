@@ -182,6 +182,23 @@ impl Store {
         })
     }
 
+    /// On a shared backend, waits until every change committed so far by any node has been
+    /// published to this node's subscribers (one round trip through the database): a
+    /// session that answers NOOP or starts IDLE after it reports what another node's client
+    /// already saw acknowledged. Nothing to wait for otherwise.
+    pub async fn catch_up(&self) {
+        if self.inner.cluster.is_none() {
+            return;
+        }
+        let store = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(c) = &store.inner.cluster {
+                c.settle();
+            }
+        })
+        .await;
+    }
+
     /// This process's node number on a shared backend (`None`: the store is not shared).
     pub fn node(&self) -> Option<u64> {
         self.inner.cluster.as_ref().map(|c| c.node)

@@ -299,18 +299,20 @@ impl Store {
         let account = keys::read_account(&key);
         let w = self.writer(account);
         let _g = crate::lock(&w);
-        let Some(v) = self.inner.db.get(TreeId::Mailboxes, &key)? else {
-            return Err(Error::NoSuchMailbox);
-        };
-        let mut mb: Mailbox = decode("mailbox", &v)?;
-        let from = mb.recent_from;
-        if from != mb.uidnext {
-            mb.recent_from = mb.uidnext;
-            self.inner
-                .db
-                .insert(TreeId::Mailboxes, &key, crate::blob::encode(&mb))?;
-        }
-        Ok(from)
+        // A transaction, not a read then a write: on a shared backend another node may
+        // commit to this record in between (its UIDNEXT would go back, docs/architecture.md
+        // §12.3).
+        self.transact(|tx| {
+            let Some(mut mb) = get::<Mailbox>(tx.mailboxes, &key[..])? else {
+                return abort(Error::NoSuchMailbox);
+            };
+            let from = mb.recent_from;
+            if from != mb.uidnext {
+                mb.recent_from = mb.uidnext;
+                put(tx.mailboxes, &key[..], &mb)?;
+            }
+            Ok(from)
+        })
     }
 }
 

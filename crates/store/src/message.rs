@@ -242,12 +242,44 @@ impl Store {
         account: AccountId,
         mailbox: MailboxId,
     ) -> Result<Option<(Mailbox, Vec<MessageMeta>)>> {
+        if self.inner.cluster.is_some() {
+            return self.shared_snapshot(mailbox);
+        }
         let w = self.writer(account);
         let _g = crate::lock(&w);
         let Some(mb) = self.mailbox_by_id(mailbox)? else {
             return Ok(None);
         };
         let metas = self.messages(mailbox)?;
+        Ok(Some((mb, metas)))
+    }
+
+    /// [`Store::snapshot`] on a shared backend, where other nodes commit without this node's
+    /// writer lock and this node's index follows them a moment later. The messages are read
+    /// from the database in one statement (one consistent state of them), between two reads
+    /// of the mailbox record. When no commit came between those reads, the record is the
+    /// messages' own. Otherwise the record is made to fit the messages: the HIGHESTMODSEQ of
+    /// the first read (at or below theirs: a session starting there may be told a change it
+    /// already has — an append it lists, an expunge of a UID it lacks, flags again — never
+    /// skip one it lacks), UIDNEXT just past the first read's or the last message's, and the
+    /// counters counted from the messages.
+    fn shared_snapshot(&self, mailbox: MailboxId) -> Result<Option<(Mailbox, Vec<MessageMeta>)>> {
+        let Some(before) = self.mailbox_by_id(mailbox)? else {
+            return Ok(None);
+        };
+        let metas = self.scan_messages(mailbox)?;
+        let Some(mut mb) = self.mailbox_by_id(mailbox)? else {
+            return Ok(None);
+        };
+        if mb.highestmodseq != before.highestmodseq {
+            mb.highestmodseq = before.highestmodseq;
+            let past_last = metas.last().map_or(Uid::new(1), |m| m.uid.next());
+            mb.uidnext = before.uidnext.max(past_last);
+            mb.exists = u32::try_from(metas.len()).unwrap_or(u32::MAX);
+            mb.size = metas.iter().map(|m| m.size).sum();
+            let unseen = metas.iter().filter(|m| !m.flags.has(Flags::SEEN)).count();
+            mb.unseen = u32::try_from(unseen).unwrap_or(u32::MAX);
+        }
         Ok(Some((mb, metas)))
     }
 

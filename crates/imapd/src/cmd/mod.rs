@@ -35,7 +35,12 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             ok("CAPABILITY completed")
         }
         // RFC 3501 §6.1.2: NOOP's only job is the untagged updates sent before its OK.
-        Kind::Noop => ok("NOOP completed"),
+        Kind::Noop => {
+            // RFC 3501 §6.1.2: NOOP is the poll for updates; on a shared store, what other
+            // nodes committed before it is told with it.
+            s.store().catch_up().await;
+            ok("NOOP completed")
+        }
         Kind::Logout => {
             // RFC 3501 §6.1.3.
             s.conn.write(b"* BYE logging out\r\n");
@@ -89,7 +94,10 @@ pub async fn dispatch(s: &mut Session, tag: &str, kind: Kind) -> CmdResult {
             ok("ID completed")
         }
         Kind::Idle => idle::idle(s).await,
-        Kind::Check => ok("CHECK completed"),
+        Kind::Check => {
+            s.store().catch_up().await;
+            ok("CHECK completed")
+        }
         Kind::Close => select::close(s, true).await,
         Kind::Unselect => select::close(s, false).await,
         Kind::Expunge { uids } => message::expunge(s, uids.as_ref()).await,
