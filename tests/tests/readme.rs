@@ -167,3 +167,19 @@ fn demo_excerpt_lines_are_what_the_demo_prints() {
     }
     assert!(checked > 20, "{checked} lines");
 }
+
+/// The HAProxy example of "When one machine is not enough" balances every mail listener of
+/// `config/production.toml` on its port (ManageSieve and HTTP are named apart).
+#[test]
+fn haproxy_example_covers_every_mail_port() {
+    let text = readme();
+    let block = block_after(&text, "## When one machine is not enough", "```haproxy");
+    for service in ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"] {
+        let port = config_port("production.toml", service);
+        assert!(
+            block.contains(&format!("listen {service}\n    bind :{port}\n")),
+            "no `listen {service}` on :{port} in the HAProxy example"
+        );
+        assert!(block.contains(&format!("server a 10.0.0.1:{port} check")));
+    }
+}
