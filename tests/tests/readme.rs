@@ -174,7 +174,15 @@ fn demo_excerpt_lines_are_what_the_demo_prints() {
 fn haproxy_example_covers_every_mail_port() {
     let text = readme();
     let block = block_after(&text, "## When one machine is not enough", "```haproxy");
-    for service in ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"] {
+    for service in [
+        "smtp",
+        "submission",
+        "submissions",
+        "pop3",
+        "pop3s",
+        "imap",
+        "imaps",
+    ] {
         let port = config_port("production.toml", service);
         assert!(
             block.contains(&format!("listen {service}\n    bind :{port}\n")),

@@ -312,3 +312,117 @@ async fn the_stress_client_over_two_nodes_finds_no_error() {
     assert!(out.status.success(), "{text}");
     eprintln!("{text}");
 }
+
+/// mutt on node A and Python's imaplib idling on node B share one mailbox: mutt's flag and
+/// delete are pushed live to imaplib on B; imaplib's \Seen on B is what mutt shows next.
+#[tokio::test]
+async fn mutt_on_a_and_imaplib_on_b_share_a_mailbox() {
+    let Some((a, b)) = two_nodes() else { return };
+    send(&b, "mx-one").await;
+    send(&b, "mx-two").await;
+    let work = tempfile::tempdir().expect("tmp");
+    let url = format!(
+        "imaps://{}@localhost:{}",
+        USER.replace('@', "%40"),
+        a.port("imaps")
+    );
+    let rc = work.path().join("muttrc");
+    let ca = a.ca();
+    std::fs::write(
+        &rc,
+        format!(
+            "set folder = \"{url}/\"\nset imap_pass = \"{PASS}\"\n\
+             set ssl_ca_certificates_file = \"{ca}\"\nset certificate_file = \"{ca}\"\n\
+             set delete = yes\nset quit = yes\nset wait_key = no\n",
+            ca = ca.display()
+        ),
+    )
+    .expect("muttrc");
+    let home = work.path().to_path_buf();
+    let mutt = move |keys: &str| {
+        let out = std::process::Command::new("script")
+            .args(["-qec"])
+            .arg(format!(
+                "mutt -n -F {} -f {url}/INBOX -e 'push \"{keys}\"'",
+                rc.display()
+            ))
+            .arg("/dev/null")
+            .env("HOME", &home)
+            .env("TERM", "xterm")
+            .output()
+            .expect("script mutt");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // imaplib on B idles until it has seen mutt's flag and expunge, then marks mx-two read.
+    let script = format!(
+        r#"
+import imaplib
+m = imaplib.IMAP4("127.0.0.1", {port})
+m.login("{USER}", "{PASS}")
+m.select("INBOX")
+tag = m._new_tag()
+m.send(tag + b" IDLE\r\n")
+assert m.readline().startswith(b"+")
+print("idling", flush=True)
+flagged = expunged = False
+while not (flagged and expunged):
+    line = m.readline()
+    print(line.decode().strip(), flush=True)
+    flagged = flagged or (b"FETCH" in line and b"\\Flagged" in line)
+    expunged = expunged or line.endswith(b"EXPUNGE\r\n")
+m.send(b"DONE\r\n")
+while not m.readline().startswith(tag):
+    pass
+typ, data = m.search(None, "FLAGGED")
+assert typ == "OK" and data == [b"1"], data
+m.store("1", "+FLAGS", "(\\Seen)")
+m.logout()
+print("done", flush=True)
+"#,
+        port = b.port("imap")
+    );
+    let mut child = tokio::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    assert_eq!(
+        lines.next_line().await.expect("read").as_deref(),
+        Some("idling")
+    );
+    let keys = "/mx-two<enter><flag-message>/mx-one<enter><delete-message><sync-mailbox><quit>";
+    let screen = tokio::task::spawn_blocking({
+        let mutt = mutt.clone();
+        move || mutt(keys)
+    })
+    .await
+    .expect("mutt");
+    let mut seen = Vec::new();
+    while let Ok(Some(l)) = lines.next_line().await {
+        seen.push(l);
+    }
+    let out = child.wait_with_output().await.expect("python3 ends");
+    assert!(
+        out.status.success() && seen.last().map(String::as_str) == Some("done"),
+        "imaplib on B: {seen:?}\n{}\nmutt: {}",
+        String::from_utf8_lossy(&out.stderr),
+        &screen[screen.len().saturating_sub(400)..]
+    );
+    // mutt on A shows what imaplib did on B: one message, flagged, read.
+    let screen = tokio::task::spawn_blocking(move || mutt("<quit>"))
+        .await
+        .expect("mutt");
+    assert!(
+        screen.contains("Msgs:1"),
+        "mutt status: {}",
+        &screen[screen.len().saturating_sub(400)..]
+    );
+    assert!(
+        !screen.contains("Msgs:1 New:1"),
+        "mx-two read on B shows read in mutt"
+    );
+}
