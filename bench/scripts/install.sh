@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the benchmark peers from Debian without starting any system service:
-# dovecot-imapd + dovecot-pop3d (IMAP/POP3 peer), postfix (SMTP peer, smtp-sink, smtp-source).
+# dovecot-imapd + dovecot-pop3d (IMAP/POP3 peer), postfix (SMTP peer, smtp-sink, smtp-source),
+# postgresql (`bench nodes`: the store shared by several mailstack nodes).
 # A temporary /usr/sbin/policy-rc.d (exit 101) stops the packages' postinst scripts from
 # starting daemons; the postfix debconf answer is "No configuration" (no main.cf, no port 25).
 # Idempotent: does nothing when every tool is already present.
@@ -13,6 +14,7 @@ command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
 if ! command -v smtp-source >/dev/null 2>&1 || [ ! -x /usr/lib/postfix/sbin/master ]; then
     need+=(postfix)
 fi
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
     echo "bench: peers already installed"
     exit 0
@@ -36,7 +38,7 @@ cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
 trap cleanup EXIT
 
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd dovecot-pop3d postfix >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Belt and braces: nothing the packages might have started keeps running (no systemd here
 # normally; on a machine with systemd, stop and leave the units as they were configured).
 for svc in postfix dovecot; do

@@ -4,7 +4,8 @@
 # binary (e.g. `bench/scripts/run.sh --quick`, `--only 1,4`). Results: bench/results/latest.md.
 # Then the model-checking stress client side by side (`bench stress --target both`, see
 # bench/scripts/stress.sh): its row and section go into latest.md, details into
-# bench/results/stress.md; STRESS_SECONDS=0 skips it.
+# bench/results/stress.md; STRESS_SECONDS=0 skips it. Then `bench nodes` (sled vs PostgreSQL,
+# 1/2/4 nodes on one PostgreSQL): bench/results/nodes.md; NODES_SECONDS=0 skips it.
 #
 # Process-wide settings for the run, restored afterwards:
 # - `ulimit -n` raised to the hard limit (10,000 IDLE connections need 10,000+ descriptors on
@@ -50,4 +51,9 @@ if [ "${STRESS_SECONDS:-600}" -gt 0 ]; then
         --pop3 1 --smtp-rate 2 --out bench/results/stress.md \
         --latest bench/results/latest.md ||
         echo "bench: the stress run reported errors (bench/results/stress.md)"
+fi
+if [ "${NODES_SECONDS:-10}" -gt 0 ]; then
+    target/release/bench nodes --mailstack target/release/mailstack \
+        --seconds "${NODES_SECONDS:-10}" --out bench/results/nodes.md ||
+        echo "bench: the nodes run reported errors (bench/results/nodes.md)"
 fi

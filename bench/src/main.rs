@@ -34,6 +34,7 @@ mod client;
 mod corpus;
 mod deflate;
 mod imap;
+mod nodes;
 mod peers;
 mod pop3;
 mod report;
@@ -198,6 +199,7 @@ fn main() -> ExitCode {
             match sub.as_str() {
                 "soak" => soak::run().await,
                 "stress" => stress::run().await,
+                "nodes" => nodes::run().await,
                 _ => run().await,
             }
         };

@@ -49,7 +49,7 @@ mod reads;
 mod registry;
 mod report;
 mod response;
-mod runner;
+pub(crate) mod runner;
 mod servers;
 mod session;
 mod store;

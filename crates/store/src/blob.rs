@@ -69,6 +69,7 @@ impl Store {
             return self.read_stored(blob, &loc, 0, u64::MAX);
         }
         let mut out = Vec::new();
+        let mut found = false;
         let db = &self.inner.db;
         for kv in db.range(
             TreeId::Blobs,
@@ -76,7 +77,11 @@ impl Store {
             keys::chunk(blob, u32::MAX),
         ) {
             let (_, v) = kv?;
+            found = true;
             out.extend_from_slice(&v);
+        }
+        if !found {
+            return Err(released());
         }
         Ok(out)
     }
@@ -94,12 +99,14 @@ impl Store {
         let chunk_of = |at: u64| u32::try_from(at / CHUNK as u64).unwrap_or(u32::MAX);
         let (first, last) = (chunk_of(start), chunk_of(end - 1));
         let db = &self.inner.db;
+        let mut found = false;
         for kv in db.range(
             TreeId::Blobs,
             keys::chunk(blob, first),
             keys::chunk(blob, last),
         ) {
             let (k, v) = kv?;
+            found = true;
             let idx = u64::from(keys::message_uid(&k).get()); // same layout: id ‖ u32
             let cstart = idx * CHUNK as u64;
             let within = |at: u64| usize::try_from(at).map_or(v.len(), |n| n.min(v.len()));
@@ -108,8 +115,21 @@ impl Store {
                 out.extend_from_slice(&v[from..to]);
             }
         }
+        // Neither a location nor a chunk: the body was released (an expunge on another node
+        // of a shared store, docs/architecture.md §12.3), not an empty message.
+        if !found {
+            return Err(released());
+        }
         Ok(out)
     }
+}
+
+/// A body that is gone: as the blob stores report it.
+fn released() -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "blob released",
+    ))
 }
 
 impl Store {

@@ -338,9 +338,12 @@ impl Store {
         // Most headers are a few KiB; read more only when the first read ends inside one.
         let mut want = 8 * 1024u64;
         let header = loop {
-            let bytes = self.read_blob_range(meta.blob, 0, want.min(meta.size))?;
+            let asked = want.min(meta.size);
+            let bytes = self.read_blob_range(meta.blob, 0, asked)?;
             let hl = crate::mime::header_length(&bytes);
-            if hl < bytes.len() || bytes.len() as u64 >= meta.size {
+            // A short read is the end of the body (never loop asking for more).
+            if hl < bytes.len() || bytes.len() as u64 >= meta.size || (bytes.len() as u64) < asked
+            {
                 let mut b = bytes;
                 b.truncate(hl);
                 // The read buffer is up to 8 KiB (more for a long header); a cached header
