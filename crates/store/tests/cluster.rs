@@ -150,6 +150,10 @@ async fn a_change_on_one_node_reaches_the_other() {
         }
     }
     assert_eq!(b.messages(inbox.id).expect("list").len(), 0);
+    // B's session still addresses it until told: reading its header is an error (the body is
+    // gone with A's expunge), never an endless wait for bytes that will not come.
+    let header = b.message_header(inbox.id, &on_index);
+    assert!(header.is_err(), "{header:?}");
     // RFC 2180 §4.1.3 across nodes: B's session cannot read a message another node expunged
     // (only sessions of the expunging node keep it readable, docs/architecture.md §12.3).
     assert!(view.message(uid).expect("read").is_none());
