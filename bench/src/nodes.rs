@@ -76,7 +76,12 @@ fn add_user(bin: &Path, config: &Path, user: &str) -> anyhow::Result<()> {
     let mut child = Command::new(bin)
         .arg("--config")
         .arg(config)
-        .args(["user", "add", &format!("{user}@{DOMAIN}"), "--password-stdin"])
+        .args([
+            "user",
+            "add",
+            &format!("{user}@{DOMAIN}"),
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

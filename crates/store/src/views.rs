@@ -342,8 +342,7 @@ impl Store {
             let bytes = self.read_blob_range(meta.blob, 0, asked)?;
             let hl = crate::mime::header_length(&bytes);
             // A short read is the end of the body (never loop asking for more).
-            if hl < bytes.len() || bytes.len() as u64 >= meta.size || (bytes.len() as u64) < asked
-            {
+            if hl < bytes.len() || bytes.len() as u64 >= meta.size || (bytes.len() as u64) < asked {
                 let mut b = bytes;
                 b.truncate(hl);
                 // The read buffer is up to 8 KiB (more for a long header); a cached header
