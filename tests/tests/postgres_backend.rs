@@ -203,3 +203,45 @@ fn store_copy_and_migrate_from_the_cli() {
         assert!(!out(&o).contains("secret"), "{}", out(&o));
     }
 }
+
+/// `[store] ca_file` with a URL that says `sslmode=require`: the CLI reaches a database that
+/// takes TLS only; without `ca_file` it says what is missing.
+#[test]
+fn the_cli_reaches_a_tls_only_database_with_ca_file() {
+    let Some(tls) = Cluster::start_tls() else {
+        return;
+    };
+    let url = tls.database();
+    let dir = tempfile::tempdir().expect("tmp");
+    let with_ca = test_config(
+        dir.path(),
+        &format!(
+            "{}ca_file = \"{}\"\n",
+            store_section(&url),
+            tls.ca.display()
+        ),
+    );
+    let o = cli(
+        &with_ca,
+        &["user", "add", "tls@example.test", "--password-stdin"],
+        "a long enough secret\n",
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = cli(
+        &with_ca,
+        &["mailbox", "list", "tls@example.test", "--json"],
+        "",
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"INBOX\""),
+        "{}",
+        out(&o)
+    );
+
+    let other = tempfile::tempdir().expect("tmp");
+    let without = test_config(other.path(), &store_section(&url));
+    let o = cli(&without, &["mailbox", "list", "tls@example.test"], "");
+    assert!(!o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("ca_file"), "{}", out(&o));
+}

@@ -57,6 +57,9 @@ pub struct StoreSection {
     /// A file holding the database password (else `MAILSTACK_STORE_PASSWORD`, else none).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) of the database server, for a `url` with `sslmode=require`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[store] backend`.
@@ -424,7 +427,10 @@ impl Config {
         })?;
         let file = canonical(path);
         let base = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if let Some(p) = &mut cfg.store.password_file {
+        for p in [&mut cfg.store.password_file, &mut cfg.store.ca_file]
+            .into_iter()
+            .flatten()
+        {
             *p = canonical(&base.join(&*p));
         }
         for p in [&mut cfg.data_dir, &mut cfg.tls.cert, &mut cfg.tls.key] {
@@ -489,7 +495,11 @@ impl Config {
                     Some(f) => Some(std::fs::read_to_string(f)?.trim_end().to_string()),
                     None => std::env::var("MAILSTACK_STORE_PASSWORD").ok(),
                 };
-                store::Store::open_postgres_with(url, password.as_deref())
+                let ca_pem = match &self.store.ca_file {
+                    Some(f) => Some(std::fs::read(f)?),
+                    None => None,
+                };
+                store::Store::open_postgres_opts(url, &store::PgOptions { password, ca_pem })
             }
         }
     }

@@ -73,5 +73,13 @@ fn open(spec: &str) -> anyhow::Result<Store> {
         bail!("the password must not be in the URL (it would reach logs): set MAILSTACK_STORE_PASSWORD");
     }
     let password = std::env::var("MAILSTACK_STORE_PASSWORD").ok();
-    Ok(Store::open_postgres_with(url, password.as_deref())?)
+    // TLS (sslmode=require in the URL): the CA from MAILSTACK_STORE_CA_FILE.
+    let ca_pem = match std::env::var_os("MAILSTACK_STORE_CA_FILE") {
+        Some(f) => Some(std::fs::read(&f).with_context(|| format!("{}", f.to_string_lossy()))?),
+        None => None,
+    };
+    Ok(Store::open_postgres_opts(
+        url,
+        &store::PgOptions { password, ca_pem },
+    )?)
 }

@@ -153,6 +153,24 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How to reach a PostgreSQL store beyond its URL ([`Store::open_postgres_opts`]).
+#[derive(Default, Clone)]
+pub struct PgOptions {
+    /// The password, kept out of the URL (so out of logs).
+    pub password: Option<String>,
+    /// PEM of the CA for TLS (`sslmode=require` in the URL); required then.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
 /// Cheap-clone handle on the store (Arc inside). One per process; see the crate docs.
 #[derive(Clone)]
 pub struct Store {
@@ -227,7 +245,20 @@ impl Store {
     /// [`Store::open_postgres`] with the password apart from the URL (so it is never part of
     /// a string that could be logged).
     pub fn open_postgres_with(url: &str, password: Option<&str>) -> Result<Store> {
-        let db = backend::Backend::open_postgres(url, password)?;
+        Store::open_postgres_opts(
+            url,
+            &PgOptions {
+                password: password.map(str::to_string),
+                ca_pem: None,
+            },
+        )
+    }
+
+    /// [`Store::open_postgres`] with the password and, for a URL with `sslmode=require`, the
+    /// CA certificate (PEM) the database server's certificate must chain to (TLS by rustls;
+    /// the server's name or IP address in the URL must be in its certificate).
+    pub fn open_postgres_opts(url: &str, options: &PgOptions) -> Result<Store> {
+        let db = backend::Backend::open_postgres(url, options)?;
         let blobs = match &db {
             backend::Backend::Postgres(p) => backend::blobs::BlobStore::Postgres(p.clone()),
             _ => backend::blobs::BlobStore::memory(),

@@ -15,6 +15,8 @@ use std::time::Duration;
 pub struct Cluster {
     /// Where the server's socket is (the URL's `host`).
     pub socket_dir: PathBuf,
+    /// The port: the socket's name, and the TCP port of a [`TlsCluster`].
+    pub port: u16,
     bin: PathBuf,
     user: Option<String>,
     /// The shell that runs the server and stops it when this process is gone (it outlives
@@ -79,9 +81,26 @@ impl Cluster {
                     eprintln!("SKIPPED: {msg}");
                     return None;
                 };
-                Some(Cluster::start(bin))
+                Some(Cluster::start(bin, None))
             })
             .as_ref()
+    }
+
+    /// A cluster of its own that also listens on 127.0.0.1 (a free port) and accepts TCP
+    /// connections over TLS only (`hostssl` in pg_hba.conf, certificates from
+    /// [`crate::tls::generate`]); `None` without PostgreSQL.
+    pub fn start_tls() -> Option<TlsCluster> {
+        let bin = bin_dir()?;
+        let certs_dir = tempfile::tempdir().expect("certs dir");
+        let certs = crate::tls::generate(certs_dir.path(), &[]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = Cluster::start(bin, Some((port, &certs.cert, &certs.key)));
+        let ca = cluster.socket_dir.join("ca.crt");
+        std::fs::copy(&certs.ca, &ca).expect("copy the CA");
+        Some(TlsCluster { cluster, ca })
     }
 
     fn command(&self, program: &str) -> Command {
@@ -96,7 +115,7 @@ impl Cluster {
         }
     }
 
-    fn start(bin: PathBuf) -> Cluster {
+    fn start(bin: PathBuf, tls: Option<(u16, &Path, &Path)>) -> Cluster {
         let user = is_root().then(|| "postgres".to_string());
         // Not a TempDir: the watchdog removes it after the server stopped.
         let dir = std::env::temp_dir().join(format!(
@@ -111,6 +130,7 @@ impl Cluster {
         }
         let mut cluster = Cluster {
             socket_dir: dir.clone(),
+            port: tls.map_or(5432, |t| t.0),
             bin,
             user,
             watchdog: None,
@@ -137,6 +157,35 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // TCP with TLS only: the certificate and key where the server user may read them
+        // (the key private to it, as PostgreSQL insists), and no plain `host` line.
+        let net = match tls {
+            None => "-c listen_addresses=''".to_string(),
+            Some((port, cert, key)) => {
+                let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+                std::fs::copy(cert, &c).expect("copy cert");
+                std::fs::copy(key, &k).expect("copy key");
+                std::fs::set_permissions(&k, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .expect("chmod key");
+                if let Some(u) = &cluster.user {
+                    let (uid, gid) = ids_of(u).expect("the postgres user");
+                    for f in [&c, &k] {
+                        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown");
+                    }
+                }
+                std::fs::write(
+                    data.join("pg_hba.conf"),
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                )
+                .expect("pg_hba.conf");
+                format!(
+                    "-c listen_addresses=127.0.0.1 -p {port} -c ssl=on -c ssl_cert_file='{}' \
+                     -c ssl_key_file='{}'",
+                    c.display(),
+                    k.display()
+                )
+            }
+        };
         let server = cluster.bin.join("postgres");
         // setpriv execs (no parent left between the watchdog and the server).
         let runas = cluster
@@ -147,7 +196,7 @@ impl Cluster {
         // The server and its watchdog: when this process is gone, stop the server (fast
         // shutdown) and remove the folder.
         let script = format!(
-            "{runas}'{server}' -D '{data}' -k '{sock}' -c listen_addresses='' -c fsync=off \
+            "{runas}'{server}' -D '{data}' -k '{sock}' {net} -c fsync=off \
              -c max_connections=400 -c shared_buffers=16MB >'{dir}/log' 2>&1 & pg=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 1; done; \
              kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}'",
@@ -165,7 +214,7 @@ impl Cluster {
             .spawn()
             .expect("start postgres");
         cluster.watchdog = Some(watchdog);
-        let socket = dir.join(".s.PGSQL.5432");
+        let socket = dir.join(format!(".s.PGSQL.{}", cluster.port));
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !socket.exists() {
             assert!(
@@ -188,7 +237,7 @@ impl Cluster {
                 .command("createdb")
                 .args(["-h"])
                 .arg(&self.socket_dir)
-                .args(["-U", "postgres", &name])
+                .args(["-p", &self.port.to_string(), "-U", "postgres", &name])
                 .output()
                 .expect("run createdb");
             if out.status.success() {
@@ -201,7 +250,33 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        url(&self.socket_dir, &name)
+        if self.port == 5432 {
+            url(&self.socket_dir, &name)
+        } else {
+            format!("{} port={}", url(&self.socket_dir, &name), self.port)
+        }
+    }
+}
+
+/// A cluster reached over TCP with TLS ([`Cluster::start_tls`]).
+pub struct TlsCluster {
+    pub cluster: Cluster,
+    /// The CA certificate (PEM) the server's certificate chains to.
+    pub ca: PathBuf,
+}
+
+impl TlsCluster {
+    /// A new, empty database; its connection string over TCP with `sslmode=require`.
+    pub fn database(&self) -> String {
+        let socket_url = self.cluster.database();
+        let name = socket_url
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("dbname="))
+            .unwrap_or_default();
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={name} sslmode=require",
+            self.cluster.port
+        )
     }
 }
 

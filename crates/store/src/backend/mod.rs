@@ -326,8 +326,8 @@ impl Backend {
     }
 
     /// Connects to the PostgreSQL database at `url` (schema migrated, advisory lock taken).
-    pub(crate) fn open_postgres(url: &str, password: Option<&str>) -> Result<Backend> {
-        Ok(Backend::Postgres(pg::PgBackend::open(url, password)?))
+    pub(crate) fn open_postgres(url: &str, options: &crate::PgOptions) -> Result<Backend> {
+        Ok(Backend::Postgres(pg::PgBackend::open(url, options)?))
     }
 
     /// An empty in-memory backend.

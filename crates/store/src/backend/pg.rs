@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 
+use postgres::config::SslMode;
 use postgres::{Client, NoTls};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use super::{TreeId, TxError, TxResult, TxView, Value, ValueRepr};
 use crate::{Error, Result};
@@ -50,28 +53,77 @@ type Write = (i16, Vec<u8>, Option<Vec<u8>>);
 /// A transaction's writes per tree: key → value (`None`: delete).
 type WriteSet = Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
+/// How connections are made: plain, or TLS verified against the configured CA (only when
+/// the URL says `sslmode=require`; PostgreSQL does not speak TLS on a Unix socket).
+#[derive(Clone)]
+pub(crate) enum Tls {
+    Plain,
+    Rustls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Tls {
+    /// The connector `config` asks for; `ca_pem` is the CA of the server's certificate.
+    fn for_config(config: &postgres::Config, ca_pem: Option<&[u8]>) -> Result<Tls> {
+        if config.get_ssl_mode() != SslMode::Require {
+            return Ok(Tls::Plain);
+        }
+        let Some(pem) = ca_pem else {
+            return Err(Error::Db(
+                "the store URL asks for TLS (sslmode=require): set [store] ca_file to the CA                  certificate that signed the database server's certificate"
+                    .into(),
+            ));
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::Db(format!("[store] ca_file: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::Db(format!("[store] ca_file: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(Error::Db("[store] ca_file holds no certificate".into()));
+        }
+        let client = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Tls::Rustls(tokio_postgres_rustls::MakeRustlsConnect::new(
+            client,
+        )))
+    }
+
+    /// Connects with this connector (on the calling thread, which must not be async).
+    pub(crate) fn connect(&self, config: &postgres::Config) -> Result<Client> {
+        match self {
+            Tls::Plain => config.connect(NoTls),
+            Tls::Rustls(t) => config.connect(t.clone()),
+        }
+        .map_err(db)
+    }
+}
+
 /// One connection: a thread owning the client, fed jobs through a channel.
 pub(crate) struct Conn {
     jobs: SyncSender<Job>,
 }
 
 impl Conn {
-    pub(crate) fn open(config: &postgres::Config) -> Result<Conn> {
+    pub(crate) fn open(config: &postgres::Config, tls: &Tls) -> Result<Conn> {
         let (jobs, rx): (SyncSender<Job>, Receiver<Job>) = sync_channel(1);
         let (ready_tx, ready) = sync_channel(1);
         let config = config.clone();
+        let tls = tls.clone();
         // The client runs its own runtime: it is made and used on this thread only, so the
         // caller may be a tokio worker.
         std::thread::Builder::new()
             .name("mailstack-pg".into())
             .spawn(move || {
-                let mut client = match config.connect(NoTls) {
+                let mut client = match tls.connect(&config) {
                     Ok(c) => {
                         let _ = ready_tx.send(Ok(()));
                         c
                     }
                     Err(e) => {
-                        let _ = ready_tx.send(Err(db(e)));
+                        let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
@@ -103,8 +155,15 @@ impl Conn {
     }
 }
 
+/// The error with its causes ("error performing TLS handshake: invalid peer certificate: …").
 pub(crate) fn db(e: postgres::Error) -> Error {
-    Error::Db(format!("PostgreSQL: {e}"))
+    let mut text = format!("PostgreSQL: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    Error::Db(text)
 }
 
 fn value(b: Vec<u8>) -> Value {
@@ -121,6 +180,7 @@ struct Pool {
     /// This node's number, its lock and the maildrop locks (`pg_cluster`).
     node: super::pg_cluster::Node,
     config: postgres::Config,
+    tls: Tls,
 }
 
 /// A checked-out connection, given back on drop.
@@ -157,14 +217,15 @@ pub(crate) struct PgBackend {
 
 impl PgBackend {
     /// Connects, brings the schema up to date and joins as a new node.
-    pub(crate) fn open(url: &str, password: Option<&str>) -> Result<PgBackend> {
+    pub(crate) fn open(url: &str, options: &crate::PgOptions) -> Result<PgBackend> {
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Db(format!("PostgreSQL URL: {e}")))?;
-        if let Some(p) = password {
+        if let Some(p) = &options.password {
             config.password(p);
         }
-        let lock = Conn::open(&config)?;
+        let tls = Tls::for_config(&config, options.ca_pem.as_deref())?;
+        let lock = Conn::open(&config, &tls)?;
         lock.run(migrate)?.map_err(|e| match e {
             Migrate::Db(e) => db(e),
             Migrate::Newer(v) => Error::Db(format!(
@@ -176,7 +237,7 @@ impl PgBackend {
         let node = super::pg_cluster::Node::join(lock)?;
         let mut idle = Vec::with_capacity(POOL);
         for _ in 0..POOL {
-            idle.push(Conn::open(&config)?);
+            idle.push(Conn::open(&config, &tls)?);
         }
         Ok(PgBackend {
             pool: Arc::new(Pool {
@@ -184,6 +245,7 @@ impl PgBackend {
                 returned: Condvar::new(),
                 node,
                 config,
+                tls,
             }),
         })
     }
@@ -193,9 +255,9 @@ impl PgBackend {
         &self.pool.node
     }
 
-    /// The connection settings, for the listener's own connection.
-    pub(crate) fn config(&self) -> &postgres::Config {
-        &self.pool.config
+    /// The connection settings and connector, for the listener's own connection.
+    pub(crate) fn config(&self) -> (&postgres::Config, &Tls) {
+        (&self.pool.config, &self.pool.tls)
     }
 
     fn lease(&self) -> Lease<'_> {

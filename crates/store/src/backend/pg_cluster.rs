@@ -121,7 +121,8 @@ impl PgBackend {
     /// [`Heard::Connected`] after every (re)connection; the thread ends when `on` returns
     /// `false` (checked at least twice a second).
     pub(crate) fn listen(&self, mut on: impl FnMut(Heard) -> bool + Send + 'static) -> Result<()> {
-        let config = self.config().clone();
+        let (config, tls) = self.config();
+        let (config, tls) = (config.clone(), tls.clone());
         // The first connection is made before this returns, so a store that opens is
         // listening; on the thread, because the client runs its own runtime and the caller
         // may be async.
@@ -129,7 +130,7 @@ impl PgBackend {
         std::thread::Builder::new()
             .name("mailstack-pg-listen".into())
             .spawn(move || {
-                let mut client = match listener(&config) {
+                let mut client = match listener(&config, &tls) {
                     Ok(c) => {
                         let _ = ready_tx.send(Ok(()));
                         Some(c)
@@ -147,7 +148,7 @@ impl PgBackend {
                         }
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(Duration::from_secs(2));
-                        client = listener(&config).ok();
+                        client = listener(&config, &tls).ok();
                         if client.is_some() {
                             backoff = Duration::from_millis(50);
                             if !on(Heard::Connected) {
@@ -191,8 +192,8 @@ impl PgBackend {
     }
 }
 
-fn listener(config: &postgres::Config) -> Result<postgres::Client> {
-    let mut c = config.connect(postgres::NoTls).map_err(db)?;
+fn listener(config: &postgres::Config, tls: &super::pg::Tls) -> Result<postgres::Client> {
+    let mut c = tls.connect(config)?;
     c.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(db)?;
     Ok(c)
 }
