@@ -22,6 +22,17 @@ async fn inbox_of_five(server: &Mailstack) -> Imap {
     imap
 }
 
+/// `mailstack mailbox list ADDRESS --json` with `config` succeeds and names INBOX.
+fn lists_inbox(config: &std::path::Path, address: &str) {
+    let o = cli(config, &["mailbox", "list", address, "--json"], "");
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"INBOX\""),
+        "{}",
+        out(&o)
+    );
+}
+
 fn store_section(url: &str) -> String {
     format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n")
 }
@@ -60,17 +71,7 @@ async fn serve_on_postgres_keeps_mail_across_restarts_and_kill() {
     // the same mail while the server runs.
     let dir = tempfile::tempdir().expect("tmp");
     let other = test_config(dir.path(), &store_section(&url));
-    let o = cli(
-        &other,
-        &["mailbox", "list", "carol@example.test", "--json"],
-        "",
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("\"INBOX\""),
-        "{}",
-        out(&o)
-    );
+    lists_inbox(&other, "carol@example.test");
 
     // kill -9, restart: everything acknowledged is there, flags too.
     server.kill();
@@ -227,17 +228,7 @@ fn the_cli_reaches_a_tls_only_database_with_ca_file() {
         "a long enough secret\n",
     );
     assert!(o.status.success(), "{}", out(&o));
-    let o = cli(
-        &with_ca,
-        &["mailbox", "list", "tls@example.test", "--json"],
-        "",
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("\"INBOX\""),
-        "{}",
-        out(&o)
-    );
+    lists_inbox(&with_ca, "tls@example.test");
 
     let other = tempfile::tempdir().expect("tmp");
     let without = test_config(other.path(), &store_section(&url));
