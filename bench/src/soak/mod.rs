@@ -334,6 +334,37 @@ pub async fn run() -> anyhow::Result<()> {
     soak(&args, &plan, &work.path).await
 }
 
+/// The store's size against the mail it holds (issue "Store engine": ≤ 2 × live + 64 MiB).
+pub(super) struct Disk {
+    /// Bytes of every message still in a mailbox when the run ended.
+    pub(super) live: u64,
+    /// The data folder at the end, and its largest sample during the run.
+    pub(super) end: u64,
+    pub(super) peak: u64,
+}
+
+impl Disk {
+    pub(super) fn bound(&self) -> u64 {
+        2 * self.live + 64 * 1024 * 1024
+    }
+
+    pub(super) fn within(&self) -> bool {
+        self.end <= self.bound()
+    }
+}
+
+/// The bytes of every message in every mailbox of the (stopped) server's store.
+fn live_bytes(data: &Path) -> anyhow::Result<u64> {
+    let store = store::Store::open(data).context("open the soak's store")?;
+    let mut total = 0;
+    for account in store.accounts()? {
+        for mb in store.mailboxes(account.id)? {
+            total += mb.size;
+        }
+    }
+    Ok(total)
+}
+
 /// The run's folder (config, certificates, store, server log): removed when dropped, also on
 /// error or Ctrl-C, unless `--keep`.
 struct WorkDir {
@@ -497,10 +528,17 @@ async fn soak(args: &Args, plan: &Plan, work: &Path) -> anyhow::Result<()> {
     let rows = sampler.rows.clone();
     drop(server);
     let log = server_log(&work.join("mailstack.stderr"));
+    // Issue "Store engine": the data folder stays within 2 × the live message bytes + 64 MiB.
+    let live = live_bytes(&work.join("data"))?;
+    let disk = Disk {
+        live,
+        end: closed.store_kib * 1024,
+        peak: rows.iter().map(|r| r.store_kib * 1024).max().unwrap_or(0),
+    };
 
     let rss = judge_rss(&sampler.rss, args.seconds as f64);
     let errors = env.stats.errors();
-    let pass = errors == 0 && rss.flat;
+    let pass = errors == 0 && rss.flat && disk.within();
     let ops = env.stats.total();
 
     let r = Report {
@@ -514,6 +552,7 @@ async fn soak(args: &Args, plan: &Plan, work: &Path) -> anyhow::Result<()> {
         idle_fds,
         elapsed,
         log: &log,
+        disk: &disk,
         pass,
     };
     let md = r.markdown();
@@ -526,11 +565,14 @@ async fn soak(args: &Args, plan: &Plan, work: &Path) -> anyhow::Result<()> {
     let secs = args.seconds as f64;
     if !pass {
         anyhow::bail!(
-            "soak FAILED: {errors} protocol errors; RSS {:.1} MiB at the end vs {:.1} MiB after warm-up (limit {:.1} MiB){}",
+            "soak FAILED: {errors} protocol errors; RSS {:.1} MiB at the end vs {:.1} MiB after warm-up (limit {:.1} MiB){}; store {:.1} MiB for {:.1} MiB of live mail (bound {:.1} MiB)",
             mib(rss.end_kib),
             mib(rss.warm_kib),
             mib(rss.limit_kib),
-            if rss.flat { "" } else { ": not flat" }
+            if rss.flat { "" } else { ": not flat" },
+            disk.end as f64 / 1048576.0,
+            disk.live as f64 / 1048576.0,
+            disk.bound() as f64 / 1048576.0,
         );
     }
     eprintln!(

@@ -55,6 +55,7 @@ pub(super) struct Report<'a> {
     pub(super) idle_fds: usize,
     pub(super) elapsed: f64,
     pub(super) log: &'a ServerLog,
+    pub(super) disk: &'a super::Disk,
     pub(super) pass: bool,
 }
 
@@ -110,10 +111,16 @@ impl Report<'_> {
             self.idle_fds,
             self.closed.threads
         );
+        let d = self.disk;
+        let m = |b: u64| b as f64 / 1048576.0;
         let _ = writeln!(
             s,
-            "| store on disk | {:.1} MiB at the end |",
-            mib(self.closed.store_kib)
+            "| store on disk | {:.1} MiB at the end for {:.1} MiB of live mail: bound 2 × live + 64 MiB = {:.1} MiB → {}; largest sample during the run {:.1} MiB |",
+            m(d.end),
+            m(d.live),
+            m(d.bound()),
+            if d.within() { "within" } else { "**over**" },
+            m(d.peak)
         );
         let _ = writeln!(
             s,
@@ -131,7 +138,7 @@ impl Report<'_> {
              against one release `mailstack serve` on 127.0.0.1, every reply checked, the \
              server's memory sampled. Pass = zero protocol errors and flat RSS: median VmRSS over \
              the last 20 % of the run ≤ median over 20–40 % of the run × 1.25 + 16 MiB (VmRSS read \
-             every second).\n\n",
+             every second), and the data folder at the end ≤ 2 × the live message bytes + 64 MiB.\n\n",
         );
         let _ = writeln!(
             md,
