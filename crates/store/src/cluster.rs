@@ -40,6 +40,8 @@ use crate::{Inner, Store};
 const MAX_NOTE: usize = 3_900;
 /// The longest a writer waits for its changes to come back (a listener reconnecting).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a node releases the bodies that dead nodes' sessions had pinned.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Serialize, Deserialize)]
 struct Note {
@@ -168,6 +170,7 @@ impl Store {
             return Ok(());
         };
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let mut swept = Instant::now();
         c.pg.listen(move |heard| {
             let Some(inner) = weak.upgrade() else {
                 return false;
@@ -177,6 +180,12 @@ impl Store {
                 Heard::Note(payload) => store.hear(&payload),
                 Heard::Connected => store.reconnected(),
                 Heard::Tick => {}
+            }
+            if swept.elapsed() >= SWEEP_EVERY {
+                swept = Instant::now();
+                if let Err(e) = store.release_dead_nodes_pins() {
+                    tracing::warn!("releasing what dead nodes pinned: {e}");
+                }
             }
             true
         })
@@ -202,6 +211,18 @@ impl Store {
     /// This process's node number on a shared backend (`None`: the store is not shared).
     pub fn node(&self) -> Option<u64> {
         self.inner.cluster.as_ref().map(|c| c.node)
+    }
+
+    /// Releases what the sessions of nodes that are gone had pinned (expunged messages they
+    /// could still read): every node does it at start and every minute (`SWEEP_EVERY`), so a
+    /// node that dies for good does not keep bodies on disk. Nothing to do on a store that is
+    /// not shared (its pins go at the next start).
+    #[doc(hidden)]
+    pub fn release_dead_nodes_pins(&self) -> crate::Result<()> {
+        if self.inner.cluster.is_none() {
+            return Ok(());
+        }
+        self.release_all_pinned()
     }
 
     /// Drops this node's liveness and maildrop locks, as if the process had died (tests of
