@@ -494,6 +494,16 @@ mod tests {
         contract(&Backend::memory());
     }
 
+    /// On a private PostgreSQL (skipped where it is not installed, except under CI).
+    #[test]
+    fn postgres_keeps_the_contract() {
+        let Some(cluster) = testkit::postgres::Cluster::get() else {
+            return;
+        };
+        let url = cluster.database();
+        contract(&Backend::open_postgres(&url, &crate::PgOptions::default()).expect("pg"));
+    }
+
     fn keys(scan: Scan) -> Vec<Vec<u8>> {
         scan.keys().map(|k| k.expect("key").to_vec()).collect()
     }
@@ -529,6 +539,15 @@ mod tests {
             [b"a".to_vec(), b"ab".to_vec()]
         );
         assert_eq!(keys(b.range(t, b"ab", b"zz")), [b"ab".to_vec()]);
+        // A batch applies its operations in order: the last one on a key wins.
+        let mut batch = Batch::default();
+        batch.insert(b"d1", b"1");
+        batch.remove(b"d1");
+        batch.insert(b"d2", b"1");
+        batch.insert(b"d2", b"2");
+        b.apply_batch(t, batch).expect("batch with repeated keys");
+        assert!(b.get(t, b"d1").expect("get").is_none());
+        assert_eq!(b.get(t, b"d2").expect("get").as_deref(), Some(&b"2"[..]));
         assert!(keys(b.range(t, b"z", b"a")).is_empty());
         b.insert(TreeId::Domains, b"example.test", b"")
             .expect("insert");

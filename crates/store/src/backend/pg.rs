@@ -506,19 +506,41 @@ fn retryable(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
+/// Writes in two statements (one upsert, one delete, each over arrays), not one round trip
+/// per row. A key written more than once (a batch may) keeps its last write, as applying
+/// them in order would; one statement must not touch a row twice (`ON CONFLICT DO UPDATE`).
 fn write_all(c: &mut Client, writes: &[Write]) -> std::result::Result<(), postgres::Error> {
-    if writes.is_empty() {
-        return Ok(());
-    }
-    let upsert = c.prepare(
-        "INSERT INTO kv (tree, k, v) VALUES ($1, $2, $3) ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v",
-    )?;
-    let delete = c.prepare("DELETE FROM kv WHERE tree = $1 AND k = $2")?;
+    let mut last: BTreeMap<(i16, &[u8]), Option<&[u8]>> = BTreeMap::new();
     for (t, k, v) in writes {
+        last.insert((*t, k.as_slice()), v.as_deref());
+    }
+    let (mut ut, mut uk, mut uv) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut dt, mut dk) = (Vec::new(), Vec::new());
+    for ((t, k), v) in last {
         match v {
-            Some(v) => c.execute(&upsert, &[t, k, v])?,
-            None => c.execute(&delete, &[t, k])?,
-        };
+            Some(v) => {
+                ut.push(t);
+                uk.push(k);
+                uv.push(v);
+            }
+            None => {
+                dt.push(t);
+                dk.push(k);
+            }
+        }
+    }
+    if !ut.is_empty() {
+        c.execute(
+            "INSERT INTO kv (tree, k, v) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) \
+             ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v",
+            &[&ut, &uk, &uv],
+        )?;
+    }
+    if !dt.is_empty() {
+        c.execute(
+            "DELETE FROM kv WHERE (tree, k) IN (SELECT * FROM unnest($1::int2[], $2::bytea[]))",
+            &[&dt, &dk],
+        )?;
     }
     Ok(())
 }
