@@ -183,6 +183,7 @@ impl Store {
             }
             if swept.elapsed() >= SWEEP_EVERY {
                 swept = Instant::now();
+                store.heal_cluster_connections();
                 if let Err(e) = store.release_dead_nodes_pins() {
                     tracing::warn!("releasing what dead nodes pinned: {e}");
                 }
@@ -223,6 +224,16 @@ impl Store {
             return Ok(());
         }
         self.release_all_pinned()
+    }
+
+    /// Checks the node's lock connection and, when the database dropped it, connects again
+    /// and takes the node's lock and its held maildrop locks again. Run after the listener
+    /// reconnected and every minute.
+    #[doc(hidden)]
+    pub fn heal_cluster_connections(&self) {
+        if let crate::backend::Backend::Postgres(pg) = &self.inner.db {
+            pg.node().heal();
+        }
     }
 
     /// Drops this node's liveness and maildrop locks, as if the process had died (tests of
@@ -322,6 +333,8 @@ impl Store {
     /// The listener is back after a gap: whatever it missed is read again.
     fn reconnected(&self) {
         let Some(c) = &self.inner.cluster else { return };
+        // The database probably dropped the node's other connections too.
+        self.heal_cluster_connections();
         self.forget_indexes(None);
         for account in self.inner.notify.subscribed_accounts() {
             self.inner.notify.announce(account, Change::Resync, 0);

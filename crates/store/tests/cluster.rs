@@ -353,3 +353,94 @@ async fn a_lost_listener_reconnects_and_tells_subscribers_to_resync() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reconnects_after_the_database_dropped_its_connections() {
+    let Some((a, b, url)) = two_nodes() else {
+        return;
+    };
+    let (acct, inbox) = setup(&a).await;
+    let mut on_b = b.subscribe(acct.id);
+    // A POP3 session on A holds the maildrop, and a session on A keeps an expunged message.
+    let maildrop = a.lock_maildrop(acct.id).expect("A locks the maildrop");
+    let kept = append(&a, acct.id, inbox.id, 1).await;
+    let view = a.open_view(acct.id, inbox.id).expect("view");
+    a.expunge(acct.id, inbox.id, &[kept])
+        .await
+        .expect("expunge");
+    // The database drops every connection of node A (a restart, a cut): pool, listener, lock.
+    let pid_url = url.clone();
+    let node_a = a.node().expect("node");
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&pid_url, postgres::NoTls).expect("connect");
+        // Node A opened first: its backends are the older ones of this database, before B's.
+        let rows = c
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() ORDER BY backend_start",
+                &[],
+            )
+            .expect("list");
+        let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+        // A holds 7 connections (lock, 4 pooled, listener, and the one that migrated).
+        for pid in pids.iter().take(6) {
+            c.execute("SELECT pg_terminate_backend($1)", &[pid])
+                .expect("terminate");
+        }
+        eprintln!(
+            "node {node_a}: terminated {} of {} connections",
+            pids.len().min(6),
+            pids.len()
+        );
+    })
+    .await
+    .expect("join");
+    // A's first calls may fail (a connection learns it was closed when it is used); it
+    // connects again and goes on. Bounded: a node that never recovers fails the test.
+    let mut uid = None;
+    for _ in 0..10 {
+        let body = msg(7);
+        match a
+            .append(
+                acct.id,
+                inbox.id,
+                AppendRequest {
+                    bytes: &body,
+                    ..Default::default()
+                },
+            )
+            .await
+        {
+            Ok((_, u)) => {
+                uid = Some(u);
+                break;
+            }
+            Err(e) => assert!(matches!(e, Error::Db(_)), "a database error, not {e:?}"),
+        }
+    }
+    let uid = uid.expect("A appends again after reconnecting");
+    loop {
+        if let Change::Appended { uid: u, .. } = next(&mut on_b).await {
+            if u == uid {
+                break;
+            }
+        }
+    }
+    assert!(a.message(inbox.id, uid).expect("read").is_some());
+    // A's lock connection comes back with its locks (the listener's reconnection does it;
+    // here at once): B still cannot take the maildrop, and B's sweep does not take A for dead.
+    a.heal_cluster_connections();
+    assert!(matches!(
+        b.lock_maildrop(acct.id),
+        Err(Error::MaildropInUse)
+    ));
+    let held = b.bodies_held().expect("count");
+    b.release_dead_nodes_pins().expect("sweep");
+    assert_eq!(
+        b.bodies_held().expect("count"),
+        held,
+        "A's pin survives: A is alive"
+    );
+    assert!(view.message(kept).expect("read").is_some());
+    drop((maildrop, view));
+}

@@ -17,7 +17,8 @@
 //!   through `NOTIFY mailstack` sent inside the writing transaction (`crate::cluster`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -69,7 +70,8 @@ impl Tls {
         }
         let Some(pem) = ca_pem else {
             return Err(Error::Db(
-                "the store URL asks for TLS (sslmode=require): set [store] ca_file to the CA                  certificate that signed the database server's certificate"
+                "the store URL asks for TLS (sslmode=require): set [store] ca_file to the CA \
+                 certificate that signed the database server's certificate"
                     .into(),
             ));
         };
@@ -101,10 +103,39 @@ impl Tls {
     }
 }
 
-/// One connection: a thread owning the client, fed jobs through a channel.
+thread_local! {
+    /// The statements prepared on this thread's connection (one connection per thread).
+    static PREPARED: RefCell<HashMap<&'static str, postgres::Statement>> =
+        RefCell::new(HashMap::new());
+}
+
+/// `sql` prepared once per connection: a query given as text is prepared again on every call,
+/// a second round trip.
+pub(crate) fn prepared(
+    c: &mut Client,
+    sql: &'static str,
+) -> std::result::Result<postgres::Statement, postgres::Error> {
+    if let Some(st) = PREPARED.with(|p| p.borrow().get(sql).cloned()) {
+        return Ok(st);
+    }
+    let st = c.prepare(sql)?;
+    PREPARED.with(|p| p.borrow_mut().insert(sql, st.clone()));
+    Ok(st)
+}
+
+/// One connection: a thread owning the client, fed jobs through a channel. When the database
+/// dropped the connection (a restart, a network cut), the next job first connects again; the
+/// generation counts those reconnections, so a transaction that straddles one is not committed
+/// (its BEGIN was on the old connection).
 pub(crate) struct Conn {
     jobs: SyncSender<Job>,
+    generation: Arc<AtomicU64>,
+    /// Run on the new client after a reconnection (session state to restore: locks).
+    restore: Arc<Mutex<Option<Restore>>>,
 }
+
+/// What a connection's session must have again after a reconnection.
+type Restore = Box<dyn Fn(&mut Client) + Send>;
 
 impl Conn {
     pub(crate) fn open(config: &postgres::Config, tls: &Tls) -> Result<Conn> {
@@ -112,6 +143,10 @@ impl Conn {
         let (ready_tx, ready) = sync_channel(1);
         let config = config.clone();
         let tls = tls.clone();
+        let generation = Arc::new(AtomicU64::new(0));
+        let gen = generation.clone();
+        let restore: Arc<Mutex<Option<Restore>>> = Arc::default();
+        let restore_on = restore.clone();
         // The client runs its own runtime: it is made and used on this thread only, so the
         // caller may be a tokio worker.
         std::thread::Builder::new()
@@ -129,6 +164,21 @@ impl Conn {
                 };
                 // Ends (closing the connection) when the last sender goes.
                 while let Ok(job) = rx.recv() {
+                    if client.is_closed() {
+                        match tls.connect(&config) {
+                            Ok(c) => {
+                                client = c;
+                                PREPARED.with(|p| p.borrow_mut().clear());
+                                gen.fetch_add(1, Ordering::AcqRel);
+                                if let Some(r) = crate::lock(&restore_on).as_ref() {
+                                    r(&mut client);
+                                }
+                                tracing::warn!("PostgreSQL connection lost and made again");
+                            }
+                            // The job fails on the closed client and says why.
+                            Err(e) => tracing::warn!("PostgreSQL reconnection: {e}"),
+                        }
+                    }
                     job(&mut client);
                 }
             })
@@ -136,7 +186,21 @@ impl Conn {
         ready
             .recv()
             .map_err(|_| Error::Db("PostgreSQL connection thread ended".into()))??;
-        Ok(Conn { jobs })
+        Ok(Conn {
+            jobs,
+            generation,
+            restore,
+        })
+    }
+
+    /// Sets what a reconnection must restore on the new session (`pg_cluster::Node`).
+    pub(crate) fn on_reconnect(&self, f: impl Fn(&mut Client) + Send + 'static) {
+        *crate::lock(&self.restore) = Some(Box::new(f));
+    }
+
+    /// How many times this connection was made again.
+    fn generation(&self) -> Arc<AtomicU64> {
+        self.generation.clone()
     }
 
     /// Runs `f` on the connection's thread and waits for its answer.
@@ -190,6 +254,13 @@ struct Lease<'a> {
 }
 
 impl Lease<'_> {
+    /// The connection's reconnection counter (see [`Conn`]).
+    fn generation(&self) -> Arc<AtomicU64> {
+        self.conn
+            .as_ref()
+            .map_or_else(|| Arc::new(AtomicU64::new(u64::MAX)), Conn::generation)
+    }
+
     fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Client) -> R + Send + 'static,
@@ -286,8 +357,10 @@ impl PgBackend {
 
     pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Value>> {
         let (t, k) = (tree_id(tree), key.to_vec());
-        let row = self
-            .run(move |c| c.query_opt("SELECT v FROM kv WHERE tree = $1 AND k = $2", &[&t, &k]))?;
+        let row = self.run(move |c| {
+            let st = prepared(c, "SELECT v FROM kv WHERE tree = $1 AND k = $2")?;
+            c.query_opt(&st, &[&t, &k])
+        })?;
         Ok(row.map_err(db)?.map(|r| value(r.get(0))))
     }
 
@@ -308,14 +381,20 @@ impl PgBackend {
     ) -> Result<std::vec::IntoIter<(Value, Value)>> {
         let (t, from, to) = (tree_id(tree), from.to_vec(), to.map(<[u8]>::to_vec));
         let rows = self.run(move |c| match &to {
-            Some(to) => c.query(
-                "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 AND k <= $3 ORDER BY k",
-                &[&t, &from, to],
-            ),
-            None => c.query(
-                "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 ORDER BY k",
-                &[&t, &from],
-            ),
+            Some(to) => {
+                let st = prepared(
+                    c,
+                    "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 AND k <= $3 ORDER BY k",
+                )?;
+                c.query(&st, &[&t, &from, to])
+            }
+            None => {
+                let st = prepared(
+                    c,
+                    "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 ORDER BY k",
+                )?;
+                c.query(&st, &[&t, &from])
+            }
         })?;
         Ok(rows
             .map_err(db)?
@@ -337,10 +416,11 @@ impl PgBackend {
         };
         let (t, from) = (tree_id(tree), prefix.to_vec());
         let rows = self.run(move |c| {
-            c.query(
+            let st = prepared(
+                c,
                 "SELECT k, v FROM kv WHERE tree = $1 AND k >= $2 AND k < $3 ORDER BY k",
-                &[&t, &from, &end],
-            )
+            )?;
+            c.query(&st, &[&t, &from, &end])
         })?;
         Ok(rows
             .map_err(db)?
@@ -385,10 +465,12 @@ impl PgBackend {
     pub(crate) fn transact<T>(&self, f: impl Fn(TxView<'_>) -> TxResult<T>) -> Result<T> {
         let lease = self.lease();
         let rollback = |lease: &Lease<'_>| lease.run(|c| c.batch_execute("ROLLBACK")).map(|_| ());
+        let generation = lease.generation();
         loop {
             lease
                 .run(|c| c.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE"))?
                 .map_err(db)?;
+            let began = generation.load(Ordering::Acquire);
             let state = PgTx {
                 lease: &lease,
                 writes: RefCell::new(vec![BTreeMap::new(); TreeId::TX]),
@@ -425,20 +507,26 @@ impl PgBackend {
                 })
                 .collect();
             let notes = state.notes.into_inner();
+            let gen = generation.clone();
             let committed = lease.run(move |c| {
+                if gen.load(Ordering::Acquire) != began {
+                    // The connection was made again since BEGIN: these writes would run
+                    // outside any transaction. Run the whole attempt again.
+                    return Ok(false);
+                }
                 write_all(c, &writes)?;
                 if !notes.is_empty() {
                     // Delivered to every listening node when (and only if) the transaction
                     // commits, in commit order (`crate::cluster`).
-                    c.execute(
-                        "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x",
-                        &[&super::pg_cluster::CHANNEL, &notes],
-                    )?;
+                    let notify =
+                        prepared(c, "SELECT pg_notify($1, x) FROM unnest($2::text[]) AS x")?;
+                    c.execute(&notify, &[&super::pg_cluster::CHANNEL, &notes])?;
                 }
-                c.batch_execute("COMMIT")
+                c.batch_execute("COMMIT").map(|()| true)
             })?;
             match committed {
-                Ok(()) => return Ok(t),
+                Ok(true) => return Ok(t),
+                Ok(false) => {}
                 Err(e) => {
                     rollback(&lease)?;
                     if !retryable(&e) {
@@ -454,10 +542,11 @@ impl PgBackend {
         let id = i64::try_from(id).map_err(|_| Error::Db("blob id out of range".into()))?;
         let data = bytes.to_vec();
         self.run(move |c| {
-            c.execute(
+            let st = prepared(
+                c,
                 "INSERT INTO blobs (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-                &[&id, &data],
-            )
+            )?;
+            c.execute(&st, &[&id, &data])
         })?
         .map(|_| ())
         .map_err(db)
@@ -470,10 +559,11 @@ impl PgBackend {
         let from = i32::try_from(start.saturating_add(1)).unwrap_or(i32::MAX);
         let n = i32::try_from(len).unwrap_or(i32::MAX);
         let row = self.run(move |c| {
-            c.query_opt(
+            let st = prepared(
+                c,
                 "SELECT substring(data FROM $2 FOR $3) FROM blobs WHERE id = $1",
-                &[&id, &from, &n],
-            )
+            )?;
+            c.query_opt(&st, &[&id, &from, &n])
         })?;
         Ok(row.map_err(db)?.map(|r| r.get(0)))
     }
@@ -503,7 +593,10 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// Serialization failure (40001) or deadlock (40P01): the transaction may simply run again.
 fn retryable(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
-    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+    // A closed connection too: the next statement connects again (`Conn`), and an attempt
+    // that fails to is not retried (its BEGIN fails).
+    e.is_closed()
+        || matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 /// Writes in two statements (one upsert, one delete, each over arrays), not one round trip
@@ -530,17 +623,19 @@ fn write_all(c: &mut Client, writes: &[Write]) -> std::result::Result<(), postgr
         }
     }
     if !ut.is_empty() {
-        c.execute(
+        let st = prepared(
+            c,
             "INSERT INTO kv (tree, k, v) SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) \
              ON CONFLICT (tree, k) DO UPDATE SET v = EXCLUDED.v",
-            &[&ut, &uk, &uv],
         )?;
+        c.execute(&st, &[&ut, &uk, &uv])?;
     }
     if !dt.is_empty() {
-        c.execute(
+        let st = prepared(
+            c,
             "DELETE FROM kv WHERE (tree, k) IN (SELECT * FROM unnest($1::int2[], $2::bytea[]))",
-            &[&dt, &dk],
         )?;
+        c.execute(&st, &[&dt, &dk])?;
     }
     Ok(())
 }
@@ -600,7 +695,10 @@ impl PgTx<'_> {
         let (t, k) = (tree_id(tree), key.to_vec());
         let row = self
             .lease
-            .run(move |c| c.query_opt("SELECT v FROM kv WHERE tree = $1 AND k = $2", &[&t, &k]))
+            .run(move |c| {
+                let st = prepared(c, "SELECT v FROM kv WHERE tree = $1 AND k = $2")?;
+                c.query_opt(&st, &[&t, &k])
+            })
             .map_err(TxError::Storage)?;
         match row {
             Ok(r) => Ok(r.map(|r| value(r.get(0)))),

@@ -8,6 +8,8 @@
 //! died, the machine died, the network went). Maildrop locks are session advisory locks on
 //! the same connection, so they go with the node too.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -31,6 +33,9 @@ fn key(class: i64, n: u64) -> i64 {
 pub(crate) struct Node {
     id: u64,
     locks: Conn,
+    /// The maildrop lock keys held now: taken again, with the node's own, when the lock
+    /// connection is made again (the database released them with the old session).
+    held: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Node {
@@ -45,7 +50,24 @@ impl Node {
             Ok::<_, postgres::Error>(id)
         })?;
         let id = u64::try_from(id.map_err(db)?).map_err(|_| Error::Db("node number".into()))?;
-        Ok(Node { id, locks })
+        let held: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        let keys = held.clone();
+        locks.on_reconnect(move |c| {
+            let mine = key(NODE_CLASS, id);
+            if let Err(e) = c.execute("SELECT pg_advisory_lock($1)", &[&mine]) {
+                tracing::warn!("taking the node lock again: {e}");
+            }
+            for k in crate::lock(&keys).iter() {
+                let got = c
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[k])
+                    .map(|r| r.get::<_, bool>(0));
+                if !matches!(got, Ok(true)) {
+                    // Another node's POP3 session took the maildrop meanwhile.
+                    tracing::warn!("a maildrop lock could not be taken again after a reconnection");
+                }
+            }
+        });
+        Ok(Node { id, locks, held })
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -78,7 +100,32 @@ impl Node {
             c.query_one("SELECT pg_try_advisory_lock($1)", &[&k])
                 .map(|r| r.get::<_, bool>(0))
         })?;
-        got.map_err(db)
+        let got = got.map_err(db)?;
+        if got {
+            crate::lock(&self.held).insert(k);
+        }
+        Ok(got)
+    }
+
+    /// Makes sure the lock connection is alive, connecting again (and taking the node's and
+    /// the held maildrops' locks again) when the database dropped it: a connection learns it
+    /// was closed only when used, and this one is used rarely.
+    pub(crate) fn heal(&self) {
+        for _ in 0..2 {
+            match self.locks.run(|c| c.batch_execute("SELECT 1")) {
+                Ok(Ok(())) => return,
+                // Closed: the next job connects again first.
+                Ok(Err(e)) if e.is_closed() => continue,
+                Ok(Err(e)) => {
+                    tracing::warn!("PostgreSQL lock connection: {e}");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("PostgreSQL lock connection: {e}");
+                    return;
+                }
+            }
+        }
     }
 
     /// Lets go of every lock of this node, as its death would (tests).
@@ -91,6 +138,7 @@ impl Node {
 
     pub(crate) fn unlock_maildrop(&self, account: u64) -> Result<()> {
         let k = key(MAILDROP_CLASS, account);
+        crate::lock(&self.held).remove(&k);
         self.locks
             .run(move |c| c.execute("SELECT pg_advisory_unlock($1)", &[&k]))?
             .map(|_| ())
