@@ -35,6 +35,7 @@ pub(crate) mod blobs;
 mod memory;
 pub(crate) mod pg;
 pub(crate) mod pg_cluster;
+mod pg_conn;
 mod sled;
 
 use std::sync::Arc;
