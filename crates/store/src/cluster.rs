@@ -273,7 +273,14 @@ impl Store {
         let own = note.node == c.node;
         match note.body {
             Body::Sync(token) if own => {
-                crate::lock(&c.heard).tokens.insert(token);
+                let mut heard = crate::lock(&c.heard);
+                // A token heard after its writer gave up waiting is never taken: keep the set
+                // bounded (a writer whose token went waits out SETTLE_TIMEOUT at worst).
+                if heard.tokens.len() >= 4096 {
+                    heard.tokens.clear();
+                }
+                heard.tokens.insert(token);
+                drop(heard);
                 c.woken.notify_all();
             }
             Body::Sync(_) => {}
