@@ -289,7 +289,17 @@ impl Store {
             }
             Body::Topic(..) => {}
             Body::Changes(changes) => {
-                if !own {
+                if own {
+                    // The writer applies its index changes right after COMMIT, under the
+                    // account's writer lock: let it finish, so a session told of the change
+                    // finds the message in the index.
+                    let mut accounts: Vec<AccountId> = changes.iter().map(|(a, _)| *a).collect();
+                    accounts.sort_unstable();
+                    accounts.dedup();
+                    for a in accounts {
+                        drop(crate::lock(&self.writer(a)));
+                    }
+                } else {
                     self.follow(&changes);
                 }
                 let origin = if own { note.origin } else { 0 };
