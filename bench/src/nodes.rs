@@ -203,21 +203,7 @@ async fn one(a: &Args, label: &str, url: Option<String>, nodes: usize) -> anyhow
         user: format!("{USER}@{DOMAIN}"),
         pass: PASSWORD.into(),
     };
-    let cfg = Config {
-        sessions: a.sessions,
-        seconds: a.seconds,
-        checkpoint: 5,
-        seed: 1,
-        mailboxes: vec!["INBOX".into()],
-        sink: "stress-sink".into(),
-        initial: 30,
-        low: 15,
-        high: 60,
-        keywords: Config::keywords(),
-        keywords_at_start: 5,
-        pop3: 0,
-        smtp_rate: 0.0,
-    };
+    let cfg = Config::standard(a.sessions, a.seconds);
     let (m0, p0) = (cpu_seconds(&pids, None), cpu_seconds(&[], Some("postgres")));
     let outcome = runner::run_target(target, cfg, None).await?;
     let stress_cpu = (

@@ -6,6 +6,17 @@ use std::path::{Path, PathBuf};
 
 use testkit::Mailstack;
 
+/// The seven mail listeners.
+const MAIL_SERVICES: [&str; 7] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "pop3",
+    "pop3s",
+    "imap",
+    "imaps",
+];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -121,16 +132,7 @@ fn configuration_example_is_a_valid_config() {
         String::from_utf8_lossy(&o.stderr)
     );
     // Its listeners are the development config's.
-    for service in [
-        "smtp",
-        "submission",
-        "submissions",
-        "pop3",
-        "pop3s",
-        "imap",
-        "imaps",
-        "http",
-    ] {
+    for service in MAIL_SERVICES.into_iter().chain(["http"]) {
         let want = format!(
             "{service} = \"127.0.0.1:{}\"",
             config_port("mailstack.toml", service)
@@ -174,15 +176,7 @@ fn demo_excerpt_lines_are_what_the_demo_prints() {
 fn haproxy_example_covers_every_mail_port() {
     let text = readme();
     let block = block_after(&text, "## When one machine is not enough", "```haproxy");
-    for service in [
-        "smtp",
-        "submission",
-        "submissions",
-        "pop3",
-        "pop3s",
-        "imap",
-        "imaps",
-    ] {
+    for service in MAIL_SERVICES {
         let port = config_port("production.toml", service);
         assert!(
             block.contains(&format!("listen {service}\n    bind :{port}\n")),

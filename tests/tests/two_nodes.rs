@@ -49,6 +49,25 @@ async fn send(node: &Mailstack, subject: &str) {
     assert!(reply.starts_with("250"), "{reply}");
 }
 
+/// Runs a Python script; its stdout line by line (the script says when it is ready).
+fn python(
+    script: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = tokio::process::Command::new("python3")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    (child, lines)
+}
+
 /// An IMAP session on `node` with INBOX selected and IDLE started; returns it and the tag.
 async fn idler(node: &Mailstack) -> (Imap, String) {
     let mut imap = Imap::login_to(node.port("imap"), USER, PASS).await;
@@ -127,15 +146,7 @@ m.logout()
 "#,
         port = b.port("imap")
     );
-    let mut child = tokio::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let (child, mut lines) = python(&script);
     let first = lines.next_line().await.expect("read").unwrap_or_default();
     assert_eq!(first, "idling");
     send(&a, "for imaplib").await;
@@ -381,15 +392,7 @@ print("done", flush=True)
 "#,
         port = b.port("imap")
     );
-    let mut child = tokio::process::Command::new("python3")
-        .args(["-c", &script])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let (child, mut lines) = python(&script);
     assert_eq!(
         lines.next_line().await.expect("read").as_deref(),
         Some("idling")

@@ -67,6 +67,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// The workload of `bench stress` without options: `sessions` IMAP sessions on INBOX for
+    /// `seconds`, checkpoints every 5 s, 30 messages to start with, no POP3, no deliveries.
+    pub fn standard(sessions: usize, seconds: u64) -> Config {
+        Config {
+            sessions,
+            seconds,
+            checkpoint: 5,
+            seed: 1,
+            mailboxes: vec!["INBOX".into()],
+            sink: "stress-sink".into(),
+            initial: 30,
+            low: 15,
+            high: 60,
+            keywords: Config::keywords(),
+            keywords_at_start: 5,
+            pop3: 0,
+            smtp_rate: 0.0,
+        }
+    }
+
     pub fn keywords() -> Vec<String> {
         let mut k: Vec<String> = ["$Label1", "$Label2", "$Label3"].map(String::from).to_vec();
         k.extend((0..12).map(|i| format!("kw{i:02}")));

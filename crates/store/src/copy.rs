@@ -17,26 +17,11 @@ pub struct CopyStats {
     pub body_bytes: u64,
 }
 
-/// Trees copied record by record. `blob_locs` is rebuilt from the bodies put, `blobs` (chunks
-/// of earlier versions) is read through `read_blob`, and `pinned` belongs to the sessions of a
-/// running process (released at every open).
-const RECORD_TREES: [TreeId; 15] = [
-    TreeId::Accounts,
-    TreeId::AccountIds,
-    TreeId::Aliases,
-    TreeId::Mailboxes,
-    TreeId::MailboxIds,
-    TreeId::Messages,
-    TreeId::Structure,
-    TreeId::Refs,
-    TreeId::Usage,
-    TreeId::ExpungeLog,
-    TreeId::Subscriptions,
-    TreeId::Sieve,
-    TreeId::Domains,
-    TreeId::Expunged,
-    TreeId::ExpungeFloor,
-];
+/// Trees copied record by record: every tree but these. `blob_locs` is rebuilt from the
+/// bodies put, `blobs` (chunks of earlier versions) is read through `read_blob`, and `pinned`
+/// belongs to the sessions of a running process (released at every open). A tree added to
+/// [`TreeId::ALL`] is copied unless named here.
+const NOT_COPIED: [TreeId; 3] = [TreeId::BlobLocs, TreeId::Blobs, TreeId::Pinned];
 
 const BATCH: u64 = 1000;
 
@@ -51,7 +36,7 @@ impl Store {
         }
         let mut stats = CopyStats::default();
         let mut max_id = 0u64;
-        for tree in RECORD_TREES {
+        for tree in TreeId::ALL.into_iter().filter(|t| !NOT_COPIED.contains(t)) {
             let mut batch = Batch::default();
             let mut n = 0u64;
             for kv in self.inner.db.iter(tree) {

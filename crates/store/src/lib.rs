@@ -239,19 +239,7 @@ impl Store {
     /// the schema migrated on open (docs/architecture.md §12). Several processes may open
     /// the same database: each is a node, and changes reach all of them (`cluster`).
     pub fn open_postgres(url: &str) -> Result<Store> {
-        Store::open_postgres_with(url, None)
-    }
-
-    /// [`Store::open_postgres`] with the password apart from the URL (so it is never part of
-    /// a string that could be logged).
-    pub fn open_postgres_with(url: &str, password: Option<&str>) -> Result<Store> {
-        Store::open_postgres_opts(
-            url,
-            &PgOptions {
-                password: password.map(str::to_string),
-                ca_pem: None,
-            },
-        )
+        Store::open_postgres_opts(url, &PgOptions::default())
     }
 
     /// [`Store::open_postgres`] with the password and, for a URL with `sslmode=require`, the

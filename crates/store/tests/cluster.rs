@@ -444,3 +444,28 @@ async fn a_node_reconnects_after_the_database_dropped_its_connections() {
     assert!(view.message(kept).expect("read").is_some());
     drop((maildrop, view));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_that_is_not_mailstacks_is_ignored() {
+    let Some((a, b, url)) = two_nodes() else {
+        return;
+    };
+    let (acct, inbox) = setup(&a).await;
+    let mut on_b = b.subscribe(acct.id);
+    // Anyone with access to the database can NOTIFY the channel: not hex, hex of junk, empty.
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        for junk in ["not hex at all", "deadbeef", ""] {
+            c.execute("SELECT pg_notify('mailstack', $1)", &[&junk])
+                .expect("notify");
+        }
+    })
+    .await
+    .expect("join");
+    // Both nodes go on: the next real change arrives, and nothing else came before it.
+    let uid = append(&a, acct.id, inbox.id, 1).await;
+    match next(&mut on_b).await {
+        Change::Appended { uid: u, .. } => assert_eq!(u, uid),
+        other => panic!("expected the append, got {other:?}"),
+    }
+}

@@ -54,6 +54,18 @@ fn value(b: Vec<u8>) -> Value {
     Value(ValueRepr::Shared(b.into()))
 }
 
+/// `(k, v)` rows of a scan, as the seam's values.
+fn pairs(
+    rows: std::result::Result<Vec<postgres::Row>, postgres::Error>,
+) -> Result<std::vec::IntoIter<(Value, Value)>> {
+    Ok(rows
+        .map_err(db)?
+        .into_iter()
+        .map(|r| (value(r.get(0)), value(r.get(1))))
+        .collect::<Vec<_>>()
+        .into_iter())
+}
+
 fn tree_id(t: TreeId) -> i16 {
     i16::try_from(t.index()).unwrap_or(i16::MAX)
 }
@@ -216,12 +228,7 @@ impl PgBackend {
                 c.query(&st, &[&t, &from])
             }
         })?;
-        Ok(rows
-            .map_err(db)?
-            .into_iter()
-            .map(|r| (value(r.get(0)), value(r.get(1))))
-            .collect::<Vec<_>>()
-            .into_iter())
+        pairs(rows)
     }
 
     /// Keys starting with `prefix`: the range from `prefix` up to (not including) the first
@@ -242,12 +249,7 @@ impl PgBackend {
             )?;
             c.query(&st, &[&t, &from, &end])
         })?;
-        Ok(rows
-            .map_err(db)?
-            .into_iter()
-            .map(|r| (value(r.get(0)), value(r.get(1))))
-            .collect::<Vec<_>>()
-            .into_iter())
+        pairs(rows)
     }
 
     pub(crate) fn apply_batch(
