@@ -9,15 +9,7 @@ use testkit::process::output_text as out;
 #[test]
 fn serve_reports_listeners_locks_store_and_stops_cleanly() {
     let mut server = Mailstack::builder().persistent().start();
-    for s in [
-        "smtp",
-        "submission",
-        "submissions",
-        "pop3",
-        "pop3s",
-        "imap",
-        "imaps",
-    ] {
+    for s in testkit::MAIL_SERVICES {
         assert!(server.port(s) > 0);
     }
     assert!(server.ca().exists(), "generated CA");

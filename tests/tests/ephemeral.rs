@@ -169,17 +169,7 @@ async fn ephemeral_reads_no_config_from_cwd_and_takes_test_passwords() {
     assert_eq!(r["domains"], json!(["example.test"]), "{r}");
     assert_ne!(r["admin_token"], "weird-token", "{r}");
     assert!(!cwd.path().join("weird-data").exists());
-    for service in [
-        "smtp",
-        "submission",
-        "submissions",
-        "pop3",
-        "pop3s",
-        "imap",
-        "imaps",
-        "http",
-        "https",
-    ] {
+    for service in testkit::MAIL_SERVICES.into_iter().chain(["http", "https"]) {
         assert!(s.port(service) > 0, "{service}: {r}");
     }
     assert!(Path::new(r["ca"].as_str().expect("ca")).exists(), "{r}");

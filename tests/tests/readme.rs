@@ -4,18 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use testkit::Mailstack;
-
-/// The seven mail listeners.
-const MAIL_SERVICES: [&str; 7] = [
-    "smtp",
-    "submission",
-    "submissions",
-    "pop3",
-    "pop3s",
-    "imap",
-    "imaps",
-];
+use testkit::{Mailstack, MAIL_SERVICES};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

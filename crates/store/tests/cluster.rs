@@ -44,6 +44,18 @@ async fn append(
         .1
 }
 
+/// Runs `f` on a connection of its own to the store's database, as an administrator (or the
+/// database itself) would act behind the nodes' backs.
+async fn on_database(url: &str, f: impl FnOnce(&mut postgres::Client) + Send + 'static) {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        f(&mut c);
+    })
+    .await
+    .expect("join");
+}
+
 /// The next change, waiting for it (an event, not a sleep; the bound is for a broken build).
 async fn next(rx: &mut Receiver<Change>) -> Change {
     tokio::time::timeout(Duration::from_secs(30), rx.recv())
@@ -325,8 +337,7 @@ async fn a_lost_listener_reconnects_and_tells_subscribers_to_resync() {
     let (acct, inbox) = setup(&a).await;
     let mut on_b = b.subscribe(acct.id);
     // The database drops every listening connection (a restart, a network cut).
-    tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    on_database(&url, |c| {
         let n = c
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -337,8 +348,7 @@ async fn a_lost_listener_reconnects_and_tells_subscribers_to_resync() {
             .len();
         assert_eq!(n, 2, "one listener per node");
     })
-    .await
-    .expect("join");
+    .await;
     assert_eq!(
         next(&mut on_b).await,
         Change::Resync,
@@ -369,10 +379,8 @@ async fn a_node_reconnects_after_the_database_dropped_its_connections() {
         .await
         .expect("expunge");
     // The database drops every connection of node A (a restart, a cut): pool, listener, lock.
-    let pid_url = url.clone();
     let node_a = a.node().expect("node");
-    tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&pid_url, postgres::NoTls).expect("connect");
+    on_database(&url, move |c| {
         // Node A opened first: its backends are the older ones of this database, before B's.
         let rows = c
             .query(
@@ -382,7 +390,8 @@ async fn a_node_reconnects_after_the_database_dropped_its_connections() {
             )
             .expect("list");
         let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-        // A holds 7 connections (lock, 4 pooled, listener, and the one that migrated).
+        // A holds 6 connections: the lock connection (which also ran the migrations), 4
+        // pooled, the listener.
         for pid in pids.iter().take(6) {
             c.execute("SELECT pg_terminate_backend($1)", &[pid])
                 .expect("terminate");
@@ -393,8 +402,7 @@ async fn a_node_reconnects_after_the_database_dropped_its_connections() {
             pids.len()
         );
     })
-    .await
-    .expect("join");
+    .await;
     // A's first calls may fail (a connection learns it was closed when it is used); it
     // connects again and goes on. Bounded: a node that never recovers fails the test.
     let mut uid = None;
@@ -453,15 +461,13 @@ async fn a_notification_that_is_not_mailstacks_is_ignored() {
     let (acct, inbox) = setup(&a).await;
     let mut on_b = b.subscribe(acct.id);
     // Anyone with access to the database can NOTIFY the channel: not hex, hex of junk, empty.
-    tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    on_database(&url, |c| {
         for junk in ["not hex at all", "deadbeef", ""] {
             c.execute("SELECT pg_notify('mailstack', $1)", &[&junk])
                 .expect("notify");
         }
     })
-    .await
-    .expect("join");
+    .await;
     // Both nodes go on: the next real change arrives, and nothing else came before it.
     let uid = append(&a, acct.id, inbox.id, 1).await;
     match next(&mut on_b).await {

@@ -52,6 +52,17 @@ pub mod tls;
 pub mod wait;
 
 pub use client::{Imap, Line, Pop3, Smtp};
+
+/// The seven mail listeners of every shipped configuration.
+pub const MAIL_SERVICES: [&str; 7] = [
+    "smtp",
+    "submission",
+    "submissions",
+    "pop3",
+    "pop3s",
+    "imap",
+    "imaps",
+];
 pub use inproc::{Daemon, Stack, StackBuilder};
 pub use mail::{message, Message};
 pub use process::Mailstack;
