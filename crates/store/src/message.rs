@@ -315,14 +315,17 @@ impl Store {
     }
 
     pub fn message(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<MessageMeta>> {
-        if let Some(index) = self.index(mailbox) {
-            let v = index.read().unwrap_or_else(|p| p.into_inner());
-            return Ok(v
-                .binary_search_by_key(&uid, |m| m.uid)
-                .ok()
-                .map(|i| v[i].clone()));
+        match self.index(mailbox) {
+            Some(index) => Ok(find(&index, uid)),
+            None => self.stored_message(mailbox, uid),
         }
-        self.stored_message(mailbox, uid)
+    }
+
+    /// A message record from the mailbox's in-memory index; `None` when the mailbox has no
+    /// index or the index does not hold the message.
+    pub(crate) fn indexed_message(&self, mailbox: MailboxId, uid: Uid) -> Option<MessageMeta> {
+        let index = self.index(mailbox)?;
+        find(&index, uid)
     }
 
     /// A message record as the backend has it (not the in-memory index).
@@ -497,6 +500,14 @@ fn link_body(tx: &Tx<'_>, body: &Body<'_>, refs: u32) -> TxResult<()> {
     tx.blob_locs.insert(keys::id(body.id), &body.loc)?;
     put(tx.structure, &keys::id(body.id), &body.parsed)?;
     put(tx.refs, &keys::id(body.id), &refs)
+}
+
+/// Message `uid` in a mailbox index.
+fn find(index: &std::sync::RwLock<Arc<Vec<MessageMeta>>>, uid: Uid) -> Option<MessageMeta> {
+    let v = index.read().unwrap_or_else(|p| p.into_inner());
+    v.binary_search_by_key(&uid, |m| m.uid)
+        .ok()
+        .map(|i| v[i].clone())
 }
 
 /// The change that tells sessions `meta` was added to `mailbox`.
