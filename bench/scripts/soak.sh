@@ -3,8 +3,8 @@
 # `mailstack serve` for SOAK_SECONDS (600), every reply checked, the server's RSS sampled.
 # Fails on any protocol error or when RSS is not flat after warm-up (see bench/src/soak/mod.rs).
 # Extra arguments go to `bench soak` (e.g. `--keep`). Results: bench/results/soak.md.
-# Needs several GB free in $TMPDIR: the server's store (sled's log) grows by ~10 MB/s under this
-# load although the mailboxes stay bounded; the folder is removed at the end unless --keep.
+# The server's data folder stays within ~2 × the live mail + 64 MiB (docs/architecture.md §5.4)
+# but peaks near 150 MiB under this load; it is removed at the end unless --keep.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

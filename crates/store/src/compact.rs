@@ -9,7 +9,10 @@
 //!    new locations (only where a record still points at the old copy), makes that durable,
 //!    then deletes the old file.
 //!
-//! 4. prunes the expunge log (`expunge_log::prune`).
+//! 4. prunes the expunge log (`expunge_log::prune`);
+//! 5. lets the backend bound its own space (`Backend::maintain`: sled rewrites its files into
+//!    a fresh generation once they are over 24 MiB and 3 × its records, docs/architecture.md
+//!    §4.3). This step also runs on the passes with nothing deleted.
 //!
 //! Segments with a write whose location is not committed yet are never touched
 //! (`Segments::busy_from`). Readers that looked up an old location retry once when its file
@@ -56,6 +59,8 @@ pub struct Stats {
     pub moved: usize,
     /// Expunge-log entries pruned (`expunge_log`).
     pub pruned: usize,
+    /// Whether the backend rewrote its files (step 5).
+    pub rewritten: bool,
 }
 
 impl Compactor {
@@ -69,6 +74,10 @@ impl Compactor {
             };
             let deletes = self.deletes.load(Ordering::Acquire);
             if asked.is_none() && deletes == seen {
+                // Flag changes alone grow sled's files too (step 5).
+                if let Err(e) = self.db.maintain() {
+                    tracing::warn!("database rewrite: {e}");
+                }
                 continue;
             }
             seen = deletes;
@@ -88,6 +97,7 @@ impl Compactor {
             self.segments_pass(segments, &mut stats)?;
         }
         stats.pruned = crate::expunge_log::prune(&self.db)?;
+        stats.rewritten = self.db.maintain()?;
         Ok(stats)
     }
 

@@ -16,7 +16,7 @@ use crate::model::{MailboxId, ModSeq, Uid};
 use crate::{keys, Result, Store};
 
 /// Expunges remembered per mailbox before the oldest are pruned.
-pub const MAX_PER_MAILBOX: usize = 10_000;
+pub const MAX_PER_MAILBOX: usize = 1_000;
 
 impl Store {
     /// UIDs expunged from `mailbox` with a MODSEQ above `modseq`, as sorted inclusive ranges

@@ -345,6 +345,14 @@ impl Store {
         blocking(|| rx.recv().map_err(|_| gone()))?
     }
 
+    /// Test hook: the compactor rewrites sled's files into a fresh generation once they are
+    /// over `floor` bytes (and 3 × the records; production: 24 MiB). Returns the generation
+    /// in use (0 before any rewrite, and for other backends).
+    #[doc(hidden)]
+    pub fn set_db_rewrite_floor(&self, floor: u64) -> u64 {
+        self.inner.db.set_rewrite_floor(floor)
+    }
+
     /// Fault injection for tests: from now on every flush fails as a failing disk would, so
     /// the store refuses writes ([`Error::Unavailable`]). Not for production use.
     #[doc(hidden)]

@@ -37,6 +37,8 @@ pub(crate) mod pg;
 pub(crate) mod pg_cluster;
 mod pg_conn;
 mod sled;
+#[cfg(test)]
+mod sled_gen_tests;
 
 use std::sync::Arc;
 
@@ -460,6 +462,27 @@ impl Backend {
             Backend::Sled(b) => Ok(Flusher::Sled(b.flusher()?)),
             // PostgreSQL's COMMIT is durable (synchronous_commit): nothing left to flush.
             Backend::Memory(_) | Backend::Postgres(_) => Ok(Flusher::Memory),
+        }
+    }
+
+    /// Bounds the backend's own space use (sled: rewrites its files into a fresh generation
+    /// when they outgrow the records, docs/architecture.md §4.3). Returns whether it did.
+    pub(crate) fn maintain(&self) -> Result<bool> {
+        match self {
+            Backend::Sled(b) => b.maintain(),
+            Backend::Memory(_) | Backend::Postgres(_) => Ok(false),
+        }
+    }
+
+    /// Test hook: sled rewrites its files once they are over `floor` bytes (and over the
+    /// factor of the records); returns the generation in use. 0 for other backends.
+    pub(crate) fn set_rewrite_floor(&self, floor: u64) -> u64 {
+        match self {
+            Backend::Sled(b) => {
+                b.set_rewrite_floor(floor);
+                b.generation()
+            }
+            Backend::Memory(_) | Backend::Postgres(_) => 0,
         }
     }
 
