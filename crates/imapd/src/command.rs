@@ -132,6 +132,8 @@ pub enum FetchAtt {
     Preview {
         lazy: bool,
     },
+    /// RFC 8514 §4.2 SAVEDATE: when the message was put into this mailbox.
+    SaveDate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,15 +443,21 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
         command_codec::Outcome::Incomplete => true,
         command_codec::Outcome::Failed => false,
     };
-    // RFC 8970 §3.1: FETCH PREVIEW, which imap-codec does not know: cut out, parsed again.
+    // RFC 8970 §3.1 FETCH PREVIEW and RFC 8514 §4.2 FETCH SAVEDATE, which imap-codec does
+    // not know: cut out, parsed again.
     match command_preview::rewrite(input, &command_name(input, p.pos).0) {
-        command_preview::Rewrite::Done { bytes, preview } => {
+        command_preview::Rewrite::Done { bytes, cut } => {
             let (mut cmd, used) = parse(&bytes)?;
             if let Kind::Fetch { items, .. } = &mut cmd.kind {
-                if preview.alone {
+                if cut.alone {
                     items.clear();
                 }
-                items.push(FetchAtt::Preview { lazy: preview.lazy });
+                if let Some(lazy) = cut.preview {
+                    items.push(FetchAtt::Preview { lazy });
+                }
+                if cut.savedate {
+                    items.push(FetchAtt::SaveDate);
+                }
             }
             return Ok((cmd, used + input.len() - bytes.len()));
         }
@@ -461,6 +469,26 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
             })
         }
         command_preview::Rewrite::None => {}
+    }
+    // RFC 8514 §4.3: SAVEDBEFORE / SAVEDON / SAVEDSINCE / SAVEDATESUPPORTED.
+    match command_savedate::rewrite(input, &command_name(input, p.pos).0) {
+        command_savedate::Rewrite::Done(bytes) => {
+            let (mut cmd, used) = parse(&bytes)?;
+            if let Kind::Search { key, .. } | Kind::Sort { key, .. } | Kind::Thread { key, .. } =
+                &mut cmd.kind
+            {
+                command_savedate::restore(key);
+            }
+            return Ok((cmd, (used + input.len()).saturating_sub(bytes.len())));
+        }
+        command_savedate::Rewrite::Incomplete => return Err(ParseError::Incomplete),
+        command_savedate::Rewrite::Bad(reason) => {
+            return Err(ParseError::Syntax {
+                tag: Some(tag),
+                reason,
+            })
+        }
+        command_savedate::Rewrite::None => {}
     }
     // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.
     match command_saved::rewrite(input, &command_name(input, p.pos).0) {
@@ -522,6 +550,8 @@ mod command_ext;
 mod command_preview;
 #[path = "command_saved.rs"]
 mod command_saved;
+#[path = "command_savedate.rs"]
+mod command_savedate;
 #[path = "command_search.rs"]
 mod command_search;
 

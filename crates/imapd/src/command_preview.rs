@@ -1,25 +1,27 @@
-//! RFC 8970 §3.1 `PREVIEW [(LAZY)]` in a FETCH attribute list, which imap-codec 2.0 does
-//! not know: the PREVIEW items are cut out of the command and the rest is parsed as any
-//! FETCH (`command::parse` adds the item back). An attribute list of PREVIEW alone becomes
+//! FETCH items imap-codec 2.0 does not know — RFC 8970 §3.1 `PREVIEW [(LAZY)]` and RFC 8514
+//! §4.2 `SAVEDATE` — are cut out of the attribute list and the rest is parsed as any FETCH
+//! (`command::parse` adds the items back). An attribute list of such items alone becomes
 //! `UID`, a stand-in the caller drops.
 
 /// What [`rewrite`] found.
 pub(super) enum Rewrite {
-    /// Not a FETCH, or no PREVIEW item in it.
+    /// Not a FETCH, or no PREVIEW or SAVEDATE item in it.
     None,
-    /// A PREVIEW item, but the command has not ended yet.
+    /// Such an item, but the command has not ended yet.
     Incomplete,
     /// A PREVIEW item with a modifier that does not exist: BAD with the reason.
     Bad(String),
-    /// The input with the PREVIEW items cut out (the rest of the input follows unchanged).
-    Done { bytes: Vec<u8>, preview: Preview },
+    /// The input with the items cut out (the rest of the input follows unchanged).
+    Done { bytes: Vec<u8>, cut: Cut },
 }
 
-/// The PREVIEW item that was cut out.
-pub(super) struct Preview {
-    /// RFC 8970 §3.1 LAZY.
-    pub lazy: bool,
-    /// PREVIEW was the only item: the stand-in `UID` is not the client's.
+/// The items that were cut out.
+pub(super) struct Cut {
+    /// PREVIEW, with RFC 8970 §3.1 LAZY or not.
+    pub preview: Option<bool>,
+    /// RFC 8514 §4.2 SAVEDATE.
+    pub savedate: bool,
+    /// They were the only items: the stand-in `UID` is not the client's.
     pub alone: bool,
 }
 
@@ -36,15 +38,16 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
             .next()
             .unwrap_or_default();
         let cut_word = !tail.is_empty()
-            && tail.len() < 7
-            && tail.eq_ignore_ascii_case(&b"PREVIEW"[..tail.len()]);
-        return if cut_word || contains_preview(input) {
+            && WORDS
+                .iter()
+                .any(|w| tail.len() < w.len() && tail.eq_ignore_ascii_case(&w[..tail.len()]));
+        return if cut_word || contains_item(input) {
             Rewrite::Incomplete
         } else {
             Rewrite::None
         };
     };
-    if !contains_preview(&input[..eol]) {
+    if !contains_item(&input[..eol]) {
         return Rewrite::None;
     }
     // Skip tag, command name(s) and the sequence set: the attributes start after the
@@ -62,6 +65,7 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
     let mut i = start;
     let mut kept: Vec<&[u8]> = Vec::new();
     let mut preview = None;
+    let mut savedate = false;
     let mut depth = 0u32;
     let mut item = i;
     // Items at bracket depth 0, separated by single spaces, up to `)` (a list) or the
@@ -105,6 +109,8 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
                 i = close + 1;
             }
             preview = Some(lazy);
+        } else if word.eq_ignore_ascii_case(b"SAVEDATE") {
+            savedate = true;
         } else if !word.is_empty() {
             kept.push(word);
         }
@@ -116,9 +122,9 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
         }
         break i;
     };
-    let Some(lazy) = preview else {
+    if preview.is_none() && !savedate {
         return Rewrite::None;
-    };
+    }
     let alone = kept.is_empty();
     let mut bytes = input[..at].to_vec();
     bytes.extend_from_slice(if list { b"(" } else { b"" });
@@ -136,10 +142,20 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
     bytes.extend_from_slice(&input[rest..]);
     Rewrite::Done {
         bytes,
-        preview: Preview { lazy, alone },
+        cut: Cut {
+            preview,
+            savedate,
+            alone,
+        },
     }
 }
 
-fn contains_preview(line: &[u8]) -> bool {
-    line.windows(7).any(|w| w.eq_ignore_ascii_case(b"PREVIEW"))
+/// The items cut out.
+const WORDS: [&[u8]; 2] = [b"PREVIEW", b"SAVEDATE"];
+
+fn contains_item(line: &[u8]) -> bool {
+    WORDS.iter().any(|item| {
+        line.windows(item.len())
+            .any(|w| w.eq_ignore_ascii_case(item))
+    })
 }

@@ -125,35 +125,19 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
                 continue;
             }
         }
-        match b {
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < input.len() && input[i] != b'"' {
-                    i += if input[i] == b'\\' { 2 } else { 1 };
-                }
-                i = (i + 1).min(input.len());
-                out.extend_from_slice(&input[start..i]);
-                push(&mut words, "\"".into());
-                continue;
-            }
-            b'{' => {
-                if let Some(end) = literal_end(input, i) {
-                    out.extend_from_slice(&input[i..end]);
-                    i = end;
-                    push(&mut words, "{".into());
-                    continue;
-                }
-            }
-            b'\n' => {
-                out.push(b);
-                return if count == 0 {
-                    Rewrite::None
-                } else {
-                    Rewrite::Done(out, i + 1)
-                };
-            }
-            _ => {}
+        if let Some((end, what)) = string_end(input, i) {
+            out.extend_from_slice(&input[i..end]);
+            i = end;
+            push(&mut words, what.into());
+            continue;
+        }
+        if b == b'\n' {
+            out.push(b);
+            return if count == 0 {
+                Rewrite::None
+            } else {
+                Rewrite::Done(out, i + 1)
+            };
         }
         if b" ()".contains(&b) || b == b'\r' {
             if !word.is_empty() {
@@ -169,6 +153,24 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
         Rewrite::None
     } else {
         Rewrite::Incomplete
+    }
+}
+
+/// When a quoted string or a complete literal starts at `at`: where it ends (the input's
+/// end for a quoted string not closed yet), and `"` or `{` for which it was. Commands
+/// rewritten before imap-codec parses them skip strings with this, so a key word inside one
+/// is left alone.
+pub(super) fn string_end(input: &[u8], at: usize) -> Option<(usize, &'static str)> {
+    match input.get(at)? {
+        b'"' => {
+            let mut i = at + 1;
+            while i < input.len() && input[i] != b'"' {
+                i += if input[i] == b'\\' { 2 } else { 1 };
+            }
+            Some(((i + 1).min(input.len()), "\""))
+        }
+        b'{' => literal_end(input, at).map(|end| (end, "{")),
+        _ => None,
     }
 }
 

@@ -16,7 +16,8 @@
 //! | RFC 5258 LIST-EXTENDED (selection options, several patterns, RETURN), RFC 5819 LIST `RETURN (STATUS (...))`, RFC 6154 LIST/CREATE `SPECIAL-USE` / `USE (...)` | ours (`command_ext.rs`): imap-codec 2.0.0-alpha.10 parses only `LIST ref pattern` and `CREATE mailbox` (its `ext_list_extended` types have no parser) |
 //! | RFC 4731 SEARCH `RETURN (MIN MAX ALL COUNT)`, RFC 5182 `SAVE`, RFC 5267 SORT `RETURN` and `PARTIAL` | ours for the options, then the rest of the command goes back to imap-codec (it has no ESEARCH) |
 //! | RFC 3502 MULTIAPPEND | ours (`command_append.rs`) cuts the messages apart; imap-codec parses each as a one-message APPEND |
-//! | RFC 8970 FETCH `PREVIEW [(LAZY)]` | ours (`command_preview.rs`) cuts the item out, imap-codec parses the rest of the FETCH |
+//! | RFC 8970 FETCH `PREVIEW [(LAZY)]`, RFC 8514 FETCH `SAVEDATE` | ours (`command_preview.rs`) cuts the items out, imap-codec parses the rest of the FETCH |
+//! | RFC 8514 SEARCH `SAVEDBEFORE` / `SAVEDON` / `SAVEDSINCE` / `SAVEDATESUPPORTED` | ours (`command_savedate.rs`): written as keys imap-codec knows (a stand-in HEADER, `ALL`), turned back after parsing |
 //! | RFC 4469 APPEND `CATENATE (TEXT … URL …)` | ours (`command_append.rs`) for the parts; imap-codec reads each message's flags and date |
 //! | RFC 5182 `$` as a sequence set | ours (`command_saved.rs`): a `$` is written as a number for imap-codec, then its set marked; the session puts the saved result there (`searchres.rs`) |
 //! | XLIST (answered as LIST, as Dovecot does), STATUS with RFC 7889 APPENDLIMIT | ours (`command_ext.rs`) |
@@ -128,6 +129,7 @@
 //! | 5256 | SORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES | Yes (`sort.rs`, `thread.rs`): base subject per §2.1, sent date per §2.2; strings compared under i;unicode-casemap (RFC 5051, `sort::fold`) |
 //! | 5957 | SORT=DISPLAY | Yes |
 //! | 5032 | WITHIN | Yes: OLDER / YOUNGER against INTERNALDATE |
+//! | 8514 | SAVEDATE | Yes: FETCH SAVEDATE (UTC), SAVEDBEFORE / SAVEDON / SAVEDSINCE, SAVEDATESUPPORTED (every mailbox); set by delivery, APPEND, COPY and MOVE (`MessageMeta::saved`); messages stored before it read their INTERNALDATE |
 //! | 3516 | BINARY | Yes: a leaf part's base64 / quoted-printable undone (literal8 answer), BINARY.SIZE, APPEND literal8; BINARY[] and multipart parts as stored (Dovecot decodes the leaves inside them); UNKNOWN-CTE, and PARSE for corrupt base64 |
 //!
 //! # ENVELOPE, BODYSTRUCTURE and sections compared with Dovecot

@@ -46,6 +46,9 @@ pub enum SearchKey {
         older: bool,
         seconds: u32,
     },
+    /// RFC 8514 §4.3 SAVEDBEFORE / SAVEDON / SAVEDSINCE: the save date's day (UTC) against
+    /// days since the epoch.
+    SavedDate(DateCmp, i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +118,15 @@ impl SearchKey {
                     .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
                 let age = now - c.meta.internaldate;
                 (age > i64::from(*seconds)) == *older
+            }
+            // RFC 8514 §4.3: the save date, disregarding time (kept in UTC).
+            K::SavedDate(cmp, day) => {
+                let d = c.meta.saved.div_euclid(86400);
+                match cmp {
+                    DateCmp::Before => d < *day,
+                    DateCmp::On => d == *day,
+                    DateCmp::Since => d >= *day,
+                }
             }
             K::Date(cmp, day, sent) => {
                 let d = if *sent {

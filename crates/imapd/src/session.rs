@@ -229,8 +229,8 @@ impl Session {
         c.push_str(" SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS");
         c.push_str(" WITHIN BINARY"); // RFC 5032 §4, RFC 3516 §3
         c.push_str(" MULTIAPPEND SEARCHRES ESORT"); // RFC 3502 §3, RFC 5182 §2, RFC 5267 §3
-        c.push_str(" PREVIEW"); // RFC 8970 §2
-                                // RFC 5255 §4: SEARCH and SORT compare with i;unicode-casemap (crate::sort::fold).
+        c.push_str(" PREVIEW SAVEDATE"); // RFC 8970 §2, RFC 8514 §4.1
+                                         // RFC 5255 §4: SEARCH and SORT compare with i;unicode-casemap (crate::sort::fold).
         c.push_str(" I18NLEVEL=1");
         c.push_str(" CATENATE URL-PARTIAL CONTEXT=SEARCH"); // RFC 4469, RFC 5550, RFC 5267 §4
         c.push_str(&format!(" APPENDLIMIT={}", self.ctx.max_literal));

@@ -27,6 +27,13 @@ nums = data[0].split()
 assert len(nums) == 1, data
 typ, data = M.fetch(nums[0], "(RFC822 FLAGS)")
 assert data[0][1] == msg, data
+# RFC 8514: INTERNALDATE is the client's (Nov 2023), SAVEDATE is when it was appended.
+typ, data = M.fetch(nums[0], "(INTERNALDATE SAVEDATE)")
+assert typ == "OK" and b'INTERNALDATE "14-Nov-2023' in data[0] and b'SAVEDATE "' in data[0], data
+typ, data = M.search(None, "SAVEDSINCE", "1-Jan-2025")
+assert nums[0] in data[0].split(), data
+typ, data = M.search(None, "SAVEDBEFORE", "1-Jan-2025", "SUBJECT", '"from python"')
+assert data[0] == b"", data
 typ, data = M.uid("FETCH", "1:*", "(UID ENVELOPE BODYSTRUCTURE)")
 assert typ == "OK", data
 ok(M.store(nums[0], "+FLAGS", "\\Deleted"))
@@ -34,6 +41,8 @@ ok(M.copy(nums[0], "Py/" + mode))
 ok(M.expunge())
 ok(M.select("Py/" + mode, readonly=True))
 typ, data = M.search(None, "ALL")
+assert data[0] == b"1", data
+typ, data = M.search(None, "SAVEDATESUPPORTED")
 assert data[0] == b"1", data
 ok(M.close())
 M.logout()

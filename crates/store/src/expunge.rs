@@ -161,6 +161,8 @@ pub(crate) fn copy_in_tx(
     for m in &metas {
         let mut copy = m.clone();
         (copy.uid, copy.modseq) = count_in(&mut dst, m.size, &m.flags);
+        // RFC 8514 §3: the copy's save date is now; its INTERNALDATE stays the original's.
+        copy.saved = crate::now_secs();
         tx.put_message(to, &copy)?;
         let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
         put(tx.refs, &keys::id(m.blob), &(refs + 1))?;

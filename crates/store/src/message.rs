@@ -476,6 +476,8 @@ fn add_message(
         tz_minutes: body.date.1,
         size: body.size,
         modseq,
+        // RFC 8514 §3: the time it was put into this mailbox (a COPY or MOVE too).
+        saved: now_secs(),
     };
     tx.put_message(mailbox, &meta)?;
     Ok(meta)

@@ -237,7 +237,7 @@ impl Flags {
 
 /// Per-message metadata, keyed by (mailbox id, uid) in the `messages` tree. Small on purpose:
 /// `FETCH 1:* (FLAGS)` on a large mailbox decodes only these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageMeta {
     pub uid: Uid,
     pub blob: BlobId,
@@ -250,6 +250,67 @@ pub struct MessageMeta {
     pub size: u64,
     /// RFC 7162 MODSEQ.
     pub modseq: ModSeq,
+    /// RFC 8514 save date as unix seconds (UTC): when the message was put into this mailbox
+    /// by delivery, APPEND, COPY or MOVE. Records written before it existed read as their
+    /// INTERNALDATE (what it was for every delivery and for an APPEND without a date).
+    pub saved: i64,
+}
+
+const META_FIELDS: &[&str] = &[
+    "uid",
+    "blob",
+    "flags",
+    "internaldate",
+    "tz_minutes",
+    "size",
+    "modseq",
+    "saved",
+];
+
+/// By hand for the one field added at the end (`saved`): postcard has no field names, so
+/// a record written without it simply ends after `modseq`.
+impl<'de> Deserialize<'de> for MessageMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = MessageMeta;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message record")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<MessageMeta, A::Error> {
+                fn next<'de, T: Deserialize<'de>, A: serde::de::SeqAccess<'de>>(
+                    s: &mut A,
+                    i: usize,
+                ) -> Result<T, A::Error> {
+                    s.next_element()?
+                        .ok_or_else(|| serde::de::Error::invalid_length(i, &"8 fields"))
+                }
+                let uid = next(&mut s, 0)?;
+                let blob = next(&mut s, 1)?;
+                let flags = next(&mut s, 2)?;
+                let internaldate: i64 = next(&mut s, 3)?;
+                let tz_minutes = next(&mut s, 4)?;
+                let size = next(&mut s, 5)?;
+                let modseq = next(&mut s, 6)?;
+                // The record ends here when it was written before `saved` existed.
+                let saved = s.next_element::<i64>().ok().flatten();
+                Ok(MessageMeta {
+                    uid,
+                    blob,
+                    flags,
+                    internaldate,
+                    tz_minutes,
+                    size,
+                    modseq,
+                    saved: saved.unwrap_or(internaldate),
+                })
+            }
+        }
+        d.deserialize_struct("MessageMeta", META_FIELDS, Fields)
+    }
 }
 
 /// One line of `mailbox list` / IMAP STATUS.
@@ -318,9 +379,27 @@ mod tests {
                 tz_minutes: -300,
                 size: 1234,
                 modseq: ModSeq::new(1 << 40),
+                saved: 1_700_000_000,
             }
         );
-        assert_eq!(postcard::to_allocvec(&meta).expect("encodes"), old);
+        // Written again, it carries its save date at the end and reads back the same.
+        let again = postcard::to_allocvec(&meta).expect("encodes");
+        assert_eq!(again[..old.len()], old[..]);
+        assert_eq!(
+            postcard::from_bytes::<MessageMeta>(&again).expect("decodes"),
+            meta
+        );
+        let moved = MessageMeta {
+            saved: 1_800_000_000,
+            ..meta.clone()
+        };
+        let bytes = postcard::to_allocvec(&moved).expect("encodes");
+        assert_eq!(
+            postcard::from_bytes::<MessageMeta>(&bytes).expect("decodes"),
+            moved
+        );
+        // A record cut inside the fields every version writes is an error, not a default.
+        assert!(postcard::from_bytes::<MessageMeta>(&old[..old.len() - 1]).is_err());
 
         let old = postcard::to_allocvec(&MailboxV0 {
             id: 9,

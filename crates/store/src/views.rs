@@ -30,7 +30,7 @@ use crate::model::{AccountId, MailboxId, MessageMeta, ModSeq, Uid};
 use crate::tx::IndexOp;
 use crate::{keys, Result, Store};
 
-/// Message records held in memory by all mailbox indexes together, at most (about 80 bytes
+/// Message records held in memory by all mailbox indexes together, at most (about 88 bytes
 /// each plus keywords: ~100 MiB). A mailbox opened beyond it is read from the backend.
 pub const MAX_INDEXED: usize = 1_000_000;
 

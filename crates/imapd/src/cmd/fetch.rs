@@ -318,6 +318,9 @@ fn item_data(
             )
             .as_bytes(),
         ),
+        // RFC 8514 §4.2: every mailbox here keeps save dates, so never NIL.
+        FetchAtt::SaveDate => out
+            .extend_from_slice(format!("SAVEDATE {}", format_date_time(meta.saved, 0)).as_bytes()),
         FetchAtt::Rfc822Size => {
             let _ = write!(out, "RFC822.SIZE {}", meta.size);
         }

@@ -279,6 +279,7 @@ mod tests {
             tz_minutes: 0,
             size: 120,
             modseq: ModSeq::new(1),
+            saved: 1_700_000_000,
         };
         let name = file_name(&m, UidValidity::new(42), 115, &kw);
         assert_eq!(name, "1700000000.M7V42.mailstack,S=115,W=120:2,DSTab");
