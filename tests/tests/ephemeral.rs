@@ -412,6 +412,60 @@ fn ephemeral_exits_when_its_stdin_closes() {
     s.stopped_cleanly(&dir);
 }
 
+/// docs/spec.md §7.2: a server killed with SIGKILL leaves its temporary folder; the next
+/// ephemeral server removes such folders (their PID file names a process that is gone) and
+/// leaves the others alone: a live server's, one still starting (no PID file yet), and any
+/// folder not named like ours.
+#[test]
+fn ephemeral_removes_the_folders_of_killed_servers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut gone = Command::new("true").spawn().expect("spawn");
+    let dead = gone.id();
+    gone.wait().expect("reap");
+    let folder = |name: &str, pid: Option<u32>| {
+        let data = tmp.path().join(name).join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        if let Some(pid) = pid {
+            std::fs::write(data.join("mailstack.pid"), pid.to_string()).expect("write");
+        }
+        tmp.path().join(name)
+    };
+    let killed = folder("mailstack-ephemeral-killed", Some(dead));
+    let live = folder("mailstack-ephemeral-live", Some(std::process::id()));
+    let starting = folder("mailstack-ephemeral-starting", None);
+    let other = folder("someone-else", Some(dead));
+    // A store held open (here by this process) whose PID file names a dead process, as a
+    // server in another PID namespace would look: its lock keeps it.
+    let locked = folder("mailstack-ephemeral-locked", None);
+    let held = store::Store::open(locked.join("data")).expect("open");
+    std::fs::write(locked.join("data").join("mailstack.pid"), dead.to_string()).expect("write");
+    let cwd = tempfile::tempdir().expect("tmp");
+    let tmpdir = format!("TMPDIR={}", tmp.path().display());
+    let mut s = start(
+        Path::new("/usr/bin/env"),
+        &[
+            &tmpdir,
+            binary().to_str().expect("utf-8 path"),
+            "serve",
+            "--ephemeral",
+        ],
+        cwd.path(),
+        Stdio::piped(),
+    );
+    let dir = s.dir();
+    assert!(dir.starts_with(tmp.path()), "{}", dir.display());
+    assert!(
+        !killed.exists(),
+        "the killed server's folder is still there"
+    );
+    for kept in [&live, &starting, &other, &locked] {
+        assert!(kept.exists(), "{} removed", kept.display());
+    }
+    drop(held);
+    drop(s.child.stdin.take());
+    s.stopped_cleanly(&dir);
+}
+
 /// Bad input: the ephemeral-only flags without `--ephemeral` are usage errors (exit 2); a
 /// given config that does not exist is named (exit 1).
 #[test]

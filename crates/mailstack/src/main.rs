@@ -100,6 +100,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         // Before anything else: a parent that dies during start-up is noticed too.
         let parent = std::os::unix::process::parent_id();
         net::conn::set_trace_bodies(trace_bodies);
+        sweep_killed_ephemeral(&std::env::temp_dir());
         let dir = tempfile::Builder::new()
             .prefix("mailstack-ephemeral-")
             .tempdir()?;
@@ -177,6 +178,46 @@ fn admin_token(config: &config::Config, rotate: bool) -> anyhow::Result<()> {
         println!("{token}");
     }
     Ok(())
+}
+
+/// Removes the temporary folders of `serve --ephemeral` servers that were killed (SIGKILL
+/// gives them no chance to clean up; docs/spec.md §7.2): a `mailstack-ephemeral-*` folder in
+/// `tmp` whose store names, in `data/mailstack.pid`, a process that no longer exists and
+/// whose store is not locked. A folder without that file (a server starting), with a live
+/// process or a held lock is left alone, and so is one this user may not remove.
+fn sweep_killed_ephemeral(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("mailstack-ephemeral-")
+        {
+            continue;
+        }
+        let path = entry.path();
+        let Some(pid) = std::fs::read_to_string(path.join("data").join("mailstack.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // The store's lock says "in use" across PID namespaces (a /tmp shared by containers).
+        if pid == 0
+            || std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || store::Store::folder_in_use(path.join("data"))
+        {
+            continue;
+        }
+        if std::fs::remove_dir_all(&path).is_ok() {
+            tracing::info!(
+                "removed {} (its server, PID {pid}, was killed)",
+                path.display()
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -221,6 +221,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether another store (of any process, in any PID namespace) has the data folder
+    /// `dir` open; false for a folder no store of this version has opened.
+    pub fn folder_in_use(dir: impl AsRef<Path>) -> bool {
+        backend::folder_in_use(dir.as_ref())
+    }
+
     /// A store that keeps everything in memory (the `memory` backend, bodies in memory too):
     /// nothing is written to disk and everything is gone when the last handle drops. For
     /// ephemeral test servers; every write is "durable" at once.

@@ -37,6 +37,7 @@ pub(crate) mod pg;
 pub(crate) mod pg_cluster;
 mod pg_conn;
 mod sled;
+pub(crate) use self::sled::folder_in_use;
 #[cfg(test)]
 mod sled_gen_tests;
 

@@ -444,6 +444,24 @@ fn lock_folder(path: &Path) -> Result<File> {
     }
 }
 
+/// Whether a process holds the data folder `path` open (its `store.lock`), in any PID
+/// namespace. A folder without the lock file (an older version's) is not known to be.
+pub(crate) fn folder_in_use(path: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path.join(LOCK_FILE))
+    else {
+        return false;
+    };
+    match fs2::FileExt::try_lock_exclusive(&file) {
+        Ok(()) => {
+            let _ = fs2::FileExt::unlock(&file);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// `sled.<n>` → n.
 fn gen_number(name: &str) -> Option<u64> {
     name.strip_prefix(GEN_PREFIX)?

@@ -229,3 +229,16 @@ fn files_of_the_replaced_generation_are_removed_at_open() {
     );
     assert_alice(&b);
 }
+
+#[test]
+fn the_folder_lock_tells_whether_a_store_has_it_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(!super::folder_in_use(dir.path()), "never opened");
+    let b = SledBackend::open(dir.path()).expect("open");
+    assert!(super::folder_in_use(dir.path()), "open");
+    // Asking does not take the lock away from the store.
+    assert!(super::folder_in_use(dir.path()), "still open");
+    b.close();
+    drop(b);
+    assert!(!super::folder_in_use(dir.path()), "closed");
+}
