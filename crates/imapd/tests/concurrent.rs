@@ -70,3 +70,57 @@ async fn idle_pushes_changes() {
     let (_, t) = a.until("i1").await;
     assert!(t.starts_with("i1 OK"), "{t}");
 }
+
+/// A SELECT of the mailbox already selected keeps its in-memory index (docs/architecture.md
+/// §3.6) — and that index has every change another session made meanwhile: the new SELECT
+/// reports the messages, flags and expunges as they are now, also after switching to
+/// another mailbox and back (where the index is built again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reselect_sees_what_another_session_changed() {
+    let s = start().await;
+    for i in 0..3 {
+        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
+            .await;
+    }
+    let mut a = s.imap_login(USER).await;
+    let mut b = s.imap_login(USER).await;
+    a.ok("SELECT INBOX").await;
+    b.ok("SELECT INBOX").await;
+    b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    b.ok("EXPUNGE").await;
+    b.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+    b.ok("LOGOUT").await;
+    s.append(USER, "INBOX", &message("m3", "x")).await;
+    for step in [
+        "SELECT INBOX",
+        "EXAMINE INBOX",
+        "SELECT Archive",
+        "SELECT INBOX",
+    ] {
+        let r = a.ok(step).await;
+        if step.ends_with("INBOX") {
+            assert!(r.iter().any(|l| l == "* 3 EXISTS"), "{step}: {r:?}");
+            assert!(
+                r.iter().any(|l| l.starts_with("* OK [UNSEEN 2]")),
+                "{step}: {r:?}"
+            );
+            // \Recent goes to the first SELECT after the delivery (RFC 3501 §2.3.2): not
+            // what this test is about.
+            let f: Vec<String> = a
+                .ok("FETCH 1:* (UID FLAGS)")
+                .await
+                .iter()
+                .map(|l| l.replace("\\Recent", ""))
+                .collect();
+            assert_eq!(
+                f,
+                [
+                    "* 1 FETCH (UID 2 FLAGS (\\Seen))",
+                    "* 2 FETCH (UID 3 FLAGS ())",
+                    "* 3 FETCH (UID 4 FLAGS ())",
+                ],
+                "{step}"
+            );
+        }
+    }
+}

@@ -29,10 +29,16 @@ pub async fn select(
         // before this belong to the mailbox being closed (clients ignore codes they do not know).
         s.conn.write(b"* OK [CLOSED] previous mailbox closed\r\n");
     }
-    // RFC 3501 §6.3.1: a failed SELECT leaves the session unselected.
-    s.state = State::Authenticated {
-        account: account.clone(),
-    };
+    // RFC 3501 §6.3.1: a failed SELECT leaves the session unselected. The previous selection
+    // goes only when this function returns: its view keeps the mailbox's index alive, so
+    // selecting the same mailbox again (clients do, often) does not rebuild the index from
+    // the backend (docs/architecture.md §3.6).
+    let _previous = std::mem::replace(
+        &mut s.state,
+        State::Authenticated {
+            account: account.clone(),
+        },
+    );
     if params.condstore || params.qresync.is_some() {
         // RFC 7162 §3.1.8: SELECT (CONDSTORE) is a CONDSTORE enabling command; its
         // HIGHESTMODSEQ is in the SELECT answer itself.
