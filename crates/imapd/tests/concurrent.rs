@@ -10,8 +10,8 @@ async fn start() -> Stack {
     Stack::builder().user(USER).start().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cross_session_updates() {
+/// Three messages in INBOX, and two sessions that have it selected.
+async fn two_sessions_on_three_messages() -> (Stack, testkit::client::Imap, testkit::client::Imap) {
     let s = start().await;
     for i in 0..3 {
         s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
@@ -21,6 +21,12 @@ async fn cross_session_updates() {
     let mut b = s.imap_login(USER).await;
     a.ok("SELECT INBOX").await;
     b.ok("SELECT INBOX").await;
+    (s, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_session_updates() {
+    let (_s, mut a, mut b) = two_sessions_on_three_messages().await;
     b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
     b.ok("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
     b.ok("EXPUNGE").await;
@@ -77,15 +83,7 @@ async fn idle_pushes_changes() {
 /// another mailbox and back (where the index is built again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reselect_sees_what_another_session_changed() {
-    let s = start().await;
-    for i in 0..3 {
-        s.append(USER, "INBOX", &message(&format!("m{i}"), "x"))
-            .await;
-    }
-    let mut a = s.imap_login(USER).await;
-    let mut b = s.imap_login(USER).await;
-    a.ok("SELECT INBOX").await;
-    b.ok("SELECT INBOX").await;
+    let (s, mut a, mut b) = two_sessions_on_three_messages().await;
     b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     b.ok("EXPUNGE").await;
     b.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
