@@ -482,12 +482,6 @@ pub fn parse(input: &[u8]) -> Result<(Command, usize), ParseError> {
             return Ok((cmd, (used + input.len()).saturating_sub(bytes.len())));
         }
         command_savedate::Rewrite::Incomplete => return Err(ParseError::Incomplete),
-        command_savedate::Rewrite::Bad(reason) => {
-            return Err(ParseError::Syntax {
-                tag: Some(tag),
-                reason,
-            })
-        }
         command_savedate::Rewrite::None => {}
     }
     // RFC 5182 §3: `$` as a sequence set, which imap-codec does not know.

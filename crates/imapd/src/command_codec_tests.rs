@@ -5,7 +5,7 @@
 use super::ext_tests::refeed;
 use super::*;
 use crate::response::days_from_civil;
-use crate::search::{DateCmp, SearchKey};
+use crate::search::{DateCmp, DateOf, SearchKey};
 use SearchKey as K;
 
 fn ok(input: &str) -> Kind {
@@ -384,8 +384,8 @@ fn search_keys() {
     assert_eq!(
         key("t1 SEARCH CHARSET utf-8 SINCE 29-Feb-2024 SENTBEFORE \"1-Mar-2024\"\r\n"),
         K::And(vec![
-            K::Date(DateCmp::Since, day, false),
-            K::Date(DateCmp::Before, day + 1, true)
+            K::Date(DateCmp::Since, day, DateOf::Internal),
+            K::Date(DateCmp::Before, day + 1, DateOf::Sent)
         ])
     );
     assert_eq!(

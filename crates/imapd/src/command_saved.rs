@@ -18,7 +18,8 @@ const WITH_SETS: &[&str] = &[
     "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE",
 ];
 
-/// Search keys whose argument is a string: a `$` after them is that string.
+/// Search keys whose argument is a string: a `$` (or an RFC 8514 key word) after them is
+/// that string.
 const STRING_KEYS: &[&str] = &[
     "BCC",
     "BODY",
@@ -110,7 +111,7 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
             // A string key's argument (SUBJECT $), or anything but the first argument of a
             // command whose other arguments are flags or a mailbox name (COPY $ $).
             let not_a_set = if keys {
-                STRING_KEYS.contains(&words[1].as_str()) || words[0] == "HEADER"
+                string_argument(&words)
             } else {
                 words[1] != base
             };
@@ -156,22 +157,52 @@ pub(super) fn rewrite(input: &[u8], name: &str) -> Rewrite {
     }
 }
 
-/// When a quoted string or a complete literal starts at `at`: where it ends (the input's
-/// end for a quoted string not closed yet), and `"` or `{` for which it was. Commands
-/// rewritten before imap-codec parses them skip strings with this, so a key word inside one
-/// is left alone.
+/// Whether the word after the last two words of a SEARCH (`words`, upper case) is a string
+/// key's argument: after SUBJECT and the like, and both arguments of HEADER.
+pub(super) fn string_argument(words: &[String; 2]) -> bool {
+    STRING_KEYS.contains(&words[1].as_str()) || words[0] == "HEADER"
+}
+
+/// When a quoted string or a complete literal starts at `at`: where it ends, and `"` or `{`
+/// for which it was. A quoted string ends at its closing quote, or before the line end that
+/// cuts it (a quoted string holds no CR or LF: imap-codec rejects it), or at the end of the
+/// input. Commands rewritten before imap-codec parses them skip strings with this, so a key
+/// word inside one is left alone.
 pub(super) fn string_end(input: &[u8], at: usize) -> Option<(usize, &'static str)> {
     match input.get(at)? {
         b'"' => {
             let mut i = at + 1;
-            while i < input.len() && input[i] != b'"' {
+            while i < input.len() && !b"\"\r\n".contains(&input[i]) {
                 i += if input[i] == b'\\' { 2 } else { 1 };
             }
-            Some(((i + 1).min(input.len()), "\""))
+            let end = if input.get(i) == Some(&b'"') {
+                i + 1
+            } else {
+                i
+            };
+            Some((end.min(input.len()), "\""))
         }
         b'{' => literal_end(input, at).map(|end| (end, "{")),
         _ => None,
     }
+}
+
+/// Whether a literal is announced at `at` (`{n}` / `{n+}` and its line end) whose octets have
+/// not all arrived yet.
+pub(super) fn literal_pending(input: &[u8], at: usize) -> bool {
+    let Some(close) = input
+        .get(at..)
+        .and_then(|r| r.iter().position(|&b| b == b'}'))
+    else {
+        return false;
+    };
+    let digits = &input[at + 1..at + close];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    let rest = &input[at + close + 1..];
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (rest.starts_with(b"\r\n") || rest.starts_with(b"\n"))
+        && literal_end(input, at).is_none()
 }
 
 /// The end of a literal `{n}` / `{n+}` announced at `at` (its CRLF and n octets), when the

@@ -8,7 +8,7 @@ use store::{Flags, ModSeq};
 
 use super::command_codec::{seq_set, utf8, Conv};
 use crate::response::Code;
-use crate::search::{DateCmp, SearchKey};
+use crate::search::{DateCmp, DateOf, SearchKey};
 
 /// RFC 3501 §6.4.4 (and RFC 5256 §3 for SORT/THREAD): US-ASCII and UTF-8 are supported;
 /// a charset we lack is NO [BADCHARSET] (not BAD).
@@ -88,12 +88,12 @@ fn search_key(k: ImapKey<'_>) -> Result<SearchKey, String> {
         ImapKey::Header(name, v) => K::Header(astr(&name)?, astr(&v)?),
         ImapKey::Body(v) => K::Body(astr(&v)?),
         ImapKey::Text(v) => K::Text(astr(&v)?),
-        ImapKey::Before(d) => K::Date(DateCmp::Before, days(&d), false),
-        ImapKey::On(d) => K::Date(DateCmp::On, days(&d), false),
-        ImapKey::Since(d) => K::Date(DateCmp::Since, days(&d), false),
-        ImapKey::SentBefore(d) => K::Date(DateCmp::Before, days(&d), true),
-        ImapKey::SentOn(d) => K::Date(DateCmp::On, days(&d), true),
-        ImapKey::SentSince(d) => K::Date(DateCmp::Since, days(&d), true),
+        ImapKey::Before(d) => K::Date(DateCmp::Before, days(&d), DateOf::Internal),
+        ImapKey::On(d) => K::Date(DateCmp::On, days(&d), DateOf::Internal),
+        ImapKey::Since(d) => K::Date(DateCmp::Since, days(&d), DateOf::Internal),
+        ImapKey::SentBefore(d) => K::Date(DateCmp::Before, days(&d), DateOf::Sent),
+        ImapKey::SentOn(d) => K::Date(DateCmp::On, days(&d), DateOf::Sent),
+        ImapKey::SentSince(d) => K::Date(DateCmp::Since, days(&d), DateOf::Sent),
         ImapKey::Larger(n) => K::Larger(n.into()),
         ImapKey::Smaller(n) => K::Smaller(n.into()),
         ImapKey::Uid(s) => K::Uid(seq_set(s)),

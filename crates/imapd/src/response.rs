@@ -180,7 +180,7 @@ pub fn write_flags(out: &mut Vec<u8>, flags: &store::Flags, recent: bool) {
     out.push(b')');
 }
 
-pub(crate) const MONTHS: [&str; 12] = [
+const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 

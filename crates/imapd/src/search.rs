@@ -35,8 +35,10 @@ pub enum SearchKey {
     Header(String, String),
     Body(String),
     Text(String),
-    /// INTERNALDATE comparisons in days since the epoch: Before/On/Since.
-    Date(DateCmp, i64, bool),
+    /// Date comparisons in days since the epoch (Before/On/Since) of INTERNALDATE (RFC 3501
+    /// BEFORE/ON/SINCE), the Date header (SENTBEFORE/...) or the save date (RFC 8514 §4.3
+    /// SAVEDBEFORE/...).
+    Date(DateCmp, i64, DateOf),
     Larger(u64),
     Smaller(u64),
     /// RFC 7162 §3.1.5: MODSEQ at or above the value.
@@ -46,9 +48,14 @@ pub enum SearchKey {
         older: bool,
         seconds: u32,
     },
-    /// RFC 8514 §4.3 SAVEDBEFORE / SAVEDON / SAVEDSINCE: the save date's day (UTC) against
-    /// days since the epoch.
-    SavedDate(DateCmp, i64),
+}
+
+/// Which date of a message a [`SearchKey::Date`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOf {
+    Internal,
+    Sent,
+    Saved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +83,7 @@ impl SearchKey {
     pub fn needs_body(&self) -> bool {
         match self {
             SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => true,
-            SearchKey::Date(_, _, sent) => *sent,
+            SearchKey::Date(_, _, of) => *of == DateOf::Sent,
             SearchKey::And(v) => v.iter().any(Self::needs_body),
             SearchKey::Or(a, b) => a.needs_body() || b.needs_body(),
             SearchKey::Not(a) => a.needs_body(),
@@ -119,17 +126,8 @@ impl SearchKey {
                 let age = now - c.meta.internaldate;
                 (age > i64::from(*seconds)) == *older
             }
-            // RFC 8514 §4.3: the save date, disregarding time (kept in UTC).
-            K::SavedDate(cmp, day) => {
-                let d = c.meta.saved.div_euclid(86400);
-                match cmp {
-                    DateCmp::Before => d < *day,
-                    DateCmp::On => d == *day,
-                    DateCmp::Since => d >= *day,
-                }
-            }
-            K::Date(cmp, day, sent) => {
-                let d = if *sent {
+            K::Date(cmp, day, of) => {
+                let d = if *of == DateOf::Sent {
                     let Some(h) = (c.header)() else { return false };
                     match store::mime::raw_header(&h, 0, h.len(), "Date")
                         .and_then(|v| crate::response::parse_rfc5322_date(&v))
@@ -137,6 +135,9 @@ impl SearchKey {
                         Some(d) => d,
                         None => return false,
                     }
+                } else if *of == DateOf::Saved {
+                    // RFC 8514 §4.3: the save date's day, kept in UTC.
+                    c.meta.saved.div_euclid(86400)
                 } else {
                     // RFC 3501 §6.4.4: dates disregard time and timezone; use the zone stored.
                     (c.meta.internaldate + i64::from(c.meta.tz_minutes) * 60).div_euclid(86400)

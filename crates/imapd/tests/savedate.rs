@@ -87,6 +87,12 @@ async fn savedate_fetch_and_search() {
             .await,
         ["* SORT 2 1"]
     );
+    // With a saved result (RFC 5182 `$`) in the same command.
+    a.ok("SEARCH RETURN (SAVE) SUBJECT old").await;
+    assert_eq!(
+        a.ok("UID SEARCH SAVEDSINCE 1-Jan-2000 UID $").await,
+        ["* SEARCH 1"]
+    );
     // A key word as a string argument is a string.
     assert_eq!(a.ok("SEARCH SUBJECT SAVEDON").await, ["* SEARCH"]);
     // Bad input: BAD, and the session goes on.

@@ -329,8 +329,17 @@ impl Store {
                         flags,
                         modseq,
                     } => {
-                        // Earlier changes of this batch first (an append just before).
-                        self.apply_index(std::mem::take(&mut ops));
+                        // An earlier change of this batch to the same message (an append, an
+                        // expunge, a flag change just before) goes to the index first; the
+                        // others wait for the one `apply_index` at the end.
+                        let same = |op: &IndexOp| match op {
+                            IndexOp::Put(m, meta) => *m == *mailbox && meta.uid == *uid,
+                            IndexOp::Remove(m, u) => *m == *mailbox && *u == *uid,
+                            IndexOp::Drop(m) => *m == *mailbox,
+                        };
+                        if ops.iter().rev().any(same) {
+                            self.apply_index(std::mem::take(&mut ops));
+                        }
                         if let Some(mut m) = self.indexed_message(*mailbox, *uid) {
                             if *modseq > m.modseq {
                                 m.flags = flags.clone();

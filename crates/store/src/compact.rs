@@ -12,7 +12,7 @@
 //! 4. prunes the expunge log (`expunge_log::prune`);
 //! 5. lets the backend bound its own space (`Backend::maintain`: sled rewrites its files into
 //!    a fresh generation once they are over 24 MiB and 3 × its records, docs/architecture.md
-//!    §4.3). This step also runs on the passes with nothing deleted.
+//!    §5.4). This step also runs on the passes with nothing deleted.
 //!
 //! Segments with a write whose location is not committed yet are never touched
 //! (`Segments::busy_from`). Readers that looked up an old location retry once when its file

@@ -158,11 +158,12 @@ pub(crate) fn copy_in_tx(
     let mut events = Vec::new();
     // Same-mailbox MOVE is a copy then expunge of the originals: work on `dst`
     // only, then reload as the source.
+    // RFC 8514 §3: the copies' save date is now; their INTERNALDATE stays the originals'.
+    let saved = crate::now_secs();
     for m in &metas {
         let mut copy = m.clone();
         (copy.uid, copy.modseq) = count_in(&mut dst, m.size, &m.flags);
-        // RFC 8514 §3: the copy's save date is now; its INTERNALDATE stays the original's.
-        copy.saved = crate::now_secs();
+        copy.saved = saved;
         tx.put_message(to, &copy)?;
         let refs: u32 = get(tx.refs, &keys::id(m.blob))?.unwrap_or(1);
         put(tx.refs, &keys::id(m.blob), &(refs + 1))?;

@@ -467,7 +467,7 @@ impl Backend {
     }
 
     /// Bounds the backend's own space use (sled: rewrites its files into a fresh generation
-    /// when they outgrow the records, docs/architecture.md §4.3). Returns whether it did.
+    /// when they outgrow the records, docs/architecture.md §5.4). Returns whether it did.
     pub(crate) fn maintain(&self) -> Result<bool> {
         match self {
             Backend::Sled(b) => b.maintain(),

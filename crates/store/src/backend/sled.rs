@@ -95,7 +95,7 @@ impl Iter {
 }
 
 /// One generation of the database: sled's files in `dir`. A rewrite (`maintain`) copies the
-/// live records into the next generation and switches to it (docs/architecture.md §4.3).
+/// live records into the next generation and switches to it (docs/architecture.md §5.4).
 struct Gen {
     db: ::sled::Db,
     /// Indexed by [`TreeId::index`]; the first [`TreeId::TX`] are the transaction's.
@@ -155,8 +155,7 @@ struct Shared {
     path: PathBuf,
     cur: RwLock<Arc<Gen>>,
     /// Held shared by every write, exclusively by a rewrite: nothing is written to a
-    /// generation while it is copied. Taken recursively (a write inside a transaction's
-    /// closure does not wait behind a rewrite that waits for the transaction).
+    /// generation while it is copied (see [`SledBackend::writing`]).
     gate: RwLock<()>,
     /// `maintain` looks at the live bytes once the database is larger than this.
     check_at: Mutex<u64>,
@@ -198,6 +197,21 @@ impl SledBackend {
         })))
     }
 
+    /// The gate, shared, for one write. A thread's first hold queues behind a waiting
+    /// rewrite (so a steady stream of writes cannot hold a rewrite off for ever); a nested
+    /// one (a write inside a transaction's closure) is taken recursively, never waiting
+    /// behind a rewrite that itself waits for the outer hold.
+    fn writing(&self) -> Writing<'_> {
+        let depth = WRITE_DEPTH.get();
+        let guard = if depth == 0 {
+            self.0.gate.read()
+        } else {
+            self.0.gate.read_recursive()
+        };
+        WRITE_DEPTH.set(depth + 1);
+        Writing { _guard: guard }
+    }
+
     fn gen(&self) -> Arc<Gen> {
         self.0.cur.read().clone()
     }
@@ -207,13 +221,13 @@ impl SledBackend {
     }
 
     pub(crate) fn insert(&self, tree: TreeId, key: &[u8], v: &[u8]) -> Result<()> {
-        let _w = self.0.gate.read_recursive();
+        let _w = self.writing();
         self.gen().tree(tree).insert(key, v)?;
         Ok(())
     }
 
     pub(crate) fn remove(&self, tree: TreeId, key: &[u8]) -> Result<()> {
-        let _w = self.0.gate.read_recursive();
+        let _w = self.writing();
         self.gen().tree(tree).remove(key)?;
         Ok(())
     }
@@ -238,19 +252,19 @@ impl SledBackend {
                 None => batch.remove(k),
             }
         }
-        let _w = self.0.gate.read_recursive();
+        let _w = self.writing();
         self.gen().tree(tree).apply_batch(batch)?;
         Ok(())
     }
 
     pub(crate) fn generate_id(&self) -> Result<u64> {
-        let _w = self.0.gate.read_recursive();
+        let _w = self.writing();
         let g = self.gen();
         Ok(g.id_base + g.db.generate_id()?)
     }
 
     pub(crate) fn transact<T>(&self, f: impl Fn(super::TxView<'_>) -> TxResult<T>) -> Result<T> {
-        let _w = self.0.gate.read_recursive();
+        let _w = self.writing();
         let g = self.gen();
         let r = g.trees[..TreeId::TX].transaction(|v| {
             f(super::TxView::Sled(TxTrees(v))).map_err(|e| match e {
@@ -280,7 +294,7 @@ impl SledBackend {
         let _ = std::fs::remove_file(self.0.path.join(PID_FILE));
     }
 
-    /// Bounds sled's space (docs/architecture.md §4.3): once its files are over
+    /// Bounds sled's space (docs/architecture.md §5.4): once its files are over
     /// [`REWRITE_FLOOR`] and [`REWRITE_FACTOR`] × the bytes of its records, the records are
     /// copied into a fresh generation, which replaces the old one. Returns whether it did.
     pub(crate) fn maintain(&self) -> Result<bool> {
@@ -381,6 +395,22 @@ impl SledBackend {
     /// The generation in use (tests).
     pub(crate) fn generation(&self) -> u64 {
         self.gen().num
+    }
+}
+
+thread_local! {
+    /// Gate holds of this thread ([`SledBackend::writing`]).
+    static WRITE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One hold of the write gate.
+struct Writing<'a> {
+    _guard: parking_lot::RwLockReadGuard<'a, ()>,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        WRITE_DEPTH.set(WRITE_DEPTH.get().saturating_sub(1));
     }
 }
 

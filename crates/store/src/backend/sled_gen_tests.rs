@@ -1,4 +1,4 @@
-//! The sled backend's generations (`backend/sled.rs`, docs/architecture.md §4.3): a rewrite
+//! The sled backend's generations (`backend/sled.rs`, docs/architecture.md §5.4): a rewrite
 //! keeps every record and the id sequence, survives a reopen, runs under concurrent writers,
 //! and a folder left by a rewrite that stopped half-way is cleaned up.
 
